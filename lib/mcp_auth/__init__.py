@@ -1,0 +1,1 @@
+"""mcp_auth: authenticated, multi-tenant MCP servers on Cloud Run functions."""
