@@ -1,0 +1,31 @@
+"""Helpers for the secret store tests."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets as random_secrets
+from collections.abc import Callable
+
+
+class ManualClock:
+    """A monotonic clock that only moves when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def secret_value() -> bytes:
+    """A fresh random secret value, easy to search for in logs."""
+    return f"s3cr3t-{random_secrets.token_hex(16)}".encode()
+
+
+async def wait_until(condition: Callable[[], bool]) -> None:
+    """Yield to the event loop until `condition` holds (the test timeout bounds it)."""
+    while not condition():  # noqa: ASYNC110 - the condition changes in another thread
+        await asyncio.sleep(0.01)
