@@ -7,6 +7,7 @@ runs in a worker thread; ``SecretStore`` takes care of that.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from google.api_core.retry import Retry, if_exception_type
 from google.auth import exceptions as auth_errors
 from google.auth.credentials import AnonymousCredentials
 from google.cloud.secretmanager_v1 import SecretManagerServiceClient, SecretVersion
+from google.cloud.secretmanager_v1.services.secret_manager_service.transports import rest as rest_transport
 
 from mcp_auth.errors import SecretUnavailable
 from mcp_auth.secrets.errors import (
@@ -42,6 +44,25 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
     requests.Timeout,
     auth_errors.TransportError,
 )
+
+
+class RedactPayloads(logging.Filter):
+    """Blanks response payloads in the REST transport's DEBUG records.
+
+    The generated transport logs each response body when DEBUG logging is on; for
+    AccessSecretVersion that body is the secret.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        response = getattr(record, "httpResponse", None)
+        if isinstance(response, dict) and response.get("payload") is not None:
+            record.httpResponse = {**response, "payload": "<redacted>"}
+        return True
+
+
+TRANSPORT_LOGGER = logging.getLogger(rest_transport.__name__)
+if not any(isinstance(f, RedactPayloads) for f in TRANSPORT_LOGGER.filters):
+    TRANSPORT_LOGGER.addFilter(RedactPayloads())
 
 
 @dataclass(frozen=True, slots=True)
