@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, unquote_plus
 
 import jwt
 import pytest
@@ -92,7 +93,7 @@ class IssuerServer(ThreadingHTTPServer):
         self.arrived = threading.Event()  # set by every request
         self.released = threading.Event()
         self.client_id = "mcp-resource-server"
-        self.client_secret = base64.urlsafe_b64encode(os.urandom(24)).decode()
+        self.client_secret = base64.b64encode(os.urandom(24)).decode() + "+/:"  # needs form-encoding
         self.tokens: dict[str, dict[str, Any]] = {}  # opaque token -> introspection response
 
     @property
@@ -113,11 +114,16 @@ class IssuerServer(ThreadingHTTPServer):
     def introspect(self, path: str, authorization: str | None, body: str) -> Any:
         if path != INTROSPECT_PATH:
             return None
-        expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
-        if authorization != f"Basic {expected}":
+        scheme, _, encoded = (authorization or "").partition(" ")
+        try:
+            pair = base64.b64decode(encoded, validate=True).decode()
+        except ValueError:
+            pair = ""
+        client_id, _, secret = (unquote_plus(part) for part in pair.partition(":"))
+        if scheme != "Basic" or (client_id, secret) != (self.client_id, self.client_secret):
             return (401, {"error": "invalid_client"})
-        form = dict(pair.split("=", 1) for pair in body.split("&") if "=" in pair)
-        return self.tokens.get(form.get("token", ""), {"active": False})
+        token = parse_qs(body).get("token", [""])[0]
+        return self.tokens.get(token, {"active": False})
 
     def stop(self) -> None:
         self.released.set()

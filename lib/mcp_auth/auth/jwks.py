@@ -116,17 +116,18 @@ def parse_key_set(document: Any) -> dict[str | None, tuple[SigningKey, ...]]:
     return {kid: tuple(keys) for kid, keys in by_kid.items()}
 
 
-def _check_url(url: str) -> str:
-    parts = urlsplit(url)
+def https_url(url: str, setting: str) -> str:
+    """``url`` if absolute https (plain http on loopback only), else ``ConfigError`` naming ``setting``."""
+    parts = urlsplit(url) if isinstance(url, str) else urlsplit("")
     if not parts.hostname or parts.scheme not in ("https", "http"):
-        raise ConfigError(f"The JWKS URL must be an absolute https URL, got {url!r}.")
+        raise ConfigError(f"{setting} must be an absolute https URL, got {url!r}.")
     if parts.scheme == "http":
         try:
             loopback = ip_address(parts.hostname).is_loopback
         except ValueError:
             loopback = parts.hostname == "localhost"
         if not loopback:
-            raise ConfigError(f"The JWKS URL must use https (plain http only on loopback), got {url!r}.")
+            raise ConfigError(f"{setting} must use https (plain http only on loopback), got {url!r}.")
     return url
 
 
@@ -157,7 +158,7 @@ class JwksCache:
         max_stale: float = 86_400.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.url = _check_url(url)
+        self.url = https_url(url, "The JWKS URL")
         for setting, value, low, high in (
             ("ttl", ttl, 1.0, 86_400.0),
             ("refresh_cooldown", refresh_cooldown, 0.0, 3_600.0),
