@@ -206,13 +206,16 @@ class CountingProxy:
             data = response.read()
         finally:
             upstream.close()
-        handler.send_response(response.status)
-        for key, value in response.getheaders():
-            if key.lower() not in _HOP_BY_HOP:
-                handler.send_header(key, value)
-        handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
-        handler.wfile.write(data)
+        try:
+            handler.send_response(response.status)
+            for key, value in response.getheaders():
+                if key.lower() not in _HOP_BY_HOP:
+                    handler.send_header(key, value)
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.write(data)
+        except OSError:  # the client gave up waiting (a held request past its deadline)
+            handler.close_connection = True
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         proxy = self

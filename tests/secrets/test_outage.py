@@ -36,6 +36,17 @@ async def test_first_read_with_secret_manager_unreachable_raises_secret_manager_
         await store.get("webhook-key")
 
 
+async def test_a_secret_manager_that_never_answers_fails_the_read_after_the_deadline(
+    make_store: MakeStore, secret_manager: SecretManagerAdmin, secret_manager_proxy: CountingProxy
+) -> None:
+    secret_manager.create_secret("service-token", secret_value())
+    store = make_store(project=secret_manager.project, endpoint=secret_manager_proxy.endpoint, deadline=0.3)
+    secret_manager_proxy.hold()
+
+    with pytest.raises(SecretManagerUnreachable, match="'service-token'"):
+        await store.get("service-token")
+
+
 async def test_cached_values_keep_working_while_unreachable_until_max_age_then_fail_clearly(
     make_store: MakeStore,
     secret_manager: SecretManagerAdmin,
