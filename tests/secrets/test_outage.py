@@ -100,7 +100,36 @@ async def test_reads_recover_when_secret_manager_comes_back(
 
     secret_manager.add_version("service-token", new)
     secret_manager_proxy.reachable = True
+    clock.advance(30)
     assert await store.get("service-token") == new
+
+
+async def test_after_expiry_reads_fail_fast_until_the_retry_interval_passes(
+    make_store: MakeStore,
+    secret_manager: SecretManagerAdmin,
+    secret_manager_proxy: CountingProxy,
+    clock: ManualClock,
+) -> None:
+    secret_manager.create_secret("service-token", secret_value())
+    store = make_store(
+        project=secret_manager.project, endpoint=secret_manager_proxy.endpoint, retry_interval=30
+    )
+    await store.get("service-token")
+    secret_manager_proxy.reachable = False
+    clock.advance(1000)
+    with pytest.raises(SecretManagerUnreachable, match="expired"):
+        await store.get("service-token")
+    attempts = secret_manager_proxy.count(":access")
+
+    clock.advance(29)
+    with pytest.raises(SecretManagerUnreachable, match="expired"):
+        await store.get("service-token")
+    assert secret_manager_proxy.count(":access") == attempts
+
+    secret_manager_proxy.reachable = True
+    clock.advance(2)
+    await store.get("service-token")
+    assert secret_manager_proxy.count(":access") > attempts
 
 
 async def test_after_a_failed_refresh_the_next_attempt_waits_for_the_retry_interval(

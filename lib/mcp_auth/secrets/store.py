@@ -180,35 +180,50 @@ class SecretStore:
 
     async def _read(self, key: _Key, fetch: _Fetch) -> _Payloads:
         entry = self._entries.get(key)
-        if entry is not None and self._clock() < entry.refresh_at:
-            return entry.payloads
+        now = self._clock()
+        if entry is not None and now < entry.refresh_at:
+            if now < entry.expires_at:
+                return entry.payloads
+            raise self._expired(key[1])  # the last attempt failed too: fail fast until the next one
         try:
             return await asyncio.shield(self._shared_fetch(key, fetch))
-        except SecretManagerUnreachable:
+        except SecretManagerUnreachable as exc:
             entry = self._entries.get(key)
             if entry is None:
                 raise
-            now = self._clock()
-            if now < entry.expires_at:
-                entry.refresh_at = min(now + self._retry_interval, entry.expires_at)
-                logger.warning(
-                    "Secret Manager unreachable; serving cached %s fetched %.0f s ago (usable %.0f s more)",
-                    key[1],
-                    now - entry.fetched_at,
-                    entry.expires_at - now,
-                )
-                return entry.payloads
-            self._entries.pop(key, None)
-            logger.error("Secret Manager unreachable and the cached %s has expired", key[1])
-            raise SecretManagerUnreachable(
-                f"Secret Manager has been unreachable for longer than {self._max_age:.0f} s, so the cached "
-                f"copy of secret '{key[1].secret}' in project '{self._project}' expired; retry later.",
-                secret=key[1].secret,
-            ) from None
+            return self._fall_back(key[1], entry, exc)
         except SecretUnavailable as exc:
             if self._entries.pop(key, None) is not None:
                 logger.warning("Dropped the cached %s: %s", key[1], exc.message)
             raise
+
+    def _fall_back(self, ref: SecretRef, entry: _Entry, exc: SecretManagerUnreachable) -> _Payloads:
+        """After a failed refresh: the cached value while it is usable, then a clear error."""
+        now = self._clock()
+        usable = now < entry.expires_at
+        first = entry.refresh_at <= now  # the first of the callers that shared the failed attempt
+        if first:
+            entry.refresh_at = now + self._retry_interval
+            if usable:
+                entry.refresh_at = min(entry.refresh_at, entry.expires_at)
+                logger.warning(
+                    "Secret Manager unreachable; serving the cached %s fetched %.0f s ago for %.0f s more",
+                    ref,
+                    now - entry.fetched_at,
+                    entry.expires_at - now,
+                )
+            else:
+                logger.error("Secret Manager unreachable and the cached %s has expired", ref)
+        if usable:
+            return entry.payloads
+        raise self._expired(ref) from exc
+
+    def _expired(self, ref: SecretRef) -> SecretManagerUnreachable:
+        return SecretManagerUnreachable(
+            f"Secret Manager has been unreachable for longer than {self._max_age:.0f} s, so the cached "
+            f"copy of secret '{ref.secret}' in project '{ref.project}' expired; retry later.",
+            secret=ref.secret,
+        )
 
     def _shared_fetch(self, key: _Key, fetch: _Fetch) -> asyncio.Future[_Payloads]:
         """One fetch per key at a time; callers that arrive meanwhile wait for it."""
