@@ -9,6 +9,8 @@ name keys elsewhere (``jku``, ``x5u``, an embedded ``jwk``) are ignored.
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -177,10 +179,7 @@ class JwtProvider:
             raise InvalidToken(
                 f"The token is larger than {self._max_token_bytes} bytes or not ASCII: send a compact JWT."
             )
-        try:
-            header = jwt.get_unverified_header(token)
-        except PyJWTError as error:
-            raise _malformed(_reason(error)) from None
+        header = _read_header(token)
         alg = header.get("alg")
         if not isinstance(alg, str):
             raise _malformed("its header has no 'alg'")
@@ -259,6 +258,22 @@ class JwtProvider:
             claims=claims,
             expires_at=float(exp),
         )
+
+
+def _read_header(token: str) -> dict[str, Any]:
+    """The unverified header, read only to choose the key; PyJWT parses the whole token again."""
+    if token.count(".") != 2:
+        raise _malformed("a JWT has three dot-separated parts")
+    segment = token[: token.index(".")]
+    try:
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, RecursionError):  # binascii.Error, UnicodeDecodeError and JSONDecodeError included
+        raise _malformed("its header is not base64url-encoded JSON") from None
+    if not isinstance(header, dict):
+        raise _malformed("its header is not a JSON object")
+    if not isinstance(header.get("kid", ""), str):
+        raise _malformed("its 'kid' is not a string")
+    return header
 
 
 def _reason(error: Exception) -> str:
