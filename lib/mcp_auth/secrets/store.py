@@ -71,7 +71,7 @@ class SecretStore:
             )
         if not refresh_interval > 0:
             raise ConfigError(
-                f"refresh_interval must be a positive number of seconds; got {refresh_interval}"
+                f"refresh_interval must be a positive number of seconds; got {refresh_interval}."
             )
         max_age = 3 * refresh_interval if max_age is None else max_age
         if not max_age >= refresh_interval:
