@@ -1,6 +1,6 @@
 """A stand-in authorization server on loopback: a JWKS endpoint and an RFC 7662
 introspection endpoint, served over real HTTP by a thread, plus freshly
-generated signing keys and a token helper.
+generated signing keys, token helpers and JWT providers wired to them.
 
 The server can be made slow (holds requests until released or stopped),
 gated (holds requests until the test opens the gate, to line up concurrent
@@ -17,7 +17,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -28,8 +28,14 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
+from mcp_auth.auth.base import Credentials
+from mcp_auth.auth.jwks import JwksCache
+from mcp_auth.auth.jwt import JwtProvider
+
 JWKS_PATH = "/jwks"
 INTROSPECT_PATH = "/introspect"
+ISSUER = "https://issuer.test"
+AUDIENCE = "https://mcp.example.test/mcp"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -236,3 +242,56 @@ def claims_for(issuer: str, audience: str, **overrides: Any) -> dict[str, Any]:
 
 def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwt_claims(**overrides: Any) -> dict[str, Any]:
+    """Valid claims for ``ISSUER`` and ``AUDIENCE``."""
+    return claims_for(ISSUER, AUDIENCE, **overrides)
+
+
+def hs_token(key: bytes, alg: str = "HS256", **overrides: Any) -> str:
+    return jwt.encode(jwt_claims(**overrides), key, algorithm=alg)
+
+
+def unsigned(header: dict[str, Any], payload: dict[str, Any], signature: bytes = b"") -> str:
+    """A token assembled by hand, for headers and signatures no library would produce."""
+    parts = (json.dumps(header).encode(), json.dumps(payload).encode())
+    return ".".join([*(b64url(part) for part in parts), b64url(signature)])
+
+
+async def assert_rejected(provider: Any, token: str, error: type[Exception], match: str) -> Exception:
+    """The token is refused with exactly this error type, and the message never echoes the token."""
+    with pytest.raises(error, match=match) as raised:
+        await provider.authenticate(Credentials(bearer=token))
+    assert type(raised.value) is error
+    for segment in token.split("."):
+        if len(segment) > 8:
+            assert segment not in str(raised.value)
+    return raised.value
+
+
+@pytest.fixture
+def published_jwks(
+    issuer_server: IssuerServer, rsa_signing_key, ec_signing_key, ed_signing_key
+) -> IssuerServer:
+    """The issuer server publishing the RSA, EC and Ed25519 test keys."""
+    keys = (rsa_signing_key, ec_signing_key, ed_signing_key)
+    issuer_server.jwks = {"keys": [key.public_jwk for key in keys]}
+    return issuer_server
+
+
+@pytest.fixture
+async def jwks_cache(published_jwks: IssuerServer) -> AsyncIterator[JwksCache]:
+    async with JwksCache(published_jwks.jwks_url, fetch_timeout=2, refresh_cooldown=0) as cache:
+        yield cache
+
+
+@pytest.fixture
+def jwt_provider(jwks_cache: JwksCache, hs_keys: list[bytes]) -> JwtProvider:
+    """Accepts HS tokens signed with ``hs_keys`` and asymmetric tokens from ``published_jwks``."""
+    return JwtProvider(issuer=ISSUER, audience=AUDIENCE, hs_keys=hs_keys, jwks=jwks_cache)
+
+
+@pytest.fixture
+def jwks_only_provider(jwks_cache: JwksCache) -> JwtProvider:
+    return JwtProvider(issuer=ISSUER, audience=AUDIENCE, jwks=jwks_cache)

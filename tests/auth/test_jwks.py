@@ -97,6 +97,17 @@ async def test_last_good_key_set_is_kept_while_the_issuer_fails(
     assert issuer_server.fetches() == 2
 
 
+async def test_unknown_kid_while_the_issuer_fails_is_jwks_unavailable(
+    cache: JwksCache, issuer_server: IssuerServer, clock
+):
+    await cache.signing_keys("rsa-1")
+    issuer_server.mode = "error"
+    clock.now += 31
+    with pytest.raises(JwksUnavailable, match="could not be refreshed"):
+        await cache.signing_keys("new-key-we-could-not-fetch")
+    assert (await cache.signing_keys("rsa-1"))[0].kid == "rsa-1"
+
+
 async def test_stale_key_set_is_dropped_after_max_stale(issuer_server: IssuerServer, rsa_signing_key, clock):
     issuer_server.jwks = {"keys": [rsa_signing_key.public_jwk]}
     async with JwksCache(issuer_server.jwks_url, ttl=300, max_stale=600, clock=clock) as cache:

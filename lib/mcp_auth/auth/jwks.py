@@ -183,6 +183,7 @@ class JwksCache:
         self._fetched_at = -math.inf  # last good fetch
         self._attempted_at = -math.inf  # last fetch attempt, good or not
         self._inflight: asyncio.Task[None] | None = None
+        self._last_fetch_ok = False
 
     async def signing_keys(self, kid: str | None) -> tuple[SigningKey, ...]:
         """The keys with this ``kid`` (all keys when ``kid`` is None)."""
@@ -202,6 +203,8 @@ class JwksCache:
             await self._refresh()
             found = self._usable_keys().get(kid)
         if found is None:
+            if not self._last_fetch_ok:  # the issuer may have a new key we could not fetch
+                raise JwksUnavailable("The issuer's signing keys (JWKS) could not be refreshed: retry soon.")
             raise InvalidToken("The token was signed with a key this server does not know (unknown 'kid').")
         return found
 
@@ -244,8 +247,14 @@ class JwksCache:
         try:
             async with asyncio.timeout(self._fetch_timeout):
                 keys = await self._download()
-        except (TimeoutError, httpx.HTTPError, ValueError) as error:
-            reason = "timed out" if isinstance(error, TimeoutError) else str(error) or type(error).__name__
+        except Exception as error:  # any failure keeps the old keys; a fetch never fails a request itself
+            self._last_fetch_ok = False
+            if isinstance(error, TimeoutError):
+                reason = "timed out"
+            elif isinstance(error, ValueError):
+                reason = str(error)
+            else:
+                reason = type(error).__name__
             logger.warning(
                 "JWKS fetch failed (%s); %s",
                 reason,
@@ -254,6 +263,7 @@ class JwksCache:
             return
         self._keys = keys
         self._fetched_at = self._clock()
+        self._last_fetch_ok = True
 
     async def _download(self) -> dict[str | None, tuple[SigningKey, ...]]:
         async with self._client.stream(
