@@ -1,0 +1,41 @@
+# One file per team: copy, rename and fill. Apply with
+#   terraform -chdir=terraform apply -var-file=examples/team.tfvars
+project_id = "acme-mcp-prod"
+region     = "europe-west1"
+name       = "acme-mcp"
+
+labels = {
+  team = "platform"
+}
+
+auth = {
+  jwt_issuer            = "https://auth.acme.example"
+  authorization_servers = ["https://auth.acme.example"]
+  scopes_supported      = ["mcp:tools", "mcp:admin"]
+  first_login           = "create"
+  default_toolsets      = ["notes"]
+  default_scopes        = ["mcp:tools"]
+}
+
+http = {
+  allowed_origins = ["https://claude.ai", "https://chatgpt.com"]
+}
+
+function = {
+  min_instances = 1
+  max_instances = 50
+}
+
+firestore = {
+  location = "eur3"
+}
+
+build_trigger = {
+  repository   = "projects/acme-mcp-prod/locations/europe-west1/connections/github/repositories/acme-mcp-server"
+  tfvars_file  = "terraform/examples/team.tfvars"
+  state_bucket = "acme-mcp-prod-tfstate"
+}
+
+alerting = {
+  notification_channels = ["projects/acme-mcp-prod/notificationChannels/1234567890"]
+}

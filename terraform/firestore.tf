@@ -1,0 +1,56 @@
+# Firestore (native mode) holds user records at users/{uid} and everything below them.
+#
+# Composite indexes and TTL policies live in the two lists below: a feature whose query
+# needs an index, or whose collection expires documents, adds one entry here, and the
+# tests run the same query against the emulator.
+
+locals {
+  # { collection, fields = [{ field_path, order = "ASCENDING"|"DESCENDING" or array_config = "CONTAINS" }],
+  #   query_scope = "COLLECTION"|"COLLECTION_GROUP" }
+  firestore_indexes = []
+
+  # { collection, field }: documents are deleted some time after the timestamp in `field`.
+  firestore_ttl_fields = []
+}
+
+resource "google_firestore_database" "this" {
+  project                           = var.project_id
+  name                              = var.firestore.database_id
+  location_id                       = var.firestore.location
+  type                              = "FIRESTORE_NATIVE"
+  concurrency_mode                  = "OPTIMISTIC"
+  point_in_time_recovery_enablement = "POINT_IN_TIME_RECOVERY_ENABLED"
+  delete_protection_state           = "DELETE_PROTECTION_ENABLED"
+  deletion_policy                   = "ABANDON"
+
+  depends_on = [google_project_service.this]
+}
+
+resource "google_firestore_index" "this" {
+  for_each = { for i in local.firestore_indexes : "${i.collection}:${join(",", [for f in i.fields : f.field_path])}" => i }
+
+  project     = var.project_id
+  database    = google_firestore_database.this.name
+  collection  = each.value.collection
+  query_scope = try(each.value.query_scope, "COLLECTION")
+
+  dynamic "fields" {
+    for_each = each.value.fields
+    content {
+      field_path   = fields.value.field_path
+      order        = try(fields.value.order, null)
+      array_config = try(fields.value.array_config, null)
+    }
+  }
+}
+
+resource "google_firestore_field" "ttl" {
+  for_each = { for t in local.firestore_ttl_fields : "${t.collection}:${t.field}" => t }
+
+  project    = var.project_id
+  database   = google_firestore_database.this.name
+  collection = each.value.collection
+  field      = each.value.field
+
+  ttl_config {}
+}

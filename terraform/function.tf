@@ -1,0 +1,94 @@
+# The MCP server: a Cloud Run function (google_cloudfunctions2_function).
+#
+# Why Cloud Functions (2nd gen) rather than a Cloud Run v2 service with function source:
+# the Functions API owns the whole path from source archive to running revision - it runs
+# the Python buildpack (requirements.txt, entry point), keeps the runtime patched through
+# automatic base-image updates, and creates the Cloud Run service underneath. Terraform
+# then manages one resource with a stable, long-lived schema instead of a build config,
+# an image name and a service kept in step by hand. The service underneath is still Cloud
+# Run, so concurrency, CPU, min/max instances and run.app URLs work as usual.
+
+locals {
+  # Every setting the code reads from the environment (lib/mcp_auth/config.py). A test keeps
+  # this map and the code's declared settings in step.
+  function_env = merge(
+    {
+      GOOGLE_CLOUD_PROJECT           = var.project_id
+      MCP_AUTH_RESOURCE_URL          = local.mcp_url
+      MCP_AUTH_PROVIDERS             = join(",", var.auth.providers)
+      MCP_AUTH_JWT_ISSUER            = var.auth.jwt_issuer
+      MCP_AUTH_JWT_AUDIENCE          = coalesce(var.auth.jwt_audience, local.mcp_url)
+      MCP_AUTH_FIRST_LOGIN           = var.auth.first_login
+      MCP_AUTH_DEFAULT_TOOLSETS      = join(",", var.auth.default_toolsets)
+      MCP_AUTH_DEFAULT_SCOPES        = join(",", var.auth.default_scopes)
+      MCP_AUTH_AUTHORIZATION_SERVERS = join(",", var.auth.authorization_servers)
+      MCP_AUTH_SCOPES_SUPPORTED      = join(",", var.auth.scopes_supported)
+      MCP_AUTH_ALLOWED_HOSTS         = join(",", var.http.allowed_hosts)
+      MCP_AUTH_ALLOWED_ORIGINS       = join(",", var.http.allowed_origins)
+      MCP_AUTH_MAX_BODY_BYTES        = tostring(var.http.max_body_bytes)
+      MCP_AUTH_SERVER_CACHE_SIZE     = tostring(var.cache.server_cache_size)
+      MCP_AUTH_USER_CACHE_TTL        = tostring(var.cache.user_cache_ttl)
+      MCP_AUTH_FIRESTORE_DATABASE    = google_firestore_database.this.name
+      MCP_AUTH_LOG_LEVEL             = var.log_level
+    },
+    # Secret settings carry the secret's id; the code reads the value from Secret Manager.
+    { for setting, s in local.secrets : setting => google_secret_manager_secret.this[setting].secret_id },
+  )
+}
+
+resource "google_cloudfunctions2_function" "this" {
+  project     = var.project_id
+  name        = local.prefix
+  location    = var.region
+  description = "Authenticated, multi-tenant MCP server (${local.prefix})."
+
+  build_config {
+    runtime         = var.function.runtime
+    entry_point     = var.function.entry_point
+    service_account = google_service_account.build.id
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.source.name
+        object = google_storage_bucket_object.source.name
+      }
+    }
+
+    automatic_update_policy {}
+  }
+
+  service_config {
+    service_account_email            = google_service_account.runtime.email
+    available_memory                 = var.function.memory
+    available_cpu                    = var.function.cpu
+    max_instance_request_concurrency = var.function.concurrency
+    timeout_seconds                  = var.function.timeout_seconds
+    min_instance_count               = var.function.min_instances
+    max_instance_count               = var.function.max_instances
+    ingress_settings                 = var.function.ingress
+    all_traffic_on_latest_revision   = true
+    environment_variables            = local.function_env
+  }
+
+  depends_on = [
+    google_project_service.this,
+    google_project_iam_member.runtime,
+    google_project_iam_member.build,
+    google_storage_bucket_iam_member.build_reads_source,
+    google_secret_manager_secret_iam_member.runtime,
+  ]
+}
+
+# Anyone may reach the endpoint: every MCP request is authenticated by the application
+# (bearer tokens, RFC 9728 metadata), which MCP clients need to discover how to sign in.
+# With public_invoker = false only callers holding a Google identity token with
+# roles/run.invoker (or an IAP-fronted load balancer) get through; see docs/deploy.md.
+resource "google_cloud_run_v2_service_iam_member" "public_invoker" {
+  count = var.public_invoker ? 1 : 0
+
+  project  = var.project_id
+  location = var.region
+  name     = google_cloudfunctions2_function.this.service_config[0].service
+  role     = "roles/run.invoker"
+  member   = "allUsers"
+}

@@ -1,0 +1,54 @@
+# Secret Manager secrets the function reads by name. Terraform creates the secrets and
+# grants the runtime account access to each one; the values are added out of band
+# (docs/deploy.md, "Fill the secrets"), so they never enter Terraform state.
+#
+# Key: the setting (environment variable) that carries the secret's id to the code.
+
+locals {
+  secrets = {
+    MCP_AUTH_JWT_HS_SECRET = {
+      id          = "${local.prefix}-jwt-hs256-key"
+      description = "HS256 key that signs and verifies access tokens (at least 32 random bytes)."
+    }
+  }
+}
+
+resource "google_secret_manager_secret" "this" {
+  for_each = local.secrets
+
+  project   = var.project_id
+  secret_id = each.value.id
+  labels    = { setting = lower(each.key) }
+  annotations = {
+    description = each.value.description
+  }
+
+  replication {
+    dynamic "auto" {
+      for_each = length(var.secret_locations) == 0 ? [1] : []
+      content {}
+    }
+    dynamic "user_managed" {
+      for_each = length(var.secret_locations) > 0 ? [1] : []
+      content {
+        dynamic "replicas" {
+          for_each = var.secret_locations
+          content {
+            location = replicas.value
+          }
+        }
+      }
+    }
+  }
+
+  depends_on = [google_project_service.this]
+}
+
+resource "google_secret_manager_secret_iam_member" "runtime" {
+  for_each = google_secret_manager_secret.this
+
+  project   = var.project_id
+  secret_id = each.value.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.runtime.member
+}

@@ -1,0 +1,55 @@
+# The bucket holding function source archives, and the archive of this checkout.
+# The object name carries the archive's hash, so a new archive means a new object and a
+# new function revision; old objects expire.
+
+locals {
+  source_archive = coalesce(var.source_archive, "${path.module}/../build/function-source.zip")
+}
+
+resource "google_storage_bucket" "source" {
+  project                     = var.project_id
+  name                        = "${var.project_id}-${local.prefix}-source"
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = false
+
+  versioning {
+    enabled = true
+  }
+
+  lifecycle_rule {
+    condition {
+      age = 30
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  lifecycle_rule {
+    condition {
+      num_newer_versions = 3
+      with_state         = "ARCHIVED"
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  depends_on = [google_project_service.this]
+}
+
+resource "google_storage_bucket_object" "source" {
+  bucket       = google_storage_bucket.source.name
+  name         = "function-source/${filesha256(local.source_archive)}.zip"
+  source       = local.source_archive
+  content_type = "application/zip"
+}
+
+# The build account reads the archive it builds.
+resource "google_storage_bucket_iam_member" "build_reads_source" {
+  bucket = google_storage_bucket.source.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.build.member
+}

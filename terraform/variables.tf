@@ -1,0 +1,262 @@
+variable "project_id" {
+  description = "Google Cloud project that holds every resource of this deployment."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be a project id: 6-30 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "region" {
+  description = "Region of the function, its build, the source bucket and the build trigger."
+  type        = string
+  default     = "europe-west1"
+
+  validation {
+    condition     = can(regex("^[a-z]+-[a-z]+[0-9]$", var.region))
+    error_message = "region must be a Google Cloud region such as europe-west1 or us-central1."
+  }
+}
+
+variable "name" {
+  description = "Deployment name: the prefix of every resource name (function, accounts, secrets, bucket)."
+  type        = string
+  default     = "mcp"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,18}[a-z0-9]$", var.name))
+    error_message = "name must be 3-20 lowercase letters, digits or hyphens, start with a letter and not end with a hyphen."
+  }
+}
+
+variable "labels" {
+  description = "Extra labels put on every resource that takes labels."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k, v in var.labels : can(regex("^[a-z][a-z0-9_-]{0,62}$", k)) && can(regex("^[a-z0-9_-]{0,63}$", v))])
+    error_message = "Label keys must start with a lowercase letter; keys and values may hold lowercase letters, digits, '_' and '-' (at most 63)."
+  }
+}
+
+variable "public_base_url" {
+  description = "Public https:// origin clients use, when a custom domain fronts the function; null uses the function's own run.app URL."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.public_base_url == null || can(regex("^https://[a-z0-9.-]+(:[0-9]+)?$", var.public_base_url))
+    error_message = "public_base_url must be an https:// origin without a path or trailing slash, e.g. https://mcp.example.com."
+  }
+}
+
+variable "source_archive" {
+  description = "Path of the function source archive built by scripts/package.py; null means build/function-source.zip at the repository root."
+  type        = string
+  default     = null
+}
+
+variable "function" {
+  description = "Runtime shape of the Cloud Run function: runtime, entry point, resources, scaling, ingress."
+  type = object({
+    runtime         = optional(string, "python312")
+    entry_point     = optional(string, "mcp")
+    memory          = optional(string, "512Mi")
+    cpu             = optional(string, "1")
+    concurrency     = optional(number, 40)
+    timeout_seconds = optional(number, 300)
+    min_instances   = optional(number, 0)
+    max_instances   = optional(number, 20)
+    ingress         = optional(string, "ALLOW_ALL")
+  })
+  default = {}
+
+  validation {
+    condition     = can(regex("^python3(1[1-9])$", var.function.runtime))
+    error_message = "function.runtime must be python311 or newer (python311, python312, python313)."
+  }
+  validation {
+    condition     = can(regex("^[A-Za-z_][A-Za-z0-9_]*$", var.function.entry_point))
+    error_message = "function.entry_point must be a Python function name defined in functions/main.py."
+  }
+  validation {
+    condition     = can(regex("^[0-9]+(Mi|Gi)$", var.function.memory))
+    error_message = "function.memory must be a size such as 512Mi or 2Gi."
+  }
+  validation {
+    condition     = contains(["0.5", "1", "2", "4", "6", "8"], var.function.cpu)
+    error_message = "function.cpu must be one of 0.5, 1, 2, 4, 6 or 8."
+  }
+  validation {
+    condition     = var.function.concurrency >= 1 && var.function.concurrency <= 1000 && (var.function.concurrency == 1 || var.function.cpu != "0.5")
+    error_message = "function.concurrency must be 1-1000, and more than 1 needs at least 1 CPU."
+  }
+  validation {
+    condition     = var.function.timeout_seconds >= 1 && var.function.timeout_seconds <= 3600
+    error_message = "function.timeout_seconds must be between 1 and 3600."
+  }
+  validation {
+    condition     = var.function.min_instances >= 0 && var.function.max_instances >= 1 && var.function.min_instances <= var.function.max_instances
+    error_message = "function.min_instances must be 0 or more and not above function.max_instances (at least 1)."
+  }
+  validation {
+    condition     = contains(["ALLOW_ALL", "ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB"], var.function.ingress)
+    error_message = "function.ingress must be ALLOW_ALL, ALLOW_INTERNAL_ONLY or ALLOW_INTERNAL_AND_GCLB."
+  }
+}
+
+variable "public_invoker" {
+  description = "Let anyone reach the function (allUsers as Cloud Run invoker); the application authenticates every MCP request itself. false requires Google identity tokens or IAP in front (see docs/deploy.md)."
+  type        = bool
+  default     = true
+}
+
+variable "auth" {
+  description = "How the function authenticates requests: provider chain, accepted JWT issuer and audience, and what protected-resource metadata advertises."
+  type = object({
+    providers             = optional(list(string), ["jwt"])
+    jwt_issuer            = string
+    jwt_audience          = optional(string)
+    authorization_servers = optional(list(string), [])
+    scopes_supported      = optional(list(string), [])
+    first_login           = optional(string, "reject")
+    default_toolsets      = optional(list(string), [])
+    default_scopes        = optional(list(string), [])
+  })
+
+  validation {
+    condition     = length(var.auth.providers) > 0 && alltrue([for p in var.auth.providers : p == "jwt"])
+    error_message = "auth.providers must list at least one provider; only jwt may run on Cloud Run (dev is for local development)."
+  }
+  validation {
+    condition     = can(regex("^https://", var.auth.jwt_issuer))
+    error_message = "auth.jwt_issuer must be the https:// issuer URL found in the tokens' iss claim."
+  }
+  validation {
+    condition     = alltrue([for u in var.auth.authorization_servers : can(regex("^https://", u))])
+    error_message = "auth.authorization_servers must be https:// issuer URLs."
+  }
+  validation {
+    condition     = contains(["create", "reject"], var.auth.first_login)
+    error_message = "auth.first_login must be create (make a user record on first sign-in) or reject."
+  }
+}
+
+variable "http" {
+  description = "Edge limits: Host and Origin allowlists and the largest accepted request body."
+  type = object({
+    allowed_hosts   = optional(list(string), [])
+    allowed_origins = optional(list(string), [])
+    max_body_bytes  = optional(number, 1048576)
+  })
+  default = {}
+
+  validation {
+    condition     = var.http.max_body_bytes >= 1024 && var.http.max_body_bytes <= 33554432
+    error_message = "http.max_body_bytes must be between 1024 and 33554432 (32 MiB)."
+  }
+  validation {
+    condition     = alltrue([for o in var.http.allowed_origins : can(regex("^https?://[^/]+$", o))])
+    error_message = "http.allowed_origins must be origins such as https://app.example.com (scheme and host, no path)."
+  }
+}
+
+variable "cache" {
+  description = "Per-instance caches: how many per-user MCP servers stay built and how long a user record is trusted."
+  type = object({
+    server_cache_size = optional(number, 1024)
+    user_cache_ttl    = optional(number, 30)
+  })
+  default = {}
+
+  validation {
+    condition     = var.cache.server_cache_size >= 1 && var.cache.server_cache_size <= 1000000
+    error_message = "cache.server_cache_size must be between 1 and 1000000."
+  }
+  validation {
+    condition     = var.cache.user_cache_ttl >= 0 && var.cache.user_cache_ttl <= 3600
+    error_message = "cache.user_cache_ttl must be between 0 and 3600 seconds."
+  }
+}
+
+variable "log_level" {
+  description = "Log level of the function."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARNING or ERROR."
+  }
+}
+
+variable "firestore" {
+  description = "Firestore database for user records: its id and location (a multi-region such as eur3 or nam5, or a region)."
+  type = object({
+    database_id = optional(string, "(default)")
+    location    = optional(string, "eur3")
+  })
+  default = {}
+
+  validation {
+    condition     = var.firestore.database_id == "(default)" || can(regex("^[a-z][a-z0-9-]{2,61}[a-z0-9]$", var.firestore.database_id))
+    error_message = "firestore.database_id must be (default) or 4-63 lowercase letters, digits or hyphens starting with a letter."
+  }
+  validation {
+    condition     = can(regex("^[a-z]+[0-9]*(-[a-z]+[0-9]+)?$", var.firestore.location))
+    error_message = "firestore.location must be a Firestore location such as eur3, nam5 or europe-west1."
+  }
+}
+
+variable "secret_locations" {
+  description = "Regions Secret Manager keeps secret payloads in; empty lets Google choose (automatic replication)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for r in var.secret_locations : can(regex("^[a-z]+-[a-z]+[0-9]$", r))])
+    error_message = "secret_locations must be region names such as europe-west1."
+  }
+}
+
+variable "build_trigger" {
+  description = "Cloud Build trigger that tests and deploys on push: the connected repository (2nd-gen resource name), branch regex, tfvars file and state bucket; null repository means no trigger."
+  type = object({
+    repository        = optional(string)
+    branch            = optional(string, "^main$")
+    tfvars_file       = optional(string, "terraform/examples/team.tfvars")
+    state_bucket      = optional(string)
+    approval_required = optional(bool, true)
+  })
+  default = {}
+
+  validation {
+    condition     = var.build_trigger.repository == null || can(regex("^projects/[^/]+/locations/[^/]+/connections/[^/]+/repositories/[^/]+$", var.build_trigger.repository))
+    error_message = "build_trigger.repository must be projects/P/locations/R/connections/C/repositories/NAME (a Cloud Build 2nd-gen repository)."
+  }
+  validation {
+    condition     = var.build_trigger.repository == null || var.build_trigger.state_bucket != null
+    error_message = "build_trigger.state_bucket is required with a trigger: the deploy step keeps Terraform state there."
+  }
+}
+
+variable "alerting" {
+  description = "Where alerts go and when they fire: notification channel ids, 5xx ratio and auth failures per 5 minutes."
+  type = object({
+    notification_channels  = optional(list(string), [])
+    error_ratio_threshold  = optional(number, 0.05)
+    auth_failure_threshold = optional(number, 100)
+  })
+  default = {}
+
+  validation {
+    condition     = var.alerting.error_ratio_threshold > 0 && var.alerting.error_ratio_threshold < 1
+    error_message = "alerting.error_ratio_threshold must be a fraction between 0 and 1, e.g. 0.05 for 5%."
+  }
+  validation {
+    condition     = var.alerting.auth_failure_threshold >= 1
+    error_message = "alerting.auth_failure_threshold must be at least 1."
+  }
+}
