@@ -1,0 +1,1 @@
+"""The test authorization server: oidc-provider (npm) on loopback, and its Python helper."""
