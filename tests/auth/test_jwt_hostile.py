@@ -38,10 +38,11 @@ def bearer(token: str) -> Credentials:
     return Credentials(bearer=token)
 
 
-@pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE"])
+@pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE", 'none", error="injected\r\nX-Evil: 1'])
 async def test_alg_none_is_refused(jwt_provider: JwtProvider, alg: str):
     token = unsigned({"alg": alg, "typ": "JWT"}, jwt_claims())
-    await assert_rejected(jwt_provider, token, InvalidToken, "not accepted")
+    error = await assert_rejected(jwt_provider, token, InvalidToken, "not accepted")
+    assert '"' not in str(error) and "\n" not in str(error)  # safe to put in a WWW-Authenticate header
 
 
 async def test_hs256_token_signed_with_the_rsa_public_key_is_refused(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -36,6 +37,7 @@ HS_MIN_KEY_BYTES: Mapping[str, int] = {"HS256": 32, "HS384": 48, "HS512": 64}
 DEFAULT_JWKS_ALGORITHMS: tuple[str, ...] = ("RS256", "PS256", "ES256", "EdDSA")
 MAX_TOKEN_BYTES = 8192
 API_KEY_PREFIX = "mak_"
+_PRINTABLE_ALG = re.compile(r"[A-Za-z0-9_+-]{1,20}")
 
 
 def _malformed(detail: str) -> InvalidToken:
@@ -197,9 +199,8 @@ class JwtProvider:
                 raise InvalidToken(f"The token's key ('kid') cannot verify {alg} signatures.")
         else:
             accepted = ", ".join(sorted(self._hs_algorithms | self._jwks_algorithms))
-            raise InvalidToken(
-                f"Tokens signed with {alg[:20]!r} are not accepted here (accepted: {accepted})."
-            )
+            shown = repr(alg) if _PRINTABLE_ALG.fullmatch(alg) else "this algorithm"  # never echo odd input
+            raise InvalidToken(f"Tokens signed with {shown} are not accepted here (accepted: {accepted}).")
         claims = self._verify(token, alg, keys)
         return self._principal(claims)
 
