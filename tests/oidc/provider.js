@@ -71,7 +71,11 @@ export function buildProvider({ issuer, settings, state, keys, cookieKeys }) {
     clients: settings.clients ?? [],
     cookies: { keys: cookieKeys },
     claims: settings.claims ?? DEFAULT_CLAIMS,
-    scopes: ['openid', 'offline_access', 'email', 'profile', ...(settings.scopes ?? [])],
+    // Resource scopes are listed too, so that clients may register with them (RFC 7591 `scope`).
+    scopes: [...new Set([
+      'openid', 'offline_access', 'email', 'profile', ...(settings.scopes ?? []),
+      ...[...state.resources.values()].flatMap((resource) => resource.scope.split(' ').filter(Boolean)),
+    ])],
     responseTypes: ['code'],
     conformIdTokenClaims: false,
     pkce: { required: () => true },

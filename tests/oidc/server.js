@@ -95,6 +95,7 @@ const adminRoutes = {
   'POST /__admin/resources': async (body) => {
     if (typeof body.resource !== 'string' || !body.resource) throw new Error('"resource" must be a non-empty string');
     state.resources.set(body.resource, normalizeResource(body.resource, body));
+    rebuild(); // its scopes join scopes_supported
     return { resource: body.resource, ...state.resources.get(body.resource) };
   },
   'POST /__admin/accounts': async (body) => {

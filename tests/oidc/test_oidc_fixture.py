@@ -233,14 +233,16 @@ async def test_public_client_cannot_introspect(oidc_server: OidcServer) -> None:
     assert await oidc_server.introspect(token, client_id=PUBLIC_CLIENT) == {"active": False}
 
 
-async def test_dynamically_registered_client_can_sign_in(oidc_server: OidcServer) -> None:
+async def test_dynamically_registered_client_with_resource_scopes_can_sign_in(
+    oidc_server: OidcServer,
+) -> None:
     client = await oidc_server.register_client(
         {
             "client_name": "registered in a test",
             "redirect_uris": [DEFAULT_REDIRECT_URI],
             "grant_types": ["authorization_code", "refresh_token"],
             "token_endpoint_auth_method": "none",
-            "application_type": "native",
+            "scope": "tools:read tools:write",
         }
     )
     target = new_resource()
