@@ -45,7 +45,6 @@ locals {
     "roles/cloudfunctions.developer",
     "roles/datastore.indexAdmin",
     "roles/datastore.owner",
-    "roles/iam.serviceAccountAdmin",
     "roles/logging.configWriter",
     "roles/logging.logWriter",
     "roles/monitoring.editor",
@@ -73,6 +72,7 @@ resource "google_project_iam_member" "build" {
 }
 
 resource "google_project_iam_member" "deployer" {
+  # checkov:skip=CKV_GCP_49:Managing the build trigger needs cloudbuild.builds.editor; the deployer acts only as this stack's accounts (granted per account below) and its builds wait for approval.
   for_each = local.deployer_roles
 
   project = var.project_id
@@ -80,14 +80,18 @@ resource "google_project_iam_member" "deployer" {
   member  = google_service_account.deployer.member
 }
 
-# The deployer attaches the runtime and build accounts to the function it deploys.
-resource "google_service_account_iam_member" "deployer_acts_as" {
+# The deployer attaches the runtime and build accounts to the function it deploys, and
+# keeps this stack's three accounts up to date - granted on each account, not the project.
+resource "google_service_account_iam_member" "deployer" {
   for_each = {
-    runtime = google_service_account.runtime.name
-    build   = google_service_account.build.name
+    "runtime/roles/iam.serviceAccountUser"   = google_service_account.runtime.name
+    "build/roles/iam.serviceAccountUser"     = google_service_account.build.name
+    "runtime/roles/iam.serviceAccountAdmin"  = google_service_account.runtime.name
+    "build/roles/iam.serviceAccountAdmin"    = google_service_account.build.name
+    "deployer/roles/iam.serviceAccountAdmin" = google_service_account.deployer.name
   }
 
   service_account_id = each.value
-  role               = "roles/iam.serviceAccountUser"
+  role               = "roles/${split("/roles/", each.key)[1]}"
   member             = google_service_account.deployer.member
 }

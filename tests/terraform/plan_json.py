@@ -1,0 +1,37 @@
+"""Small readers for ``terraform show -json`` plans."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+
+def planned_resources(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every resource in the planned values, through child modules."""
+    stack = [plan["planned_values"]["root_module"]]
+    while stack:
+        module = stack.pop()
+        yield from module.get("resources", [])
+        stack.extend(module.get("child_modules", []))
+
+
+def of_type(plan: dict[str, Any], type_: str) -> list[dict[str, Any]]:
+    return [r for r in planned_resources(plan) if r["type"] == type_]
+
+
+def one(plan: dict[str, Any], address: str) -> dict[str, Any]:
+    found = [r for r in planned_resources(plan) if r["address"] == address]
+    assert len(found) == 1, f"{address} is not planned exactly once (found {len(found)})"
+    return found[0]
+
+
+def config_resource(plan: dict[str, Any], address: str) -> dict[str, Any]:
+    """The configuration (expressions, references) behind a resource address without index."""
+    for resource in plan["configuration"]["root_module"]["resources"]:
+        if resource["address"] == address:
+            return resource
+    raise AssertionError(f"{address} is not in the configuration")
+
+
+def references(plan: dict[str, Any], address: str, argument: str) -> list[str]:
+    return config_resource(plan, address)["expressions"].get(argument, {}).get("references", [])

@@ -1,0 +1,68 @@
+"""terraform fmt and validate, and proof that validation really uses the provider schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests._fixtures.terraform import TERRAFORM_DIR, TerraformFailed, Workspace, make_workspace
+from tests.terraform import toolchain
+
+
+def test_terraform_files_are_formatted() -> None:
+    result = toolchain.terraform(
+        [f"-chdir={TERRAFORM_DIR}", "fmt", "-check", "-recursive", "-diff", "-no-color"]
+    )
+    assert result.returncode == 0, f"Run: terraform fmt -recursive terraform/\n{result.output}"
+
+
+def test_configuration_is_valid(terraform_workspace: Workspace) -> None:
+    result = terraform_workspace.run("validate")
+    assert "The configuration is valid" in result.stdout
+
+
+def test_init_installs_both_google_providers_at_their_pinned_versions(terraform_workspace: Workspace) -> None:
+    lock = (terraform_workspace.path / ".terraform.lock.hcl").read_text()
+    for name in ("google", "google-beta"):
+        assert f'provider "registry.terraform.io/hashicorp/{name}"' in lock
+        if not toolchain.REAL_PROVIDERS:
+            assert f'version     = "{toolchain.provider_version(name)}"' in lock
+
+
+def test_an_argument_the_provider_does_not_have_fails_validation(tmp_path: Path) -> None:
+    workspace = make_workspace(tmp_path)
+    (workspace.path / "zz_typo.tf").write_text(
+        'resource "google_storage_bucket" "typo" {\n'
+        '  name     = "x"\n  location = "EU"\n  uniform_bucket_level_acess = true\n}\n'
+    )
+    result = workspace.run("validate", check=False)
+    assert result.returncode != 0
+    assert "Unsupported argument" in result.output and "uniform_bucket_level_acess" in result.output
+
+
+def test_a_missing_required_argument_fails_validation(tmp_path: Path) -> None:
+    workspace = make_workspace(tmp_path)
+    (workspace.path / "zz_missing.tf").write_text(
+        'resource "google_storage_bucket" "nameless" {\n  location = "EU"\n}\n'
+    )
+    result = workspace.run("validate", check=False)
+    assert result.returncode != 0
+    assert "Missing required argument" in result.output and '"name" is required' in result.output
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ('function={runtime="python310"}', "function.runtime must be python311 or newer"),
+        ('function={cpu="0.5", concurrency=10}', "more than 1 needs at least 1 CPU"),
+        ('auth={jwt_issuer="https://issuer.example", providers=["dev"]}', "only jwt may run on Cloud Run"),
+        ('name="Bad_Name"', "name must be 3-20 lowercase letters"),
+    ],
+)
+def test_invalid_settings_are_refused_with_a_message_naming_them(
+    terraform_workspace: Workspace, override: str, message: str
+) -> None:
+    with pytest.raises(TerraformFailed) as failure:
+        terraform_workspace.plan(variables=[override])
+    assert message in " ".join(str(failure.value).split())
