@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -334,38 +331,10 @@ async def test_extra_server_with_its_own_clients_accounts_and_resources(
     assert (await server.decode(tokens["access_token"], audience=only))["sub"] == "erin"
 
 
-@pytest.fixture
-def metadata_host() -> Iterator[tuple[str, dict[str, Any]]]:
-    """A loopback http server that serves JSON documents from a dict, by path."""
-    documents: dict[str, Any] = {}
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            body = json.dumps(documents[self.path]).encode() if self.path in documents else b"{}"
-            self.send_response(200 if self.path in documents else 404)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", documents
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
-
-
 async def test_client_id_metadata_document_client_can_sign_in(
-    oidc_server_factory: Callable[..., OidcServer], metadata_host: tuple[str, dict[str, Any]]
+    oidc_server_factory: Callable[..., OidcServer], document_host: tuple[str, dict[str, Any]]
 ) -> None:
-    base, documents = metadata_host
+    base, documents = document_host
     client_id = "https://client.example/oauth/client.json"
     documents["/oauth/client.json"] = {
         "client_id": client_id,
