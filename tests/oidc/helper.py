@@ -33,7 +33,7 @@ from tests.oidc.settings import (
 )
 
 _TIMEOUT = httpx.Timeout(10.0)
-_MAX_REDIRECTS = 10
+_MAX_REDIRECTS = 20
 
 
 class AuthorizationServerError(Exception):
@@ -73,6 +73,12 @@ def pkce_pair() -> tuple[str, str]:
 def _same_endpoint(url: str, redirect_uri: str) -> bool:
     a, b = urlsplit(url), urlsplit(redirect_uri)
     return (a.scheme, a.hostname, a.port, a.path) == (b.scheme, b.hostname, b.port, b.path)
+
+
+def _with_login_hint(url: str, account: str) -> str:
+    if "login_hint" in parse_qs(urlsplit(url).query):
+        return url
+    return f"{url}{'&' if '?' in url else '?'}{urlencode({'login_hint': account})}"
 
 
 def _oauth_json(response: httpx.Response) -> dict[str, Any]:
@@ -213,17 +219,28 @@ class OidcServer:
         return f"{self.authorization_endpoint}?{urlencode(params)}"
 
     async def follow_authorization(
-        self, url: str, *, redirect_uri: str = DEFAULT_REDIRECT_URI, account: str | None = None
+        self,
+        url: str,
+        *,
+        redirect_uri: str = DEFAULT_REDIRECT_URI,
+        account: str | None = None,
+        browser: httpx.AsyncClient | None = None,
     ) -> str:
         """Drive an authorization request (built by anyone, e.g. an MCP client) through sign-in
-        and consent, as a browser with an empty cookie jar would; returns the URL the server
-        redirected to at `redirect_uri` (with code and state, or error), without requesting it.
-        `account` is added as login_hint; without it the server's default account signs in."""
-        if account:
-            url = f"{url}{'&' if '?' in url else '?'}{urlencode({'login_hint': account})}"
-        async with httpx.AsyncClient(timeout=_TIMEOUT, follow_redirects=False) as browser:
+        and consent as a browser would; returns the URL the chain redirected to at `redirect_uri`
+        (with code and state, or error), without requesting it. Redirects through other servers
+        (an authorization server that delegates sign-in here, say) are followed too.
+        `account` signs in: it is added as login_hint to every request to this server's
+        authorization endpoint along the way (unless one is there); without it the server's
+        default account signs in. `browser`: a client to use instead of a fresh one (its
+        cookies, its mounted transports)."""
+        async with contextlib.AsyncExitStack() as stack:
+            if browser is None:
+                browser = await stack.enter_async_context(httpx.AsyncClient(timeout=_TIMEOUT))
             for _ in range(_MAX_REDIRECTS):
-                response = await browser.get(url)
+                if account and _same_endpoint(url, self.authorization_endpoint):
+                    url = _with_login_hint(url, account)
+                response = await browser.get(url, follow_redirects=False)
                 location = response.headers.get("location")
                 if not response.is_redirect or not location:
                     raise AuthorizationServerError(
