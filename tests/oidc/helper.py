@@ -7,13 +7,10 @@ starts one instance and stops it on exit.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
 import secrets
 import subprocess
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
@@ -22,6 +19,15 @@ import httpx
 import jwt
 
 from tests.oidc.process import start_process, stop_process
+from tests.oidc.protocol import (
+    AuthorizationResponse,
+    AuthorizationServerError,
+    KeyState,
+    oauth_json,
+    pkce_pair,
+    same_endpoint,
+    with_login_hint,
+)
 from tests.oidc.settings import (
     CONFIDENTIAL_CLIENT,
     DEFAULT_REDIRECT_URI,
@@ -34,63 +40,6 @@ from tests.oidc.settings import (
 
 _TIMEOUT = httpx.Timeout(10.0)
 _MAX_REDIRECTS = 20
-
-
-class AuthorizationServerError(Exception):
-    """The authorization server answered with an OAuth error (or an unexpected response)."""
-
-    def __init__(self, error: str, description: str = "", status: int | None = None) -> None:
-        super().__init__(f"{error}: {description}" if description else error)
-        self.error = error
-        self.description = description
-        self.status = status
-
-
-@dataclass(frozen=True)
-class AuthorizationResponse:
-    """What came back to the redirect URI, plus the PKCE verifier needed to redeem the code."""
-
-    code: str
-    state: str
-    code_verifier: str
-    redirect_uri: str
-    callback_url: str
-
-
-@dataclass(frozen=True)
-class KeyState:
-    current: dict[str, str]  # alg (RS256, ES256) -> kid that signs now
-    published: list[str]  # every kid in the JWKS
-
-
-def pkce_pair() -> tuple[str, str]:
-    """A fresh (code_verifier, S256 code_challenge)."""
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    return verifier, challenge
-
-
-def _same_endpoint(url: str, redirect_uri: str) -> bool:
-    a, b = urlsplit(url), urlsplit(redirect_uri)
-    return (a.scheme, a.hostname, a.port, a.path) == (b.scheme, b.hostname, b.port, b.path)
-
-
-def _with_login_hint(url: str, account: str) -> str:
-    if "login_hint" in parse_qs(urlsplit(url).query):
-        return url
-    return f"{url}{'&' if '?' in url else '?'}{urlencode({'login_hint': account})}"
-
-
-def _oauth_json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if response.status_code >= 400 or not isinstance(body, dict):
-        error = body.get("error", "unexpected_response") if isinstance(body, dict) else "unexpected_response"
-        description = body.get("error_description", "") if isinstance(body, dict) else response.text[:300]
-        raise AuthorizationServerError(str(error), str(description), response.status_code)
-    return body
 
 
 class OidcServer:
@@ -159,7 +108,7 @@ class OidcServer:
         """A client-credentials token response for `resource` (a JWT access token unless the
         resource is configured as opaque)."""
         form = {"grant_type": "client_credentials", "resource": resource, "scope": " ".join(scopes)}
-        return _oauth_json(await self.token_request(form, client_id=client_id))
+        return oauth_json(await self.token_request(form, client_id=client_id))
 
     async def exchange_code(
         self, response: AuthorizationResponse, *, client_id: str = PUBLIC_CLIENT, resource: str | None = None
@@ -172,7 +121,7 @@ class OidcServer:
         }
         if resource:
             form["resource"] = resource
-        return _oauth_json(await self.token_request(form, client_id=client_id))
+        return oauth_json(await self.token_request(form, client_id=client_id))
 
     async def refresh(
         self,
@@ -187,7 +136,7 @@ class OidcServer:
             form["resource"] = resource
         if scopes is not None:
             form["scope"] = " ".join(scopes)
-        return _oauth_json(await self.token_request(form, client_id=client_id))
+        return oauth_json(await self.token_request(form, client_id=client_id))
 
     # --- authorization endpoint (no browser) -----------------------------------------------------
     def authorization_url(
@@ -238,8 +187,8 @@ class OidcServer:
             if browser is None:
                 browser = await stack.enter_async_context(httpx.AsyncClient(timeout=_TIMEOUT))
             for _ in range(_MAX_REDIRECTS):
-                if account and _same_endpoint(url, self.authorization_endpoint):
-                    url = _with_login_hint(url, account)
+                if account and same_endpoint(url, self.authorization_endpoint):
+                    url = with_login_hint(url, account)
                 response = await browser.get(url, follow_redirects=False)
                 location = response.headers.get("location")
                 if not response.is_redirect or not location:
@@ -249,7 +198,7 @@ class OidcServer:
                         response.status_code,
                     )
                 url = urljoin(str(response.url), location)
-                if _same_endpoint(url, redirect_uri):
+                if same_endpoint(url, redirect_uri):
                     return url
         raise AuthorizationServerError(
             "redirect_loop", f"no redirect to {redirect_uri} after {_MAX_REDIRECTS} hops"
@@ -313,7 +262,7 @@ class OidcServer:
     ) -> dict[str, Any]:
         """RFC 7662 introspection (opaque access tokens and refresh tokens; JWTs are refused)."""
         form = {"token": token, **({"token_type_hint": token_type_hint} if token_type_hint else {})}
-        return _oauth_json(await self._post_as_client(self.introspection_endpoint, form, client_id=client_id))
+        return oauth_json(await self._post_as_client(self.introspection_endpoint, form, client_id=client_id))
 
     async def revoke(
         self, token: str, *, client_id: str = PUBLIC_CLIENT, token_type_hint: str | None = None
@@ -321,13 +270,13 @@ class OidcServer:
         form = {"token": token, **({"token_type_hint": token_type_hint} if token_type_hint else {})}
         response = await self._post_as_client(self.revocation_endpoint, form, client_id=client_id)
         if response.status_code != 200:
-            _oauth_json(response)
+            oauth_json(response)
 
     async def register_client(self, metadata: dict[str, Any]) -> dict[str, Any]:
         """RFC 7591 dynamic registration; returns the registered metadata (client_id, secret, ...).
         The helper's other methods then know the client by its id."""
         async with httpx.AsyncClient(timeout=_TIMEOUT) as http:
-            registered = _oauth_json(await http.post(self.registration_endpoint, json=metadata))
+            registered = oauth_json(await http.post(self.registration_endpoint, json=metadata))
         self._clients[registered["client_id"]] = registered
         return registered
 
@@ -336,12 +285,12 @@ class OidcServer:
             response = await http.get(
                 self.metadata["userinfo_endpoint"], headers={"Authorization": f"Bearer {access_token}"}
             )
-        return _oauth_json(response)
+        return oauth_json(response)
 
     # --- keys ---------------------------------------------------------------------------------------
     async def jwks(self) -> dict[str, Any]:
         async with httpx.AsyncClient(timeout=_TIMEOUT) as http:
-            return _oauth_json(await http.get(self.jwks_url))
+            return oauth_json(await http.get(self.jwks_url))
 
     async def decode(self, token: str, *, audience: str) -> dict[str, Any]:
         """Verify a JWT (signature against the JWKS as served now, iss, aud, exp) with PyJWT."""
@@ -382,7 +331,7 @@ class OidcServer:
                 json=body,
                 headers={"Authorization": f"Bearer {self._admin_token}"},
             )
-        return _oauth_json(response)
+        return oauth_json(response)
 
 
 @contextlib.contextmanager

@@ -7,6 +7,7 @@ the server's own settings file in the test's temporary directory.
 from __future__ import annotations
 
 import secrets
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +79,11 @@ def resource(
     if audience is not None:
         definition["audience"] = audience
     return definition
+
+
+def unique_resource() -> str:
+    """A resource URL no other test uses (nothing listens there; it only names an audience)."""
+    return f"https://{uuid.uuid4().hex[:16]}.resource.test/mcp"
 
 
 @dataclass
