@@ -1,0 +1,183 @@
+"""Settings, read once from the environment (prefix ``MCP_AUTH_``) and validated.
+
+Every setting the framework reads is declared in ``SETTINGS`` with a one-line
+description; ``Settings.from_env`` reads nothing else. Terraform sets the same
+names (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from mcp_auth.errors import ConfigError
+
+PREFIX = "MCP_AUTH_"
+
+#: Every environment variable the framework reads, with what it is for.
+SETTINGS: dict[str, str] = {
+    "MCP_AUTH_RESOURCE_URL": "Public URL of the MCP endpoint (https://host/mcp): PRM `resource` and default audience.",
+    "MCP_AUTH_PROVIDERS": "Comma-separated auth providers, tried in order: jwt, dev.",
+    "MCP_AUTH_JWT_ISSUER": "Required `iss` of accepted JWTs.",
+    "MCP_AUTH_JWT_AUDIENCE": "Required `aud` of accepted JWTs (default: MCP_AUTH_RESOURCE_URL).",
+    "MCP_AUTH_JWT_HS256_KEY": "HS256 key given directly (local development only; refused on Cloud Run).",
+    "MCP_AUTH_DEV_USER": "User id the development provider authenticates every request as (local only).",
+    "MCP_AUTH_FIRST_LOGIN": "What to do with an authenticated user that has no record: create or reject.",
+    "MCP_AUTH_DEFAULT_TOOLSETS": "Comma-separated toolsets a record created on first login gets.",
+    "MCP_AUTH_DEFAULT_SCOPES": "Comma-separated scopes a record created on first login gets.",
+    "MCP_AUTH_AUTHORIZATION_SERVERS": "Comma-separated issuer URLs advertised in protected-resource metadata.",
+    "MCP_AUTH_SCOPES_SUPPORTED": "Comma-separated scopes advertised in protected-resource metadata.",
+    "MCP_AUTH_ALLOWED_HOSTS": "Comma-separated Host values accepted (default: the resource URL's host).",
+    "MCP_AUTH_ALLOWED_ORIGINS": "Comma-separated browser Origins accepted (default: none).",
+    "MCP_AUTH_MAX_BODY_BYTES": "Largest accepted request body in bytes.",
+    "MCP_AUTH_SERVER_CACHE_SIZE": "How many per-user MCP servers an instance keeps built.",
+    "MCP_AUTH_USER_CACHE_TTL": "Seconds an instance trusts a cached user record before rereading it.",
+    "MCP_AUTH_FIRESTORE_DATABASE": "Firestore database id (default: (default)).",
+    "MCP_AUTH_LOG_LEVEL": "Log level: DEBUG, INFO, WARNING or ERROR.",
+    "GOOGLE_CLOUD_PROJECT": "Google Cloud project id (set by Cloud Run; any id with the emulator).",
+    "K_SERVICE": "Set by Cloud Run; its presence forbids the development-only settings.",
+    "FIRESTORE_EMULATOR_HOST": "host:port of the Firestore emulator (development and tests only).",
+}
+
+_PROVIDERS = ("jwt", "dev")
+_FIRST_LOGIN = ("create", "reject")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _list(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}.") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}.")
+    return value
+
+
+def _url(name: str, raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigError(f"{name} must be an absolute http(s) URL, got {raw!r}.")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"{name} must not have a query or fragment, got {raw!r}.")
+    return raw.rstrip("/") if parts.path not in ("", "/") else f"{parts.scheme}://{parts.netloc}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    resource_url: str
+    providers: tuple[str, ...] = ("jwt",)
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_hs256_key: str | None = field(default=None, repr=False)
+    dev_user: str | None = None
+    first_login: str = "reject"
+    default_toolsets: tuple[str, ...] = ()
+    default_scopes: tuple[str, ...] = ()
+    authorization_servers: tuple[str, ...] = ()
+    scopes_supported: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    max_body_bytes: int = 1_048_576
+    server_cache_size: int = 1024
+    user_cache_ttl: int = 30
+    firestore_database: str = "(default)"
+    log_level: str = "INFO"
+    project: str | None = None
+    on_cloud_run: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.providers:
+            raise ConfigError("MCP_AUTH_PROVIDERS is empty: name at least one provider (jwt or dev).")
+        for name in self.providers:
+            if name not in _PROVIDERS:
+                raise ConfigError(
+                    f"MCP_AUTH_PROVIDERS names an unknown provider {name!r}; known: {', '.join(_PROVIDERS)}."
+                )
+        if self.first_login not in _FIRST_LOGIN:
+            raise ConfigError(f"MCP_AUTH_FIRST_LOGIN must be 'create' or 'reject', got {self.first_login!r}.")
+        if self.log_level not in _LOG_LEVELS:
+            raise ConfigError(f"MCP_AUTH_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {self.log_level!r}.")
+        if "jwt" in self.providers:
+            if not self.jwt_issuer:
+                raise ConfigError("MCP_AUTH_JWT_ISSUER is required when the jwt provider is enabled.")
+            if not self.jwt_audience:
+                raise ConfigError(
+                    "MCP_AUTH_JWT_AUDIENCE (or MCP_AUTH_RESOURCE_URL) is required when the jwt provider is enabled."
+                )
+            if not self.jwt_hs256_key:
+                raise ConfigError("MCP_AUTH_JWT_HS256_KEY is required when the jwt provider is enabled.")
+            if len(self.jwt_hs256_key.encode()) < 32:
+                raise ConfigError("MCP_AUTH_JWT_HS256_KEY must be at least 32 bytes long.")
+        if "dev" in self.providers and not self.dev_user:
+            raise ConfigError("MCP_AUTH_DEV_USER is required when the dev provider is enabled.")
+        if self.on_cloud_run:
+            if "dev" in self.providers:
+                raise ConfigError(
+                    "The dev provider is for local development only and refuses to start on Cloud Run "
+                    "(K_SERVICE is set): remove 'dev' from MCP_AUTH_PROVIDERS."
+                )
+            if self.jwt_hs256_key:
+                raise ConfigError(
+                    "MCP_AUTH_JWT_HS256_KEY is for local development only and refuses to start on Cloud Run "
+                    "(K_SERVICE is set): keep the key in Secret Manager."
+                )
+            if not self.resource_url.startswith("https://"):
+                raise ConfigError("MCP_AUTH_RESOURCE_URL must be https:// on Cloud Run.")
+
+    @property
+    def resource_host(self) -> str:
+        return urlsplit(self.resource_url).netloc
+
+    @property
+    def metadata_url(self) -> str:
+        """RFC 9728 §3.1: the well-known path inserted before the resource's path."""
+        parts = urlsplit(self.resource_url)
+        path = parts.path if parts.path not in ("", "/") else ""
+        return f"{parts.scheme}://{parts.netloc}/.well-known/oauth-protected-resource{path}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        unknown = sorted(k for k in env if k.startswith(PREFIX) and k not in SETTINGS)
+        if unknown:
+            raise ConfigError(f"Unknown setting(s) {', '.join(unknown)}: check the spelling (see README, Settings).")
+        raw_resource = env.get("MCP_AUTH_RESOURCE_URL")
+        if not raw_resource:
+            raise ConfigError("MCP_AUTH_RESOURCE_URL is required: the public URL of the MCP endpoint.")
+        resource_url = _url("MCP_AUTH_RESOURCE_URL", raw_resource)
+        return cls(
+            resource_url=resource_url,
+            providers=_list(env.get("MCP_AUTH_PROVIDERS", "jwt")),
+            jwt_issuer=env.get("MCP_AUTH_JWT_ISSUER") or None,
+            jwt_audience=env.get("MCP_AUTH_JWT_AUDIENCE") or resource_url,
+            jwt_hs256_key=env.get("MCP_AUTH_JWT_HS256_KEY") or None,
+            dev_user=env.get("MCP_AUTH_DEV_USER") or None,
+            first_login=env.get("MCP_AUTH_FIRST_LOGIN", "reject"),
+            default_toolsets=_list(env.get("MCP_AUTH_DEFAULT_TOOLSETS")),
+            default_scopes=_list(env.get("MCP_AUTH_DEFAULT_SCOPES")),
+            authorization_servers=tuple(
+                _url("MCP_AUTH_AUTHORIZATION_SERVERS", u) for u in _list(env.get("MCP_AUTH_AUTHORIZATION_SERVERS"))
+            ),
+            scopes_supported=_list(env.get("MCP_AUTH_SCOPES_SUPPORTED")),
+            allowed_hosts=_list(env.get("MCP_AUTH_ALLOWED_HOSTS")),
+            allowed_origins=_list(env.get("MCP_AUTH_ALLOWED_ORIGINS")),
+            max_body_bytes=_int(env, "MCP_AUTH_MAX_BODY_BYTES", 1_048_576, low=1024, high=32 * 1_048_576),
+            server_cache_size=_int(env, "MCP_AUTH_SERVER_CACHE_SIZE", 1024, low=1, high=1_000_000),
+            user_cache_ttl=_int(env, "MCP_AUTH_USER_CACHE_TTL", 30, low=0, high=3600),
+            firestore_database=env.get("MCP_AUTH_FIRESTORE_DATABASE") or "(default)",
+            log_level=(env.get("MCP_AUTH_LOG_LEVEL") or "INFO").upper(),
+            project=env.get("GOOGLE_CLOUD_PROJECT") or None,
+            on_cloud_run=bool(env.get("K_SERVICE")),
+        )

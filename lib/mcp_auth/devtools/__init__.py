@@ -1,0 +1,1 @@
+"""Local development helpers: the Firestore emulator and the ``mcp-auth dev`` runner."""

@@ -1,0 +1,111 @@
+"""Start and stop the official Firestore emulator (a Java program shipped with the Google Cloud CLI)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+INSTALL_HINT = (
+    "The Firestore emulator was not found. Install the Google Cloud CLI and its emulator "
+    "('gcloud components install cloud-firestore-emulator', or the Debian package "
+    "google-cloud-cli-firestore-emulator) and Java 11+, or set MCP_AUTH_FIRESTORE_EMULATOR to the "
+    "path of its 'cloud_firestore_emulator' launcher."
+)
+
+
+class EmulatorError(RuntimeError):
+    pass
+
+
+def find_launcher() -> Path:
+    explicit = os.environ.get("MCP_AUTH_FIRESTORE_EMULATOR")
+    candidates: list[Path] = [Path(explicit)] if explicit else []
+    gcloud = shutil.which("gcloud")
+    if gcloud:
+        sdk = Path(os.path.realpath(gcloud)).parent.parent
+        candidates.append(sdk / "platform" / "cloud-firestore-emulator" / "cloud_firestore_emulator")
+    for root in ("/usr/lib/google-cloud-sdk", "/usr/share/google-cloud-sdk", "/opt/google-cloud-sdk"):
+        candidates.append(Path(root) / "platform" / "cloud-firestore-emulator" / "cloud_firestore_emulator")
+    for path in candidates:
+        if path.is_file() and os.access(path, os.X_OK):
+            return path
+    raise EmulatorError(INSTALL_HINT)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class FirestoreEmulator:
+    """One emulator process on 127.0.0.1; ``host`` is what FIRESTORE_EMULATOR_HOST wants."""
+
+    def __init__(self, *, port: int | None = None, log_path: Path | None = None) -> None:
+        self.port = port or free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self._log_path = log_path
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self, *, timeout: float = 60.0) -> FirestoreEmulator:
+        if shutil.which("java") is None:
+            raise EmulatorError("Java was not found on PATH; the Firestore emulator needs Java 11 or newer.")
+        launcher = find_launcher()
+        log = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL  # noqa: SIM115
+        self._process = subprocess.Popen(  # noqa: S603 - fixed launcher, no shell
+            [str(launcher), "start", "--host=127.0.0.1", f"--port={self.port}"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise EmulatorError(f"The Firestore emulator exited with code {self._process.returncode} at start.")
+            if self.ready():
+                return self
+            time.sleep(0.2)
+        self.stop()
+        raise EmulatorError(f"The Firestore emulator did not answer on {self.host} within {timeout:.0f} s.")
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://{self.host}/", timeout=1) as r:  # noqa: S310 - loopback
+                return r.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def reset(self, project: str) -> None:
+        """Delete every document of ``project`` (the emulator's own endpoint)."""
+        url = f"http://{self.host}/emulator/v1/projects/{project}/databases/(default)/documents"
+        req = urllib.request.Request(url, method="DELETE")  # noqa: S310 - loopback
+        with urllib.request.urlopen(req, timeout=10) as r:  # noqa: S310
+            r.read()
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        import signal
+
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait(timeout=10)
+
+    def __enter__(self) -> FirestoreEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,136 @@
+"""``mcp-auth dev``: emulator + seeded user + functions-framework, stopped together by Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from mcp_auth.devtools.emulator import EmulatorError, FirestoreEmulator
+
+STATE_DIR = Path(".dev")
+DEV_PROJECT = "demo-mcp-auth"
+
+
+def dev_environment(*, port: int, emulator_host: str, key: str) -> dict[str, str]:
+    base = f"http://127.0.0.1:{port}"
+    return {
+        "GOOGLE_CLOUD_PROJECT": DEV_PROJECT,
+        "FIRESTORE_EMULATOR_HOST": emulator_host,
+        "MCP_AUTH_RESOURCE_URL": f"{base}/mcp",
+        "MCP_AUTH_PROVIDERS": "jwt",
+        "MCP_AUTH_JWT_ISSUER": f"{base}/dev-issuer",
+        "MCP_AUTH_JWT_HS256_KEY": key,
+        "MCP_AUTH_FIRST_LOGIN": "reject",
+        "MCP_AUTH_SCOPES_SUPPORTED": "mcp:tools",
+    }
+
+
+def _dev_key() -> str:
+    """A per-checkout development signing key, kept in .dev/ so tokens survive restarts."""
+    path = STATE_DIR / "hs256.key"
+    if path.exists():
+        return path.read_text().strip()
+    STATE_DIR.mkdir(exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def _client_config(url: str, token: str) -> str:
+    vscode = {"servers": {"mcp-auth-dev": {"type": "http", "url": url, "headers": {"Authorization": f"Bearer {token}"}}}}
+    return "\n".join(
+        [
+            f"MCP URL:      {url}",
+            f"Bearer token: {token}",
+            "",
+            "Claude Code:",
+            f'  claude mcp add --transport http mcp-auth-dev {url} --header "Authorization: Bearer {token}"',
+            "",
+            "VS Code (.vscode/mcp.json):",
+            "  " + json.dumps(vscode, indent=2).replace("\n", "\n  "),
+            "",
+            "MCP Inspector:",
+            f'  npx @modelcontextprotocol/inspector --cli {url} --transport http '
+            f'--header "Authorization: Bearer {token}" --method tools/list',
+            "",
+            "More tokens:  source .dev/env && .venv/bin/mcp-auth token mint --user <id>",
+        ]
+    )
+
+
+def _wait_http(url: str, timeout: float, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise EmulatorError(f"The function server exited with code {process.returncode}; see its output above.")
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback
+                return
+        except urllib.error.HTTPError:
+            return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
+    raise EmulatorError(f"The function server did not answer on {url} within {timeout:.0f} s.")
+
+
+def run_dev(*, port: int, source: str, user: str) -> int:
+    from mcp_auth.cli import main as cli
+
+    if not Path(source).is_file():
+        print(f"mcp-auth dev: error: {source} not found; run from the repository root.", file=sys.stderr)
+        return 2
+    STATE_DIR.mkdir(exist_ok=True)
+    emulator = FirestoreEmulator(log_path=STATE_DIR / "firestore-emulator.log")
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        print(f"Starting the Firestore emulator (log: {STATE_DIR}/firestore-emulator.log) ...", flush=True)
+        emulator.start()
+        env = dev_environment(port=port, emulator_host=emulator.host, key=_dev_key())
+        os.environ.update(env)
+        (STATE_DIR / "env").write_text("".join(f"export {k}='{v}'\n" for k, v in env.items()))
+        (STATE_DIR / "env").chmod(0o600)
+
+        cli(["users", "create", user, "--toolsets", "basics", "--scopes", "mcp:tools"])
+        token = _mint(user)
+        server = subprocess.Popen(  # noqa: S603 - fixed argv
+            [sys.executable, "-m", "functions_framework", "--source", source, "--target", "mcp", "--asgi",
+             "--host", "127.0.0.1", "--port", str(port)],
+            env={**os.environ, **env},
+            start_new_session=True,
+        )
+        _wait_http(f"http://127.0.0.1:{port}/healthz", 30, server)
+        print("\n" + _client_config(env["MCP_AUTH_RESOURCE_URL"], token) + "\n\nCtrl-C stops everything.", flush=True)
+        return server.wait()
+    except KeyboardInterrupt:
+        return 0
+    except EmulatorError as exc:
+        print(f"mcp-auth dev: error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if server is not None and server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+        emulator.stop()
+        print("Stopped the server and the emulator.", flush=True)
+
+
+def _mint(user: str) -> str:
+    import asyncio
+
+    from mcp_auth.cli import _run, build_parser
+    from mcp_auth.config import Settings
+
+    args = build_parser().parse_args(["token", "mint", "--user", user, "--ttl", str(7 * 24 * 3600)])
+    return asyncio.run(_run(args, Settings.from_env()))

@@ -1,0 +1,30 @@
+"""OAuth 2.0 Protected Resource Metadata (RFC 9728) for this server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp_auth.config import Settings
+
+
+def protected_resource_metadata(settings: Settings) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "resource": settings.resource_url,
+        "bearer_methods_supported": ["header"],
+        "resource_name": "MCP server",
+    }
+    if settings.authorization_servers:
+        doc["authorization_servers"] = list(settings.authorization_servers)
+    elif settings.jwt_issuer and "jwt" in settings.providers:
+        doc["authorization_servers"] = [settings.jwt_issuer]
+    if settings.scopes_supported:
+        doc["scopes_supported"] = list(settings.scopes_supported)
+    return doc
+
+
+def metadata_paths(settings: Settings) -> frozenset[str]:
+    """Both the plain and the path-suffixed well-known paths (RFC 9728 §3.1)."""
+    from urllib.parse import urlsplit
+
+    suffixed = urlsplit(settings.metadata_url).path
+    return frozenset({"/.well-known/oauth-protected-resource", suffixed})

@@ -1,0 +1,58 @@
+"""Per-user MCP servers: built by the team's factory, cached per instance.
+
+The cache key is (user id, record version): a changed record (new toolsets,
+say) builds a new server on the next request, and an evicted server costs
+only a rebuild. Built servers hold no request state, so any instance can build
+the same one from Firestore.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from cachetools import LRUCache
+
+from mcp_auth.errors import McpAuthError
+from mcp_auth.store.users import UserRecord
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
+
+ServerFactory = Callable[[UserRecord], "MCPServer | Awaitable[MCPServer]"]
+
+
+class FactoryError(McpAuthError):
+    status = 500
+
+
+class ServerCache:
+    def __init__(self, factory: ServerFactory, *, max_size: int = 1024) -> None:
+        if not callable(factory):
+            raise TypeError(f"factory must be callable, got {type(factory).__name__}")
+        self._factory = factory
+        self._servers: LRUCache[tuple[str, str], MCPServer] = LRUCache(maxsize=max_size)
+        self.builds = 0
+
+    async def get(self, record: UserRecord) -> MCPServer:
+        key = (record.uid, record.version)
+        server = self._servers.get(key)
+        if server is None:
+            server = await self._build(record)
+            self._servers[key] = server
+        return server
+
+    async def _build(self, record: UserRecord) -> MCPServer:
+        from mcp.server.mcpserver import MCPServer
+
+        built = self._factory(record)
+        if inspect.isawaitable(built):
+            built = await built
+        if not isinstance(built, MCPServer):
+            raise FactoryError(f"The server factory returned {type(built).__name__}, not an MCPServer.")
+        self.builds += 1
+        return built
+
+    def __len__(self) -> int:
+        return len(self._servers)

@@ -1,0 +1,1 @@
+"""Firestore data access. Everything a user owns lives under ``users/{uid}``."""

@@ -1,0 +1,57 @@
+"""The process's one async Firestore client, created lazily inside the event loop.
+
+The google-cloud import costs a few hundred milliseconds, so it happens on
+first use, not at module import. With ``FIRESTORE_EMULATOR_HOST`` set the
+client talks to the emulator with anonymous credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import TYPE_CHECKING
+
+from mcp_auth.errors import ConfigError
+
+if TYPE_CHECKING:
+    from google.cloud.firestore import AsyncClient
+
+_clients: dict[tuple[int, str | None, str], AsyncClient] = {}
+
+
+def firestore_client(*, project: str | None, database: str = "(default)") -> AsyncClient:
+    """Return the client for this event loop (gRPC channels are bound to one loop)."""
+    loop_id = id(asyncio.get_running_loop())
+    key = (loop_id, project, database)
+    client = _clients.get(key)
+    if client is None:
+        from google.cloud import firestore
+
+        if project is None and not os.environ.get("FIRESTORE_EMULATOR_HOST"):
+            raise ConfigError("GOOGLE_CLOUD_PROJECT is required to reach Firestore.")
+        client = firestore.AsyncClient(project=project or "demo-mcp-auth", database=database)
+        _clients[key] = client
+    return client
+
+
+async def close_clients() -> None:
+    """Close the clients of the running loop (call before the loop ends, e.g. in a CLI)."""
+    loop_id = id(asyncio.get_running_loop())
+    for key in [k for k in _clients if k[0] == loop_id]:
+        client = _clients.pop(key)
+        api = client._firestore_api_internal  # noqa: SLF001 - the async client has no public close()
+        if api is not None:
+            await api.transport.close()
+
+
+TIMEOUT = 5.0
+"""Seconds one Firestore call (retries included) may take on the request path."""
+
+
+def bounded_retry() -> object:
+    """Transient errors are retried briefly; the library's default would wait up to 300 s."""
+    from google.api_core import retry_async
+
+    return retry_async.AsyncRetry(
+        initial=0.1, maximum=1.0, multiplier=2.0, timeout=TIMEOUT, predicate=retry_async.if_transient_error
+    )

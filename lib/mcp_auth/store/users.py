@@ -1,0 +1,205 @@
+"""User records: ``users/{uid}`` with status, scopes, toolsets and settings.
+
+``UserDirectory`` reads records for the request path (cached per instance for
+a short, configurable time; Firestore stays the truth) and applies the
+first-login policy. ``UserRecord.version`` is the document's update time, so a
+change to the record builds a fresh server for that user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal
+
+from cachetools import TTLCache
+
+from mcp_auth.errors import DisabledUser, McpAuthError, StoreUnavailable, UnknownUser
+from mcp_auth.store.firestore import TIMEOUT, bounded_retry
+
+if TYPE_CHECKING:
+    from google.cloud.firestore import AsyncClient, AsyncDocumentReference
+
+Status = Literal["active", "disabled"]
+USERS = "users"
+_UID = re.compile(r"^[A-Za-z0-9._@:+\-|]{1,256}$")
+
+
+class InvalidUserId(McpAuthError):
+    status = 400
+
+
+def validate_uid(uid: str) -> str:
+    """User ids become document ids: reject anything Firestore would misread."""
+    if not isinstance(uid, str) or not _UID.fullmatch(uid) or uid in (".", "..") or uid.startswith("__"):
+        raise InvalidUserId(
+            "A user id is 1-256 characters of letters, digits and . _ @ : + - |, not '.', '..' or '__…'."
+        )
+    return uid
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    uid: str
+    status: Status = "active"
+    scopes: frozenset[str] = frozenset()
+    toolsets: frozenset[str] = frozenset()
+    settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    version: str = ""
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "scopes": sorted(self.scopes),
+            "toolsets": sorted(self.toolsets),
+            "settings": dict(self.settings),
+        }
+
+    @classmethod
+    def from_document(cls, uid: str, data: Mapping[str, Any], update_time: datetime | None) -> UserRecord:
+        status = data.get("status", "active")
+        return cls(
+            uid=uid,
+            status="active" if status == "active" else "disabled",
+            scopes=frozenset(_strings(data.get("scopes"))),
+            toolsets=frozenset(_strings(data.get("toolsets"))),
+            settings=MappingProxyType(dict(data.get("settings") or {})),
+            version=update_time.isoformat() if update_time else "",
+        )
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if not isinstance(value, list | tuple):
+        return ()
+    return (v for v in value if isinstance(v, str))
+
+
+def _store_error(exc: Exception) -> StoreUnavailable:
+    return StoreUnavailable(f"The user store is unavailable ({type(exc).__name__}); retry shortly.")
+
+
+class UserRepository:
+    """Direct reads and writes of ``users/{uid}`` (used by the CLI and the directory)."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    def _doc(self, uid: str) -> AsyncDocumentReference:
+        return self._client.collection(USERS).document(validate_uid(uid))
+
+    async def get(self, uid: str) -> UserRecord | None:
+        from google.api_core import exceptions as gexc
+
+        try:
+            snap = await self._doc(uid).get(timeout=TIMEOUT, retry=bounded_retry())
+        except gexc.GoogleAPIError as exc:
+            raise _store_error(exc) from exc
+        if not snap.exists:
+            return None
+        return UserRecord.from_document(uid, snap.to_dict() or {}, snap.update_time)
+
+    async def create(self, record: UserRecord) -> UserRecord:
+        """Create the record; if it already exists (a concurrent first login), return the stored one."""
+        from google.api_core import exceptions as gexc
+
+        now = datetime.now(UTC)
+        doc = {**record.to_document(), "created_at": now, "updated_at": now}
+        try:
+            await self._doc(record.uid).create(doc, timeout=TIMEOUT, retry=bounded_retry())
+        except gexc.AlreadyExists:
+            pass
+        except gexc.GoogleAPIError as exc:
+            raise _store_error(exc) from exc
+        stored = await self.get(record.uid)
+        if stored is None:  # deleted in between: report as unavailable, the client may retry
+            raise StoreUnavailable("The user record vanished while it was being created; retry.")
+        return stored
+
+    async def update(self, uid: str, **fields: Any) -> UserRecord:
+        """Update named fields of an existing record; raises UnknownUser if there is none."""
+        from google.api_core import exceptions as gexc
+
+        fields["updated_at"] = datetime.now(UTC)
+        try:
+            await self._doc(uid).update(fields, timeout=TIMEOUT, retry=bounded_retry())
+        except gexc.NotFound:
+            raise UnknownUser(f"No user record {uid!r}: create it first.") from None
+        except gexc.GoogleAPIError as exc:
+            raise _store_error(exc) from exc
+        stored = await self.get(uid)
+        if stored is None:
+            raise UnknownUser(f"No user record {uid!r}: create it first.")
+        return stored
+
+
+class UserDirectory:
+    """The request path's view of user records: cached, with the first-login policy."""
+
+    def __init__(
+        self,
+        repository: UserRepository,
+        *,
+        first_login: Literal["create", "reject"] = "reject",
+        default_scopes: Iterable[str] = (),
+        default_toolsets: Iterable[str] = (),
+        cache_ttl: float = 30.0,
+        cache_size: int = 10_000,
+    ) -> None:
+        self._repo = repository
+        self._first_login = first_login
+        self._defaults = UserRecord(uid="_", scopes=frozenset(default_scopes), toolsets=frozenset(default_toolsets))
+        self._ttl = cache_ttl
+        self._cache: TTLCache[str, UserRecord] = TTLCache(maxsize=cache_size, ttl=cache_ttl, timer=time.monotonic)
+        self._inflight: dict[str, asyncio.Future[UserRecord]] = {}
+
+    async def load(self, uid: str) -> UserRecord:
+        """The active record for ``uid``; raises UnknownUser or DisabledUser (both 403)."""
+        record = self._cache.get(uid) if self._ttl > 0 else None
+        if record is None:
+            record = await self._load_shared(uid)
+        if not record.active:
+            raise DisabledUser()
+        return record
+
+    async def _load_shared(self, uid: str) -> UserRecord:
+        pending = self._inflight.get(uid)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[UserRecord] = asyncio.get_running_loop().create_future()
+        self._inflight[uid] = future
+        try:
+            record = await self._fetch(uid)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters re-raise it, nobody else must
+            raise
+        finally:
+            self._inflight.pop(uid, None)
+        future.set_result(record)
+        if self._ttl > 0:
+            self._cache[uid] = record
+        return record
+
+    async def _fetch(self, uid: str) -> UserRecord:
+        record = await self._repo.get(uid)
+        if record is not None:
+            return record
+        if self._first_login == "reject":
+            raise UnknownUser()
+        new = UserRecord(uid=uid, scopes=self._defaults.scopes, toolsets=self._defaults.toolsets)
+        return await self._repo.create(new)
+
+    def forget(self, uid: str) -> None:
+        self._cache.pop(uid, None)
