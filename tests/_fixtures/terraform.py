@@ -9,7 +9,18 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-from collections.abc import Sequence
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import venv
+import zipfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,3 +84,143 @@ def terraform_workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 def terraform_plan(terraform_workspace: Workspace) -> dict[str, Any]:
     """The plan of examples/team.tfvars, as JSON."""
     return terraform_workspace.plan()
+
+
+@dataclass(frozen=True)
+class PackagedFunction:
+    """The source archive, installed like the Python buildpack does and served on loopback."""
+
+    url: str
+    token: str
+    user: str
+    app_dir: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    for _ in range(300):
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"The packaged function exited with code {process.returncode}:\n{log.read_text()[-4000:]}"
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback
+                return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"The packaged function did not answer {url}:\n{log.read_text()[-4000:]}")
+
+
+@dataclass(frozen=True)
+class PackagedInstall:
+    app_dir: Path
+    bin_dir: Path
+
+
+@pytest.fixture(scope="session")
+def packaged_install(tmp_path_factory: pytest.TempPathFactory) -> PackagedInstall:
+    """The archive unpacked and installed the way the Python buildpack does it: a fresh
+    environment and `pip install -r requirements.txt` in the unpacked source."""
+    base = tmp_path_factory.mktemp("packaged")
+    archive = package.build(base / "function-source.zip")
+    app_dir = base / "workspace"
+    with zipfile.ZipFile(archive) as zf:
+        zf.extractall(app_dir)
+    venv.EnvBuilder(with_pip=True).create(base / "venv")
+    install = subprocess.run(
+        [
+            base / "venv" / "bin" / "python",
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+            "requirements.txt",
+        ],
+        cwd=app_dir,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert install.returncode == 0, (
+        f"pip install -r requirements.txt failed:\n{install.stdout}{install.stderr}"
+    )
+    return PackagedInstall(app_dir=app_dir, bin_dir=base / "venv" / "bin")
+
+
+@pytest.fixture(scope="session")
+def packaged_function(packaged_install: PackagedInstall) -> Iterator[PackagedFunction]:
+    from mcp_auth.devtools.emulator import FirestoreEmulator
+
+    app_dir, base = packaged_install.app_dir, packaged_install.app_dir.parent
+    emulator = FirestoreEmulator().start()
+    port = _free_port()
+    user = "packaged-user"
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", str(base)),
+        "GOOGLE_CLOUD_PROJECT": "demo-packaging",
+        "FIRESTORE_EMULATOR_HOST": emulator.host,
+        "MCP_AUTH_RESOURCE_URL": f"http://127.0.0.1:{port}/mcp",
+        "MCP_AUTH_PROVIDERS": "jwt",
+        "MCP_AUTH_JWT_ISSUER": f"http://127.0.0.1:{port}/test-issuer",
+        "MCP_AUTH_JWT_HS256_KEY": secrets.token_urlsafe(48),
+        "MCP_AUTH_FIRST_LOGIN": "reject",
+        "FUNCTION_TARGET": "mcp",
+    }
+    cli = Path(sys.executable).parent / "mcp-auth"
+    server: subprocess.Popen[bytes] | None = None
+    log = base / "function.log"
+    try:
+        seeded = subprocess.run(
+            [cli, "users", "create", user, "--toolsets", "basics", "--scopes", "mcp:tools"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert seeded.returncode == 0, seeded.stderr
+        minted = subprocess.run(
+            [cli, "token", "mint", "--user", user], env=env, capture_output=True, text=True, check=False
+        )
+        assert minted.returncode == 0, minted.stderr
+        with open(log, "wb") as out:
+            server = (
+                subprocess.Popen(  # the buildpack's entrypoint: functions-framework --target=$FUNCTION_TARGET
+                    [
+                        base / "venv" / "bin" / "functions-framework",
+                        "--target",
+                        "mcp",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                    ],
+                    cwd=app_dir,
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+        _wait_healthy(f"http://127.0.0.1:{port}/healthz", server, log)
+        yield PackagedFunction(
+            url=env["MCP_AUTH_RESOURCE_URL"], token=minted.stdout.strip(), user=user, app_dir=app_dir
+        )
+    finally:
+        if server is not None and server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
+        emulator.stop()

@@ -1,0 +1,77 @@
+"""The function's environment in Terraform and the settings the code reads stay in step.
+
+The code's side is what ``lib/mcp_auth/config.py`` declares (``SETTINGS``): every name
+``Settings.from_env`` reads. Terraform's side is the plan of the example tfvars, so what is
+compared is what would really be deployed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp_auth import config
+from tests.terraform.plan_json import of_type, one
+
+#: Settings Terraform must not set, and why. Each must still be declared by the code.
+NOT_FROM_TERRAFORM = {
+    "MCP_AUTH_JWT_HS256_KEY": "a raw key for local development; refused on Cloud Run",
+    "MCP_AUTH_DEV_USER": "the development provider; refused on Cloud Run",
+    "K_SERVICE": "set by Cloud Run itself",
+    "FIRESTORE_EMULATOR_HOST": "points the client at the emulator; development and tests only",
+}
+
+
+def _declared() -> set[str]:
+    names = getattr(config, "SETTING_NAMES", None) or config.SETTINGS
+    return set(names)
+
+
+def _function_env(plan: dict[str, Any]) -> dict[str, str]:
+    function = one(plan, "google_cloudfunctions2_function.this")["values"]
+    return function["service_config"][0]["environment_variables"]
+
+
+def _secret_settings(plan: dict[str, Any]) -> dict[str, str]:
+    """Setting name → secret id, for every secret Terraform creates."""
+    return {
+        r["values"]["labels"]["setting"].upper(): r["values"]["secret_id"]
+        for r in of_type(plan, "google_secret_manager_secret")
+    }
+
+
+def test_every_setting_the_code_reads_is_set_by_the_function_resource(terraform_plan: dict[str, Any]) -> None:
+    missing = _declared() - set(NOT_FROM_TERRAFORM) - set(_function_env(terraform_plan))
+    assert missing == set(), (
+        f"The code reads {sorted(missing)} but the function resource does not set them: add them to "
+        "local.function_env in terraform/function.tf (or to NOT_FROM_TERRAFORM here, with the reason)."
+    )
+
+
+def test_every_variable_terraform_sets_is_read_by_the_code(terraform_plan: dict[str, Any]) -> None:
+    unread = set(_function_env(terraform_plan)) - _declared()
+    assert unread == set(), (
+        f"Terraform sets {sorted(unread)} but lib/mcp_auth/config.py does not declare them "
+        "(and Settings.from_env refuses unknown MCP_AUTH_ names): declare them or drop them from terraform/."
+    )
+
+
+def test_settings_kept_out_of_terraform_are_still_read_by_the_code() -> None:
+    assert set(NOT_FROM_TERRAFORM) - _declared() == set()
+
+
+def test_every_secret_setting_names_a_secret_terraform_creates(terraform_plan: dict[str, Any]) -> None:
+    declared_secrets = {name for name in _declared() if name.endswith("_SECRET")}
+    created = _secret_settings(terraform_plan)
+    assert declared_secrets == set(created), (
+        f"Secret settings in the code: {sorted(declared_secrets)}; "
+        f"secrets Terraform creates: {sorted(created)} (terraform/secrets.tf, local.secrets)."
+    )
+    env = _function_env(terraform_plan)
+    for setting, secret_id in created.items():
+        assert env[setting] == secret_id
+
+
+def test_the_function_environment_holds_no_secret_value(terraform_plan: dict[str, Any]) -> None:
+    function = one(terraform_plan, "google_cloudfunctions2_function.this")["values"]
+    assert function["service_config"][0].get("secret_environment_variables") in (None, [])
+    assert not {k for k in _function_env(terraform_plan) if k.endswith(("_KEY", "_TOKEN", "_PASSWORD"))}

@@ -1,0 +1,80 @@
+"""The archive Terraform uploads is what the buildpack installs and what serves MCP."""
+
+from __future__ import annotations
+
+import subprocess
+import zipfile
+from pathlib import Path
+
+import httpx2
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from tests._fixtures.terraform import ROOT, PackagedFunction, PackagedInstall, package
+
+
+def test_archive_has_functions_at_the_root_the_framework_and_requirements(tmp_path: Path) -> None:
+    archive = package.build(tmp_path / "source.zip")
+    names = set(zipfile.ZipFile(archive).namelist())
+    assert "main.py" in names and "requirements.txt" in names and "mcp_auth/__init__.py" in names
+    functions = {p.relative_to(ROOT / "functions").as_posix() for p in (ROOT / "functions").rglob("*.py")}
+    framework = {
+        f"mcp_auth/{p.relative_to(ROOT / 'lib' / 'mcp_auth').as_posix()}"
+        for p in (ROOT / "lib" / "mcp_auth").rglob("*.py")
+    }
+    assert {n for n in functions | framework if "__pycache__" not in n} <= names
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+
+
+def test_requirements_are_the_project_dependencies(tmp_path: Path) -> None:
+    archive = package.build(tmp_path / "source.zip")
+    listed = zipfile.ZipFile(archive).read("requirements.txt").decode().splitlines()
+    assert listed == package.requirements(ROOT / "pyproject.toml").splitlines()
+    assert any(line.startswith("functions-framework") for line in listed)
+
+
+def test_the_same_sources_give_the_same_archive_bytes(tmp_path: Path) -> None:
+    first = package.build(tmp_path / "a.zip").read_bytes()
+    second = package.build(tmp_path / "b.zip").read_bytes()
+    assert first == second
+
+
+async def test_installed_archive_serves_mcp_to_the_python_client(packaged_function: PackagedFunction) -> None:
+    headers = {"Authorization": f"Bearer {packaged_function.token}"}
+    async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
+        async with Client(streamable_http_client(packaged_function.url, http_client=http)) as client:
+            tools = {tool.name for tool in (await client.list_tools()).tools}
+            assert {"whoami", "echo"} <= tools
+            result = await client.call_tool("whoami", {})
+    assert result.structured_content is not None
+    assert result.structured_content["user_id"] == packaged_function.user
+
+
+async def test_installed_archive_refuses_a_request_without_a_token(
+    packaged_function: PackagedFunction,
+) -> None:
+    async with httpx2.AsyncClient(timeout=30) as http:
+        response = await http.post(
+            packaged_function.url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+        )
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_installed_archive_runs_from_its_own_environment(packaged_function: PackagedFunction) -> None:
+    assert (packaged_function.app_dir / "main.py").is_file()
+    assert not (packaged_function.app_dir / "lib").exists()
+
+
+def test_entry_point_module_imports_what_it_uses(packaged_install: PackagedInstall) -> None:
+    """The buildpack starts `functions-framework --target mcp` without --asgi, so nothing imports
+    functions_framework.aio for main.py: it must do so itself to use `@functions_framework.aio.http`."""
+    result = subprocess.run(
+        [packaged_install.bin_dir / "python", "-c", "import runpy; runpy.run_path('main.py')"],
+        cwd=packaged_install.app_dir,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    assert "has no attribute 'aio'" not in result.stderr, result.stderr[-2000:]
