@@ -91,6 +91,10 @@ class McpAuthApp:
     # -- routing --------------------------------------------------------------
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
+        if scope["path"] == "/healthz":  # liveness probes come by internal address: no Host check, reveals nothing
+            response = self._get_only(request, lambda: JSONResponse({"status": "ok"}))
+            await response(scope, receive, send)
+            return
         response = self._edge(request)
         if response is None:
             path = scope["path"]
@@ -106,8 +110,6 @@ class McpAuthApp:
                 response = self._get_only(request, lambda: Response(
                     self._metadata, media_type="application/json", headers={"Access-Control-Allow-Origin": "*"}
                 ))
-            elif path == "/healthz":
-                response = self._get_only(request, lambda: JSONResponse({"status": "ok"}))
             else:
                 response = plain_error(404, "not_found", f"No such endpoint; the MCP endpoint is {self._mcp_path}.")
         await response(scope, receive, send)

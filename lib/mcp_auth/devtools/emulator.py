@@ -58,12 +58,16 @@ class FirestoreEmulator:
             raise EmulatorError("Java was not found on PATH; the Firestore emulator needs Java 11 or newer.")
         launcher = find_launcher()
         log = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL  # noqa: SIM115
-        self._process = subprocess.Popen(  # noqa: S603 - fixed launcher, no shell
-            [str(launcher), "start", "--host=127.0.0.1", f"--port={self.port}"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        try:
+            self._process = subprocess.Popen(  # noqa: S603 - fixed launcher, no shell
+                [str(launcher), "start", "--host=127.0.0.1", f"--port={self.port}"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            if log is not subprocess.DEVNULL:
+                log.close()  # the child keeps its own descriptor
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
