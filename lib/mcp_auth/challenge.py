@@ -33,7 +33,8 @@ def _header_safe(text: str) -> str:
 
 def error_response(error: McpAuthError, *, resource_metadata: str, scopes: tuple[str, ...] = ()) -> Response:
     headers = dict(_NO_STORE)
-    body: dict[str, object] = {"error": getattr(error, "error", None) or _code(error), "error_description": error.message}
+    code = getattr(error, "error", None) or _code(error)
+    body: dict[str, object] = {"error": code, "error_description": error.message}
     if isinstance(error, AuthError):
         headers["WWW-Authenticate"] = www_authenticate(error, resource_metadata=resource_metadata, scopes=scopes)
         if error.error is None:

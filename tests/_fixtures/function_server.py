@@ -110,7 +110,9 @@ def function_env(firestore_emulator: FirestoreEmulator) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def function_server(function_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningFunction]:
+def function_server(
+    function_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningFunction]:
     running = launch_function(function_env, tmp_path_factory.mktemp("function"))
     yield running
     running.stop()

@@ -18,7 +18,8 @@ HEADERS = {
 }
 
 
-def _post(server, *, token: str | None = None, headers: dict | None = None, body: object = LIST, raw: bytes | None = None):
+def _post(server, *, token: str | None = None, headers: dict | None = None, body: object = LIST,
+          raw: bytes | None = None):
     h = dict(HEADERS)
     if token is not None:
         h["Authorization"] = f"Bearer {token}"

@@ -46,7 +46,8 @@ def _dev_key() -> str:
 
 
 def _client_config(url: str, token: str) -> str:
-    vscode = {"servers": {"mcp-auth-dev": {"type": "http", "url": url, "headers": {"Authorization": f"Bearer {token}"}}}}
+    server = {"type": "http", "url": url, "headers": {"Authorization": f"Bearer {token}"}}
+    vscode = {"servers": {"mcp-auth-dev": server}}
     return "\n".join(
         [
             f"MCP URL:      {url}",
