@@ -150,9 +150,7 @@ def packaged_install(tmp_path_factory: pytest.TempPathFactory) -> PackagedInstal
         text=True,
         check=False,
     )
-    assert install.returncode == 0, (
-        f"pip install -r requirements.txt failed:\n{install.stdout}{install.stderr}"
-    )
+    assert install.returncode == 0, f"pip install -r requirements.txt failed:\n{install.stdout}{install.stderr}"
     return PackagedInstall(app_dir=app_dir, bin_dir=base / "venv" / "bin")
 
 
@@ -193,23 +191,21 @@ def packaged_function(packaged_install: PackagedInstall) -> Iterator[PackagedFun
         )
         assert minted.returncode == 0, minted.stderr
         with open(log, "wb") as out:
-            server = (
-                subprocess.Popen(  # the buildpack's entrypoint: functions-framework --target=$FUNCTION_TARGET
-                    [
-                        base / "venv" / "bin" / "functions-framework",
-                        "--target",
-                        "mcp",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                    ],
-                    cwd=app_dir,
-                    env=env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
+            server = subprocess.Popen(  # the buildpack's entrypoint: functions-framework --target=$FUNCTION_TARGET
+                [
+                    base / "venv" / "bin" / "functions-framework",
+                    "--target",
+                    "mcp",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                cwd=app_dir,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         _wait_healthy(f"http://127.0.0.1:{port}/healthz", server, log)
         yield PackagedFunction(

@@ -55,9 +55,7 @@ async def test_installed_archive_refuses_a_request_without_a_token(
     packaged_function: PackagedFunction,
 ) -> None:
     async with httpx2.AsyncClient(timeout=30) as http:
-        response = await http.post(
-            packaged_function.url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
-        )
+        response = await http.post(packaged_function.url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Bearer")
 

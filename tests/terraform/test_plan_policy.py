@@ -31,9 +31,7 @@ def test_secret_accessor_is_granted_per_secret_to_the_runtime_account_only(
     terraform_plan: dict[str, Any],
 ) -> None:
     accessor = [
-        r
-        for r in _iam_resources(terraform_plan)
-        if r["values"]["role"] == "roles/secretmanager.secretAccessor"
+        r for r in _iam_resources(terraform_plan) if r["values"]["role"] == "roles/secretmanager.secretAccessor"
     ]
     assert [r["type"] for r in accessor] == ["google_secret_manager_secret_iam_member"] * len(accessor)
     assert len(accessor) == len(of_type(terraform_plan, "google_secret_manager_secret")) > 0
@@ -94,12 +92,9 @@ def test_function_runs_python_311_or_newer_from_the_uploaded_archive(
     assert int(build["runtime"].removeprefix("python3")) >= 11
     obj = one(terraform_plan, "google_storage_bucket_object.source")["values"]
     assert obj["source"] == str(terraform_workspace.archive)
-    storage = config_resource(terraform_plan, "google_cloudfunctions2_function.this")["expressions"][
-        "build_config"
-    ][0]
+    storage = config_resource(terraform_plan, "google_cloudfunctions2_function.this")["expressions"]["build_config"][0]
     assert (
-        "google_storage_bucket_object.source.name"
-        in storage["source"][0]["storage_source"][0]["object"]["references"]
+        "google_storage_bucket_object.source.name" in storage["source"][0]["storage_source"][0]["object"]["references"]
     )
 
 
@@ -111,9 +106,7 @@ def test_function_runs_as_the_runtime_account_and_builds_as_the_build_account(
         "google_service_account.runtime.email"
         in expressions["service_config"][0]["service_account_email"]["references"]
     )
-    assert (
-        "google_service_account.build.id" in expressions["build_config"][0]["service_account"]["references"]
-    )
+    assert "google_service_account.build.id" in expressions["build_config"][0]["service_account"]["references"]
 
 
 def test_function_shape_follows_the_tfvars(terraform_plan: dict[str, Any]) -> None:
@@ -156,7 +149,5 @@ def test_outputs_give_what_a_user_needs_next(terraform_plan: dict[str, Any]) -> 
 def test_a_custom_domain_becomes_the_resource_url(terraform_workspace: Workspace) -> None:
     plan = terraform_workspace.plan(variables=["public_base_url=https://mcp.acme.example"])
     assert plan["planned_values"]["outputs"]["mcp_url"]["value"] == "https://mcp.acme.example/mcp"
-    env = one(plan, "google_cloudfunctions2_function.this")["values"]["service_config"][0][
-        "environment_variables"
-    ]
+    env = one(plan, "google_cloudfunctions2_function.this")["values"]["service_config"][0]["environment_variables"]
     assert env["MCP_AUTH_RESOURCE_URL"] == "https://mcp.acme.example/mcp"

@@ -11,9 +11,7 @@ from tests.terraform import toolchain
 
 
 def test_terraform_files_are_formatted() -> None:
-    result = toolchain.terraform(
-        [f"-chdir={TERRAFORM_DIR}", "fmt", "-check", "-recursive", "-diff", "-no-color"]
-    )
+    result = toolchain.terraform([f"-chdir={TERRAFORM_DIR}", "fmt", "-check", "-recursive", "-diff", "-no-color"])
     assert result.returncode == 0, f"Run: terraform fmt -recursive terraform/\n{result.output}"
 
 

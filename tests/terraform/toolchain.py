@@ -71,14 +71,10 @@ def _locked() -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _run(
-    cmd: Sequence[str | os.PathLike[str]], what: str, **kwargs: object
-) -> subprocess.CompletedProcess[str]:
+def _run(cmd: Sequence[str | os.PathLike[str]], what: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload]
     if proc.returncode != 0:
-        raise ToolchainError(
-            f"{what} failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
-        )
+        raise ToolchainError(f"{what} failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
     return proc
 
 
@@ -154,10 +150,7 @@ def _install_mirror(python: Path) -> Path:
             version = json.loads(schema.read_text())["provider_version"]
             target = mirror / "registry.terraform.io" / "hashicorp" / name / version / "linux_amd64"
             launcher = target / f"terraform-provider-{name}_v{version}"
-            script = (
-                f'#!/bin/sh\nexec "{python}" "{HERE / "schema_provider" / "server.py"}" '
-                f'--schema "{schema}" "$@"\n'
-            )
+            script = f'#!/bin/sh\nexec "{python}" "{HERE / "schema_provider" / "server.py"}" --schema "{schema}" "$@"\n'
             if not launcher.exists() or launcher.read_text() != script:
                 target.mkdir(parents=True, exist_ok=True)
                 launcher.write_text(script)
@@ -188,9 +181,7 @@ def environment(python: Path, extra: Mapping[str, str] | None = None) -> dict[st
     return env
 
 
-def terraform(
-    args: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None
-) -> Result:
+def terraform(args: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> Result:
     """Run the embedded Terraform with ``args``; never raises for a non-zero exit."""
     python = tool_python()
     proc = subprocess.run(
@@ -220,9 +211,7 @@ def checkov(args: Sequence[str], *, cwd: Path | None = None) -> Result:
 
 def copy_config(src: Path, dest: Path) -> Path:
     """A working copy of a Terraform directory without local state or downloaded providers."""
-    shutil.copytree(
-        src, dest, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", ".terraform.lock.hcl")
-    )
+    shutil.copytree(src, dest, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", ".terraform.lock.hcl"))
     return dest
 
 

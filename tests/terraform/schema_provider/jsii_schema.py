@@ -84,9 +84,7 @@ class _Module:
         later = [s for s in starts if s > start]
         return self.text[start : later[0] if later else len(self.text)]
 
-    def block(
-        self, struct: str, *, main_class: str | None = None, seen: tuple[str, ...] = ()
-    ) -> dict[str, Any]:
+    def block(self, struct: str, *, main_class: str | None = None, seen: tuple[str, ...] = ()) -> dict[str, Any]:
         """The schema block of ``struct`` (a nested struct name, or the resource's own class)."""
         if struct in seen:  # self-referencing blocks: cut off, as the generator does for read-only ones
             return {"attributes": {}, "block_types": {}}
@@ -106,9 +104,7 @@ class _Module:
             if name in entries:
                 is_block, kind, storage = entries[name]
                 if is_block == "true":
-                    block_types[name] = self._nested_block(
-                        name, kind, storage, accessors, required=required, seen=seen
-                    )
+                    block_types[name] = self._nested_block(name, kind, storage, accessors, required=required, seen=seen)
                     continue
                 type_ = _settable_type(kind, storage)
             else:
@@ -182,9 +178,7 @@ def _jsii_tarball(wheel: Path) -> tarfile.TarFile:
     with zipfile.ZipFile(wheel) as zf:
         names = [n for n in zf.namelist() if n.endswith(".jsii.tgz")]
         if len(names) != 1:
-            raise SchemaExtractionError(
-                f"{wheel.name} holds {len(names)} jsii tarballs, expected exactly one."
-            )
+            raise SchemaExtractionError(f"{wheel.name} holds {len(names)} jsii tarballs, expected exactly one.")
         return tarfile.open(fileobj=io.BytesIO(zf.read(names[0])), mode="r:gz")
 
 
@@ -221,9 +215,7 @@ def extract_schema(wheel: Path) -> dict[str, Any]:
             target = data_sources if kind.group(2) == "TerraformDataSource" else resources
             target[type_name.group(1)] = {"version": 0, "block": block}
     if provider is None or not resources:
-        raise SchemaExtractionError(
-            f"{wheel.name} has no provider class or no resources: not a CDK provider package."
-        )
+        raise SchemaExtractionError(f"{wheel.name} has no provider class or no resources: not a CDK provider package.")
     return {
         "provider_version": version,
         "provider": provider,

@@ -162,8 +162,7 @@ class SchemaOnlyProvider(rpc.ProviderServicer):
             server_capabilities=pb.ServerCapabilities(plan_destroy=True),
             resources=[pb.GetMetadata.ResourceMetadata(type_name=t) for t in self._doc["resource_schemas"]],
             data_sources=[
-                pb.GetMetadata.DataSourceMetadata(type_name=t)
-                for t in self._doc.get("data_source_schemas", {})
+                pb.GetMetadata.DataSourceMetadata(type_name=t) for t in self._doc.get("data_source_schemas", {})
             ],
         )
 
@@ -215,9 +214,7 @@ class SchemaOnlyProvider(rpc.ProviderServicer):
         return pb.GetFunctions.Response()
 
     def CallFunction(self, request, context):  # noqa: N802
-        return pb.CallFunction.Response(
-            error=pb.FunctionError(text=f"Cannot call {request.name}: {_NO_CLOUD}")
-        )
+        return pb.CallFunction.Response(error=pb.FunctionError(text=f"Cannot call {request.name}: {_NO_CLOUD}"))
 
     def StopProvider(self, request, context):  # noqa: N802
         return pb.StopProvider.Response()
