@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_auth.auth.base import AuthProvider, Credentials
 from mcp_auth.auth.factory import build_provider
@@ -51,8 +51,10 @@ class McpAuthApp:
         settings: Settings,
         auth: AuthProvider | None = None,
         users: UserDirectory | Callable[[], UserDirectory] | None = None,
+        routes: Mapping[str, ASGIApp] | None = None,
     ) -> None:
         self.settings = settings
+        self._routes = dict(routes or {})
         self.auth = auth if auth is not None else build_provider(settings)
         self.servers = ServerCache(factory, max_size=settings.server_cache_size)
         self._users = users
@@ -106,6 +108,9 @@ class McpAuthApp:
                     405, "method_not_allowed", "This endpoint accepts POST only (stateless Streamable HTTP).",
                     {"Allow": "POST"},
                 )
+            elif path in self._routes:
+                await self._routes[path](scope, receive, send)
+                return
             elif path in self._metadata_paths:
                 response = self._get_only(request, lambda: Response(
                     self._metadata, media_type="application/json", headers={"Access-Control-Allow-Origin": "*"}
@@ -219,10 +224,13 @@ def wrap_server(
     settings: Settings | None = None,
     auth: AuthProvider | None = None,
     users: UserDirectory | Callable[[], UserDirectory] | None = None,
+    routes: Mapping[str, ASGIApp] | None = None,
 ) -> McpAuthApp:
     """Build the ASGI app that authenticates each request and serves it with ``factory(user)``.
 
     ``settings`` default to ``Settings.from_env()``; a bad setting raises
     ``ConfigError`` here, so a misconfigured deployment fails at start-up.
+    ``routes`` adds endpoints (path -> ASGI app) that do their own
+    authentication, such as a signed webhook; they pass the Host and Origin checks first.
     """
-    return McpAuthApp(factory, settings=settings or Settings.from_env(), auth=auth, users=users)
+    return McpAuthApp(factory, settings=settings or Settings.from_env(), auth=auth, users=users, routes=routes)

@@ -130,8 +130,8 @@ def run_dev(*, port: int, source: str, user: str) -> int:
 def _mint(user: str) -> str:
     import asyncio
 
-    from mcp_auth.cli import _run, build_parser
+    from mcp_auth.cli import build_parser, run
     from mcp_auth.config import Settings
 
     args = build_parser().parse_args(["token", "mint", "--user", user, "--ttl", str(7 * 24 * 3600)])
-    return asyncio.run(_run(args, Settings.from_env()))
+    return asyncio.run(run(args, Settings.from_env()))

@@ -1,0 +1,67 @@
+"""``mcp-auth``: the command line for local development and administration.
+
+    mcp-auth token mint --user U [--scopes a,b] [--ttl SECONDS]
+    mcp-auth users create U [--toolsets a,b] [--scopes a,b]
+    mcp-auth users show U
+    mcp-auth dev [--port 8080] [--source functions/main.py]
+
+Settings come from the same ``MCP_AUTH_…`` environment as the server. Each
+command group lives in its own module with a ``register(subparsers)``.
+Errors print one line saying what to fix and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from mcp_auth.cli import tokens, users
+from mcp_auth.cli._common import UsageError
+from mcp_auth.config import Settings
+from mcp_auth.errors import McpAuthError
+
+COMMAND_GROUPS = (tokens, users)
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> str:
+    from mcp_auth.store.firestore import close_clients
+
+    try:
+        return await args.run(args, settings)
+    finally:
+        await close_clients()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mcp-auth", description="mcp-auth-server development and admin tool.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for group in COMMAND_GROUPS:
+        group.register(sub)
+    dev = sub.add_parser("dev", help="Run the server locally with the Firestore emulator.")
+    dev.add_argument("--port", type=int, default=8080)
+    dev.add_argument("--source", default="functions/main.py")
+    dev.add_argument("--user", default="dev-user", help="The development user to seed and mint a token for.")
+    dev.set_defaults(run=None)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "dev":
+            from mcp_auth.devtools.runner import run_dev
+
+            return run_dev(port=args.port, source=args.source, user=args.user)
+        settings = Settings.from_env()
+        print(asyncio.run(run(args, settings)))
+        return 0
+    except (UsageError, McpAuthError) as exc:
+        print(f"mcp-auth: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
