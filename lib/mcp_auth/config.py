@@ -19,10 +19,21 @@ PREFIX = "MCP_AUTH_"
 #: Every environment variable the framework reads, with what it is for.
 SETTINGS: dict[str, str] = {
     "MCP_AUTH_RESOURCE_URL": "Public URL of the MCP endpoint (https://host/mcp): PRM `resource` and default audience.",
-    "MCP_AUTH_PROVIDERS": "Comma-separated auth providers, tried in order: jwt, dev.",
+    "MCP_AUTH_PROVIDERS": "Comma-separated auth providers, tried in order: jwt, introspection, api_key, dev.",
     "MCP_AUTH_JWT_ISSUER": "Required `iss` of accepted JWTs.",
     "MCP_AUTH_JWT_AUDIENCE": "Required `aud` of accepted JWTs (default: MCP_AUTH_RESOURCE_URL).",
     "MCP_AUTH_JWT_HS256_KEY": "HS256 key given directly (local development only; refused on Cloud Run).",
+    "MCP_AUTH_JWT_HS_SECRET": "Secret Manager secret holding the HS256 key; its two newest enabled versions verify.",
+    "MCP_AUTH_JWT_JWKS_URL": "JWKS URL of the issuer, for RS256/PS256/ES256/EdDSA tokens.",
+    "MCP_AUTH_JWT_LEEWAY": "Clock skew in seconds allowed on exp/nbf/iat (0-60, default 30).",
+    "MCP_AUTH_JWT_USER_CLAIM": "Claim holding the user id (default sub).",
+    "MCP_AUTH_INTROSPECTION_URL": "RFC 7662 introspection endpoint, for opaque OAuth tokens.",
+    "MCP_AUTH_INTROSPECTION_CLIENT_ID": "Client id this server introspects with.",
+    "MCP_AUTH_INTROSPECTION_SECRET": "Secret Manager secret holding the introspection client secret.",
+    "MCP_AUTH_API_KEY_PEPPER_SECRET": "Secret Manager secret holding the API-key hashing pepper.",
+    "MCP_AUTH_API_KEY_PEPPER": "API-key pepper given directly (local development only; refused on Cloud Run).",
+    "MCP_AUTH_AUTH_CACHE_TTL": "Seconds a verified credential stays cached (1-3600, default 300; never past exp).",
+    "MCP_AUTH_SECRET_MANAGER_ENDPOINT": "Secret Manager endpoint override for an emulator (refused on Cloud Run).",
     "MCP_AUTH_DEV_USER": "User id the development provider authenticates every request as (local only).",
     "MCP_AUTH_FIRST_LOGIN": "What to do with an authenticated user that has no record: create or reject.",
     "MCP_AUTH_DEFAULT_TOOLSETS": "Comma-separated toolsets a record created on first login gets.",
@@ -41,7 +52,7 @@ SETTINGS: dict[str, str] = {
     "FIRESTORE_EMULATOR_HOST": "host:port of the Firestore emulator (development and tests only).",
 }
 
-_PROVIDERS = ("jwt", "dev")
+_PROVIDERS = ("jwt", "introspection", "api_key", "dev")
 _FIRST_LOGIN = ("create", "reject")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -65,6 +76,11 @@ def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int
     return value
 
 
+def _optional_url(env: Mapping[str, str], name: str) -> str | None:
+    raw = env.get(name)
+    return _url(name, raw) if raw else None
+
+
 def _url(name: str, raw: str) -> str:
     parts = urlsplit(raw)
     if parts.scheme not in ("https", "http") or not parts.hostname:
@@ -81,6 +97,17 @@ class Settings:
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     jwt_hs256_key: str | None = field(default=None, repr=False)
+    jwt_hs_secret: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_leeway: int = 30
+    jwt_user_claim: str = "sub"
+    introspection_url: str | None = None
+    introspection_client_id: str | None = None
+    introspection_secret: str | None = None
+    api_key_pepper_secret: str | None = None
+    api_key_pepper: str | None = field(default=None, repr=False)
+    auth_cache_ttl: int = 300
+    secret_manager_endpoint: str | None = None
     dev_user: str | None = None
     first_login: str = "reject"
     default_toolsets: tuple[str, ...] = ()
@@ -116,10 +143,37 @@ class Settings:
                 raise ConfigError(
                     "MCP_AUTH_JWT_AUDIENCE (or MCP_AUTH_RESOURCE_URL) is required when the jwt provider is enabled."
                 )
-            if not self.jwt_hs256_key:
-                raise ConfigError("MCP_AUTH_JWT_HS256_KEY is required when the jwt provider is enabled.")
-            if len(self.jwt_hs256_key.encode()) < 32:
+            if not (self.jwt_hs256_key or self.jwt_hs_secret or self.jwt_jwks_url):
+                raise ConfigError(
+                    "The jwt provider needs a key source: MCP_AUTH_JWT_JWKS_URL, MCP_AUTH_JWT_HS_SECRET "
+                    "or (local development) MCP_AUTH_JWT_HS256_KEY."
+                )
+            if self.jwt_hs256_key and len(self.jwt_hs256_key.encode()) < 32:
                 raise ConfigError("MCP_AUTH_JWT_HS256_KEY must be at least 32 bytes long.")
+            if self.jwt_hs256_key and self.jwt_hs_secret:
+                raise ConfigError("Set MCP_AUTH_JWT_HS_SECRET or MCP_AUTH_JWT_HS256_KEY, not both.")
+        if "introspection" in self.providers:
+            missing = [
+                name
+                for name, value in (
+                    ("MCP_AUTH_INTROSPECTION_URL", self.introspection_url),
+                    ("MCP_AUTH_INTROSPECTION_CLIENT_ID", self.introspection_client_id),
+                    ("MCP_AUTH_INTROSPECTION_SECRET", self.introspection_secret),
+                )
+                if not value
+            ]
+            if missing:
+                raise ConfigError(f"The introspection provider needs {', '.join(missing)}.")
+            if not self.jwt_audience:
+                raise ConfigError("The introspection provider needs MCP_AUTH_RESOURCE_URL (the expected audience).")
+        if "api_key" in self.providers:
+            if not (self.api_key_pepper_secret or self.api_key_pepper):
+                raise ConfigError(
+                    "The api_key provider needs MCP_AUTH_API_KEY_PEPPER_SECRET "
+                    "(or, for local development, MCP_AUTH_API_KEY_PEPPER)."
+                )
+            if self.api_key_pepper and len(self.api_key_pepper.encode()) < 32:
+                raise ConfigError("MCP_AUTH_API_KEY_PEPPER must be at least 32 bytes long.")
         if "dev" in self.providers and not self.dev_user:
             raise ConfigError("MCP_AUTH_DEV_USER is required when the dev provider is enabled.")
         if self.on_cloud_run:
@@ -128,13 +182,24 @@ class Settings:
                     "The dev provider is for local development only and refuses to start on Cloud Run "
                     "(K_SERVICE is set): remove 'dev' from MCP_AUTH_PROVIDERS."
                 )
-            if self.jwt_hs256_key:
-                raise ConfigError(
-                    "MCP_AUTH_JWT_HS256_KEY is for local development only and refuses to start on Cloud Run "
-                    "(K_SERVICE is set): keep the key in Secret Manager."
-                )
+            for name, value in (
+                ("MCP_AUTH_JWT_HS256_KEY", self.jwt_hs256_key),
+                ("MCP_AUTH_API_KEY_PEPPER", self.api_key_pepper),
+                ("MCP_AUTH_SECRET_MANAGER_ENDPOINT", self.secret_manager_endpoint),
+            ):
+                if value:
+                    raise ConfigError(
+                        f"{name} is for local development only and refuses to start on Cloud Run "
+                        "(K_SERVICE is set): keep secrets in Secret Manager."
+                    )
             if not self.resource_url.startswith("https://"):
                 raise ConfigError("MCP_AUTH_RESOURCE_URL must be https:// on Cloud Run.")
+
+    @property
+    def secret_names(self) -> tuple[str, ...]:
+        """Every Secret Manager secret these settings need; all must exist at start-up."""
+        names = (self.jwt_hs_secret, self.introspection_secret, self.api_key_pepper_secret)
+        return tuple(n for n in names if n)
 
     @property
     def resource_host(self) -> str:
@@ -163,6 +228,17 @@ class Settings:
             jwt_issuer=env.get("MCP_AUTH_JWT_ISSUER") or None,
             jwt_audience=env.get("MCP_AUTH_JWT_AUDIENCE") or resource_url,
             jwt_hs256_key=env.get("MCP_AUTH_JWT_HS256_KEY") or None,
+            jwt_hs_secret=env.get("MCP_AUTH_JWT_HS_SECRET") or None,
+            jwt_jwks_url=_optional_url(env, "MCP_AUTH_JWT_JWKS_URL"),
+            jwt_leeway=_int(env, "MCP_AUTH_JWT_LEEWAY", 30, low=0, high=60),
+            jwt_user_claim=env.get("MCP_AUTH_JWT_USER_CLAIM") or "sub",
+            introspection_url=_optional_url(env, "MCP_AUTH_INTROSPECTION_URL"),
+            introspection_client_id=env.get("MCP_AUTH_INTROSPECTION_CLIENT_ID") or None,
+            introspection_secret=env.get("MCP_AUTH_INTROSPECTION_SECRET") or None,
+            api_key_pepper_secret=env.get("MCP_AUTH_API_KEY_PEPPER_SECRET") or None,
+            api_key_pepper=env.get("MCP_AUTH_API_KEY_PEPPER") or None,
+            auth_cache_ttl=_int(env, "MCP_AUTH_AUTH_CACHE_TTL", 300, low=1, high=3600),
+            secret_manager_endpoint=_optional_url(env, "MCP_AUTH_SECRET_MANAGER_ENDPOINT"),
             dev_user=env.get("MCP_AUTH_DEV_USER") or None,
             first_login=env.get("MCP_AUTH_FIRST_LOGIN", "reject"),
             default_toolsets=_list(env.get("MCP_AUTH_DEFAULT_TOOLSETS")),
