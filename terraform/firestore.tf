@@ -18,7 +18,6 @@ resource "google_firestore_database" "this" {
   name                              = var.firestore.database_id
   location_id                       = var.firestore.location
   type                              = "FIRESTORE_NATIVE"
-  concurrency_mode                  = "OPTIMISTIC"
   point_in_time_recovery_enablement = "POINT_IN_TIME_RECOVERY_ENABLED"
   delete_protection_state           = "DELETE_PROTECTION_ENABLED"
   deletion_policy                   = "ABANDON"

@@ -20,6 +20,7 @@ Command line, for people: ``python -m tests.terraform.toolchain [terraform argum
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -158,22 +159,29 @@ def _install_mirror(python: Path) -> Path:
     return mirror
 
 
+@functools.cache
 def cli_config(python: Path) -> Path:
     """The Terraform CLI configuration that makes ``init`` install from the local mirror."""
     mirror = _install_mirror(python)
     rc = TOOLS / "terraform.rc"
-    rc.write_text(
+    text = (
         "provider_installation {\n"
         f'  filesystem_mirror {{\n    path    = "{mirror}"\n'
         '    include = ["registry.terraform.io/hashicorp/*"]\n  }\n'
         '  direct {\n    exclude = ["registry.terraform.io/hashicorp/*"]\n  }\n'
         "}\n"
     )
+    if not rc.exists() or rc.read_text() != text:
+        tmp = rc.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(text)
+        tmp.replace(rc)  # atomic: a concurrent run never reads half a file
     return rc
 
 
 def environment(python: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "GOOGLE_"))}
+    # Offline, nothing may reach a cloud; with the real providers, credentials pass through.
+    dropped = ("TF_",) if REAL_PROVIDERS else ("TF_", "GOOGLE_", "CLOUDSDK_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
     env.update({"TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1", "TF_INPUT": "0"})
     if not REAL_PROVIDERS:
         env["TF_CLI_CONFIG_FILE"] = str(cli_config(python))
