@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 import httpx2
+import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
@@ -85,3 +86,21 @@ def test_entry_point_module_loads_as_the_buildpack_starts_it(packaged_install: P
         env=env,
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_packaging_without_an_entry_point_module_says_what_is_missing(tmp_path: Path) -> None:
+    (tmp_path / "functions").mkdir()
+    (tmp_path / "lib" / "mcp_auth").mkdir(parents=True)
+    (tmp_path / "lib" / "mcp_auth" / "__init__.py").write_text("")
+    with pytest.raises(package.PackagingError, match=r"functions/main\.py is missing"):
+        package.archive_members(tmp_path)
+
+
+def test_a_requirements_file_in_functions_is_refused_rather_than_silently_replaced(tmp_path: Path) -> None:
+    (tmp_path / "functions").mkdir()
+    (tmp_path / "functions" / "main.py").write_text("")
+    (tmp_path / "functions" / "requirements.txt").write_text("requests\n")
+    (tmp_path / "lib" / "mcp_auth").mkdir(parents=True)
+    (tmp_path / "lib" / "mcp_auth" / "__init__.py").write_text("")
+    with pytest.raises(package.PackagingError, match="functions/requirements.txt would clash"):
+        package.archive_members(tmp_path)
