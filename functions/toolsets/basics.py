@@ -7,7 +7,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.tools.base import Tool
 from pydantic import BaseModel, Field
 
-from mcp_auth import current_user
+from mcp_auth import current_user, tool
 
 
 class WhoAmI(BaseModel):
@@ -47,7 +47,7 @@ async def echo_with_progress(
 
 
 TOOLS: tuple[Tool, ...] = (
-    Tool.from_function(whoami, structured_output=True),
-    Tool.from_function(echo),
-    Tool.from_function(echo_with_progress),
+    tool(whoami, structured_output=True),
+    tool(echo, scopes=["mcp:tools"]),
+    tool(echo_with_progress, scopes=["mcp:tools"]),
 )

@@ -27,6 +27,7 @@ from mcp_auth.errors import (
 )
 from mcp_auth.principal import Principal
 from mcp_auth.store.users import UserRecord
+from mcp_auth.tools import tool
 
 __all__ = [
     "AuthError",
@@ -53,5 +54,6 @@ __all__ = [
     "UserRecord",
     "WrongAudience",
     "current_user",
+    "tool",
     "wrap_server",
 ]

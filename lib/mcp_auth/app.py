@@ -27,10 +27,11 @@ from mcp_auth.auth.factory import build_provider
 from mcp_auth.challenge import error_response, plain_error
 from mcp_auth.config import Settings
 from mcp_auth.context import UserContext, effective_scopes, user_context
-from mcp_auth.errors import InvalidToken, McpAuthError
+from mcp_auth.errors import InsufficientScope, InvalidToken, McpAuthError
 from mcp_auth.metadata import metadata_paths, protected_resource_metadata
 from mcp_auth.servers import ServerCache, ServerFactory
 from mcp_auth.store.users import UserDirectory
+from mcp_auth.tools import ScopeMap, missing_scopes
 from mcp_auth.transport import serve_mcp
 
 if TYPE_CHECKING:
@@ -140,7 +141,8 @@ class McpAuthApp:
     async def _serve_mcp(self, request: Request, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             user = await self._authenticate(request)
-            server = await self.servers.get(user.record)
+            built = await self.servers.get(user.record)
+            _check_named_tool(request, built.scopes, user.scopes)
         except McpAuthError as exc:
             response = error_response(
                 exc, resource_metadata=self.settings.metadata_url, scopes=self.settings.scopes_supported
@@ -148,7 +150,7 @@ class McpAuthApp:
             await response(scope, receive, send)
             return
         with user_context(user):
-            await serve_mcp(server, scope, receive, send, max_body_bytes=self.settings.max_body_bytes)
+            await serve_mcp(built.server, scope, receive, send, max_body_bytes=self.settings.max_body_bytes)
 
     async def _authenticate(self, request: Request) -> UserContext:
         principal: Principal = await self.auth.authenticate(credentials_from(request))
@@ -160,6 +162,18 @@ class McpAuthApp:
         if self._users is None or not isinstance(self._users, UserDirectory):
             self._users = self._users() if callable(self._users) else _default_directory(self.settings)
         return self._users
+
+
+def _check_named_tool(request: Request, scope_map: ScopeMap, granted: frozenset[str]) -> None:
+    """2026-07-28 requests name the tool in headers: refuse a forbidden call before dispatch (403)."""
+    if request.headers.get("mcp-method") != "tools/call":
+        return
+    name = request.headers.get("mcp-name")
+    if name is None:
+        return
+    missing = missing_scopes(scope_map, name, granted)
+    if missing:
+        raise InsufficientScope(sorted(missing), f"The tool {name!r} needs scope(s): {' '.join(sorted(missing))}.")
 
 
 def credentials_from(request: Request) -> Credentials:

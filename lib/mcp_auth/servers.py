@@ -16,6 +16,7 @@ from cachetools import LRUCache
 
 from mcp_auth.errors import McpAuthError
 from mcp_auth.store.users import UserRecord
+from mcp_auth.tools import ScopeMap, ScopeMiddleware, required_scopes
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -27,21 +28,34 @@ class FactoryError(McpAuthError):
     status = 500
 
 
+class BuiltServer:
+    """A user's server and the scopes each of its tools requires."""
+
+    __slots__ = ("scopes", "server")
+
+    def __init__(self, server: MCPServer, scopes: ScopeMap) -> None:
+        self.server = server
+        self.scopes = scopes
+
+
 class ServerCache:
     def __init__(self, factory: ServerFactory, *, max_size: int = 1024) -> None:
         if not callable(factory):
             raise TypeError(f"factory must be callable, got {type(factory).__name__}")
         self._factory = factory
-        self._servers: LRUCache[tuple[str, str], MCPServer] = LRUCache(maxsize=max_size)
+        self._servers: LRUCache[tuple[str, str], BuiltServer] = LRUCache(maxsize=max_size)
         self.builds = 0
 
-    async def get(self, record: UserRecord) -> MCPServer:
+    async def get(self, record: UserRecord) -> BuiltServer:
         key = (record.uid, record.version)
-        server = self._servers.get(key)
-        if server is None:
+        built = self._servers.get(key)
+        if built is None:
             server = await self._build(record)
-            self._servers[key] = server
-        return server
+            scopes = {t.name: required_scopes(t.meta) for t in await server.list_tools()}
+            server.middleware.append(ScopeMiddleware(scopes))
+            built = BuiltServer(server, scopes)
+            self._servers[key] = built
+        return built
 
     async def _build(self, record: UserRecord) -> MCPServer:
         from mcp.server.mcpserver import MCPServer

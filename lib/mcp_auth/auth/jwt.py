@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import jwt
@@ -103,6 +103,7 @@ class JwtProvider:
         issuer: str | None,
         audience: str | Sequence[str] | None,
         hs_keys: Sequence[bytes] | None = None,
+        hs_key_source: Callable[[], Awaitable[Sequence[bytes]]] | None = None,
         jwks: JwksCache | None = None,
         hs_algorithms: Collection[str] = tuple(HS_MIN_KEY_BYTES),
         jwks_algorithms: Collection[str] = DEFAULT_JWKS_ALGORITHMS,
@@ -116,8 +117,11 @@ class JwtProvider:
         self._issuer = issuer
         self._audience = _audiences(audience)
         self._hs_keys = self._check_hs_keys(hs_keys or ())
-        if not self._hs_keys and jwks is None:
-            raise ConfigError("JwtProvider needs a key source: hs_keys, jwks, or both.")
+        if self._hs_keys and hs_key_source is not None:
+            raise ConfigError("JwtProvider takes hs_keys or hs_key_source, not both.")
+        self._hs_key_source = hs_key_source
+        if not self._hs_keys and hs_key_source is None and jwks is None:
+            raise ConfigError("JwtProvider needs a key source: hs_keys, hs_key_source, jwks, or both.")
         self._jwks = jwks
         unknown = set(hs_algorithms) - set(HS_MIN_KEY_BYTES)
         if unknown:
@@ -130,7 +134,8 @@ class JwtProvider:
                 f"JwtProvider jwks_algorithms may only name {', '.join(sorted(ASYMMETRIC_ALGORITHMS))}; "
                 f"got {sorted(unknown)}."
             )
-        self._hs_algorithms = frozenset(hs_algorithms) if self._hs_keys else frozenset()
+        has_hs = bool(self._hs_keys) or hs_key_source is not None
+        self._hs_algorithms = frozenset(hs_algorithms) if has_hs else frozenset()
         self._jwks_algorithms = frozenset(jwks_algorithms) if jwks is not None else frozenset()
         if not isinstance(leeway, int | float) or not 0 <= leeway <= 60:
             raise ConfigError(f"JwtProvider leeway must be between 0 and 60 seconds, got {leeway!r}.")
@@ -187,7 +192,8 @@ class JwtProvider:
             raise _malformed("its header has no 'alg'")
         if alg in self._hs_algorithms:
             minimum = HS_MIN_KEY_BYTES[alg]
-            keys: list[Any] = [key for key in self._hs_keys if len(key) >= minimum]
+            hs_keys = self._hs_keys or self._check_hs_keys(list(await self._hs_key_source()))  # type: ignore[misc]
+            keys: list[Any] = [key for key in hs_keys if len(key) >= minimum]
             if not keys:
                 raise InvalidToken(
                     f"No configured HMAC key is long enough for {alg} (it needs {minimum} bytes)."
