@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_auth.auth.base import AuthProvider, Credentials
-from mcp_auth.auth.factory import build_provider
+from mcp_auth.auth.factory import build_provider, build_secret_store, require_secrets
 from mcp_auth.challenge import error_response, plain_error
 from mcp_auth.config import Settings
 from mcp_auth.context import UserContext, effective_scopes, user_context
@@ -56,7 +56,12 @@ class McpAuthApp:
     ) -> None:
         self.settings = settings
         self._routes = dict(routes or {})
-        self.auth = auth if auth is not None else build_provider(settings)
+        if auth is None:
+            secrets = build_secret_store(settings)
+            if secrets is not None:
+                require_secrets(secrets, settings.secret_names)
+            auth = build_provider(settings, secrets)
+        self.auth = auth
         self.servers = ServerCache(factory, max_size=settings.server_cache_size)
         self._users = users
         self._mcp_path = urlsplit(settings.resource_url).path or "/"

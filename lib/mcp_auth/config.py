@@ -25,6 +25,7 @@ SETTINGS: dict[str, str] = {
     "MCP_AUTH_JWT_HS256_KEY": "HS256 key given directly (local development only; refused on Cloud Run).",
     "MCP_AUTH_JWT_HS_SECRET": "Secret Manager secret holding the HS256 key; its two newest enabled versions verify.",
     "MCP_AUTH_JWT_JWKS_URL": "JWKS URL of the issuer, for RS256/PS256/ES256/EdDSA tokens.",
+    "MCP_AUTH_JWT_JWKS_REFRESH_COOLDOWN": "Least seconds between JWKS refetches on an unknown kid (default 30).",
     "MCP_AUTH_JWT_LEEWAY": "Clock skew in seconds allowed on exp/nbf/iat (0-60, default 30).",
     "MCP_AUTH_JWT_USER_CLAIM": "Claim holding the user id (default sub).",
     "MCP_AUTH_INTROSPECTION_URL": "RFC 7662 introspection endpoint, for opaque OAuth tokens.",
@@ -99,6 +100,7 @@ class Settings:
     jwt_hs256_key: str | None = field(default=None, repr=False)
     jwt_hs_secret: str | None = None
     jwt_jwks_url: str | None = None
+    jwt_jwks_refresh_cooldown: int = 30
     jwt_leeway: int = 30
     jwt_user_claim: str = "sub"
     introspection_url: str | None = None
@@ -230,6 +232,7 @@ class Settings:
             jwt_hs256_key=env.get("MCP_AUTH_JWT_HS256_KEY") or None,
             jwt_hs_secret=env.get("MCP_AUTH_JWT_HS_SECRET") or None,
             jwt_jwks_url=_optional_url(env, "MCP_AUTH_JWT_JWKS_URL"),
+            jwt_jwks_refresh_cooldown=_int(env, "MCP_AUTH_JWT_JWKS_REFRESH_COOLDOWN", 30, low=0, high=3600),
             jwt_leeway=_int(env, "MCP_AUTH_JWT_LEEWAY", 30, low=0, high=60),
             jwt_user_claim=env.get("MCP_AUTH_JWT_USER_CLAIM") or "sub",
             introspection_url=_optional_url(env, "MCP_AUTH_INTROSPECTION_URL"),

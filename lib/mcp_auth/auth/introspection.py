@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote_plus
 
 import httpx
@@ -42,6 +42,20 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+class SecretSource(Protocol):
+    """Where the client secret comes from (the secret store, which caches and rotates it)."""
+
+    async def get(self) -> str: ...
+
+
+class _Fixed:
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    async def get(self) -> str:
+        return self._value
+
+
 class IntrospectionProvider:
     """Verifies opaque bearer tokens with the authorization server (RFC 7662).
 
@@ -66,7 +80,7 @@ class IntrospectionProvider:
         *,
         endpoint: str,
         client_id: str,
-        client_secret: str,
+        client_secret: str | SecretSource,
         audience: str | Sequence[str] | None,
         issuer: str | None = None,
         user_id_claim: str = "sub",
@@ -79,10 +93,15 @@ class IntrospectionProvider:
         self._endpoint = https_url(endpoint, "IntrospectionProvider endpoint")
         if not isinstance(client_id, str) or not client_id:
             raise ConfigError("IntrospectionProvider needs client_id: this server's client id at the issuer.")
-        if not isinstance(client_secret, str) or not client_secret:
-            raise ConfigError("IntrospectionProvider needs client_secret: this server's client secret.")
-        pair = f"{quote_plus(client_id)}:{quote_plus(client_secret)}"
-        self._authorization = "Basic " + base64.b64encode(pair.encode()).decode()
+        if isinstance(client_secret, str):
+            if not client_secret:
+                raise ConfigError("IntrospectionProvider needs client_secret: this server's client secret.")
+            self._secret: SecretSource = _Fixed(client_secret)
+        elif callable(getattr(client_secret, "get", None)):
+            self._secret = client_secret
+        else:
+            raise ConfigError("IntrospectionProvider needs client_secret: a string or an object with async get().")
+        self._client_id = client_id
         values = (audience,) if isinstance(audience, str) else tuple(audience or ())
         if not values or not all(isinstance(v, str) and v for v in values):
             raise ConfigError("IntrospectionProvider needs audience: the canonical URL of this server.")
@@ -159,12 +178,16 @@ class IntrospectionProvider:
             raise UpstreamError(_UNREACHABLE.format("the answer is not a JSON object"))
         return document
 
+    async def _basic_authorization(self) -> str:
+        pair = f"{quote_plus(self._client_id)}:{quote_plus(await self._secret.get())}"
+        return "Basic " + base64.b64encode(pair.encode()).decode()
+
     async def _post(self, token: str) -> tuple[int, bytes | None]:
         request = self._client.stream(
             "POST",
             self._endpoint,
             data={"token": token, "token_type_hint": "access_token"},
-            headers={"Authorization": self._authorization, "Accept": "application/json"},
+            headers={"Authorization": await self._basic_authorization(), "Accept": "application/json"},
             timeout=self._http_timeout,
         )
         async with request as response:

@@ -3,6 +3,7 @@
     mcp-auth token mint --user U [--scopes a,b] [--ttl SECONDS]
     mcp-auth users create U [--toolsets a,b] [--scopes a,b]
     mcp-auth users show U
+    mcp-auth keys create --user U [--scopes a,b] [--name N] [--ttl-days D] | list --user U | revoke ID
     mcp-auth dev [--port 8080] [--source functions/main.py]
 
 Settings come from the same ``MCP_AUTH_…`` environment as the server. Each
@@ -17,12 +18,12 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from mcp_auth.cli import tokens, users
+from mcp_auth.cli import keys, tokens, users
 from mcp_auth.cli._common import UsageError
 from mcp_auth.config import Settings
 from mcp_auth.errors import McpAuthError
 
-COMMAND_GROUPS = (tokens, users)
+COMMAND_GROUPS = (tokens, users, keys)
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> str:

@@ -21,7 +21,6 @@ from starlette.responses import Response
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "functions"))
 
 from factory import build_server  # noqa: E402
-
 from mcp_auth import UserRecord, wrap_server  # noqa: E402
 
 
