@@ -34,6 +34,7 @@ SETTINGS: dict[str, str] = {
     "MCP_AUTH_API_KEY_PEPPER_SECRET": "Secret Manager secret holding the API-key hashing pepper.",
     "MCP_AUTH_API_KEY_PEPPER": "API-key pepper given directly (local development only; refused on Cloud Run).",
     "MCP_AUTH_AUTH_CACHE_TTL": "Seconds a verified credential stays cached (1-3600, default 300; never past exp).",
+    "MCP_AUTH_SECRET_REFRESH_SECONDS": "Seconds before a cached secret is reread (1-86400, default 300).",
     "MCP_AUTH_SECRET_MANAGER_ENDPOINT": "Secret Manager endpoint override for an emulator (refused on Cloud Run).",
     "MCP_AUTH_DEV_USER": "User id the development provider authenticates every request as (local only).",
     "MCP_AUTH_FIRST_LOGIN": "What to do with an authenticated user that has no record: create or reject.",
@@ -110,6 +111,7 @@ class Settings:
     api_key_pepper: str | None = field(default=None, repr=False)
     auth_cache_ttl: int = 300
     secret_manager_endpoint: str | None = None
+    secret_refresh_seconds: int = 300
     dev_user: str | None = None
     first_login: str = "reject"
     default_toolsets: tuple[str, ...] = ()
@@ -242,6 +244,7 @@ class Settings:
             api_key_pepper=env.get("MCP_AUTH_API_KEY_PEPPER") or None,
             auth_cache_ttl=_int(env, "MCP_AUTH_AUTH_CACHE_TTL", 300, low=1, high=3600),
             secret_manager_endpoint=_optional_url(env, "MCP_AUTH_SECRET_MANAGER_ENDPOINT"),
+            secret_refresh_seconds=_int(env, "MCP_AUTH_SECRET_REFRESH_SECONDS", 300, low=1, high=86_400),
             dev_user=env.get("MCP_AUTH_DEV_USER") or None,
             first_login=env.get("MCP_AUTH_FIRST_LOGIN", "reject"),
             default_toolsets=_list(env.get("MCP_AUTH_DEFAULT_TOOLSETS")),

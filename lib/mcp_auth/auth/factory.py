@@ -22,7 +22,11 @@ def build_secret_store(settings: Settings) -> SecretStore | None:
         return None
     if not settings.project:
         raise ConfigError("GOOGLE_CLOUD_PROJECT is required to read secrets from Secret Manager.")
-    return SecretStore(project=settings.project, endpoint=settings.secret_manager_endpoint)
+    return SecretStore(
+        project=settings.project,
+        endpoint=settings.secret_manager_endpoint,
+        refresh_interval=settings.secret_refresh_seconds,
+    )
 
 
 def require_secrets(store: SecretStore, names: Sequence[str]) -> None:

@@ -123,10 +123,8 @@ class ApiKeyRepository:
         from google.cloud.firestore_v1.base_query import FieldFilter
 
         query = self._client.collection(API_KEYS).where(filter=FieldFilter("uid", "==", validate_uid(uid)))
-        return sorted(
-            (_record(snap.id, snap.to_dict() or {}) async for snap in query.stream(timeout=TIMEOUT)),
-            key=lambda r: (r.created_at or datetime.min.replace(tzinfo=UTC), r.key_id),
-        )
+        records = [_record(snap.id, snap.to_dict() or {}) async for snap in query.stream(timeout=TIMEOUT)]
+        return sorted(records, key=lambda r: (r.created_at or datetime.min.replace(tzinfo=UTC), r.key_id))
 
     async def revoke(self, key_id: str) -> bool:
         from google.api_core import exceptions as gexc
