@@ -5,12 +5,28 @@
 # Key: the setting (environment variable) that carries the secret's id to the code.
 
 locals {
-  secrets = {
+  # Every secret setting the code knows, and whether this deployment's providers need it.
+  secret_settings = {
     MCP_AUTH_JWT_HS_SECRET = {
       id          = "${local.prefix}-jwt-hs256-key"
       description = "HS256 key that signs and verifies access tokens (at least 32 random bytes)."
+      needed      = contains(var.auth.providers, "jwt") && var.auth.jwt_jwks_url == null
+    }
+    MCP_AUTH_INTROSPECTION_SECRET = {
+      id          = "${local.prefix}-introspection-client-secret"
+      description = "Client secret this server presents to the token introspection endpoint."
+      needed      = contains(var.auth.providers, "introspection")
+    }
+    MCP_AUTH_API_KEY_PEPPER_SECRET = {
+      id          = "${local.prefix}-api-key-pepper"
+      description = "Pepper mixed into API-key hashes (at least 32 random bytes)."
+      needed      = contains(var.auth.providers, "api_key")
     }
   }
+
+  # Only the secrets this deployment uses: the function refuses to start while a secret it
+  # is configured with has no value.
+  secrets = { for setting, s in local.secret_settings : setting => s if s.needed }
 }
 
 resource "google_secret_manager_secret" "this" {

@@ -10,12 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from mcp_auth import config
+from tests._fixtures.terraform import Workspace
 from tests.terraform.plan_json import of_type, one
 
 #: Settings Terraform must not set, and why. Each must still be declared by the code.
 NOT_FROM_TERRAFORM = {
     "MCP_AUTH_JWT_HS256_KEY": "a raw key for local development; refused on Cloud Run",
     "MCP_AUTH_DEV_USER": "the development provider; refused on Cloud Run",
+    "MCP_AUTH_API_KEY_PEPPER": "a raw pepper for local development; refused on Cloud Run",
+    "MCP_AUTH_SECRET_MANAGER_ENDPOINT": "points the client at an emulator; refused on Cloud Run",
     "K_SERVICE": "set by Cloud Run itself",
     "FIRESTORE_EMULATOR_HOST": "points the client at the emulator; development and tests only",
 }
@@ -59,16 +62,44 @@ def test_settings_kept_out_of_terraform_are_still_read_by_the_code() -> None:
     assert set(NOT_FROM_TERRAFORM) - _declared() == set()
 
 
-def test_every_secret_setting_names_a_secret_terraform_creates(terraform_plan: dict[str, Any]) -> None:
+#: Every provider that reads a secret turned on at once.
+ALL_PROVIDERS = (
+    'auth={providers=["jwt", "introspection", "api_key"], jwt_issuer="https://issuer.example", '
+    'introspection_url="https://issuer.example/introspect", introspection_client_id="mcp"}'
+)
+
+
+def test_every_secret_setting_names_a_secret_terraform_creates_when_its_provider_is_on(
+    terraform_workspace: Workspace,
+) -> None:
+    plan = terraform_workspace.plan(variables=[ALL_PROVIDERS])
     declared_secrets = {name for name in _declared() if name.endswith("_SECRET")}
-    created = _secret_settings(terraform_plan)
+    created = _secret_settings(plan)
     assert declared_secrets == set(created), (
         f"Secret settings in the code: {sorted(declared_secrets)}; "
-        f"secrets Terraform creates: {sorted(created)} (terraform/secrets.tf, local.secrets)."
+        f"secrets Terraform creates: {sorted(created)} (terraform/secrets.tf, local.secret_settings)."
     )
-    env = _function_env(terraform_plan)
+    env = _function_env(plan)
     for setting, secret_id in created.items():
         assert env[setting] == secret_id
+    accessors = [r for r in of_type(plan, "google_secret_manager_secret_iam_member")]
+    assert sorted(r["values"]["secret_id"] for r in accessors) == sorted(created.values())
+
+
+def test_secrets_of_providers_that_are_off_are_neither_created_nor_configured(terraform_plan: dict[str, Any]) -> None:
+    created = _secret_settings(terraform_plan)
+    assert set(created) == {"MCP_AUTH_JWT_HS_SECRET"}  # the example uses HS256 tokens only
+    env = _function_env(terraform_plan)
+    for setting in {name for name in _declared() if name.endswith("_SECRET")} - set(created):
+        assert env[setting] == "", f"{setting} names a secret that does not exist: the function would not start"
+
+
+def test_a_jwks_issuer_needs_no_hs256_secret(terraform_workspace: Workspace) -> None:
+    plan = terraform_workspace.plan(
+        variables=['auth={jwt_issuer="https://issuer.example", jwt_jwks_url="https://issuer.example/jwks"}']
+    )
+    assert _secret_settings(plan) == {}
+    assert _function_env(plan)["MCP_AUTH_JWT_JWKS_URL"] == "https://issuer.example/jwks"
 
 
 def test_the_function_environment_holds_no_secret_value(terraform_plan: dict[str, Any]) -> None:

@@ -54,7 +54,10 @@ def test_a_missing_required_argument_fails_validation(tmp_path: Path) -> None:
     [
         ('function={runtime="python310"}', "function.runtime must be python311 or newer"),
         ('function={cpu="0.5", concurrency=10}', "more than 1 needs at least 1 CPU"),
-        ('auth={jwt_issuer="https://issuer.example", providers=["dev"]}', "only jwt may run on Cloud Run"),
+        (
+            'auth={jwt_issuer="https://issuer.example", providers=["dev"]}',
+            "dev is for local development and refused on Cloud Run",
+        ),
         ('name="Bad_Name"', "name must be 3-20 lowercase letters"),
     ],
 )
