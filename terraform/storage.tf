@@ -44,9 +44,16 @@ resource "google_storage_bucket" "source" {
 
 resource "google_storage_bucket_object" "source" {
   bucket       = google_storage_bucket.source.name
-  name         = "function-source/${filesha256(local.source_archive)}.zip"
+  name         = "function-source/${fileexists(local.source_archive) ? filesha256(local.source_archive) : "missing"}.zip"
   source       = local.source_archive
   content_type = "application/zip"
+
+  lifecycle {
+    precondition {
+      condition     = fileexists(local.source_archive)
+      error_message = "No function source archive at ${local.source_archive}: build it first with `python scripts/package.py` (or set source_archive)."
+    }
+  }
 }
 
 # The build account reads the archive it builds.

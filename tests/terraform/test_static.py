@@ -67,3 +67,16 @@ def test_invalid_settings_are_refused_with_a_message_naming_them(
     with pytest.raises(TerraformFailed) as failure:
         terraform_workspace.plan(variables=[override])
     assert message in " ".join(str(failure.value).split())
+
+
+def test_a_missing_source_archive_is_reported_with_the_command_that_builds_it(terraform_workspace: Workspace) -> None:
+    result = terraform_workspace.run(
+        "plan",
+        "-input=false",
+        "-lock=false",
+        "-var-file=examples/team.tfvars",
+        f"-var=source_archive={terraform_workspace.path / 'nowhere.zip'}",
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "python scripts/package.py" in " ".join(result.output.split())
