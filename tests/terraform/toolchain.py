@@ -11,7 +11,9 @@ Everything lives under ``.dev/terraform/`` (ignored by git) and is built on firs
 * ``terraform.rc``: the CLI configuration pointing ``init`` at that mirror.
 
 With ``MCP_AUTH_TF_REAL_PROVIDERS=1`` in the environment the mirror is skipped and ``init``
-downloads the real providers from the registry: the same tests then run against them.
+downloads the real providers from the registry: the same tests then run against them
+(planning with the real providers also needs Google credentials that can read the project
+named in the tfvars, because the configuration reads the project's number).
 
 Command line, for people: ``python -m tests.terraform.toolchain [terraform arguments]``, e.g.
 ``python -m tests.terraform.toolchain -chdir=terraform validate``.
