@@ -90,6 +90,8 @@ def run_dev(*, port: int, source: str, user: str) -> int:
         print(f"mcp-auth dev: error: {source} not found; run from the repository root.", file=sys.stderr)
         return 2
     STATE_DIR.mkdir(exist_ok=True)
+    for signum in (signal.SIGTERM, signal.SIGHUP):  # stop everything we started, however we are stopped
+        signal.signal(signum, _interrupt)
     emulator = FirestoreEmulator(log_path=STATE_DIR / "firestore-emulator.log")
     server: subprocess.Popen[bytes] | None = None
     try:
@@ -125,6 +127,10 @@ def run_dev(*, port: int, source: str, user: str) -> int:
                 os.killpg(server.pid, signal.SIGKILL)
         emulator.stop()
         print("Stopped the server and the emulator.", flush=True)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _mint(user: str) -> str:
