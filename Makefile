@@ -13,3 +13,6 @@ test:
 lint:
 	@scripts/bootstrap.sh
 	@.venv/bin/ruff check lib functions tests
+
+bench:
+	@scripts/bootstrap.sh && .venv/bin/python -m bench $(BENCH_ARGS)

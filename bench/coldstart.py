@@ -1,0 +1,139 @@
+"""Cold start: import time and process start to first answered ``tools/call``, in fresh processes."""
+
+from __future__ import annotations
+
+import re
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from typing import Any
+
+import httpx
+
+from bench.load import MODERN, answered, echo_call
+from bench.stack import ROOT, SOURCES, USER, Function, clean_env, mint
+
+#: What is imported, per subject. "file:" subjects are loaded the way ``functions-framework --asgi`` loads a
+#: source file (its ASGI module first, then the file), all of it timed.
+IMPORTS = {
+    "bare_sdk": "import mcp, functions_framework",
+    "bare_function": f"file:{SOURCES['bare']}",
+    "full_function": f"file:{SOURCES['full']}",
+}
+
+_SNIPPET = """
+import sys, time, importlib.util
+subject = {subject!r}
+if subject.startswith("file:"):
+    path = subject[5:]
+    sys.path.insert(0, path.rsplit("/", 1)[0])
+t = time.perf_counter()
+if subject.startswith("file:"):
+    import functions_framework.aio  # what `functions-framework --asgi` imports before the source file
+    spec = importlib.util.spec_from_file_location("main", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["main"] = module
+    spec.loader.exec_module(module)
+else:
+    exec(subject)
+print(time.perf_counter() - t)
+"""
+
+
+def _python(subject: str, env: dict[str, str], *flags: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - fixed interpreter and snippet
+        [sys.executable, *flags, "-c", _SNIPPET.format(subject=subject)],
+        env=clean_env(env), cwd=ROOT, capture_output=True, text=True, check=True, timeout=120,
+    )
+
+
+def import_times(env: dict[str, str], *, repeats: int) -> dict[str, dict[str, Any]]:
+    """Median import seconds per subject; subjects alternate so machine noise hits all alike."""
+    for subject in IMPORTS.values():  # compile .pyc files once, outside the measurement
+        _python(subject, env)
+    samples: dict[str, list[float]] = defaultdict(list)
+    for _ in range(repeats):
+        for name, subject in IMPORTS.items():
+            samples[name].append(float(_python(subject, env).stdout.split()[-1]))
+    return {name: _stats(values) for name, values in samples.items()}
+
+
+def import_profile(env: dict[str, str], *, top: int = 8) -> list[dict[str, Any]]:
+    """Packages the full function imports beyond the bare one: self seconds, and which module pulled them in."""
+
+    def tree(subject: str) -> list[tuple[int, str, float]]:
+        rows = []
+        for line in _python(subject, env, "-X", "importtime").stderr.splitlines():
+            match = re.match(r"import time:\s+(\d+) \|\s+\d+ \|( *)(\S.*)$", line)
+            if match:
+                rows.append((len(match.group(2)), match.group(3).strip(), int(match.group(1)) / 1e6))
+        return rows
+
+    def package(name: str) -> str:
+        parts = name.split(".")
+        if parts[0] != "google":
+            return parts[0]
+        return ".".join(parts[:3] if parts[1:2] == ["cloud"] else parts[:2])
+
+    full = tree(IMPORTS["full_function"])
+    bare = {package(name) for _, name, _ in tree(IMPORTS["bare_function"])}
+    totals: dict[str, float] = defaultdict(float)
+    culprit: dict[str, str] = {}
+    for i, (_depth, name, seconds) in enumerate(full):
+        key = package(name)
+        if key in bare or key in ("mcp_auth", "main", "factory", "toolsets"):
+            continue
+        totals[key] += seconds
+        if key not in culprit:  # importtime prints children first: the importer is the next shallower line
+            culprit[key] = _importer(full, i)
+    ranked = sorted(totals.items(), key=lambda item: -item[1])[:top]
+    return [{"package": key, "seconds": seconds, "imported_by": culprit[key]} for key, seconds in ranked]
+
+
+def _importer(rows: list[tuple[int, str, float]], index: int) -> str:
+    """The first mcp_auth (or team) module above ``rows[index]`` in the import tree."""
+    depth = rows[index][0]
+    for later_depth, name, _ in rows[index + 1:]:
+        if later_depth < depth:
+            depth = later_depth
+            if name.startswith(("mcp_auth", "factory", "toolsets")) or name == "main":
+                return name
+    return "?"
+
+
+def first_call_times(env: dict[str, str], hs256_key: str, *, repeats: int) -> dict[str, dict[str, Any]]:
+    """Median seconds from spawning functions-framework to the first answered tools/call."""
+    samples: dict[str, list[float]] = defaultdict(list)
+    for _ in range(repeats):
+        for kind in ("bare", "full"):
+            samples[kind].append(_first_call(kind, env, hs256_key))
+    return {kind: _stats(values) for kind, values in samples.items()}
+
+
+def _first_call(kind: str, env: dict[str, str], hs256_key: str) -> float:
+    running = Function.spawn(kind, env if kind == "full" else {})
+    try:
+        headers, body = echo_call(MODERN)
+        if kind == "full":
+            headers = {**headers, "Authorization": f"Bearer {mint(hs256_key, USER, running.url)}"}
+        deadline = time.monotonic() + 60
+        with httpx.Client(timeout=10) as client:
+            while time.monotonic() < deadline:
+                running.check_alive()
+                try:
+                    response = client.post(running.url, content=body, headers=headers)
+                except httpx.TransportError:
+                    time.sleep(0.005)
+                    continue
+                if answered(response.status_code, response.content):
+                    return time.perf_counter() - running.started_at
+                raise RuntimeError(f"the {kind} function answered {response.status_code}: {response.text[:300]}")
+        raise RuntimeError(f"the {kind} function did not answer within 60 s")
+    finally:
+        running.stop()
+
+
+def _stats(values: list[float]) -> dict[str, Any]:
+    return {"median_s": statistics.median(values), "min_s": min(values), "max_s": max(values), "n": len(values)}

@@ -1,0 +1,148 @@
+"""Per-request CPU cost without HTTP: the ASGI apps called directly, in this process.
+
+Separates what the framework adds from the server, the client and the
+network: the bare baseline's ASGI callable against ``wrap_server(build_server)``
+with the team's factory, both answering the same ``tools/call``. The full
+stack's user directory reads from an in-memory repository here (its cache
+makes that a hit after the first request anyway); the HTTP runs count the
+real Firestore calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import cProfile
+import importlib.util
+import io
+import os
+import pstats
+import secrets
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bench.load import PROTOCOLS, answered, echo_call
+from bench.stack import ROOT, SOURCES, USER, mint
+
+Asgi = Callable[[dict[str, Any], Callable[[], Awaitable[dict[str, Any]]], Callable[[dict[str, Any]], Awaitable[None]]],
+                Awaitable[None]]
+RESOURCE = "http://127.0.0.1:8080/mcp"
+
+
+class _Repository:
+    """Stands in for ``UserRepository``: the one user, as Firestore would return it."""
+
+    async def get(self, uid: str) -> Any:
+        from mcp_auth.store.users import UserRecord
+
+        return UserRecord(uid=uid, toolsets=frozenset({"basics"}), scopes=frozenset({"mcp:tools"}), version="v1")
+
+
+def _load_bare() -> Asgi:
+    spec = importlib.util.spec_from_file_location("bench_bare_main", SOURCES["bare"])
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module._serve  # noqa: SLF001
+
+
+def _build_full(key: str) -> Asgi:
+    functions = str(ROOT / "functions")
+    if functions not in sys.path:
+        sys.path.insert(0, functions)
+    from factory import build_server
+    from mcp_auth import Settings, wrap_server
+    from mcp_auth.store.users import UserDirectory
+
+    env = {"MCP_AUTH_RESOURCE_URL": RESOURCE, "MCP_AUTH_PROVIDERS": "jwt", "MCP_AUTH_JWT_ISSUER": "https://issuer.bench/",
+           "MCP_AUTH_JWT_HS256_KEY": key, "MCP_AUTH_FIRST_LOGIN": "reject", "GOOGLE_CLOUD_PROJECT": "demo-bench"}
+    settings = Settings.from_env({**{k: v for k, v in os.environ.items() if not k.startswith("MCP_AUTH_")}, **env})
+    return wrap_server(build_server, settings=settings, users=UserDirectory(_Repository()))  # type: ignore[arg-type]
+
+
+def _scope(headers: dict[str, str]) -> dict[str, Any]:
+    raw = [(k.lower().encode(), v.encode()) for k, v in {"Host": "127.0.0.1:8080", **headers}.items()]
+    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+            "path": "/mcp", "raw_path": b"/mcp", "query_string": b"", "root_path": "", "headers": raw,
+            "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8080)}
+
+
+async def _call(app: Asgi, scope: dict[str, Any], body: bytes) -> tuple[int, bytes]:
+    sent: list[dict[str, Any]] = []
+    delivered = False
+    never = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await never.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    return status, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
+async def _time(app: Asgi, scope: dict[str, Any], body: bytes, *, requests: int) -> float:
+    for _ in range(min(20, requests)):
+        status, payload = await _call(app, scope, body)
+        if not answered(status, payload):
+            raise RuntimeError(f"in-process call answered {status}: {payload[:300]!r}")
+    started = time.perf_counter()
+    for _ in range(requests):
+        await _call(app, scope, body)
+    return (time.perf_counter() - started) / requests
+
+
+async def measure(*, requests: int, rounds: int = 3) -> dict[str, dict[str, float]]:
+    """Microseconds per request, bare and full, per protocol; best of ``rounds`` alternating rounds."""
+    key = secrets.token_urlsafe(48)
+    apps = {"bare": _load_bare(), "full": _build_full(key)}
+    token = mint(key, USER, RESOURCE)
+    results: dict[str, dict[str, float]] = {}
+    for protocol in PROTOCOLS:
+        headers, body = echo_call(protocol)
+        scopes = {"bare": _scope(headers), "full": _scope({**headers, "Authorization": f"Bearer {token}"})}
+        best = {kind: float("inf") for kind in apps}
+        for _ in range(rounds):
+            for kind, app in apps.items():
+                best[kind] = min(best[kind], await _time(app, scopes[kind], body, requests=requests))
+        results[protocol] = {f"{kind}_us": seconds * 1e6 for kind, seconds in best.items()}
+    return results
+
+
+def run(*, requests: int, rounds: int = 3) -> dict[str, dict[str, float]]:
+    return asyncio.run(measure(requests=requests, rounds=rounds))
+
+
+def profile(kind: str, protocol: str, *, requests: int = 2000, top: int = 30) -> str:
+    """cProfile of ``requests`` in-process requests (a diagnostic: ``python -m bench.inproc full``)."""
+    key = secrets.token_urlsafe(48)
+    app = _load_bare() if kind == "bare" else _build_full(key)
+    headers, body = echo_call(protocol)
+    if kind == "full":
+        headers = {**headers, "Authorization": f"Bearer {mint(key, USER, RESOURCE)}"}
+    scope = _scope(headers)
+
+    async def go() -> None:
+        await _time(app, scope, body, requests=50)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(requests):
+            await _call(app, scope, body)
+        profiler.disable()
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)
+        print(out.getvalue())
+
+    asyncio.run(go())
+    return ""
+
+
+if __name__ == "__main__":
+    profile(sys.argv[1] if len(sys.argv) > 1 else "full", sys.argv[2] if len(sys.argv) > 2 else PROTOCOLS[0])
