@@ -1,8 +1,10 @@
 """``wrap_server``: the framework's front door, and the request path top to bottom.
 
-    edge        Host allowlist (421), Origin allowlist (403), routing, 405/404
+    observe     one structured log line per request (``observe.py``)
+    edge        Host 421, Origin 403, CORS, size/type caps, security headers (``edge.py``)
+    routing     405/404
     metadata    GET /.well-known/oauth-protected-resource[/<path>]
-    health      GET /healthz
+    health      GET /healthz (liveness), GET /readyz (dependencies)
     MCP         POST <resource path>:
                   credentials  -> provider chain -> Principal     (401 + challenge)
                   user record  -> UserDirectory                    (403 unknown/disabled)
@@ -18,17 +20,24 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_auth.auth.base import AuthProvider, Credentials
 from mcp_auth.auth.factory import build_provider, build_secret_store, require_secrets
-from mcp_auth.challenge import error_response, plain_error
+from mcp_auth.challenge import error_code, error_response, plain_error
 from mcp_auth.config import Settings
 from mcp_auth.context import UserContext, effective_scopes, user_context
+from mcp_auth.credentials.access import credential_scope
+from mcp_auth.credentials.setup import build_credentials
+from mcp_auth.edge import EdgeMiddleware
 from mcp_auth.errors import InsufficientScope, InvalidToken, McpAuthError
+from mcp_auth.health import check_readiness
+from mcp_auth.logs import configure_logging
 from mcp_auth.metadata import metadata_paths, protected_resource_metadata
+from mcp_auth.observe import RequestRecord, audit, current_record, emit, trace_of
 from mcp_auth.servers import ServerCache, ServerFactory
 from mcp_auth.store.users import UserDirectory
 from mcp_auth.tools import ScopeMap, missing_scopes
@@ -39,7 +48,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("mcp_auth")
 
-_LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 
 
 class McpAuthApp:
@@ -55,42 +63,64 @@ class McpAuthApp:
         routes: Mapping[str, ASGIApp] | None = None,
     ) -> None:
         self.settings = settings
-        self._routes = dict(routes or {})
+        configure_logging(settings.log_level)
+        secrets = build_secret_store(settings) if auth is None or settings.platform_url else None
+        if secrets is not None:
+            require_secrets(secrets, settings.secret_names)
         if auth is None:
-            secrets = build_secret_store(settings)
-            if secrets is not None:
-                require_secrets(secrets, settings.secret_names)
             auth = build_provider(settings, secrets)
         self.auth = auth
+        self.credentials = build_credentials(settings, secrets)  # None unless MCP_AUTH_PLATFORM_URL is set
+        self._routes = {**(self.credentials.routes if self.credentials else {}), **dict(routes or {})}
         self.servers = ServerCache(factory, max_size=settings.server_cache_size)
         self._users = users
         self._mcp_path = urlsplit(settings.resource_url).path or "/"
         self._metadata_paths = metadata_paths(settings)
         self._metadata = json.dumps(protected_resource_metadata(settings)).encode()
-        self._allowed_hosts = _allowed_hosts(settings)
-        self._allowed_origins = frozenset(o.rstrip("/").lower() for o in settings.allowed_origins) | {
-            _origin_of(settings.resource_url)
-        }
+        self._secrets = secrets
+        self._asgi = EdgeMiddleware(self._dispatch, settings=settings, mcp_path=self._mcp_path)
 
     # -- ASGI -----------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        started = False
+        headers = Headers(scope=scope)
+        record = RequestRecord(
+            method=scope["method"],
+            path=scope["path"][:200],
+            route=self._route_name(scope["path"]),
+            remote_ip=_remote_ip(scope, headers),
+            user_agent=headers.get("user-agent"),
+            trace=trace_of(headers, self.settings.project),
+        )
+        token = current_record.set(record)
 
         async def tracking_send(message: Message) -> None:
-            nonlocal started
             if message["type"] == "http.response.start":
-                started = True
+                record.status = message["status"]
             await send(message)
 
         try:
-            await self._dispatch(scope, receive, tracking_send)
+            await self._asgi(scope, receive, tracking_send)
         except Exception:
-            logger.exception("Unhandled error while serving %s %s", scope.get("method"), scope.get("path"))
-            if not started:
+            logger.exception("Unhandled error while serving %s %s", scope.get("method"), record.path)
+            record.outcome = "error"
+            if not record.status:
                 response = plain_error(500, "server_error", "An internal error occurred; it has been logged.")
-                await response(scope, receive, send)
+                await response(scope, receive, tracking_send)
+        finally:
+            current_record.reset(token)
+            if record.route not in ("healthz", "readyz") or record.status >= 500:
+                emit(record)
+
+    def _route_name(self, path: str) -> str:
+        if path in (self._mcp_path, self._mcp_path.rstrip("/") + "/"):
+            return "mcp"
+        if path in self._metadata_paths:
+            return "metadata"
+        if path in ("/healthz", "/readyz"):
+            return path[1:]
+        return "extra" if path in self._routes else "unknown"
 
     async def handle(self, request: Request) -> Response:
         """functions-framework entry: wrap this app as the response to ``request``."""
@@ -99,31 +129,38 @@ class McpAuthApp:
     # -- routing --------------------------------------------------------------
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        if scope["path"] == "/healthz":  # liveness probes come by internal address: no Host check, reveals nothing
-            response = self._get_only(request, lambda: JSONResponse({"status": "ok"}))
-            await response(scope, receive, send)
-            return
-        response = self._edge(request)
-        if response is None:
-            path = scope["path"]
-            if path == self._mcp_path or path == self._mcp_path.rstrip("/") + "/":
-                if request.method == "POST":
-                    await self._serve_mcp(request, scope, receive, send)
-                    return
-                response = plain_error(
-                    405, "method_not_allowed", "This endpoint accepts POST only (stateless Streamable HTTP).",
-                    {"Allow": "POST"},
-                )
-            elif path in self._routes:
-                await self._routes[path](scope, receive, send)
+        path = scope["path"]
+        if path in (self._mcp_path, self._mcp_path.rstrip("/") + "/"):
+            if request.method == "POST":
+                await self._serve_mcp(request, scope, receive, send)
                 return
-            elif path in self._metadata_paths:
-                response = self._get_only(request, lambda: Response(
-                    self._metadata, media_type="application/json", headers={"Access-Control-Allow-Origin": "*"}
-                ))
-            else:
-                response = plain_error(404, "not_found", f"No such endpoint; the MCP endpoint is {self._mcp_path}.")
+            response = plain_error(
+                405, "method_not_allowed", "This endpoint accepts POST only (stateless Streamable HTTP).",
+                {"Allow": "POST"},
+            )
+        elif path in self._routes:
+            await self._routes[path](scope, receive, send)
+            return
+        elif path == "/healthz":
+            response = self._get_only(request, lambda: JSONResponse({"status": "ok"}))
+        elif path == "/readyz":
+            response = await self._readiness(request)
+        elif path in self._metadata_paths:
+            response = self._get_only(request, lambda: Response(
+                self._metadata, media_type="application/json", headers={"Access-Control-Allow-Origin": "*"}
+            ))
+        else:
+            response = plain_error(404, "not_found", f"No such endpoint; the MCP endpoint is {self._mcp_path}.")
         await response(scope, receive, send)
+
+    async def _readiness(self, request: Request) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            return self._get_only(request, lambda: Response())
+        failing = await check_readiness(self.users, self._secrets, self.settings.secret_names)
+        if failing:
+            logger.error("not ready: %s unavailable", ", ".join(failing), extra={"failing": failing})
+            return JSONResponse({"status": "unavailable"}, status_code=503, headers={"Retry-After": "5"})
+        return JSONResponse({"status": "ready"})
 
     @staticmethod
     def _get_only(request: Request, make: Callable[[], Response]) -> Response:
@@ -131,35 +168,43 @@ class McpAuthApp:
             return make()
         return plain_error(405, "method_not_allowed", "This endpoint accepts GET only.", {"Allow": "GET, HEAD"})
 
-    def _edge(self, request: Request) -> Response | None:
-        host = (request.headers.get("host") or "").lower()
-        if host not in self._allowed_hosts:
-            return plain_error(
-                421, "misdirected_request", "The Host header does not name this server (see MCP_AUTH_ALLOWED_HOSTS)."
-            )
-        origin = request.headers.get("origin")
-        if origin is not None and origin.rstrip("/").lower() not in self._allowed_origins:
-            return plain_error(403, "forbidden_origin", "This Origin is not allowed (see MCP_AUTH_ALLOWED_ORIGINS).")
-        return None
-
     # -- the MCP request ------------------------------------------------------
     async def _serve_mcp(self, request: Request, scope: Scope, receive: Receive, send: Send) -> None:
+        record = current_record.get()
         try:
             user = await self._authenticate(request)
             built = await self.servers.get(user.record)
             _check_named_tool(request, built.scopes, user.scopes)
         except McpAuthError as exc:
+            if record is not None:
+                record.outcome = "denied" if exc.status in (401, 403) else "unavailable"
+                record.auth_reason = error_code(exc)
             response = error_response(
                 exc, resource_metadata=self.settings.metadata_url, scopes=self.settings.scopes_supported
             )
             await response(scope, receive, send)
             return
-        with user_context(user):
+        resolver = self.credentials.resolver if self.credentials else None
+        forward = bool(self.credentials and self.credentials.forward_user_token)
+        with user_context(user), credential_scope(resolver, request, forward_user_token=forward):
             await serve_mcp(built.server, scope, receive, send, max_body_bytes=self.settings.max_body_bytes)
 
     async def _authenticate(self, request: Request) -> UserContext:
-        principal: Principal = await self.auth.authenticate(credentials_from(request))
-        record = await self.users.load(principal.user_id)
+        try:
+            principal: Principal = await self.auth.authenticate(credentials_from(request))
+        except McpAuthError as exc:
+            audit("authentication", outcome="denied", reason=error_code(exc))
+            raise
+        log = current_record.get()
+        if log is not None:
+            log.user, log.auth_method = principal.user_id, principal.auth_method
+        try:
+            record = await self.users.load(principal.user_id)
+        except McpAuthError as exc:
+            audit("authentication", outcome="denied", reason=error_code(exc), user=principal.user_id)
+            raise
+        audit("authentication", outcome="allowed", user=principal.user_id, method=principal.auth_method,
+              client=principal.client_id)
         return UserContext(principal=principal, record=record, scopes=effective_scopes(principal, record))
 
     @property
@@ -199,6 +244,15 @@ def credentials_from(request: Request) -> Credentials:
     return Credentials(bearer=bearer, api_key=api_key or None)
 
 
+def _remote_ip(scope: Scope, headers: Headers) -> str | None:
+    """The client address: Cloud Run's front end puts the client first in X-Forwarded-For."""
+    forwarded = headers.get("x-forwarded-for")
+    if forwarded:
+        return forwarded.split(",")[0].strip()[:64] or None
+    client = scope.get("client")
+    return client[0] if client else None
+
+
 def _default_directory(settings: Settings) -> UserDirectory:
     from mcp_auth.store.firestore import firestore_client
     from mcp_auth.store.users import UserRepository
@@ -211,20 +265,6 @@ def _default_directory(settings: Settings) -> UserDirectory:
         default_toolsets=settings.default_toolsets,
         cache_ttl=settings.user_cache_ttl,
     )
-
-
-def _origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-def _allowed_hosts(settings: Settings) -> frozenset[str]:
-    hosts = {h.lower() for h in settings.allowed_hosts} or {settings.resource_host.lower()}
-    parts = urlsplit(settings.resource_url)
-    if parts.hostname in ("127.0.0.1", "localhost", "::1"):
-        port = f":{parts.port}" if parts.port else ""
-        hosts |= {f"{h}{port}" for h in _LOOPBACK}
-    return frozenset(hosts)
 
 
 class _AsgiResponse(Response):

@@ -44,6 +44,11 @@ def error_response(error: McpAuthError, *, resource_metadata: str, scopes: tuple
     return Response(json.dumps(body), status_code=error.status, headers=headers, media_type="application/json")
 
 
+def error_code(error: McpAuthError) -> str:
+    """A stable snake_case reason for logs and metrics (``expired_token``, ``disabled_user``, …)."""
+    return _code(error)
+
+
 def _code(error: McpAuthError) -> str:
     name = type(error).__name__
     return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from cachetools import LRUCache
 
 from mcp_auth.errors import McpAuthError
+from mcp_auth.observe import AuditMiddleware
 from mcp_auth.store.users import UserRecord
 from mcp_auth.tools import ScopeMap, ScopeMiddleware, required_scopes
 
@@ -52,6 +53,7 @@ class ServerCache:
         if built is None:
             server = await self._build(record)
             scopes = {t.name: required_scopes(t.meta) for t in await server.list_tools()}
+            server.middleware.append(AuditMiddleware())  # outside the scope check: refusals are audited too
             server.middleware.append(ScopeMiddleware(scopes))
             built = BuiltServer(server, scopes)
             self._servers[key] = built

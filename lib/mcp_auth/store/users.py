@@ -201,5 +201,9 @@ class UserDirectory:
         new = UserRecord(uid=uid, scopes=self._defaults.scopes, toolsets=self._defaults.toolsets)
         return await self._repo.create(new)
 
+    async def probe(self) -> None:
+        """One cheap read that proves Firestore answers; raises StoreUnavailable if not."""
+        await self._repo.get("_readiness-probe")
+
     def forget(self, uid: str) -> None:
         self._cache.pop(uid, None)

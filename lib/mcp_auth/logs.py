@@ -1,0 +1,59 @@
+"""Structured logs in Cloud Logging's JSON format, one object per line, secrets redacted.
+
+Cloud Logging reads ``severity``, ``message``, ``httpRequest`` and
+``logging.googleapis.com/trace`` from each line; every other key lands in
+``jsonPayload``. Redaction is the last step of formatting, so a bearer token, a
+JWT or an API key is masked wherever it appears (message, arguments, extra
+fields, exception text).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Any
+
+from pythonjsonlogger.json import JsonFormatter
+
+_SECRET = re.compile(
+    r"(?i:(bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}"  # Authorization header values
+    r"|mak_[A-Za-z0-9]{4,}_[A-Za-z0-9_-]{8,}"  # API keys
+    r"|eyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]*"  # JWTs (header always starts eyJ)
+)
+REDACTED = "[REDACTED]"
+_RESERVED = ("severity", "message", "time", "logger")
+
+
+def redact(text: str) -> str:
+    return _SECRET.sub(lambda m: (m.group(1) + " " if m.group(1) else "") + REDACTED, text)
+
+
+class CloudLoggingFormatter(JsonFormatter):
+    def __init__(self) -> None:
+        super().__init__(timestamp="time", json_ensure_ascii=False)
+
+    def add_fields(self, log_record: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]) -> None:
+        super().add_fields(log_record, record, message_dict)
+        log_record["severity"] = record.levelname
+        log_record["logger"] = record.name
+        log_record.pop("levelname", None)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Send every log line to stdout as JSON (Cloud Run forwards stdout to Cloud Logging)."""
+    root = logging.getLogger()
+    if any(isinstance(h.formatter, CloudLoggingFormatter) for h in root.handlers):
+        root.setLevel(level)
+        return
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(CloudLoggingFormatter())
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for noisy in ("httpx", "httpcore", "mcp", "google", "grpc", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

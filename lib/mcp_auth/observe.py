@@ -1,0 +1,138 @@
+"""What one request did, for its log line and the audit trail.
+
+``RequestRecord`` lives in a context variable for the duration of one HTTP
+request; the edge fills in the HTTP facts, authentication fills in who, and
+``AuditMiddleware`` (inside the user's MCP server) fills in the MCP method,
+tool and outcome. ``emit`` writes the one request line; ``audit`` writes an
+audit line (``"audit": true``) for every authentication decision and tool call.
+
+Field names are a contract with Terraform's log-based metrics and dashboard:
+``httpRequest.status``, ``httpRequest.latency``, ``route``, ``mcp.method``,
+``mcp.tool``, ``outcome``, ``auth.reason``, ``user``, ``audit``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp_types import CallToolResult
+
+request_logger = logging.getLogger("mcp_auth.request")
+audit_logger = logging.getLogger("mcp_auth.audit")
+
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
+_CLOUD_TRACE = re.compile(r"^([0-9a-f]{32})(?:/(\d{1,20}))?(?:;o=[01])?$")
+
+
+@dataclass
+class RequestRecord:
+    method: str
+    path: str
+    route: str
+    remote_ip: str | None
+    user_agent: str | None
+    trace: str | None
+    started: float = field(default_factory=time.perf_counter)
+    status: int = 0
+    user: str | None = None
+    auth_method: str | None = None
+    auth_reason: str | None = None
+    mcp_method: str | None = None
+    tool: str | None = None
+    outcome: str = "ok"
+
+    def latency(self) -> float:
+        return time.perf_counter() - self.started
+
+
+current_record: ContextVar[RequestRecord | None] = ContextVar("mcp_auth_request_record", default=None)
+
+
+def trace_of(headers: Any, project: str | None) -> str | None:
+    """The Cloud Trace resource name from ``traceparent`` or ``X-Cloud-Trace-Context``."""
+    trace_id = None
+    if (value := headers.get("traceparent")) and (m := _TRACEPARENT.match(value.strip().lower())):
+        trace_id = m.group(1)
+    elif (value := headers.get("x-cloud-trace-context")) and (m := _CLOUD_TRACE.match(value.strip().lower())):
+        trace_id = m.group(1)
+    if trace_id is None or set(trace_id) == {"0"}:
+        return None
+    return f"projects/{project}/traces/{trace_id}" if project else trace_id
+
+
+def emit(record: RequestRecord) -> None:
+    """The one log line of a request."""
+    latency = record.latency()
+    fields: dict[str, Any] = {
+        "httpRequest": {
+            "requestMethod": record.method,
+            "requestUrl": record.path,
+            "status": record.status,
+            "latency": f"{latency:.6f}s",
+            "remoteIp": record.remote_ip,
+            "userAgent": (record.user_agent or "")[:200],
+        },
+        "route": record.route,
+        "outcome": record.outcome,
+        "latency_ms": round(latency * 1000, 3),
+    }
+    if record.trace:
+        fields["logging.googleapis.com/trace"] = record.trace
+    if record.user:
+        fields["user"] = record.user
+        fields["auth"] = {"method": record.auth_method}
+    if record.auth_reason:
+        fields.setdefault("auth", {})["reason"] = record.auth_reason
+    if record.mcp_method:
+        fields["mcp"] = {"method": record.mcp_method, "tool": record.tool}
+    level = logging.ERROR if record.status >= 500 else logging.WARNING if record.status >= 400 else logging.INFO
+    request_logger.log(level, "%s %s %d", record.method, record.path, record.status, extra=fields)
+
+
+def audit(event: str, **fields: Any) -> None:
+    record = current_record.get()
+    extra: dict[str, Any] = {"audit": True, "event": event, **fields}
+    if record is not None and record.trace:
+        extra["logging.googleapis.com/trace"] = record.trace
+    audit_logger.info("audit %s", event, extra=extra)
+
+
+class AuditMiddleware:
+    """Records the MCP method, tool and outcome of each request, and audits every tool call."""
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        record = current_record.get()
+        name = ctx.params.get("name") if ctx.params else None
+        tool = name if ctx.method in ("tools/call", "prompts/get") and isinstance(name, str) else None
+        if record is not None and ctx.request_id is not None:
+            record.mcp_method, record.tool = ctx.method, tool
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            result = await call_next(ctx)
+        except BaseException as exc:
+            outcome = "error" if isinstance(exc, Exception) else "cancelled"
+            raise
+        else:
+            if isinstance(result, CallToolResult) and result.is_error or (
+                isinstance(result, dict) and result.get("isError") is True
+            ):
+                outcome = "tool_error"
+            return result
+        finally:
+            if record is not None and ctx.request_id is not None:
+                record.outcome = outcome
+            if ctx.method == "tools/call" and ctx.request_id is not None:
+                audit(
+                    "tool_call",
+                    user=record.user if record else None,
+                    tool=tool,
+                    outcome=outcome,
+                    latency_ms=round((time.perf_counter() - started) * 1000, 3),
+                )
