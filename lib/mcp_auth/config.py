@@ -36,6 +36,11 @@ SETTINGS: dict[str, str] = {
     "MCP_AUTH_AUTH_CACHE_TTL": "Seconds a verified credential stays cached (1-3600, default 300; never past exp).",
     "MCP_AUTH_SECRET_REFRESH_SECONDS": "Seconds before a cached secret is reread (1-86400, default 300).",
     "MCP_AUTH_SECRET_MANAGER_ENDPOINT": "Secret Manager endpoint override for an emulator (refused on Cloud Run).",
+    "MCP_AUTH_PLATFORM_URL": "Base URL of the platform's credential API (GET /api/credentials/{user}/{provider}).",
+    "MCP_AUTH_PLATFORM_TOKEN_SECRET": "Secret Manager secret holding the service token sent to the platform.",
+    "MCP_AUTH_PLATFORM_FORWARD_USER_TOKEN": "true: also send the caller's bearer token to the platform.",
+    "MCP_AUTH_WEBHOOK_SECRET": "Secret Manager secret holding the HMAC key of the credential-updated webhook.",
+    "MCP_AUTH_CREDENTIAL_CACHE_TTL": "Seconds a downstream credential stays cached (1-3600, default 300).",
     "MCP_AUTH_DEV_USER": "User id the development provider authenticates every request as (local only).",
     "MCP_AUTH_FIRST_LOGIN": "What to do with an authenticated user that has no record: create or reject.",
     "MCP_AUTH_DEFAULT_TOOLSETS": "Comma-separated toolsets a record created on first login gets.",
@@ -78,6 +83,15 @@ def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int
     return value
 
 
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw in ("", "false", "0", "no"):
+        return False
+    if raw in ("true", "1", "yes"):
+        return True
+    raise ConfigError(f"{name} must be true or false, got {raw!r}.")
+
+
 def _optional_url(env: Mapping[str, str], name: str) -> str | None:
     raw = env.get(name)
     return _url(name, raw) if raw else None
@@ -112,6 +126,11 @@ class Settings:
     auth_cache_ttl: int = 300
     secret_manager_endpoint: str | None = None
     secret_refresh_seconds: int = 300
+    platform_url: str | None = None
+    platform_token_secret: str | None = None
+    platform_forward_user_token: bool = False
+    webhook_secret: str | None = None
+    credential_cache_ttl: int = 300
     dev_user: str | None = None
     first_login: str = "reject"
     default_toolsets: tuple[str, ...] = ()
@@ -180,7 +199,21 @@ class Settings:
                 raise ConfigError("MCP_AUTH_API_KEY_PEPPER must be at least 32 bytes long.")
         if "dev" in self.providers and not self.dev_user:
             raise ConfigError("MCP_AUTH_DEV_USER is required when the dev provider is enabled.")
+        if self.platform_url and not self.platform_token_secret:
+            raise ConfigError(
+                "MCP_AUTH_PLATFORM_URL is set but MCP_AUTH_PLATFORM_TOKEN_SECRET is not: name the Secret Manager "
+                "secret holding the platform service token."
+            )
+        if (self.platform_token_secret or self.webhook_secret or self.platform_forward_user_token) and (
+            not self.platform_url
+        ):
+            raise ConfigError(
+                "MCP_AUTH_PLATFORM_TOKEN_SECRET, MCP_AUTH_WEBHOOK_SECRET and MCP_AUTH_PLATFORM_FORWARD_USER_TOKEN "
+                "need MCP_AUTH_PLATFORM_URL (the platform's credential API)."
+            )
         if self.on_cloud_run:
+            if self.platform_url and not self.platform_url.startswith("https://"):
+                raise ConfigError("MCP_AUTH_PLATFORM_URL must be https:// on Cloud Run.")
             if "dev" in self.providers:
                 raise ConfigError(
                     "The dev provider is for local development only and refuses to start on Cloud Run "
@@ -202,7 +235,13 @@ class Settings:
     @property
     def secret_names(self) -> tuple[str, ...]:
         """Every Secret Manager secret these settings need; all must exist at start-up."""
-        names = (self.jwt_hs_secret, self.introspection_secret, self.api_key_pepper_secret)
+        names = (
+            self.jwt_hs_secret,
+            self.introspection_secret,
+            self.api_key_pepper_secret,
+            self.platform_token_secret,
+            self.webhook_secret,
+        )
         return tuple(n for n in names if n)
 
     @property
@@ -245,6 +284,11 @@ class Settings:
             auth_cache_ttl=_int(env, "MCP_AUTH_AUTH_CACHE_TTL", 300, low=1, high=3600),
             secret_manager_endpoint=_optional_url(env, "MCP_AUTH_SECRET_MANAGER_ENDPOINT"),
             secret_refresh_seconds=_int(env, "MCP_AUTH_SECRET_REFRESH_SECONDS", 300, low=1, high=86_400),
+            platform_url=_optional_url(env, "MCP_AUTH_PLATFORM_URL"),
+            platform_token_secret=env.get("MCP_AUTH_PLATFORM_TOKEN_SECRET") or None,
+            platform_forward_user_token=_bool(env, "MCP_AUTH_PLATFORM_FORWARD_USER_TOKEN"),
+            webhook_secret=env.get("MCP_AUTH_WEBHOOK_SECRET") or None,
+            credential_cache_ttl=_int(env, "MCP_AUTH_CREDENTIAL_CACHE_TTL", 300, low=1, high=3600),
             dev_user=env.get("MCP_AUTH_DEV_USER") or None,
             first_login=env.get("MCP_AUTH_FIRST_LOGIN", "reject"),
             default_toolsets=_list(env.get("MCP_AUTH_DEFAULT_TOOLSETS")),

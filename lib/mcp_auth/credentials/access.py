@@ -1,0 +1,78 @@
+"""What tool handlers call: the current user's credential for a provider.
+
+    credential = await user_credential("github", display_name="GitHub")
+    headers = {"Authorization": credential.authorization}     # to that provider's API only
+
+``wrap_server`` puts the deployment's resolver (and, if it is forwarded, the
+caller's bearer token) in scope for each MCP request. Failures become MCP tool
+errors (``ToolError``) that tell the user what to do; never an HTTP 500 and
+never another user's credential: the user id always comes from the
+authenticated request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from mcp.server.mcpserver.exceptions import ToolError
+from starlette.requests import Request
+
+from mcp_auth.context import current_user
+from mcp_auth.credentials.model import Credential
+from mcp_auth.credentials.resolver import CredentialResolver
+from mcp_auth.errors import McpAuthError
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    resolver: CredentialResolver
+    user_token: str | None
+
+
+_scope: ContextVar[_Scope | None] = ContextVar("mcp_auth_credential_scope", default=None)
+
+
+@contextmanager
+def credential_scope(resolver: CredentialResolver | None, request: Request | None = None, *,
+                     forward_user_token: bool = False) -> Iterator[None]:
+    """Make ``resolver`` the one ``user_credential`` uses while serving ``request``."""
+    if resolver is None:
+        yield
+        return
+    user_token = _bearer(request) if forward_user_token and request is not None else None
+    token = _scope.set(_Scope(resolver, user_token))
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
+async def user_credential(provider: str, *, display_name: str | None = None) -> Credential:
+    """The calling user's credential for ``provider``; a ``ToolError`` with next steps if there is none."""
+    scope = _scope.get()
+    if scope is None:
+        raise ToolError(
+            f"This server is not set up to reach {display_name or provider} on your behalf "
+            "(no platform credential API is configured); tell an administrator."
+        )
+    user = current_user()
+    try:
+        return await scope.resolver.resolve(user.user_id, provider, user_token=scope.user_token,
+                                            display_name=display_name)
+    except McpAuthError as exc:
+        raise ToolError(exc.message) from None
+
+
+def forget_user_credential(provider: str) -> None:
+    """After the provider rejected the credential: drop this instance's cached copy of it."""
+    scope = _scope.get()
+    if scope is not None:
+        scope.resolver.forget(current_user().user_id, provider)
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = (request.headers.get("authorization") or "").strip().partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
