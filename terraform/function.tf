@@ -13,31 +13,34 @@ locals {
   # this map and the code's declared settings in step.
   function_env = merge(
     {
-      GOOGLE_CLOUD_PROJECT               = var.project_id
-      MCP_AUTH_RESOURCE_URL              = local.mcp_url
-      MCP_AUTH_PROVIDERS                 = join(",", var.auth.providers)
-      MCP_AUTH_JWT_ISSUER                = var.auth.jwt_issuer == null ? "" : var.auth.jwt_issuer
-      MCP_AUTH_JWT_AUDIENCE              = coalesce(var.auth.jwt_audience, local.mcp_url)
-      MCP_AUTH_JWT_JWKS_URL              = var.auth.jwt_jwks_url == null ? "" : var.auth.jwt_jwks_url
-      MCP_AUTH_JWT_JWKS_REFRESH_COOLDOWN = tostring(var.auth.jwt_jwks_refresh_cooldown)
-      MCP_AUTH_JWT_LEEWAY                = tostring(var.auth.jwt_leeway)
-      MCP_AUTH_JWT_USER_CLAIM            = var.auth.jwt_user_claim
-      MCP_AUTH_INTROSPECTION_URL         = var.auth.introspection_url == null ? "" : var.auth.introspection_url
-      MCP_AUTH_INTROSPECTION_CLIENT_ID   = var.auth.introspection_client_id == null ? "" : var.auth.introspection_client_id
-      MCP_AUTH_AUTH_CACHE_TTL            = tostring(var.auth.credential_cache_ttl)
-      MCP_AUTH_FIRST_LOGIN               = var.auth.first_login
-      MCP_AUTH_DEFAULT_TOOLSETS          = join(",", var.auth.default_toolsets)
-      MCP_AUTH_DEFAULT_SCOPES            = join(",", var.auth.default_scopes)
-      MCP_AUTH_AUTHORIZATION_SERVERS     = join(",", var.auth.authorization_servers)
-      MCP_AUTH_SCOPES_SUPPORTED          = join(",", var.auth.scopes_supported)
-      MCP_AUTH_ALLOWED_HOSTS             = join(",", var.http.allowed_hosts)
-      MCP_AUTH_ALLOWED_ORIGINS           = join(",", var.http.allowed_origins)
-      MCP_AUTH_MAX_BODY_BYTES            = tostring(var.http.max_body_bytes)
-      MCP_AUTH_SERVER_CACHE_SIZE         = tostring(var.cache.server_cache_size)
-      MCP_AUTH_USER_CACHE_TTL            = tostring(var.cache.user_cache_ttl)
-      MCP_AUTH_SECRET_REFRESH_SECONDS    = tostring(var.cache.secret_refresh_seconds)
-      MCP_AUTH_FIRESTORE_DATABASE        = google_firestore_database.this.name
-      MCP_AUTH_LOG_LEVEL                 = var.log_level
+      GOOGLE_CLOUD_PROJECT                 = var.project_id
+      MCP_AUTH_RESOURCE_URL                = local.mcp_url
+      MCP_AUTH_PROVIDERS                   = join(",", var.auth.providers)
+      MCP_AUTH_JWT_ISSUER                  = var.auth.jwt_issuer == null ? "" : var.auth.jwt_issuer
+      MCP_AUTH_JWT_AUDIENCE                = coalesce(var.auth.jwt_audience, local.mcp_url)
+      MCP_AUTH_JWT_JWKS_URL                = var.auth.jwt_jwks_url == null ? "" : var.auth.jwt_jwks_url
+      MCP_AUTH_JWT_JWKS_REFRESH_COOLDOWN   = tostring(var.auth.jwt_jwks_refresh_cooldown)
+      MCP_AUTH_JWT_LEEWAY                  = tostring(var.auth.jwt_leeway)
+      MCP_AUTH_JWT_USER_CLAIM              = var.auth.jwt_user_claim
+      MCP_AUTH_INTROSPECTION_URL           = var.auth.introspection_url == null ? "" : var.auth.introspection_url
+      MCP_AUTH_INTROSPECTION_CLIENT_ID     = var.auth.introspection_client_id == null ? "" : var.auth.introspection_client_id
+      MCP_AUTH_AUTH_CACHE_TTL              = tostring(var.auth.verification_cache_ttl)
+      MCP_AUTH_PLATFORM_URL                = var.platform.url == null ? "" : var.platform.url
+      MCP_AUTH_PLATFORM_FORWARD_USER_TOKEN = tostring(var.platform.url != null && var.platform.forward_user_token)
+      MCP_AUTH_CREDENTIAL_CACHE_TTL        = tostring(var.platform.credential_cache_ttl)
+      MCP_AUTH_FIRST_LOGIN                 = var.auth.first_login
+      MCP_AUTH_DEFAULT_TOOLSETS            = join(",", var.auth.default_toolsets)
+      MCP_AUTH_DEFAULT_SCOPES              = join(",", var.auth.default_scopes)
+      MCP_AUTH_AUTHORIZATION_SERVERS       = join(",", var.auth.authorization_servers)
+      MCP_AUTH_SCOPES_SUPPORTED            = join(",", var.auth.scopes_supported)
+      MCP_AUTH_ALLOWED_HOSTS               = join(",", var.http.allowed_hosts)
+      MCP_AUTH_ALLOWED_ORIGINS             = join(",", var.http.allowed_origins)
+      MCP_AUTH_MAX_BODY_BYTES              = tostring(var.http.max_body_bytes)
+      MCP_AUTH_SERVER_CACHE_SIZE           = tostring(var.cache.server_cache_size)
+      MCP_AUTH_USER_CACHE_TTL              = tostring(var.cache.user_cache_ttl)
+      MCP_AUTH_SECRET_REFRESH_SECONDS      = tostring(var.cache.secret_refresh_seconds)
+      MCP_AUTH_FIRESTORE_DATABASE          = google_firestore_database.this.name
+      MCP_AUTH_LOG_LEVEL                   = var.log_level
     },
     # Secret settings carry the secret's id (empty when this deployment does not use it);
     # the code reads the value from Secret Manager, so it never passes through Terraform.

@@ -22,6 +22,16 @@ locals {
       description = "Pepper mixed into API-key hashes (at least 32 random bytes)."
       needed      = contains(var.auth.providers, "api_key")
     }
+    MCP_AUTH_PLATFORM_TOKEN_SECRET = {
+      id          = "${local.prefix}-platform-token"
+      description = "Service token this server presents to the platform's credential API."
+      needed      = var.platform.url != null
+    }
+    MCP_AUTH_WEBHOOK_SECRET = {
+      id          = "${local.prefix}-webhook-key"
+      description = "HMAC key that signs the platform's credential-updated webhook calls."
+      needed      = var.platform.url != null && var.platform.webhook
+    }
   }
 
   # Only the secrets this deployment uses: the function refuses to start while a secret it

@@ -125,7 +125,7 @@ variable "auth" {
     jwt_user_claim            = optional(string, "sub")
     introspection_url         = optional(string)
     introspection_client_id   = optional(string)
-    credential_cache_ttl      = optional(number, 300)
+    verification_cache_ttl    = optional(number, 300)
     authorization_servers     = optional(list(string), [])
     scopes_supported          = optional(list(string), [])
     first_login               = optional(string, "reject")
@@ -154,8 +154,8 @@ variable "auth" {
     error_message = "auth.jwt_leeway must be 0-60 seconds and auth.jwt_jwks_refresh_cooldown 0-3600 seconds."
   }
   validation {
-    condition     = var.auth.credential_cache_ttl >= 1 && var.auth.credential_cache_ttl <= 3600
-    error_message = "auth.credential_cache_ttl must be between 1 and 3600 seconds."
+    condition     = var.auth.verification_cache_ttl >= 1 && var.auth.verification_cache_ttl <= 3600
+    error_message = "auth.verification_cache_ttl must be between 1 and 3600 seconds."
   }
   validation {
     condition     = alltrue([for u in var.auth.authorization_servers : can(regex("^https://", u))])
@@ -164,6 +164,26 @@ variable "auth" {
   validation {
     condition     = contains(["create", "reject"], var.auth.first_login)
     error_message = "auth.first_login must be create (make a user record on first sign-in) or reject."
+  }
+}
+
+variable "platform" {
+  description = "The team's platform holding each user's downstream credentials (the token resolver): its credential API, whether the caller's token is forwarded, the credential-updated webhook, and the cache lifetime; a null url turns it off."
+  type = object({
+    url                  = optional(string)
+    forward_user_token   = optional(bool, false)
+    webhook              = optional(bool, true)
+    credential_cache_ttl = optional(number, 300)
+  })
+  default = {}
+
+  validation {
+    condition     = var.platform.url == null || can(regex("^https://[^/]+", var.platform.url))
+    error_message = "platform.url must be the https:// base URL of the platform's credential API."
+  }
+  validation {
+    condition     = var.platform.credential_cache_ttl >= 1 && var.platform.credential_cache_ttl <= 3600
+    error_message = "platform.credential_cache_ttl must be between 1 and 3600 seconds."
   }
 }
 

@@ -62,17 +62,18 @@ def test_settings_kept_out_of_terraform_are_still_read_by_the_code() -> None:
     assert set(NOT_FROM_TERRAFORM) - _declared() == set()
 
 
-#: Every provider that reads a secret turned on at once.
+#: Every feature that reads a secret turned on at once: all auth providers and the platform.
 ALL_PROVIDERS = (
     'auth={providers=["jwt", "introspection", "api_key"], jwt_issuer="https://issuer.example", '
-    'introspection_url="https://issuer.example/introspect", introspection_client_id="mcp"}'
+    'introspection_url="https://issuer.example/introspect", introspection_client_id="mcp"}',
+    'platform={url="https://platform.example"}',
 )
 
 
 def test_every_secret_setting_names_a_secret_terraform_creates_when_its_provider_is_on(
     terraform_workspace: Workspace,
 ) -> None:
-    plan = terraform_workspace.plan(variables=[ALL_PROVIDERS])
+    plan = terraform_workspace.plan(variables=list(ALL_PROVIDERS))
     declared_secrets = {name for name in _declared() if name.endswith("_SECRET")}
     created = _secret_settings(plan)
     assert declared_secrets == set(created), (
@@ -105,4 +106,8 @@ def test_a_jwks_issuer_needs_no_hs256_secret(terraform_workspace: Workspace) -> 
 def test_the_function_environment_holds_no_secret_value(terraform_plan: dict[str, Any]) -> None:
     function = one(terraform_plan, "google_cloudfunctions2_function.this")["values"]
     assert function["service_config"][0].get("secret_environment_variables") in (None, [])
-    assert not {k for k in _function_env(terraform_plan) if k.endswith(("_KEY", "_TOKEN", "_PASSWORD"))}
+    env = _function_env(terraform_plan)
+    assert set(NOT_FROM_TERRAFORM) & set(env) == set()  # raw keys and peppers are development-only
+    secret_ids = set(_secret_settings(terraform_plan).values())
+    for name in (n for n in env if n.endswith("_SECRET")):
+        assert env[name] in secret_ids | {""}, f"{name} must name a secret Terraform creates, not hold a value"
