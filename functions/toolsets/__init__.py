@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from mcp.server.mcpserver.tools.base import Tool
 
-from toolsets import basics
+from toolsets import basics, github
 
 TOOLSETS: dict[str, tuple[Tool, ...]] = {
     "basics": basics.TOOLS,
+    "github": github.TOOLS,
 }
