@@ -72,7 +72,7 @@ class McpAuthApp:
         self.auth = auth
         self.credentials = build_credentials(settings, secrets)  # None unless MCP_AUTH_PLATFORM_URL is set
         self._routes = {**(self.credentials.routes if self.credentials else {}), **dict(routes or {})}
-        self.servers = ServerCache(factory, max_size=settings.server_cache_size)
+        self.servers = ServerCache(factory, max_size=settings.server_cache_size, tool_timeout=settings.tool_timeout)
         self._users = users
         self._mcp_path = urlsplit(settings.resource_url).path or "/"
         self._metadata_paths = metadata_paths(settings)

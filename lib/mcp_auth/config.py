@@ -53,6 +53,7 @@ SETTINGS: dict[str, str] = {
     "MCP_AUTH_SERVER_CACHE_SIZE": "How many per-user MCP servers an instance keeps built.",
     "MCP_AUTH_USER_CACHE_TTL": "Seconds an instance trusts a cached user record before rereading it.",
     "MCP_AUTH_FIRESTORE_DATABASE": "Firestore database id (default: (default)).",
+    "MCP_AUTH_TOOL_TIMEOUT": "Seconds a tool call may run before it is cancelled and the client told why (default 60).",
     "MCP_AUTH_LOG_LEVEL": "Log level: DEBUG, INFO, WARNING or ERROR.",
     "GOOGLE_CLOUD_PROJECT": "Google Cloud project id (set by Cloud Run; any id with the emulator).",
     "K_SERVICE": "Set by Cloud Run; its presence forbids the development-only settings.",
@@ -143,6 +144,7 @@ class Settings:
     server_cache_size: int = 1024
     user_cache_ttl: int = 30
     firestore_database: str = "(default)"
+    tool_timeout: int = 60
     log_level: str = "INFO"
     project: str | None = None
     on_cloud_run: bool = False
@@ -303,6 +305,7 @@ class Settings:
             server_cache_size=_int(env, "MCP_AUTH_SERVER_CACHE_SIZE", 1024, low=1, high=1_000_000),
             user_cache_ttl=_int(env, "MCP_AUTH_USER_CACHE_TTL", 30, low=0, high=3600),
             firestore_database=env.get("MCP_AUTH_FIRESTORE_DATABASE") or "(default)",
+            tool_timeout=_int(env, "MCP_AUTH_TOOL_TIMEOUT", 60, low=1, high=3600),
             log_level=(env.get("MCP_AUTH_LOG_LEVEL") or "INFO").upper(),
             project=env.get("GOOGLE_CLOUD_PROJECT") or None,
             on_cloud_run=bool(env.get("K_SERVICE")),

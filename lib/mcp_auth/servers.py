@@ -17,7 +17,7 @@ from cachetools import LRUCache
 from mcp_auth.errors import McpAuthError
 from mcp_auth.observe import AuditMiddleware
 from mcp_auth.store.users import UserRecord
-from mcp_auth.tools import ScopeMap, ScopeMiddleware, required_scopes
+from mcp_auth.tools import DeadlineMiddleware, ScopeMap, ScopeMiddleware, required_scopes
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -40,10 +40,11 @@ class BuiltServer:
 
 
 class ServerCache:
-    def __init__(self, factory: ServerFactory, *, max_size: int = 1024) -> None:
+    def __init__(self, factory: ServerFactory, *, max_size: int = 1024, tool_timeout: float = 60.0) -> None:
         if not callable(factory):
             raise TypeError(f"factory must be callable, got {type(factory).__name__}")
         self._factory = factory
+        self._tool_timeout = tool_timeout
         self._servers: LRUCache[tuple[str, str], BuiltServer] = LRUCache(maxsize=max_size)
         self.builds = 0
 
@@ -55,6 +56,7 @@ class ServerCache:
             scopes = {t.name: required_scopes(t.meta) for t in await server.list_tools()}
             server.middleware.append(AuditMiddleware())  # outside the scope check: refusals are audited too
             server.middleware.append(ScopeMiddleware(scopes))
+            server.middleware.append(DeadlineMiddleware(self._tool_timeout))
             built = BuiltServer(server, scopes)
             self._servers[key] = built
         return built

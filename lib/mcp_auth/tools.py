@@ -13,12 +13,14 @@ caller's scopes do not allow: a user sees only what they can call.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver.tools.base import Tool
 from mcp.shared.exceptions import MCPError
+from mcp_types import CallToolResult, TextContent
 
 from mcp_auth.context import current_user
 
@@ -69,6 +71,27 @@ class ScopeMiddleware:
         if ctx.method == "tools/list" and self._scopes:
             result = _visible(result, current_user().scopes, self._scopes)
         return result
+
+
+class DeadlineMiddleware:
+    """Cancels a tool call that runs past ``seconds`` and tells the client why, as a tool error."""
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method != "tools/call":
+            return await call_next(ctx)
+        try:
+            async with asyncio.timeout(self._seconds):
+                return await call_next(ctx)
+        except TimeoutError:
+            name = ctx.params.get("name") if ctx.params else None
+            message = (
+                f"The tool {name!r} did not finish within {self._seconds:g} s and was cancelled "
+                "(MCP_AUTH_TOOL_TIMEOUT); retry with a smaller request or ask an administrator to raise the limit."
+            )
+            return CallToolResult(content=[TextContent(type="text", text=message)], is_error=True)
 
 
 def _visible(result: HandlerResult, granted: frozenset[str], scope_map: ScopeMap) -> HandlerResult:

@@ -17,8 +17,27 @@ if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
 
+_drain_configured = False
+
+
+def _let_streams_finish_on_shutdown() -> None:
+    """On SIGTERM, sse-starlette would cut every open SSE stream at once, losing in-flight tool results.
+
+    Our streams are single responses that end by themselves (and tool calls have a deadline), so we let
+    the server's graceful shutdown wait for them instead.
+    """
+    global _drain_configured
+    if not _drain_configured:
+        from sse_starlette.sse import AppStatus
+
+        AppStatus.disable_automatic_graceful_drain()
+        _drain_configured = True
+
+
 async def serve_mcp(server: MCPServer, scope: Scope, receive: Receive, send: Send, *, max_body_bytes: int) -> None:
     from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+
+    _let_streams_finish_on_shutdown()
 
     manager = StreamableHTTPSessionManager(
         app=server._lowlevel_server,  # noqa: SLF001 - the SDK exposes no public handle for a per-request manager
