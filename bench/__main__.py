@@ -114,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
                 env = full_env(firestore, key)
                 say("cold: import times")
                 results["imports"] = coldstart.import_times(
-                    {**env, "MCP_AUTH_RESOURCE_URL": "http://127.0.0.1:8080/mcp"}, repeats=size["repeats"])
+                    {**env, "MCP_AUTH_RESOURCE_URL": "http://127.0.0.1:8080/mcp"}, repeats=size["repeats"],
+                    precompile=not args.quick)
                 results["import_profile"] = coldstart.import_profile(
                     {**env, "MCP_AUTH_RESOURCE_URL": "http://127.0.0.1:8080/mcp"})
                 say("cold: process start to first answered tools/call")
@@ -155,6 +156,8 @@ def _warm(firestore: str, key: str, size: dict[str, Any], say: Any) -> dict[str,
 
 
 def _commit() -> str:
+    if os.environ.get("BENCH_COMMIT"):  # a run from an exported tree names the commit it was exported from
+        return os.environ["BENCH_COMMIT"]
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,  # noqa: S607
                               text=True, check=True, timeout=10).stdout.strip()

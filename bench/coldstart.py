@@ -49,9 +49,9 @@ def _python(subject: str, env: dict[str, str], *flags: str) -> subprocess.Comple
     )
 
 
-def import_times(env: dict[str, str], *, repeats: int) -> dict[str, dict[str, Any]]:
+def import_times(env: dict[str, str], *, repeats: int, precompile: bool = True) -> dict[str, dict[str, Any]]:
     """Median import seconds per subject; subjects alternate so machine noise hits all alike."""
-    for subject in IMPORTS.values():  # compile .pyc files once, outside the measurement
+    for subject in IMPORTS.values() if precompile else ():  # write .pyc files once, outside the measurement
         _python(subject, env)
     samples: dict[str, list[float]] = defaultdict(list)
     for _ in range(repeats):

@@ -113,6 +113,7 @@ class CountingProxy:
         asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+        self._loop.close()
 
     def snapshot(self) -> Counter[str]:
         with self._lock:
