@@ -78,3 +78,35 @@ async def test_progress_is_streamed_live_not_with_the_result(start_function, mak
     async with mcp_client(server.url, mint(user.uid, audience=server.url), mode=mode) as client:
         result = await client.call_tool("progress_then_wait", {"gate": str(gate)}, progress_callback=on_progress)
     assert _text(result) == "released"
+
+
+async def test_idle_sse_streams_carry_keep_alive_comments(start_function, make_user, mint, mode, tmp_path):
+    """A tool that stays silent after its first notification: the stream must keep talking (every ~15 s)."""
+    import json
+    from pathlib import Path
+
+    import httpx
+
+    server = start_function(_SOURCE=str(Path(__file__).parent / "gated_function" / "main.py"))
+    user = await make_user()
+    gate = tmp_path / "gate"
+    version = "2026-07-28" if mode == "auto" else "2025-11-25"
+    meta = {"progressToken": "k"}
+    headers = {"Authorization": f"Bearer {mint(user.uid, audience=server.url)}", "Content-Type": "application/json",
+               "Accept": "application/json, text/event-stream", "MCP-Protocol-Version": version}
+    if mode == "auto":
+        meta |= {"io.modelcontextprotocol/protocolVersion": version, "io.modelcontextprotocol/clientCapabilities": {}}
+        headers |= {"Mcp-Method": "tools/call", "Mcp-Name": "progress_then_wait"}
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "progress_then_wait", "arguments": {"gate": str(gate)}, "_meta": meta}}
+    comments, result = [], None
+    async with httpx.AsyncClient(timeout=60) as http:
+        async with http.stream("POST", server.url, json=body, headers=headers) as response:
+            async for line in response.aiter_lines():
+                if line.startswith(":"):
+                    comments.append(line)
+                    gate.touch()  # release the tool only once a keep-alive has arrived
+                elif line.startswith("data:") and "result" in (data := json.loads(line[5:])):
+                    result = data["result"]
+    assert comments, "no keep-alive comment on an idle stream"
+    assert result is not None and result["content"][0]["text"] == "released"
