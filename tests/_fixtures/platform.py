@@ -172,6 +172,7 @@ class FakeGitHub(_Loopback):
         self.repos: dict[str, list[dict[str, Any]]] = {}
         self.issues: list[dict[str, Any]] = []
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.forced: list[tuple[int, Any]] = []  # (status, JSON body) for the next requests
         super().__init__(Starlette(routes=[
             Route("/user/repos", self._repos),
             Route("/repos/{owner}/{repo}/issues", self._create_issue, methods=["POST"]),
@@ -196,6 +197,9 @@ class FakeGitHub(_Loopback):
 
     async def _repos(self, request: Request) -> JSONResponse:
         login = self._login(request)
+        if self.forced:
+            status, body = self.forced.pop(0)
+            return JSONResponse(body, status_code=status)
         if login is None:
             return JSONResponse({"message": "Bad credentials"}, status_code=401)
         return JSONResponse(self.repos[login][: int(request.query_params.get("per_page", 30))])
