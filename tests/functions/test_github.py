@@ -17,7 +17,7 @@ from mcp_auth.principal import Principal
 from mcp_auth.store.users import UserRecord
 from tests._fixtures.firestore import TEST_PROJECT
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "functions"))
+sys.path.append(str(Path(__file__).resolve().parents[2] / "functions"))
 from toolsets import github  # noqa: E402
 
 
