@@ -92,3 +92,11 @@ async def test_forged_replayed_and_unsigned_calls_are_rejected_and_logged_withou
     for headers in (forged, stale):
         assert headers[SIGNATURE_HEADER] not in log and headers[SIGNATURE_HEADER][3:] not in log
     assert forged_body.decode() not in log
+
+
+def test_a_missing_webhook_key_stops_the_start_naming_the_secret(start_function, credential_stack):
+    import pytest
+
+    missing = f"projects/{credential_stack.project}/secrets/no-such-webhook-key"
+    with pytest.raises(RuntimeError, match="no-such-webhook-key"):
+        start_function(**credential_stack.env(MCP_AUTH_WEBHOOK_SECRET=missing))
