@@ -108,3 +108,17 @@ async def test_without_a_platform_the_tool_says_so(monkeypatch):
     user = UserContext(principal=Principal("solo", "jwt"), record=UserRecord(uid="solo"), scopes=frozenset())
     with user_context(user), pytest.raises(ToolError, match="not set up to reach GitHub"):
         await github.list_my_repositories(visibility="all", sort="updated", limit=5)
+
+
+async def test_an_unreadable_service_token_is_a_generic_tool_error(fake_platform, firestore_emulator):
+    from mcp_auth.errors import SecretUnavailable
+
+    async def broken() -> str:
+        raise SecretUnavailable("Secret 'platform-token' in project 'p' does not exist.")
+
+    resolver = CredentialResolver(platform=PlatformClient(base_url=fake_platform.url, service_token=broken),
+                                  versions=CredentialVersions(project=TEST_PROJECT))
+    user = UserContext(principal=Principal("sam", "jwt"), record=UserRecord(uid="sam"), scopes=frozenset())
+    with user_context(user), credential_scope(resolver), pytest.raises(ToolError) as caught:
+        await github.list_my_repositories(visibility="all", sort="updated", limit=5)
+    assert str(caught.value) == "Your GitHub credential cannot be fetched right now; try again later."

@@ -12,6 +12,7 @@ authenticated request.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -21,9 +22,11 @@ from mcp.server.mcpserver.exceptions import ToolError
 from starlette.requests import Request
 
 from mcp_auth.context import current_user
-from mcp_auth.credentials.model import Credential
+from mcp_auth.credentials.model import Credential, CredentialNotConnected
 from mcp_auth.credentials.resolver import CredentialResolver
-from mcp_auth.errors import McpAuthError
+from mcp_auth.errors import CredentialUnavailable, McpAuthError, StoreUnavailable
+
+logger = logging.getLogger("mcp_auth.credentials")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +65,13 @@ async def user_credential(provider: str, *, display_name: str | None = None) -> 
     try:
         return await scope.resolver.resolve(user.user_id, provider, user_token=scope.user_token,
                                             display_name=display_name)
-    except McpAuthError as exc:
+    except (CredentialNotConnected, CredentialUnavailable, StoreUnavailable) as exc:
         raise ToolError(exc.message) from None
+    except McpAuthError as exc:  # e.g. the service token could not be read: an operator's problem
+        logger.error("Could not resolve a %s credential: %s", provider, exc.message)
+        raise ToolError(
+            f"Your {display_name or provider} credential cannot be fetched right now; try again later."
+        ) from None
 
 
 def forget_user_credential(provider: str) -> None:
