@@ -114,7 +114,13 @@ class FakePlatform(_Loopback):
         self._gate = threading.Event()
         self._gate.set()
         self.held = 0
+        self._stopping = threading.Event()
         super().__init__(Starlette(routes=[Route("/api/credentials/{user}/{provider}", self._credential)]))
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._gate.set()
+        super().stop()
 
     def connect(self, user: str, provider: str, *, token: str | None = None,
                 expires_at: float | str | None = None, **extra: Any) -> str:
@@ -156,7 +162,9 @@ class FakePlatform(_Loopback):
         if self._failures:
             answer = self._failures.pop(0)
             if answer == "hang":
-                await anyio.sleep(30)
+                with anyio.move_on_after(30):
+                    while not self._stopping.is_set():
+                        await anyio.sleep(0.02)
                 return JSONResponse({}, status_code=504)
             return JSONResponse({"error": "failure"}, status_code=int(answer))
         body = self.credentials.get((user, provider))
@@ -235,7 +243,6 @@ def fake_platform(leak_watch: LeakWatch) -> Iterator[FakePlatform]:
     platform = FakePlatform(leak_watch)
     platform.start()
     yield platform
-    platform.release()
     platform.stop()
 
 
