@@ -54,9 +54,10 @@ def import_times(env: dict[str, str], *, repeats: int, precompile: bool = True) 
     for subject in IMPORTS.values() if precompile else ():  # write .pyc files once, outside the measurement
         _python(subject, env)
     samples: dict[str, list[float]] = defaultdict(list)
-    for _ in range(repeats):
-        for name, subject in IMPORTS.items():
-            samples[name].append(float(_python(subject, env).stdout.split()[-1]))
+    names = list(IMPORTS)
+    for round_ in range(repeats):
+        for name in names[round_ % len(names):] + names[: round_ % len(names)]:  # each goes first in turn
+            samples[name].append(float(_python(IMPORTS[name], env).stdout.split()[-1]))
     return {name: _stats(values) for name, values in samples.items()}
 
 

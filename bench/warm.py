@@ -10,6 +10,7 @@ through the counting proxy, so reads and writes per request are counted.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -58,12 +59,14 @@ class Pair:
     def load(self, kind: str, protocol: str, *, concurrency: int, duration: float, warmup: int) -> dict[str, Any]:
         url, headers, body = self.request(kind, protocol)
         before = self.proxy.snapshot()
+        wall_start = time.time()
         result: LoadResult = asyncio.run(
             run_load(url, headers, body, concurrency=concurrency, duration=duration, warmup=warmup)
         )
         after = self.proxy.snapshot()
         self.function(kind).check_alive()
         summary = result.summary()
+        summary["wall_start"], summary["wall_end"] = wall_start, time.time()
         if kind == "full":
             summary["firestore_reads"] = CountingProxy.reads(after - before)
             summary["firestore_writes"] = CountingProxy.writes(after - before)
@@ -78,7 +81,8 @@ def first_request(pair: Pair) -> dict[str, Any]:
     if not answered(response.status_code, response.content):
         raise RuntimeError(f"the full stack answered {response.status_code}: {response.text[:300]}")
     counts = pair.proxy.snapshot() - before
-    return {"reads": CountingProxy.reads(counts), "writes": CountingProxy.writes(counts), "methods": dict(counts)}
+    return {"at": time.time(), "reads": CountingProxy.reads(counts), "writes": CountingProxy.writes(counts),
+            "methods": dict(counts)}
 
 
 def matrix(
