@@ -5,7 +5,7 @@ Deploy with entry point ``mcp``; run locally with ``make dev``.
 
 from __future__ import annotations
 
-import functions_framework
+import functions_framework.aio
 from starlette.requests import Request
 from starlette.responses import Response
 

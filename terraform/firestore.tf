@@ -10,7 +10,9 @@ locals {
   firestore_indexes = []
 
   # { collection, field }: documents are deleted some time after the timestamp in `field`.
-  firestore_ttl_fields = []
+  firestore_ttl_fields = [
+    { collection = "credential_events", field = "expire_at" }, # webhook deliveries already applied
+  ]
 }
 
 resource "google_firestore_database" "this" {

@@ -1,13 +1,15 @@
 # Log-based metrics, alert policies, an uptime check on /healthz and a dashboard.
 #
 # Requests and latency come from Cloud Run's own request log. Auth failures and tool errors
-# come from the function's structured logs: entries whose jsonPayload.event is one of
-# local.log_events, with the label fields named below (the logging code emits them).
+# come from the function's audit records (lib/mcp_auth/observe.py): jsonPayload.audit is true,
+# jsonPayload.event names the decision, jsonPayload.outcome its result, with jsonPayload.reason
+# (why a request was refused) and jsonPayload.tool (which tool was called) as labels.
+# tests/terraform/test_log_metrics.py runs these filters against lines the function really writes.
 
 locals {
-  log_events = {
-    auth_failure = "auth_failure" # jsonPayload.reason: why the request was refused
-    tool_error   = "tool_error"   # jsonPayload.tool: the tool whose call failed
+  log_filters = {
+    auth_failure = "jsonPayload.audit=true AND jsonPayload.event=\"authentication\" AND jsonPayload.outcome=\"denied\""
+    tool_error   = "jsonPayload.audit=true AND jsonPayload.event=\"tool_call\" AND jsonPayload.outcome!=\"ok\""
   }
 
   run_filter = join(" AND ", [
@@ -65,7 +67,7 @@ resource "google_logging_metric" "auth_failures" {
   project     = var.project_id
   name        = "${local.prefix}/auth_failures"
   description = "Requests refused by authentication or authorization, by reason."
-  filter      = "${local.run_filter} AND jsonPayload.event=\"${local.log_events.auth_failure}\""
+  filter      = "${local.run_filter} AND ${local.log_filters.auth_failure}"
 
   metric_descriptor {
     metric_kind = "DELTA"
@@ -86,7 +88,7 @@ resource "google_logging_metric" "tool_errors" {
   project     = var.project_id
   name        = "${local.prefix}/tool_errors"
   description = "Tool calls that failed, by tool."
-  filter      = "${local.run_filter} AND jsonPayload.event=\"${local.log_events.tool_error}\""
+  filter      = "${local.run_filter} AND ${local.log_filters.tool_error}"
 
   metric_descriptor {
     metric_kind = "DELTA"

@@ -188,13 +188,19 @@ variable "platform" {
 }
 
 variable "http" {
-  description = "Edge limits: Host and Origin allowlists and the largest accepted request body."
+  description = "Edge limits: Host and Origin allowlists, the largest accepted request body, and how long one tool call may run."
   type = object({
-    allowed_hosts   = optional(list(string), [])
-    allowed_origins = optional(list(string), [])
-    max_body_bytes  = optional(number, 1048576)
+    allowed_hosts        = optional(list(string), [])
+    allowed_origins      = optional(list(string), [])
+    max_body_bytes       = optional(number, 1048576)
+    tool_timeout_seconds = optional(number, 60)
   })
   default = {}
+
+  validation {
+    condition     = var.http.tool_timeout_seconds >= 1 && var.http.tool_timeout_seconds <= 3600
+    error_message = "http.tool_timeout_seconds must be between 1 and 3600."
+  }
 
   validation {
     condition     = var.http.max_body_bytes >= 1024 && var.http.max_body_bytes <= 33554432

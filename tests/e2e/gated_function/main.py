@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import anyio
-import functions_framework
+import functions_framework.aio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.tools.base import Tool
 from starlette.requests import Request
