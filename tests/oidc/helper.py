@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
 import jwt
+from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 
 from tests.oidc.process import start_process, stop_process
 from tests.oidc.protocol import (
@@ -359,3 +360,23 @@ __all__ = [
     "pkce_pair",
     "start_oidc_server",
 ]
+
+
+class MemoryStorage:
+    """Token and client storage for the mcp SDK's OAuthClientProvider, in memory."""
+
+    def __init__(self) -> None:
+        self.tokens: OAuthToken | None = None
+        self.client: OAuthClientInformationFull | None = None
+
+    async def get_tokens(self) -> OAuthToken | None:
+        return self.tokens
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        self.tokens = tokens
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        return self.client
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        self.client = client_info

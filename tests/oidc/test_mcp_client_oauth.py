@@ -13,36 +13,18 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx2
 from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
-from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+from mcp.shared.auth import OAuthClientMetadata
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.oidc.helper import OidcServer
+from tests.oidc.helper import MemoryStorage, OidcServer
 
 RESOURCE_ORIGIN = "http://127.0.0.1:7777"  # served in-process through a mounted ASGI transport
 RESOURCE = f"{RESOURCE_ORIGIN}/mcp"
 PRM_URL = f"{RESOURCE_ORIGIN}/.well-known/oauth-protected-resource/mcp"
 REDIRECT_URI = "http://localhost:3030/callback"
-
-
-class MemoryStorage:
-    def __init__(self) -> None:
-        self.tokens: OAuthToken | None = None
-        self.client: OAuthClientInformationFull | None = None
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client = client_info
 
 
 def protected_resource(server: OidcServer) -> Starlette:
