@@ -133,7 +133,29 @@ async def measure(*, requests: int, rounds: int = 3) -> dict[str, dict[str, floa
                 with _log_level(logging.WARNING if kind == "full_quiet" else logging.INFO):
                     best[kind] = min(best[kind], await _time(app, scope, body, requests=requests))
         results[protocol] = {f"{kind}_us": seconds * 1e6 for kind, seconds in best.items()}
+    results["log_line"] = _log_line_cost()
     return results
+
+
+def _log_line_cost(calls: int = 5000) -> dict[str, float]:
+    """One audit-style INFO line through the handler the framework configured: formatting, and all of it."""
+    audit = logging.getLogger("mcp_auth.audit")
+    extra = {"audit": True, "event": "tool_call", "user": USER, "tool": "echo", "outcome": "ok", "latency_ms": 0.5}
+    handler = logging.getLogger().handlers[0]
+    record = audit.makeRecord(audit.name, logging.INFO, __file__, 0, "audit %s", ("tool_call",), None, extra=extra)
+
+    def best(call: Callable[[], object]) -> float:
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            for _ in range(calls):
+                call()
+            times.append((time.perf_counter() - started) / calls)
+        return min(times) * 1e6
+
+    with _log_level(logging.INFO):
+        return {"format_us": best(lambda: handler.format(record)),
+                "total_us": best(lambda: audit.info("audit %s", "tool_call", extra=extra))}
 
 
 def run(*, requests: int, rounds: int = 3) -> dict[str, dict[str, float]]:

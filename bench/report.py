@@ -175,6 +175,10 @@ def _warm(r: dict[str, Any]) -> str:
     return "\n".join(rows) + "\n"
 
 
+def _protocols(inproc: dict[str, Any]) -> dict[str, dict[str, float]]:
+    return {k: v for k, v in inproc.items() if k != "log_line"}
+
+
 def _latencies(summary: dict[str, Any]) -> str:
     return f"{summary['p50_ms']:.1f} / {summary['p95_ms']:.1f} / {summary['p99_ms']:.1f}"
 
@@ -183,13 +187,18 @@ def _inproc(results: dict[str, Any]) -> str:
     rows = ["## Per-request cost without HTTP (ASGI apps called in-process, best of 3 rounds)\n",
             "| protocol | bare µs | full µs | framework adds | full, log level WARNING µs | of which logging |",
             "|---|---|---|---|---|---|"]
-    for protocol, v in results.items():
+    for protocol, v in _protocols(results).items():
         quiet = v.get("full_quiet_us", math.nan)
         rows.append(f"| {protocol} | {v['bare_us']:.0f} | {v['full_us']:.0f} | {v['full_us'] - v['bare_us']:+.0f} µs "
                     f"({_ratio(v['full_us'], v['bare_us']):.2f}x) | {quiet:.0f} | {v['full_us'] - quiet:+.0f} µs |")
     rows.append("\nAt INFO (the default) the full stack writes three JSON lines per `tools/call` to stdout: the "
                 "authentication audit event, the tool-call audit event and the request log. The WARNING column is "
                 "the same app with those lines off; the difference is what logging costs per request.")
+    if "log_line" in results:
+        line = results["log_line"]
+        rows.append(f"\nOne such line costs {line['total_us']:.0f} µs in all (log record, JSON formatting "
+                    f"{line['format_us']:.0f} µs, redaction, the write and flush to stdout), so about "
+                    f"{3 * line['total_us']:.0f} µs per `tools/call`.")
     return "\n".join(rows) + "\n"
 
 
@@ -199,8 +208,9 @@ def _auth(results: dict[str, Any]) -> str:
     for kind, v in results.items():
         rows.append(f"| {kind} | {v['miss_us']:.0f} µs | {v['cached_miss_us']:.0f} µs | {v['hit_us']:.2f} µs |")
     rows.append("\nIntrospection is answered by a loopback HTTP server in a thread of the benchmark process, so a miss"
-                " includes one local HTTP round trip. API keys: there is no API-key provider in the framework yet "
-                "(`mcp_auth.auth.api_keys`), so nothing is measured for them.")
+                " includes one local HTTP round trip. API keys are not measured yet: `ApiKeyProvider` verifies against "
+                "key records in Firestore, so a miss is a Firestore read plus a keyed hash, and a hit is the same "
+                "`CachedProvider` lookup as the rows above.")
     return "\n".join(rows) + "\n"
 
 
@@ -263,8 +273,10 @@ def _why(r: dict[str, Any]) -> str:
                 "functions-framework's ASGI module and `mcp.server.mcpserver`, which `import mcp` does not load); the "
                 f"rest is what the framework imports at start-up that no request needs yet, pulled in by "
                 f"{', '.join(f'`{c}`' for c in culprits)} (table in section 1). Where that is "
-                "`mcp_auth.secrets`, it is imported by `mcp_auth.auth.factory` at module level even when no Secret "
-                "Manager secret is configured; importing it inside `build_secret_store` removes it from such starts.")
+                "`mcp_auth.secrets` (google-cloud-secret-manager, google-auth, requests, grpc, protobuf), it comes "
+                "from module-level imports of `SecretStore` in `mcp_auth.auth.factory` and `mcp_auth.credentials.setup`"
+                ", made even when no Secret Manager secret is configured; importing it only where a store is built "
+                "takes it out of such starts.")
     if "warm" in r:
         missed = [c for c in r["warm"] if _ratio(c["full"]["rps"], c["bare"]["rps"]) < TARGETS["throughput"]
                   or _ratio(c["full"]["p99_ms"], c["bare"]["p99_ms"]) > TARGETS["p99"]]
@@ -283,10 +295,12 @@ def _noise_note(r: dict[str, Any]) -> str:
     if not inproc:
         return "See the in-process figures for what the framework itself adds."
     parts = []
-    for protocol, v in inproc.items():
+    for protocol, v in _protocols(inproc).items():
         logging_us = v["full_us"] - v.get("full_quiet_us", v["full_us"])
         parts.append(f"{protocol}: +{v['full_us'] - v['bare_us']:.0f} µs ({v['full_us'] / v['bare_us'] - 1:.0%}), of "
                      f"which logging {logging_us:+.0f} µs")
+    if "log_line" in inproc:
+        parts.append(f"a single log line costs {inproc['log_line']['total_us']:.0f} µs, three per call")
     return ("In-process, without HTTP, the framework adds per request " + "; ".join(parts) + ". The largest "
             "identifiable cost is logging: three JSON lines per call (two audit events and the request log), each "
             "formatted by python-json-logger and written and flushed to stdout on its own. What is left after that "
