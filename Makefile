@@ -1,6 +1,6 @@
 # The two commands: `make dev` runs the server locally, `make test` runs the whole suite.
 # Each sets itself up (virtualenv, packages, emulators) and stops what it started.
-.PHONY: dev test lint bench
+.PHONY: dev test lint bench soak
 
 dev:
 	@scripts/bootstrap.sh
@@ -16,3 +16,11 @@ lint:
 
 bench:
 	@scripts/bootstrap.sh && .venv/bin/python -m bench $(BENCH_ARGS)
+
+# Long load and soak: two instances behind a round-robin proxy for SOAK_SECONDS (default 600), SOAK_USERS users.
+SOAK_SECONDS ?= 600
+SOAK_USERS ?= 16
+soak:
+	@scripts/bootstrap.sh
+	@HARDENING_LOAD_SECONDS=$(SOAK_SECONDS) HARDENING_LOAD_USERS=$(SOAK_USERS) .venv/bin/python -m pytest \
+		tests/hardening/test_load_soak.py -q -s -o timeout=$$(( $(SOAK_SECONDS) + 300 ))
