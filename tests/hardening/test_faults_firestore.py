@@ -1,0 +1,131 @@
+"""Fault injection: the Firestore emulator is killed and restarted on the same port while under load.
+
+Writers sign in as new users (first-login policy ``create``: the answer to their first request is
+the acknowledgement that ``users/{uid}`` was written); readers repeat ``whoami`` as existing users
+with the user cache off, so every request reads Firestore. Invariants: every acknowledged write
+is in Firestore afterwards, every failed request is a 503 with ``Retry-After`` (never a 500, never a
+hang), and the instance recovers by itself once Firestore is back, without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import Counter
+
+import httpx
+
+from tests._fixtures.firestore import TEST_PROJECT
+
+READERS, WRITERS = 3, 3
+
+
+def _whoami() -> dict:
+    return {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": "whoami", "arguments": {},
+        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                  "io.modelcontextprotocol/clientCapabilities": {}}}}
+
+
+HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+           "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "whoami"}
+
+
+async def test_firestore_killed_mid_load_loses_no_acknowledged_write_and_recovers_by_itself(
+    restartable_firestore, start_function, mint
+):
+    fs = restartable_firestore
+    fn = start_function(FIRESTORE_EMULATOR_HOST=fs.host, MCP_AUTH_FIRST_LOGIN="create",
+                        MCP_AUTH_DEFAULT_TOOLSETS="basics", MCP_AUTH_DEFAULT_SCOPES="mcp:tools",
+                        MCP_AUTH_USER_CACHE_TTL="0")
+    acknowledged: set[str] = set()
+    statuses: Counter[str] = Counter()
+    unexpected: list[str] = []
+    writers_may_write = asyncio.Event()
+    writers_may_write.set()
+    writes_in_flight = [0]
+    stop = asyncio.Event()
+    fault = {"down": False}
+
+    async def whoami(http: httpx.AsyncClient, uid: str) -> bool:
+        token = mint(uid, audience=fn.url)
+        try:
+            response = await http.post(fn.url, json=_whoami(), headers={**HEADERS, "Authorization": f"Bearer {token}"})
+        except httpx.TimeoutException:
+            unexpected.append(f"{uid}: no answer within the client timeout")
+            return False
+        phase = "outage" if fault["down"] else "up"
+        statuses[f"{phase} {response.status_code}"] += 1
+        if response.status_code == 200:
+            if f'"user_id":"{uid}"' not in response.text.replace(" ", ""):
+                unexpected.append(f"{uid}: 200 that is not its whoami: {response.text[:200]}")
+                return False
+            return True
+        if response.status_code != 503 or not response.headers.get("retry-after", "").isdigit():
+            unexpected.append(f"{uid}: {response.status_code} {dict(response.headers)} {response.text[:200]}")
+        elif "retry" not in response.json().get("error_description", "").lower():
+            unexpected.append(f"{uid}: 503 without a retry hint: {response.text[:200]}")
+        return False
+
+    async def writer(http: httpx.AsyncClient) -> None:
+        while not stop.is_set():
+            await writers_may_write.wait()
+            uid = f"fault-w-{uuid.uuid4().hex[:12]}"
+            writes_in_flight[0] += 1
+            try:
+                if await whoami(http, uid):
+                    acknowledged.add(uid)
+            finally:
+                writes_in_flight[0] -= 1
+
+    async def reader(http: httpx.AsyncClient, uid: str) -> None:
+        while not stop.is_set():
+            await whoami(http, uid)
+            await asyncio.sleep(0.05)
+
+    async with httpx.AsyncClient(timeout=httpx.Timeout(30.0)) as http:
+        readers = [f"fault-r-{uuid.uuid4().hex[:12]}" for _ in range(READERS)]
+        for uid in readers:
+            assert await whoami(http, uid)  # created on first login
+        tasks = [asyncio.create_task(writer(http)) for _ in range(WRITERS)]
+        tasks += [asyncio.create_task(reader(http, uid)) for uid in readers]
+        await asyncio.sleep(3)
+        acknowledged_before = len(acknowledged)
+
+        # The outage: what the store holds is kept (a snapshot, as a durable store keeps it), the process dies.
+        writers_may_write.clear()
+        while writes_in_flight[0]:
+            await asyncio.sleep(0.01)
+        await asyncio.to_thread(fs.outage, TEST_PROJECT)
+        fault["down"] = True
+        writers_may_write.set()
+        await asyncio.sleep(6)  # readers and writers keep going against a dead store
+        await asyncio.to_thread(fs.restart)
+        fault["down"] = False
+
+        recovered_at = None
+        give_up = time.monotonic() + 60
+        while time.monotonic() < give_up:
+            before = len(acknowledged)
+            await asyncio.sleep(1)
+            if len(acknowledged) > before:
+                recovered_at = time.monotonic()
+                break
+        await asyncio.sleep(2)
+        stop.set()
+        await asyncio.gather(*tasks)
+
+        print("\nfirestore fault statuses:", dict(statuses), "acknowledged:", len(acknowledged))
+        assert unexpected == []
+        assert acknowledged_before > 0 and statuses["outage 503"] > 0  # the fault really happened under load
+        assert recovered_at is not None, "no write succeeded within 60 s of Firestore coming back"
+        for uid in readers:  # readers recover too
+            assert await whoami(http, uid)
+        missing = []
+        for uid in sorted(acknowledged | set(readers)):
+            url = f"http://{fs.host}/v1/projects/{TEST_PROJECT}/databases/(default)/documents/users/{uid}"
+            if (await http.get(url)).status_code != 200:
+                missing.append(uid)
+        assert missing == [], f"{len(missing)} acknowledged writes are lost"
+    assert " 500" not in fn.output()
