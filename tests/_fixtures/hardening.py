@@ -91,3 +91,13 @@ def restartable_firestore(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         yield emulator
     finally:
         emulator.stop()
+
+
+@pytest.fixture
+def watched_mint(mint, leak_watch):
+    """``mint`` whose every token is registered with the session's leak watch."""
+
+    def make(*args, **kwargs) -> str:
+        return leak_watch.secret(mint(*args, **kwargs))
+
+    return make

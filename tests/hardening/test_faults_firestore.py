@@ -34,7 +34,7 @@ HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text
 
 
 async def test_firestore_killed_mid_load_loses_no_acknowledged_write_and_recovers_by_itself(
-    restartable_firestore, start_function, mint
+    restartable_firestore, start_function, watched_mint
 ):
     fs = restartable_firestore
     fn = start_function(FIRESTORE_EMULATOR_HOST=fs.host, MCP_AUTH_FIRST_LOGIN="create",
@@ -50,7 +50,7 @@ async def test_firestore_killed_mid_load_loses_no_acknowledged_write_and_recover
     fault = {"down": False}
 
     async def whoami(http: httpx.AsyncClient, uid: str) -> bool:
-        token = mint(uid, audience=fn.url)
+        token = watched_mint(uid, audience=fn.url)
         try:
             response = await http.post(fn.url, json=_whoami(), headers={**HEADERS, "Authorization": f"Bearer {token}"})
         except httpx.TimeoutException:

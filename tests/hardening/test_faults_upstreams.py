@@ -14,6 +14,7 @@ import time
 import uuid
 
 import httpx
+import jwt
 
 from mcp_auth.store.users import UserRecord
 from tests._fixtures.firestore import TEST_PROJECT
@@ -54,22 +55,20 @@ def _until(predicate, *, within: float = 30.0, what: str) -> None:
 
 
 async def test_secret_manager_down_keeps_serving_valid_tokens_reports_unready_and_recovers(
-    start_function, drongo_endpoint, secret_manager_proxy, user_repo
+    start_function, drongo_endpoint, secret_manager_proxy, user_repo, leak_watch
 ):
     admin = SecretManagerAdmin(drongo_endpoint, TEST_PROJECT)
-    secret, key = f"hard-hs-{uuid.uuid4().hex[:8]}", os.urandom(32)
+    secret, key = f"hard-hs-{uuid.uuid4().hex[:8]}", leak_watch.secret(os.urandom(32).hex()).encode()
     admin.create_secret(secret, key)
     admin.close()
     fn = start_function(MCP_AUTH_JWT_HS256_KEY=None, MCP_AUTH_JWT_HS_SECRET=secret,
                         MCP_AUTH_SECRET_MANAGER_ENDPOINT=secret_manager_proxy.endpoint,
                         MCP_AUTH_SECRET_REFRESH_SECONDS="1", MCP_AUTH_AUTH_CACHE_TTL="1")
     uid = await _user(user_repo)
-    import jwt
-
     def token() -> str:
         now = int(time.time())
         claims = {"iss": ISSUER, "aud": fn.url, "sub": uid, "iat": now, "exp": now + 300, "scope": "mcp:tools"}
-        return jwt.encode(claims, key, algorithm="HS256")
+        return leak_watch.secret(jwt.encode(claims, key, algorithm="HS256"))
 
     assert _call(fn.url, token()).status_code == 200
     secret_manager_proxy.reachable = False
@@ -85,7 +84,7 @@ async def test_secret_manager_down_keeps_serving_valid_tokens_reports_unready_an
 
 
 async def test_jwks_rotation_and_outage_never_fail_valid_tokens_with_a_server_error(
-    start_function, issuer_server, rsa_signing_key, user_repo
+    start_function, issuer_server, rsa_signing_key, user_repo, leak_watch
 ):
     issuer_server.jwks = {"keys": [rsa_signing_key.public_jwk]}
     fn = start_function(MCP_AUTH_JWT_HS256_KEY=None, MCP_AUTH_JWT_JWKS_URL=issuer_server.jwks_url,
@@ -94,8 +93,8 @@ async def test_jwks_rotation_and_outage_never_fail_valid_tokens_with_a_server_er
 
     def signed(key) -> str:
         now = int(time.time())
-        return key.sign({"iss": ISSUER, "aud": fn.url, "sub": uid, "iat": now, "exp": now + 300,
-                         "scope": "mcp:tools"})
+        return leak_watch.secret(key.sign({"iss": ISSUER, "aud": fn.url, "sub": uid, "iat": now, "exp": now + 300,
+                                           "scope": "mcp:tools"}))
 
     assert _call(fn.url, signed(rsa_signing_key)).status_code == 200
     rotated = make_signing_key("rsa", f"kid-{uuid.uuid4().hex[:6]}")
@@ -126,13 +125,13 @@ async def test_jwks_rotation_and_outage_never_fail_valid_tokens_with_a_server_er
 
 
 async def test_platform_slow_failing_or_garbage_gives_a_retryable_tool_error_then_recovers(
-    start_function, credential_stack, issuer_server, user_repo, mint
+    start_function, credential_stack, issuer_server, user_repo, watched_mint
 ):
     fn = start_function(**credential_stack.env(MCP_AUTH_TOOL_TIMEOUT="20"))
     uid = await _user(user_repo, toolsets=("github",))
     credential_stack.connect_github(uid, f"gh-{uid}", ["alpha"])
     platform = credential_stack.platform
-    token = mint(uid, audience=fn.url)
+    token = watched_mint(uid, audience=fn.url)
     async with mcp_client(fn.url, token) as client:
         assert not (await client.call_tool("list_my_repositories", {})).is_error
         failures = {}
@@ -152,7 +151,7 @@ async def test_platform_slow_failing_or_garbage_gives_a_retryable_tool_error_the
 
     issuer_server.mode = "garbage"  # 200 with HTML where JSON is expected
     garbage = start_function(**credential_stack.env(MCP_AUTH_PLATFORM_URL=issuer_server.base_url))
-    async with mcp_client(garbage.url, mint(uid, audience=garbage.url)) as client:
+    async with mcp_client(garbage.url, watched_mint(uid, audience=garbage.url)) as client:
         result = await client.call_tool("list_my_repositories", {})
         text = " ".join(getattr(c, "text", "") for c in result.content)
         assert result.is_error and "Traceback" not in text, text

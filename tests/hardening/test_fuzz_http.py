@@ -124,7 +124,7 @@ def requests(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @pytest.fixture
-def fuzz_target(start_function, credential_stack, user_repo, mint):
+def fuzz_target(start_function, credential_stack, user_repo):
     fn = start_function(**credential_stack.env(MCP_AUTH_TOOL_TIMEOUT="3"))
     alice, bob = (f"fuzz-{name}-{uuid.uuid4().hex[:10]}" for name in ("alice", "bob"))
     return fn, alice, bob
@@ -160,7 +160,7 @@ def check_answer(request: dict[str, Any], response: httpx.Response, users: dict[
         assert uid not in response.text, f"{where}: the answer names another user ({uid})"
 
 
-async def test_random_requests_on_every_route_never_fail_hang_or_leak(fuzz_target, user_repo, mint):
+async def test_random_requests_on_every_route_never_fail_hang_or_leak(fuzz_target, user_repo, watched_mint):
     fn, alice, bob = fuzz_target
     await _create_users(user_repo, alice, bob)
     users = {"alice": alice, "bob": bob}
@@ -172,7 +172,7 @@ async def test_random_requests_on_every_route_never_fail_hang_or_leak(fuzz_targe
     @given(request=requests())
     def one(request: dict[str, Any]) -> None:
         headers = [(k, fn.base if v == "<own>" else v) for k, v in request["headers"]]
-        headers += [*_credential(request["who"], fn=fn, users=users, mint=mint)]
+        headers += [*_credential(request["who"], fn=fn, users=users, mint=watched_mint)]
         with httpx.Client(timeout=httpx.Timeout(20.0)) as client:
             try:
                 response = client.request(request["method"], fn.base + request["path"], headers=headers,
@@ -226,11 +226,13 @@ def _tool_results(response: httpx.Response) -> list[dict[str, Any]]:
     return [m for m in messages if isinstance(m, dict)]
 
 
-async def test_hostile_json_rpc_from_signed_in_users_is_answered_for_the_caller_only(fuzz_target, user_repo, mint):
+async def test_hostile_json_rpc_from_signed_in_users_is_answered_for_the_caller_only(
+    fuzz_target, user_repo, watched_mint
+):
     fn, alice, bob = fuzz_target
     await _create_users(user_repo, alice, bob)
     users = {"alice": alice, "bob": bob}
-    tokens = {who: mint(uid, audience=fn.url, ttl=3600) for who, uid in users.items()}
+    tokens = {who: watched_mint(uid, audience=fn.url, ttl=3600) for who, uid in users.items()}
     seen: dict[int, int] = {}
     answered_whoami = [0]
 

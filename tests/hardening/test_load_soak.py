@@ -26,7 +26,7 @@ BASICS = frozenset({"whoami", "echo", "echo_with_progress"})
 
 
 async def test_two_instances_under_mixed_load_answer_every_user_as_themselves_without_leaking_memory(
-    start_function, round_robin_proxy, user_repo, mint
+    start_function, round_robin_proxy, user_repo, watched_mint
 ):
     proxy = round_robin_proxy()
     public = proxy.url + "/mcp"
@@ -37,7 +37,7 @@ async def test_two_instances_under_mixed_load_answer_every_user_as_themselves_wi
         toolsets = frozenset({"basics"}) if i % 4 != 3 else frozenset()  # every fourth user has no tools
         uid = f"load-{i}-{uuid.uuid4().hex[:8]}"
         await user_repo.create(UserRecord(uid=uid, toolsets=toolsets, scopes=frozenset({"mcp:tools"})))
-        users.append(VirtualUser(uid=uid, token=mint(uid, audience=public, ttl=int(DURATION) + 600),
+        users.append(VirtualUser(uid=uid, token=watched_mint(uid, audience=public, ttl=int(DURATION) + 600),
                                  tools=BASICS if toolsets else frozenset(), protocol=protocol))
     samplers = [RssSampler(f"instance-{n}", fn.process.pid) for n, fn in enumerate(instances)]
 
