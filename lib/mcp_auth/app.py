@@ -64,7 +64,10 @@ class McpAuthApp:
     ) -> None:
         self.settings = settings
         configure_logging(settings.log_level)
-        secrets = build_secret_store(settings) if auth is None or settings.platform_url else None
+        secrets = (
+            build_secret_store(settings) if auth is None or settings.platform_url or "oauth" in settings.providers
+            else None
+        )
         if secrets is not None:
             require_secrets(secrets, settings.secret_names)
         if auth is None:
@@ -72,6 +75,10 @@ class McpAuthApp:
         self.auth = auth
         self.credentials = build_credentials(settings, secrets)  # None unless MCP_AUTH_PLATFORM_URL is set
         self._routes = {**(self.credentials.routes if self.credentials else {}), **dict(routes or {})}
+        if "oauth" in settings.providers:  # the built-in authorization server's endpoints
+            from mcp_auth.oauth import build_authorization_server
+
+            self._routes = {**build_authorization_server(settings, secrets).routes, **self._routes}
         self.servers = ServerCache(factory, max_size=settings.server_cache_size, tool_timeout=settings.tool_timeout)
         self._users = users
         self._mcp_path = urlsplit(settings.resource_url).path or "/"

@@ -19,7 +19,7 @@ PREFIX = "MCP_AUTH_"
 #: Every environment variable the framework reads, with what it is for.
 SETTINGS: dict[str, str] = {
     "MCP_AUTH_RESOURCE_URL": "Public URL of the MCP endpoint (https://host/mcp): PRM `resource` and default audience.",
-    "MCP_AUTH_PROVIDERS": "Comma-separated auth providers, tried in order: jwt, introspection, api_key, dev.",
+    "MCP_AUTH_PROVIDERS": "Comma-separated auth providers, tried in order: jwt, introspection, api_key, oauth, dev.",
     "MCP_AUTH_JWT_ISSUER": "Required `iss` of accepted JWTs.",
     "MCP_AUTH_JWT_AUDIENCE": "Required `aud` of accepted JWTs (default: MCP_AUTH_RESOURCE_URL).",
     "MCP_AUTH_JWT_HS256_KEY": "HS256 key given directly (local development only; refused on Cloud Run).",
@@ -55,12 +55,23 @@ SETTINGS: dict[str, str] = {
     "MCP_AUTH_FIRESTORE_DATABASE": "Firestore database id (default: (default)).",
     "MCP_AUTH_TOOL_TIMEOUT": "Seconds a tool call may run before it is cancelled and the client told why (default 60).",
     "MCP_AUTH_LOG_LEVEL": "Log level: DEBUG, INFO, WARNING or ERROR.",
+    "MCP_AUTH_OAUTH_UPSTREAM_ISSUER": "OpenID issuer users sign in with (default https://accounts.google.com).",
+    "MCP_AUTH_OAUTH_UPSTREAM_CLIENT_ID": "OAuth client id of this deployment at the upstream OpenID provider.",
+    "MCP_AUTH_OAUTH_UPSTREAM_CLIENT_SECRET": "Secret Manager secret holding that upstream client's secret.",
+    "MCP_AUTH_OAUTH_SIGNING_KEY_SECRET": "Secret Manager secret holding the EC P-256 PEM key that signs access tokens.",
+    "MCP_AUTH_OAUTH_ALLOWED_DOMAINS": "Comma-separated email domains (or Workspace hd) whose users may sign in.",
+    "MCP_AUTH_OAUTH_ALLOWED_EMAILS": "Comma-separated email addresses that may sign in.",
+    "MCP_AUTH_OAUTH_REQUIRE_USER_RECORD": "true: users whose email already has a user record may sign in.",
+    "MCP_AUTH_OAUTH_ACCESS_TOKEN_TTL": "Seconds an issued access token lives (60-3600, default 600).",
+    "MCP_AUTH_OAUTH_REFRESH_TOKEN_TTL": "Seconds an issued refresh token lives (3600-7776000, default 2592000).",
+    "MCP_AUTH_OAUTH_REGISTRATION_RATE": "Client registrations accepted per address and minute (1-1000, default 10).",
+    "MCP_AUTH_OAUTH_ALLOW_LOOPBACK": "true: allow http loopback upstream and client documents (tests only).",
     "GOOGLE_CLOUD_PROJECT": "Google Cloud project id (set by Cloud Run; any id with the emulator).",
     "K_SERVICE": "Set by Cloud Run; its presence forbids the development-only settings.",
     "FIRESTORE_EMULATOR_HOST": "host:port of the Firestore emulator (development and tests only).",
 }
 
-_PROVIDERS = ("jwt", "introspection", "api_key", "dev")
+_PROVIDERS = ("jwt", "introspection", "api_key", "oauth", "dev")
 _FIRST_LOGIN = ("create", "reject")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -146,6 +157,17 @@ class Settings:
     firestore_database: str = "(default)"
     tool_timeout: int = 60
     log_level: str = "INFO"
+    oauth_upstream_issuer: str = "https://accounts.google.com"
+    oauth_upstream_client_id: str | None = None
+    oauth_upstream_client_secret: str | None = None
+    oauth_signing_key_secret: str | None = None
+    oauth_allowed_domains: tuple[str, ...] = ()
+    oauth_allowed_emails: tuple[str, ...] = ()
+    oauth_require_user_record: bool = False
+    oauth_access_token_ttl: int = 600
+    oauth_refresh_token_ttl: int = 2_592_000
+    oauth_registration_rate: int = 10
+    oauth_allow_loopback: bool = False
     project: str | None = None
     on_cloud_run: bool = False
 
@@ -201,6 +223,8 @@ class Settings:
                 raise ConfigError("MCP_AUTH_API_KEY_PEPPER must be at least 32 bytes long.")
         if "dev" in self.providers and not self.dev_user:
             raise ConfigError("MCP_AUTH_DEV_USER is required when the dev provider is enabled.")
+        if "oauth" in self.providers:
+            self._check_oauth()
         if self.platform_url and not self.platform_token_secret:
             raise ConfigError(
                 "MCP_AUTH_PLATFORM_URL is set but MCP_AUTH_PLATFORM_TOKEN_SECRET is not: name the Secret Manager "
@@ -234,6 +258,24 @@ class Settings:
             if not self.resource_url.startswith("https://"):
                 raise ConfigError("MCP_AUTH_RESOURCE_URL must be https:// on Cloud Run.")
 
+    def _check_oauth(self) -> None:
+        missing = [name for name, value in (
+            ("MCP_AUTH_OAUTH_UPSTREAM_CLIENT_ID", self.oauth_upstream_client_id),
+            ("MCP_AUTH_OAUTH_UPSTREAM_CLIENT_SECRET", self.oauth_upstream_client_secret),
+            ("MCP_AUTH_OAUTH_SIGNING_KEY_SECRET", self.oauth_signing_key_secret),
+        ) if not value]
+        if missing:
+            raise ConfigError(f"The oauth provider (built-in authorization server) needs {', '.join(missing)}.")
+        if not (self.oauth_allowed_domains or self.oauth_allowed_emails or self.oauth_require_user_record):
+            raise ConfigError(
+                "The oauth provider needs a sign-in rule: MCP_AUTH_OAUTH_ALLOWED_DOMAINS, "
+                "MCP_AUTH_OAUTH_ALLOWED_EMAILS or MCP_AUTH_OAUTH_REQUIRE_USER_RECORD=true."
+            )
+        if self.on_cloud_run and self.oauth_allow_loopback:
+            raise ConfigError("MCP_AUTH_OAUTH_ALLOW_LOOPBACK is for tests only and refuses to start on Cloud Run.")
+        if not self.oauth_upstream_issuer.startswith("https://") and not self.oauth_allow_loopback:
+            raise ConfigError("MCP_AUTH_OAUTH_UPSTREAM_ISSUER must be an https URL.")
+
     @property
     def secret_names(self) -> tuple[str, ...]:
         """Every Secret Manager secret these settings need; all must exist at start-up."""
@@ -243,6 +285,8 @@ class Settings:
             self.api_key_pepper_secret,
             self.platform_token_secret,
             self.webhook_secret,
+            self.oauth_upstream_client_secret if "oauth" in self.providers else None,
+            self.oauth_signing_key_secret if "oauth" in self.providers else None,
         )
         return tuple(n for n in names if n)
 
@@ -307,6 +351,19 @@ class Settings:
             firestore_database=env.get("MCP_AUTH_FIRESTORE_DATABASE") or "(default)",
             tool_timeout=_int(env, "MCP_AUTH_TOOL_TIMEOUT", 60, low=1, high=3600),
             log_level=(env.get("MCP_AUTH_LOG_LEVEL") or "INFO").upper(),
+            oauth_upstream_issuer=_url(
+                "MCP_AUTH_OAUTH_UPSTREAM_ISSUER", env.get("MCP_AUTH_OAUTH_UPSTREAM_ISSUER") or "https://accounts.google.com"
+            ),
+            oauth_upstream_client_id=env.get("MCP_AUTH_OAUTH_UPSTREAM_CLIENT_ID") or None,
+            oauth_upstream_client_secret=env.get("MCP_AUTH_OAUTH_UPSTREAM_CLIENT_SECRET") or None,
+            oauth_signing_key_secret=env.get("MCP_AUTH_OAUTH_SIGNING_KEY_SECRET") or None,
+            oauth_allowed_domains=_list(env.get("MCP_AUTH_OAUTH_ALLOWED_DOMAINS")),
+            oauth_allowed_emails=_list(env.get("MCP_AUTH_OAUTH_ALLOWED_EMAILS")),
+            oauth_require_user_record=_bool(env, "MCP_AUTH_OAUTH_REQUIRE_USER_RECORD"),
+            oauth_access_token_ttl=_int(env, "MCP_AUTH_OAUTH_ACCESS_TOKEN_TTL", 600, low=60, high=3600),
+            oauth_refresh_token_ttl=_int(env, "MCP_AUTH_OAUTH_REFRESH_TOKEN_TTL", 2_592_000, low=3600, high=7_776_000),
+            oauth_registration_rate=_int(env, "MCP_AUTH_OAUTH_REGISTRATION_RATE", 10, low=1, high=1000),
+            oauth_allow_loopback=_bool(env, "MCP_AUTH_OAUTH_ALLOW_LOOPBACK"),
             project=env.get("GOOGLE_CLOUD_PROJECT") or None,
             on_cloud_run=bool(env.get("K_SERVICE")),
         )

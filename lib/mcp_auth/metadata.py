@@ -15,6 +15,10 @@ def protected_resource_metadata(settings: Settings) -> dict[str, Any]:
     }
     if settings.authorization_servers:
         doc["authorization_servers"] = list(settings.authorization_servers)
+    elif "oauth" in settings.providers:
+        from mcp_auth.oauth import issuer_of
+
+        doc["authorization_servers"] = [issuer_of(settings.resource_url)]
     elif settings.jwt_issuer and "jwt" in settings.providers:
         doc["authorization_servers"] = [settings.jwt_issuer]
     if settings.scopes_supported:

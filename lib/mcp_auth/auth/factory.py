@@ -55,6 +55,10 @@ def build_provider(settings: Settings, secrets: SecretStore | None = None) -> Au
             providers.append(CachedProvider(_introspection(settings, secrets), ttl=settings.auth_cache_ttl))
         elif name == "api_key":
             providers.append(CachedProvider(_api_keys(settings, secrets), ttl=min(settings.auth_cache_ttl, 60)))
+        elif name == "oauth":
+            from mcp_auth.oauth import build_verifier
+
+            providers.append(CachedProvider(build_verifier(settings, secrets), ttl=settings.auth_cache_ttl))
         elif name == "dev":
             from mcp_auth.auth.dev import DevProvider
 

@@ -1,0 +1,80 @@
+"""The built-in OAuth 2.1 authorization server (enabled by the ``oauth`` provider).
+
+MCP clients register (metadata document or RFC 7591), sign in through an upstream
+OpenID provider (Google by default) and receive short-lived JWT access tokens
+issued by this deployment for its own resource URL; ``build_verifier`` checks them
+on the MCP endpoint with the same keys, in process. See docs/authorization-server.md.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mcp_auth.errors import ConfigError
+from mcp_auth.oauth.server import AuthorizationServer, issuer_of
+
+if TYPE_CHECKING:
+    from mcp_auth.auth.jwt import JwtProvider
+    from mcp_auth.config import Settings
+    from mcp_auth.secrets import SecretStore
+
+__all__ = ["AuthorizationServer", "build_authorization_server", "build_verifier", "issuer_of"]
+
+
+def _keys(settings: Settings, secrets: SecretStore | None):  # noqa: ANN202
+    from mcp_auth.oauth.keys import SigningKeys
+
+    if secrets is None or not settings.oauth_signing_key_secret:
+        raise ConfigError("The oauth provider needs MCP_AUTH_OAUTH_SIGNING_KEY_SECRET and a Secret Manager project.")
+    name = settings.oauth_signing_key_secret
+
+    async def source() -> list[bytes]:
+        return await secrets.versions(name, count=2)
+
+    return SigningKeys(source)
+
+
+def build_verifier(settings: Settings, secrets: SecretStore | None) -> JwtProvider:
+    """Verifies the access tokens this deployment issues (issuer = its origin, audience = its resource)."""
+    from mcp_auth.auth.jwt import JwtProvider
+
+    return JwtProvider(
+        issuer=issuer_of(settings.resource_url), audience=settings.resource_url, jwks=_keys(settings, secrets),  # type: ignore[arg-type]
+        jwks_algorithms=("ES256",), leeway=settings.jwt_leeway, name="oauth",
+    )
+
+
+def build_authorization_server(settings: Settings, secrets: SecretStore | None) -> AuthorizationServer:
+    from mcp_auth.http import http_client
+    from mcp_auth.oauth.store import OAuthStore
+    from mcp_auth.oauth.upstream import SignInPolicy, Upstream
+    from mcp_auth.store.firestore import firestore_client
+    from mcp_auth.store.users import UserRepository
+
+    if secrets is None or not settings.oauth_upstream_client_secret or not settings.oauth_upstream_client_id:
+        raise ConfigError("The oauth provider needs MCP_AUTH_OAUTH_UPSTREAM_CLIENT_ID and "
+                          "MCP_AUTH_OAUTH_UPSTREAM_CLIENT_SECRET.")
+    secret_name = settings.oauth_upstream_client_secret
+
+    async def client_secret() -> str:
+        return (await secrets.get(secret_name)).decode().strip()
+
+    async def user_exists(uid: str) -> bool:
+        repository = UserRepository(firestore_client(project=settings.project, database=settings.firestore_database))
+        return await repository.get(uid) is not None
+
+    return AuthorizationServer(
+        resource=settings.resource_url,
+        keys=_keys(settings, secrets),
+        store=OAuthStore.for_settings(project=settings.project, database=settings.firestore_database),
+        upstream=Upstream(issuer=settings.oauth_upstream_issuer, client_id=settings.oauth_upstream_client_id,
+                          client_secret=client_secret, http=http_client),
+        policy=SignInPolicy(domains=settings.oauth_allowed_domains, emails=settings.oauth_allowed_emails,
+                            user_exists=user_exists if settings.oauth_require_user_record else None),
+        http=http_client,
+        scopes=settings.scopes_supported,
+        access_ttl=settings.oauth_access_token_ttl,
+        refresh_ttl=settings.oauth_refresh_token_ttl,
+        registration_rate=settings.oauth_registration_rate,
+        allow_loopback=settings.oauth_allow_loopback,
+    )

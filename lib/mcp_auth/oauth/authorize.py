@@ -1,0 +1,133 @@
+"""The front channel: ``/authorize`` (client's request, PKCE S256, resource indicator) and
+``/oauth/callback`` (the upstream sign-in's answer), ending in a redirect with our code.
+
+Until the client and its redirect URI are verified, errors are shown here and never
+redirected (no open redirect); after that they go back to the client per RFC 6749 §4.1.2.1.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from mcp_auth.challenge import plain_error
+from mcp_auth.errors import McpAuthError
+from mcp_auth.oauth.clients import Client, ClientError, fetch_metadata_document, is_metadata_url
+from mcp_auth.oauth.upstream import SignInRefused
+
+if TYPE_CHECKING:
+    from mcp_auth.oauth.server import AuthorizationServer
+
+logger = logging.getLogger("mcp_auth.oauth")
+STATE_COOKIE = "mcp_auth_signin"
+REQUEST_TTL = 600
+CODE_TTL = 60
+
+
+def _redirect(uri: str, params: dict[str, str]) -> Response:
+    separator = "&" if "?" in uri else "?"
+    return RedirectResponse(f"{uri}{separator}{urlencode(params)}", status_code=302,
+                            headers={"Cache-Control": "no-store"})
+
+
+async def resolve_client(server: AuthorizationServer, client_id: str) -> Client:
+    if not client_id or len(client_id) > 2000:
+        raise ClientError("invalid_client", "client_id is missing or too long.")
+    if is_metadata_url(client_id):
+        return await fetch_metadata_document(client_id, http=server.http(), allow_loopback=server.allow_loopback)
+    metadata = await server.store.load_client(client_id)
+    if metadata is None:
+        raise ClientError("invalid_client", "Unknown client_id: register the client first (or use a metadata URL).")
+    return Client(client_id=client_id, redirect_uris=tuple(metadata["redirect_uris"]),
+                  client_name=metadata.get("client_name"))
+
+
+async def authorize(server: AuthorizationServer, request: Request) -> Response:
+    if request.method != "GET":
+        return plain_error(405, "method_not_allowed", "Use GET for the authorization endpoint.", {"Allow": "GET"})
+    query = request.query_params
+    for name in query:
+        if len(query.getlist(name)) > 1:
+            return plain_error(400, "invalid_request", f"The parameter {name!r} is repeated.")
+    try:
+        client = await resolve_client(server, query.get("client_id", ""))
+    except ClientError as exc:
+        return plain_error(400, exc.error, exc.description)
+    redirect_uri = query.get("redirect_uri")
+    if redirect_uri is None and len(client.redirect_uris) == 1:
+        redirect_uri = client.redirect_uris[0]
+    if redirect_uri not in client.redirect_uris:
+        return plain_error(400, "invalid_request",
+                           "redirect_uri does not exactly match a redirect URI registered for this client.")
+    state = query.get("state")
+    back = {"iss": server.issuer, **({"state": state} if state else {})}
+
+    def fail(error: str, description: str) -> Response:
+        return _redirect(redirect_uri, {"error": error, "error_description": description, **back})
+
+    if query.get("response_type") != "code":
+        return fail("unsupported_response_type", "Only response_type=code is supported.")
+    challenge = query.get("code_challenge", "")
+    if query.get("code_challenge_method") != "S256" or not 43 <= len(challenge) <= 128:
+        return fail("invalid_request", "PKCE is required: send code_challenge with code_challenge_method=S256.")
+    resource = query.get("resource") or server.resource
+    if resource.rstrip("/") != server.resource:
+        return fail("invalid_target", f"This server issues tokens for {server.resource} only.")
+    try:
+        scope = server.granted_scope(query.get("scope"))
+    except ValueError as exc:
+        return fail("invalid_scope", str(exc))
+    upstream_state = secrets.token_urlsafe(32)
+    await server.store.save_request(upstream_state, {
+        "client_id": client.client_id, "redirect_uri": redirect_uri, "code_challenge": challenge,
+        "state": state, "scope": scope, "resource": server.resource,
+    }, REQUEST_TTL)
+    try:
+        url = await server.upstream.authorization_url(state=upstream_state, redirect_uri=server.callback_url)
+    except McpAuthError as exc:
+        return fail("temporarily_unavailable", exc.message)
+    response = RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+    response.set_cookie(STATE_COOKIE, upstream_state, max_age=REQUEST_TTL, path="/oauth/callback",
+                        secure=server.issuer.startswith("https://"), httponly=True, samesite="lax")
+    return response
+
+
+async def callback(server: AuthorizationServer, request: Request) -> Response:
+    if request.method != "GET":
+        return plain_error(405, "method_not_allowed", "Use GET for the sign-in callback.", {"Allow": "GET"})
+    state = request.query_params.get("state", "")
+    cookie = request.cookies.get(STATE_COOKIE)
+    if not state or cookie is None or not secrets.compare_digest(cookie, state):
+        return plain_error(400, "invalid_request",
+                           "This sign-in was not started in this browser (state mismatch): start again from the app.")
+    pending = await server.store.take_request(state)
+    if pending is None:
+        return plain_error(400, "invalid_request", "This sign-in expired or was already used: start again.")
+    back: dict[str, str] = {"iss": server.issuer, **({"state": pending["state"]} if pending.get("state") else {})}
+
+    def finish(response: Response) -> Response:
+        response.delete_cookie(STATE_COOKIE, path="/oauth/callback")
+        return response
+
+    if "error" in request.query_params or "code" not in request.query_params:
+        return finish(_redirect(pending["redirect_uri"], {
+            "error": "access_denied", "error_description": "Sign-in was cancelled or refused.", **back}))
+    try:
+        claims = await server.upstream.sign_in(code=request.query_params["code"], state=state,
+                                               redirect_uri=server.callback_url)
+        uid = await server.policy.user_id(claims)
+    except SignInRefused as exc:
+        logger.info("sign-in refused: %s", exc)
+        return finish(_redirect(pending["redirect_uri"], {"error": "access_denied", "error_description": str(exc),
+                                                          **back}))
+    family = await server.store.new_family(uid, pending["client_id"], server.refresh_ttl)
+    code = secrets.token_urlsafe(32)
+    grant: dict[str, Any] = {key: pending[key] for key in ("client_id", "redirect_uri", "code_challenge", "scope",
+                                                           "resource")}
+    await server.store.save_code(code, {**grant, "uid": uid, "family": family}, CODE_TTL)
+    return finish(_redirect(pending["redirect_uri"], {"code": code, **back}))

@@ -1,0 +1,168 @@
+"""Everything the authorization server remembers, in global Firestore collections.
+
+Documents are keyed by the SHA-256 of the secret they stand for (state, code,
+refresh token) and hold owner uids and request parameters, never the secret.
+Every document has ``expires_at``, the field of its collection's TTL policy.
+
+    oauth_clients           dynamically registered clients (id -> metadata)
+    oauth_requests          authorization requests waiting for the upstream sign-in
+    oauth_codes             authorization codes (single use)
+    oauth_refresh_tokens    refresh tokens (single use; rotation)
+    oauth_families          one per sign-in: revoking it ends every refresh token issued from it
+    oauth_rate              registration counters per client address and minute
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from mcp_auth.errors import StoreUnavailable
+from mcp_auth.store.firestore import TIMEOUT, bounded_retry, firestore_client
+
+if TYPE_CHECKING:
+    from google.cloud.firestore import AsyncClient
+
+CLIENTS = "oauth_clients"
+REQUESTS = "oauth_requests"
+CODES = "oauth_codes"
+REFRESH_TOKENS = "oauth_refresh_tokens"
+FAMILIES = "oauth_families"
+RATE = "oauth_rate"
+COLLECTIONS = (CLIENTS, REQUESTS, CODES, REFRESH_TOKENS, FAMILIES, RATE)
+TTL_FIELD = "expires_at"
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class OAuthStore:
+    """Firestore access for the authorization server; every call may raise ``StoreUnavailable``."""
+
+    def __init__(self, client: AsyncClient | Callable[[], AsyncClient]) -> None:
+        self._client = client
+
+    @classmethod
+    def for_settings(cls, *, project: str | None, database: str) -> OAuthStore:
+        return cls(lambda: firestore_client(project=project, database=database))
+
+    @property
+    def client(self) -> AsyncClient:
+        return self._client() if callable(self._client) else self._client
+
+    def _doc(self, collection: str, key: str) -> Any:
+        return self.client.collection(collection).document(key)
+
+    async def _guard(self, call: Any) -> Any:
+        from google.api_core import exceptions as gexc
+
+        try:
+            return await call
+        except (gexc.GoogleAPICallError, gexc.RetryError) as exc:
+            raise StoreUnavailable(f"The authorization store is unavailable ({type(exc).__name__}); retry.") from exc
+
+    async def _get(self, collection: str, key: str) -> dict[str, Any] | None:
+        snap = await self._guard(self._doc(collection, key).get(timeout=TIMEOUT, retry=bounded_retry()))
+        if not snap.exists:
+            return None
+        data = snap.to_dict()
+        expires = data.get(TTL_FIELD)
+        return None if expires is not None and expires <= _now() else data  # TTL deletion is lazy
+
+    async def _set(self, collection: str, key: str, data: dict[str, Any], ttl: float) -> None:
+        doc = {**data, TTL_FIELD: _now() + timedelta(seconds=ttl)}
+        await self._guard(self._doc(collection, key).set(doc, timeout=TIMEOUT, retry=bounded_retry()))
+
+    # -- registered clients ---------------------------------------------------
+    async def save_client(self, client_id: str, metadata: dict[str, Any], ttl: float) -> None:
+        await self._set(CLIENTS, client_id, {"metadata": metadata, "created_at": _now()}, ttl)
+
+    async def load_client(self, client_id: str) -> dict[str, Any] | None:
+        data = await self._get(CLIENTS, client_id)
+        return data["metadata"] if data else None
+
+    # -- authorization requests in flight ----------------------------------------
+    async def save_request(self, state: str, request: dict[str, Any], ttl: float) -> None:
+        await self._set(REQUESTS, digest(state), request, ttl)
+
+    async def take_request(self, state: str) -> dict[str, Any] | None:
+        return await self._take(REQUESTS, digest(state))
+
+    # -- codes -----------------------------------------------------------------
+    async def save_code(self, code: str, grant: dict[str, Any], ttl: float) -> None:
+        await self._set(CODES, digest(code), {**grant, "used": False}, ttl)
+
+    async def redeem_code(self, code: str) -> tuple[dict[str, Any] | None, bool]:
+        """(grant, replayed): the grant once; a second redemption returns it with replayed=True."""
+        return await self._use_once(CODES, digest(code))
+
+    # -- refresh tokens and their families ------------------------------------
+    async def new_family(self, uid: str, client_id: str, ttl: float) -> str:
+        family = secrets.token_urlsafe(16)
+        await self._set(FAMILIES, family, {"uid": uid, "client_id": client_id, "revoked": False}, ttl)
+        return family
+
+    async def save_refresh_token(self, token: str, grant: dict[str, Any], ttl: float) -> None:
+        await self._set(REFRESH_TOKENS, digest(token), {**grant, "used": False}, ttl)
+
+    async def use_refresh_token(self, token: str) -> tuple[dict[str, Any] | None, bool]:
+        return await self._use_once(REFRESH_TOKENS, digest(token))
+
+    async def peek_refresh_token(self, token: str) -> dict[str, Any] | None:
+        return await self._get(REFRESH_TOKENS, digest(token))
+
+    async def family_active(self, family: str) -> bool:
+        data = await self._get(FAMILIES, family)
+        return bool(data) and not data["revoked"]
+
+    async def revoke_family(self, family: str) -> None:
+        await self._guard(self._doc(FAMILIES, family).set(
+            {"revoked": True, "revoked_at": _now()}, merge=True, timeout=TIMEOUT, retry=bounded_retry()
+        ))
+
+    # -- registration rate limit -------------------------------------------------
+    async def count_registration(self, address: str) -> int:
+        """Count one registration from ``address`` in the current minute; returns the minute's count."""
+        from google.cloud import firestore
+
+        minute = int(_now().timestamp() // 60)
+        ref = self._doc(RATE, digest(f"{address}|{minute}"))
+        await self._guard(ref.set(
+            {"count": firestore.Increment(1), TTL_FIELD: _now() + timedelta(minutes=2)},
+            merge=True, timeout=TIMEOUT, retry=bounded_retry(),
+        ))
+        snap = await self._guard(ref.get(timeout=TIMEOUT, retry=bounded_retry()))
+        return int(snap.get("count"))
+
+    # -- single use ------------------------------------------------------------
+    async def _take(self, collection: str, key: str) -> dict[str, Any] | None:
+        data, replayed = await self._use_once(collection, key)
+        return None if replayed else data
+
+    async def _use_once(self, collection: str, key: str) -> tuple[dict[str, Any] | None, bool]:
+        from google.cloud.firestore import async_transactional
+
+        ref = self._doc(collection, key)
+
+        @async_transactional
+        async def run(transaction: Any) -> tuple[dict[str, Any] | None, bool]:
+            snap = await ref.get(transaction=transaction)
+            if not snap.exists:
+                return None, False
+            data = snap.to_dict()
+            if data.get(TTL_FIELD) is not None and data[TTL_FIELD] <= _now():
+                return None, False
+            if data.get("used"):
+                return data, True
+            transaction.update(ref, {"used": True, "used_at": _now()})
+            return data, False
+
+        return await self._guard(run(self.client.transaction()))

@@ -1,0 +1,173 @@
+"""The back channel: ``/oauth/token`` (authorization_code, refresh_token), ``/oauth/revoke``
+(RFC 7009) and ``/oauth/register`` (RFC 7591, rate-limited).
+
+Refresh tokens rotate on every use; presenting one that was already used revokes
+its whole family (every refresh token from the same sign-in), and so does a
+replayed authorization code.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import time
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from mcp_auth.challenge import plain_error
+from mcp_auth.oauth.clients import ClientError, register
+
+if TYPE_CHECKING:
+    from mcp_auth.oauth.server import AuthorizationServer
+
+MAX_FORM_BYTES = 16 * 1024
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class GrantError(Exception):
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(description)
+        self.error, self.description, self.status = error, description, status
+
+
+async def _form(request: Request) -> dict[str, str]:
+    if request.method != "POST":
+        raise GrantError("invalid_request", "Use POST.", 405)
+    if (request.headers.get("content-type") or "").split(";")[0].strip() != "application/x-www-form-urlencoded":
+        raise GrantError("invalid_request", "Send the parameters as application/x-www-form-urlencoded.")
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise GrantError("invalid_request", "The request body is too large.", 413)
+    from urllib.parse import parse_qs
+
+    parsed = parse_qs(body.decode(errors="replace"), keep_blank_values=True)
+    if any(len(values) > 1 for values in parsed.values()):
+        raise GrantError("invalid_request", "A parameter is repeated.")
+    if request.headers.get("authorization"):
+        raise GrantError("invalid_client", "Clients here are public: send client_id in the form, no credentials.",
+                         401)
+    return {name: values[0] for name, values in parsed.items()}
+
+
+def _s256(verifier: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+async def token(server: AuthorizationServer, request: Request) -> Response:
+    try:
+        form = await _form(request)
+        grant_type = form.get("grant_type")
+        if grant_type == "authorization_code":
+            body = await _authorization_code(server, form)
+        elif grant_type == "refresh_token":
+            body = await _refresh(server, form)
+        else:
+            raise GrantError("unsupported_grant_type", "Use authorization_code or refresh_token.")
+    except GrantError as exc:
+        return plain_error(exc.status, exc.error, exc.description)
+    return JSONResponse(body, headers=_NO_STORE)
+
+
+async def _authorization_code(server: AuthorizationServer, form: dict[str, str]) -> dict[str, Any]:
+    code, client_id, verifier = form.get("code"), form.get("client_id"), form.get("code_verifier")
+    if not code or not client_id or not verifier:
+        raise GrantError("invalid_request", "code, client_id and code_verifier are required.")
+    grant, replayed = await server.store.redeem_code(code)
+    if grant is None:
+        raise GrantError("invalid_grant", "The authorization code is unknown or expired.")
+    if replayed:
+        await server.store.revoke_family(grant["family"])
+        raise GrantError("invalid_grant", "The authorization code was already used; tokens issued from it are revoked.")
+    if grant["client_id"] != client_id:
+        raise GrantError("invalid_grant", "The authorization code was issued to another client.")
+    if form.get("redirect_uri", grant["redirect_uri"]) != grant["redirect_uri"]:
+        raise GrantError("invalid_grant", "redirect_uri does not match the authorization request.")
+    if not secrets.compare_digest(_s256(verifier), grant["code_challenge"]):
+        raise GrantError("invalid_grant", "The code_verifier does not match the code_challenge (PKCE).")
+    if form.get("resource", grant["resource"]).rstrip("/") != grant["resource"]:
+        raise GrantError("invalid_target", f"This code is for {grant['resource']}.")
+    return await _issue(server, grant)
+
+
+async def _refresh(server: AuthorizationServer, form: dict[str, str]) -> dict[str, Any]:
+    presented, client_id = form.get("refresh_token"), form.get("client_id")
+    if not presented or not client_id:
+        raise GrantError("invalid_request", "refresh_token and client_id are required.")
+    grant, replayed = await server.store.use_refresh_token(presented)
+    if grant is None:
+        raise GrantError("invalid_grant", "The refresh token is unknown or expired: sign in again.")
+    if replayed:
+        await server.store.revoke_family(grant["family"])
+        raise GrantError("invalid_grant", "The refresh token was already used; this sign-in is revoked: sign in again.")
+    if grant["client_id"] != client_id:
+        await server.store.revoke_family(grant["family"])
+        raise GrantError("invalid_grant", "The refresh token was issued to another client.")
+    if not await server.store.family_active(grant["family"]):
+        raise GrantError("invalid_grant", "This sign-in was revoked: sign in again.")
+    if "scope" in form:
+        narrowed = set(form["scope"].split())
+        if not narrowed <= set(grant["scope"].split()):
+            raise GrantError("invalid_scope", "A refresh may only narrow the granted scopes.")
+        grant = {**grant, "scope": " ".join(sorted(narrowed))}
+    if form.get("resource", grant["resource"]).rstrip("/") != grant["resource"]:
+        raise GrantError("invalid_target", f"This token is for {grant['resource']}.")
+    return await _issue(server, grant)
+
+
+async def _issue(server: AuthorizationServer, grant: dict[str, Any]) -> dict[str, Any]:
+    now = int(time.time())
+    claims = {
+        "iss": server.issuer, "sub": grant["uid"], "aud": grant["resource"], "iat": now,
+        "exp": now + server.access_ttl, "jti": secrets.token_urlsafe(12), "client_id": grant["client_id"],
+        "scope": grant["scope"],
+    }
+    access = await server.keys.sign(claims)
+    refresh = secrets.token_urlsafe(32)
+    await server.store.save_refresh_token(refresh, {
+        key: grant[key] for key in ("uid", "client_id", "scope", "resource", "family")
+    }, server.refresh_ttl)
+    body: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": server.access_ttl,
+                            "refresh_token": refresh}
+    if grant["scope"]:
+        body["scope"] = grant["scope"]
+    return body
+
+
+async def revoke(server: AuthorizationServer, request: Request) -> Response:
+    """RFC 7009: revoking a refresh token ends its family. Access tokens are short-lived JWTs and
+    expire on their own; unknown tokens are answered with 200 like revoked ones."""
+    try:
+        form = await _form(request)
+    except GrantError as exc:
+        return plain_error(exc.status, exc.error, exc.description)
+    presented, client_id = form.get("token"), form.get("client_id")
+    if not presented or not client_id:
+        return plain_error(400, "invalid_request", "token and client_id are required.")
+    grant = await server.store.peek_refresh_token(presented)
+    if grant is not None and grant["client_id"] == client_id:
+        await server.store.revoke_family(grant["family"])
+    return Response(status_code=200, headers=_NO_STORE)
+
+
+async def registration(server: AuthorizationServer, request: Request, remote: str) -> Response:
+    if request.method != "POST":
+        return plain_error(405, "method_not_allowed", "Use POST to register a client.", {"Allow": "POST"})
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        return plain_error(413, "invalid_client_metadata", "The registration request is too large.")
+    if await server.store.count_registration(remote) > server.registration_rate:
+        return plain_error(429, "too_many_requests", "Too many registrations from this address: retry in a minute.",
+                           {"Retry-After": "60"})
+    try:
+        metadata = json.loads(body)
+        _, stored = register(metadata)
+    except ValueError:
+        return plain_error(400, "invalid_client_metadata", "The registration request must be a JSON object.")
+    except ClientError as exc:
+        return plain_error(400, exc.error, exc.description)
+    await server.store.save_client(stored["client_id"], stored, server.client_ttl)
+    return JSONResponse({**stored, "client_id_issued_at": int(time.time())}, status_code=201, headers=_NO_STORE)

@@ -1,0 +1,142 @@
+"""Sign-in delegated to an upstream OpenID Connect provider (Google by default).
+
+Each authorization request gets its own upstream ``state``; the upstream nonce and
+PKCE verifier are derived from it, so only its hash needs storing. The ID token
+is verified (signature by the provider's JWKS, issuer, audience, expiry, nonce)
+and the upstream tokens are dropped: MCP clients only ever see our own tokens.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from mcp_auth.auth.base import Credentials
+from mcp_auth.auth.jwks import JwksCache
+from mcp_auth.auth.jwt import JwtProvider
+from mcp_auth.errors import McpAuthError, UpstreamError
+
+
+class SignInRefused(Exception):
+    """The upstream account may not sign in here (``access_denied``)."""
+
+
+class UpstreamUnavailable(UpstreamError):
+    pass
+
+
+def _derive(label: str, state: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(f"{label}:{state}".encode()).digest()).rstrip(b"=").decode()
+
+
+def nonce_for(state: str) -> str:
+    return _derive("nonce", state)
+
+
+def verifier_for(state: str) -> str:
+    return _derive("pkce", state)
+
+
+class SignInPolicy:
+    """Who may sign in: a verified email in an allowed domain (or Workspace ``hd``), on the allowlist,
+    or (``require_user_record``) with an existing user record. Several rules: any one suffices."""
+
+    def __init__(
+        self, *, domains: Sequence[str] = (), emails: Sequence[str] = (),
+        user_exists: Callable[[str], Awaitable[bool]] | None = None,
+    ) -> None:
+        self._domains = frozenset(d.lower() for d in domains)
+        self._emails = frozenset(e.lower() for e in emails)
+        self._user_exists = user_exists
+
+    async def user_id(self, claims: dict[str, Any]) -> str:
+        email = claims.get("email")
+        if not isinstance(email, str) or "@" not in email or claims.get("email_verified") is not True:
+            raise SignInRefused("This account has no verified email address.")
+        email = email.lower()
+        domain = email.rsplit("@", 1)[1]
+        hd = claims.get("hd")
+        if self._domains and (domain in self._domains or (isinstance(hd, str) and hd.lower() in self._domains)):
+            return email
+        if email in self._emails:
+            return email
+        if self._user_exists is not None and await self._user_exists(email):
+            return email
+        raise SignInRefused(f"The account {email} may not sign in to this server.")
+
+
+class Upstream:
+    """One upstream OpenID provider, discovered lazily from ``issuer``."""
+
+    def __init__(
+        self, *, issuer: str, client_id: str, client_secret: Callable[[], Awaitable[str]],
+        http: Callable[[], httpx.AsyncClient], scopes: str = "openid email profile",
+    ) -> None:
+        self.issuer = issuer.rstrip("/")
+        self._client_id = client_id
+        self._secret = client_secret
+        self._http = http
+        self._scopes = scopes
+        self._metadata: dict[str, Any] | None = None
+        self._verifier: JwtProvider | None = None
+
+    async def metadata(self) -> dict[str, Any]:
+        if self._metadata is None:
+            url = f"{self.issuer}/.well-known/openid-configuration"
+            try:
+                response = await self._http().get(url, timeout=5.0)
+                response.raise_for_status()
+                document = response.json()
+            except (httpx.HTTPError, ValueError) as exc:
+                raise UpstreamUnavailable(
+                    f"The sign-in provider's discovery document could not be read ({type(exc).__name__}); retry."
+                ) from exc
+            for name in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
+                if not isinstance(document.get(name), str):
+                    raise UpstreamUnavailable(f"The sign-in provider's discovery document lacks {name}.")
+            self._metadata = document
+        return self._metadata
+
+    async def authorization_url(self, *, state: str, redirect_uri: str) -> str:
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier_for(state).encode()).digest()).rstrip(b"=")
+        params = {
+            "response_type": "code", "client_id": self._client_id, "redirect_uri": redirect_uri,
+            "scope": self._scopes, "state": state, "nonce": nonce_for(state),
+            "code_challenge": challenge.decode(), "code_challenge_method": "S256",
+        }
+        return f"{(await self.metadata())['authorization_endpoint']}?{urlencode(params)}"
+
+    async def sign_in(self, *, code: str, state: str, redirect_uri: str) -> dict[str, Any]:
+        """Redeem the upstream code; the verified ID token claims."""
+        metadata = await self.metadata()
+        form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+                "code_verifier": verifier_for(state)}
+        try:
+            response = await self._http().post(
+                metadata["token_endpoint"], data=form, auth=(self._client_id, await self._secret()), timeout=10.0,
+            )
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(f"The sign-in provider could not be reached ({type(exc).__name__}).") from exc
+        if response.status_code != 200:
+            raise SignInRefused(f"The sign-in provider refused the sign-in (HTTP {response.status_code}).")
+        id_token = response.json().get("id_token")
+        if not isinstance(id_token, str):
+            raise SignInRefused("The sign-in provider returned no ID token.")
+        if self._verifier is None:
+            self._verifier = JwtProvider(
+                issuer=metadata.get("issuer", self.issuer), audience=self._client_id,
+                jwks=JwksCache(metadata["jwks_uri"], client=self._http()), leeway=60,
+            )
+        try:
+            principal = await self._verifier.authenticate(Credentials(bearer=id_token, api_key=None))
+        except McpAuthError as exc:
+            raise SignInRefused(f"The sign-in provider's ID token is not valid: {exc.message}") from exc
+        claims = dict(principal.claims)
+        if claims.get("nonce") != nonce_for(state):
+            raise SignInRefused("The ID token's nonce does not belong to this sign-in.")
+        return claims

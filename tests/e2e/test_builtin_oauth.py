@@ -1,0 +1,263 @@
+"""The built-in authorization server end to end: the `mcp` client against a function with
+MCP_AUTH_PROVIDERS=oauth, and oidc-provider on loopback standing in for Google.
+
+Discovery, registration (dynamic and by metadata document), PKCE, upstream sign-in, token,
+tool call, refresh with rotation, reuse detection and revocation; then hostile requests.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import uuid
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+import httpx2
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from mcp.client import Client
+from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.auth import OAuthClientMetadata
+
+from mcp_auth.devtools.emulator import free_port
+from tests._fixtures.firestore import TEST_PROJECT
+from tests._fixtures.secret_manager import SecretManagerAdmin
+from tests.oauth.documents import DocumentServer, serve_documents
+from tests.oidc.helper import MemoryStorage, OidcServer
+
+REDIRECT_URI = "http://localhost:3030/callback"
+UPSTREAM_CLIENT = "mcp-deployment"
+
+
+class Deployment:
+    def __init__(self, url: str, idp: OidcServer, documents: DocumentServer) -> None:
+        self.url, self.idp, self.documents = url, idp, documents
+        self.base = url.rsplit("/", 1)[0]
+
+    async def register(self, redirect_uris: list[str] | None = None) -> str:
+        async with httpx.AsyncClient(timeout=10) as http:
+            r = await http.post(f"{self.base}/oauth/register",
+                                json={"redirect_uris": redirect_uris or [REDIRECT_URI], "client_name": "t"})
+        assert r.status_code == 201, r.text
+        return str(r.json()["client_id"])
+
+    def authorize_url(self, client_id: str, challenge: str, *, redirect_uri: str = REDIRECT_URI,
+                      **extra: str) -> str:
+        params = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
+                  "code_challenge": challenge, "code_challenge_method": "S256", "state": "s1",
+                  "resource": self.url, **extra}
+        return f"{self.base}/oauth/authorize?{urlencode(params)}"
+
+    async def sign_in(self, client_id: str, *, account: str = "alice") -> tuple[dict[str, str], str]:
+        """Front channel through the upstream sign-in: (callback query, PKCE verifier)."""
+        verifier = secrets.token_urlsafe(40)
+        url = self.authorize_url(client_id, _s256(verifier))
+        callback = await self.idp.follow_authorization(url, redirect_uri=REDIRECT_URI, account=account)
+        return {k: v[0] for k, v in parse_qs(urlsplit(callback).query).items()}, verifier
+
+    async def token(self, **form: str) -> httpx.Response:
+        async with httpx.AsyncClient(timeout=10) as http:
+            return await http.post(f"{self.base}/oauth/token", data=form)
+
+    async def redeem(self, client_id: str, code: str, verifier: str) -> httpx.Response:
+        return await self.token(grant_type="authorization_code", code=code, code_verifier=verifier,
+                                client_id=client_id, redirect_uri=REDIRECT_URI)
+
+    async def refresh(self, client_id: str, refresh_token: str) -> httpx.Response:
+        return await self.token(grant_type="refresh_token", refresh_token=refresh_token, client_id=client_id)
+
+
+def _s256(verifier: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+@pytest.fixture
+def deployment(oidc_server_factory, start_function, drongo_endpoint):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/mcp"
+    upstream_secret = secrets.token_urlsafe(32)
+    idp = oidc_server_factory(clients=[{
+        "client_id": UPSTREAM_CLIENT, "client_secret": upstream_secret,
+        "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
+        "redirect_uris": [f"http://127.0.0.1:{port}/oauth/callback"],
+    }])
+    key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    suffix = uuid.uuid4().hex[:8]
+    admin = SecretManagerAdmin(drongo_endpoint, TEST_PROJECT)
+    admin.create_secret(f"oauth-upstream-{suffix}", upstream_secret.encode())
+    admin.create_secret(f"oauth-signing-{suffix}", key)
+    admin.close()
+    with serve_documents() as documents:
+        start_function(
+            PORT=str(port), MCP_AUTH_RESOURCE_URL=url, MCP_AUTH_PROVIDERS="oauth", MCP_AUTH_JWT_HS256_KEY=None,
+            MCP_AUTH_JWT_ISSUER=None, MCP_AUTH_SECRET_MANAGER_ENDPOINT=drongo_endpoint,
+            MCP_AUTH_OAUTH_UPSTREAM_ISSUER=idp.issuer, MCP_AUTH_OAUTH_UPSTREAM_CLIENT_ID=UPSTREAM_CLIENT,
+            MCP_AUTH_OAUTH_UPSTREAM_CLIENT_SECRET=f"oauth-upstream-{suffix}",
+            MCP_AUTH_OAUTH_SIGNING_KEY_SECRET=f"oauth-signing-{suffix}",
+            MCP_AUTH_OAUTH_ALLOWED_DOMAINS="example.com", MCP_AUTH_OAUTH_ALLOW_LOOPBACK="true",
+            MCP_AUTH_FIRST_LOGIN="create", MCP_AUTH_DEFAULT_TOOLSETS="basics", MCP_AUTH_DEFAULT_SCOPES="mcp:tools",
+        )
+        yield Deployment(url, idp, documents)
+
+
+async def _connect_and_call(deployment: Deployment, storage: MemoryStorage, *,
+                            client_metadata_url: str | None = None) -> dict[str, Any]:
+    callbacks: list[str] = []
+
+    async def redirect_handler(authorization_url: str) -> None:
+        callbacks.append(await deployment.idp.follow_authorization(
+            authorization_url, redirect_uri=REDIRECT_URI, account="alice"))
+
+    async def callback_handler() -> AuthorizationCodeResult:
+        query = {k: v[0] for k, v in parse_qs(urlsplit(callbacks.pop()).query).items()}
+        assert "error" not in query, query
+        return AuthorizationCodeResult(code=query["code"], state=query.get("state"), iss=query.get("iss"))
+
+    oauth = OAuthClientProvider(
+        deployment.url,
+        OAuthClientMetadata(redirect_uris=[REDIRECT_URI], client_name="test client",
+                            grant_types=["authorization_code", "refresh_token"], response_types=["code"]),
+        storage, redirect_handler, callback_handler, client_metadata_url=client_metadata_url,
+    )
+    async with httpx2.AsyncClient(auth=oauth, timeout=30) as http:
+        async with Client(streamable_http_client(deployment.url, http_client=http), raise_exceptions=True) as client:
+            who = await client.call_tool("whoami", {})
+    return dict(who.structured_content or {})
+
+
+async def test_paste_the_url_sign_in_and_use_the_tools_then_refresh_rotate_and_revoke(deployment):
+    storage = MemoryStorage()
+    who = await _connect_and_call(deployment, storage)
+    assert who["user_id"] == "alice@example.com" and who["scopes"] == ["mcp:tools"]
+    assert storage.client is not None and storage.client.client_id.startswith("mcp-")  # registered dynamically
+    assert storage.tokens is not None and storage.tokens.refresh_token
+    client_id, first = storage.client.client_id, storage.tokens.refresh_token
+
+    rotated = await deployment.refresh(client_id, first)
+    assert rotated.status_code == 200, rotated.text
+    second = rotated.json()["refresh_token"]
+    assert second != first
+    async with httpx.AsyncClient() as http:  # the refreshed access token serves tools
+        r = await http.post(deployment.url, headers={
+            "Authorization": f"Bearer {rotated.json()['access_token']}", "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream"},
+            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}})
+    assert r.status_code == 200, r.text
+
+    reused = await deployment.refresh(client_id, first)  # reuse of a rotated token ...
+    assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
+    after = await deployment.refresh(client_id, second)  # ... revokes the whole family
+    assert after.status_code == 400 and after.json()["error"] == "invalid_grant"
+
+    query, verifier = await deployment.sign_in(client_id)
+    tokens = (await deployment.redeem(client_id, query["code"], verifier)).json()
+    async with httpx.AsyncClient() as http:
+        revoked = await http.post(f"{deployment.base}/oauth/revoke",
+                                  data={"token": tokens["refresh_token"], "client_id": client_id})
+    assert revoked.status_code == 200
+    assert (await deployment.refresh(client_id, tokens["refresh_token"])).json()["error"] == "invalid_grant"
+
+
+async def test_client_with_a_metadata_document_signs_in_without_registering(deployment):
+    client_id = deployment.documents.publish("/client.json", {
+        "client_id": deployment.documents.client_id("/client.json"), "client_name": "CIMD client",
+        "redirect_uris": [REDIRECT_URI], "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"], "token_endpoint_auth_method": "none"})
+    storage = MemoryStorage()
+    who = await _connect_and_call(deployment, storage, client_metadata_url=client_id)
+    assert who["user_id"] == "alice@example.com"
+    assert storage.client is not None and storage.client.client_id == client_id
+
+
+async def test_discovery_documents_point_at_this_deployment(deployment):
+    async with httpx.AsyncClient() as http:
+        prm = (await http.get(f"{deployment.base}/.well-known/oauth-protected-resource/mcp")).json()
+        asm = (await http.get(f"{deployment.base}/.well-known/oauth-authorization-server")).json()
+        oidc = (await http.get(f"{deployment.base}/.well-known/openid-configuration")).json()
+        jwks = (await http.get(asm["jwks_uri"])).json()
+    assert prm["authorization_servers"] == [deployment.base] == [asm["issuer"]]
+    assert asm == oidc
+    assert asm["code_challenge_methods_supported"] == ["S256"]
+    assert asm["client_id_metadata_document_supported"] is True
+    assert [k["kty"] for k in jwks["keys"]] == ["EC"] and "d" not in jwks["keys"][0]
+
+
+async def test_wrong_verifier_replayed_code_and_redirect_mismatch_are_refused(deployment):
+    client_id = await deployment.register()
+    query, verifier = await deployment.sign_in(client_id)
+    assert query["state"] == "s1" and query["iss"] == deployment.base
+    wrong = await deployment.redeem(client_id, query["code"], secrets.token_urlsafe(40))
+    assert wrong.status_code == 400 and "PKCE" in wrong.json()["error_description"]
+    spent = await deployment.redeem(client_id, query["code"], verifier)  # the failed attempt spent the code
+    assert spent.json()["error"] == "invalid_grant"
+
+    query, verifier = await deployment.sign_in(client_id)
+    other_redirect = await deployment.token(grant_type="authorization_code", code=query["code"],
+                                            code_verifier=verifier, client_id=client_id,
+                                            redirect_uri="http://localhost:9999/callback")
+    assert other_redirect.json()["error"] == "invalid_grant"
+
+    query, verifier = await deployment.sign_in(client_id)
+    first = await deployment.redeem(client_id, query["code"], verifier)
+    assert first.status_code == 200
+    replay = await deployment.redeem(client_id, query["code"], verifier)
+    assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
+    refresh = await deployment.refresh(client_id, first.json()["refresh_token"])  # replay revoked the grant
+    assert refresh.json()["error"] == "invalid_grant"
+
+
+async def test_unverified_redirects_are_never_followed(deployment):
+    client_id = await deployment.register()
+    async with httpx.AsyncClient() as http:
+        for url in (
+            deployment.authorize_url(client_id, _s256("x" * 43), redirect_uri="https://evil.example/cb"),
+            deployment.authorize_url("mcp-unknown", _s256("x" * 43), redirect_uri="https://evil.example/cb"),
+            deployment.authorize_url(client_id, _s256("x" * 43), redirect_uri=REDIRECT_URI + "/../evil"),
+        ):
+            r = await http.get(url)
+            assert r.status_code == 400 and "location" not in r.headers
+        for uris in (["https://evil.example/cb#x"], ["javascript:alert(1)"], ["http://evil.example/cb"]):
+            r = await http.post(f"{deployment.base}/oauth/register", json={"redirect_uris": uris})
+            assert r.status_code == 400 and r.json()["error"] == "invalid_redirect_uri"
+        r = await http.get(deployment.authorize_url(client_id, "", code_challenge_method="plain"))
+        assert r.status_code == 302 and "error=invalid_request" in r.headers["location"]
+        assert r.headers["location"].startswith(REDIRECT_URI)
+
+
+async def test_hostile_metadata_documents_are_refused(deployment):
+    docs = deployment.documents
+    huge = docs.publish("/huge.json", b'{"client_id": "' + b"x" * 100_000 + b'"}')
+    slow = docs.publish("/slow.json", {"client_id": docs.client_id("/slow.json"), "redirect_uris": [REDIRECT_URI]},
+                        delay=8.0)
+    liar = docs.publish("/liar.json", {"client_id": "https://elsewhere.example/c.json",
+                                       "redirect_uris": [REDIRECT_URI]})
+    cases = {huge: "larger than", slow: "too long", liar: "its own URL",
+             "https://10.0.0.1/client.json": "private", "https://169.254.169.254/latest/meta-data": "private"}
+    async with httpx.AsyncClient(timeout=20) as http:
+        for client_id, reason in cases.items():
+            r = await http.get(deployment.authorize_url(client_id, _s256("x" * 43)))
+            assert r.status_code == 400 and "location" not in r.headers, (client_id, r.text)
+            assert reason in r.json()["error_description"], (client_id, r.text)
+
+
+async def test_user_outside_the_allowed_domain_is_sent_back_with_access_denied(deployment):
+    client_id = await deployment.register()
+    query, _ = await deployment.sign_in(client_id, account="bob")
+    assert query["error"] == "access_denied" and "code" not in query
+    assert "bob@example.org" in query["error_description"]
+
+
+async def test_registration_is_rate_limited_per_address(deployment):
+    statuses = []
+    async with httpx.AsyncClient() as http:
+        for _ in range(25):  # at most two minute-windows: one of them sees more than 10
+            r = await http.post(f"{deployment.base}/oauth/register", json={"redirect_uris": [REDIRECT_URI]},
+                                headers={"X-Forwarded-For": "203.0.113.7"})
+            statuses.append(r.status_code)
+    assert 429 in statuses and set(statuses) <= {201, 429}
