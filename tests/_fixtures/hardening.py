@@ -1,7 +1,9 @@
 """Fixtures for the hardening suites (fault injection).
 
     restartable_firestore   a Firestore emulator of its own on a fixed loopback port that a test can
-                            stop and start again on the same port, keeping its data (see below)
+                            kill and start again on the same port, keeping its data (see below), or
+                            freeze and thaw (SIGSTOP/SIGCONT: a backend that accepts and never answers)
+    watched_mint            ``mint`` that registers every token with the session's leak watch
 
 The emulator keeps its documents in memory. A production Firestore outage loses nothing that was
 acknowledged, so ``outage()`` models one: it snapshots the documents through the emulator's export
@@ -73,6 +75,19 @@ class RestartableFirestore(FirestoreEmulator):
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
         self._process = None
+
+    def freeze(self) -> None:
+        """SIGSTOP the emulator: connections stay open and nothing answers (a hung backend)."""
+        if self._process is not None:
+            os.killpg(self._process.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        if self._process is not None:
+            os.killpg(self._process.pid, signal.SIGCONT)
+
+    def stop(self) -> None:
+        self.thaw()
+        super().stop()
 
     def outage(self, project: str) -> None:
         self.snapshot(project)

@@ -1,4 +1,5 @@
-"""Fault injection: the Firestore emulator is killed and restarted on the same port while under load.
+"""Fault injection: the Firestore emulator is killed and restarted on the same port, then frozen and
+thawed, while under load.
 
 Writers sign in as new users (first-login policy ``create``: the answer to their first request is
 the acknowledgement that ``users/{uid}`` was written); readers repeat ``whoami`` as existing users
@@ -33,7 +34,18 @@ HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text
            "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "whoami"}
 
 
-async def test_firestore_killed_mid_load_loses_no_acknowledged_write_and_recovers_by_itself(
+async def _recovered(acknowledged: set[str], within: float = 60) -> bool:
+    """True once a new write is acknowledged within ``within`` seconds."""
+    before = len(acknowledged)
+    give_up = time.monotonic() + within
+    while time.monotonic() < give_up:
+        await asyncio.sleep(0.5)
+        if len(acknowledged) > before:
+            return True
+    return False
+
+
+async def test_firestore_killed_or_hung_mid_load_loses_no_acknowledged_write_and_recovers_by_itself(
     restartable_firestore, start_function, watched_mint
 ):
     fs = restartable_firestore
@@ -101,26 +113,29 @@ async def test_firestore_killed_mid_load_loses_no_acknowledged_write_and_recover
         await asyncio.to_thread(fs.outage, TEST_PROJECT)
         fault["down"] = True
         writers_may_write.set()
-        await asyncio.sleep(6)  # readers and writers keep going against a dead store
+        await asyncio.sleep(4)  # readers and writers keep going against a dead store
         await asyncio.to_thread(fs.restart)
         fault["down"] = False
 
-        recovered_at = None
-        give_up = time.monotonic() + 60
-        while time.monotonic() < give_up:
-            before = len(acknowledged)
-            await asyncio.sleep(1)
-            if len(acknowledged) > before:
-                recovered_at = time.monotonic()
-                break
-        await asyncio.sleep(2)
+        recovered_after_restart = await _recovered(acknowledged)
+
+        # A hung store: the process is frozen, connections stay open and nothing answers.
+        fault["down"] = True
+        await asyncio.to_thread(fs.freeze)
+        await asyncio.sleep(5)
+        ready = await http.get(fn.base + "/readyz")
+        await asyncio.to_thread(fs.thaw)
+        fault["down"] = False
+        recovered_after_thaw = await _recovered(acknowledged)
         stop.set()
         await asyncio.gather(*tasks)
 
         print("\nfirestore fault statuses:", dict(statuses), "acknowledged:", len(acknowledged))
         assert unexpected == []
-        assert acknowledged_before > 0 and statuses["outage 503"] > 0  # the fault really happened under load
-        assert recovered_at is not None, "no write succeeded within 60 s of Firestore coming back"
+        assert acknowledged_before > 0 and statuses["outage 503"] > 0  # the faults really happened under load
+        assert recovered_after_restart, "no write succeeded within 60 s of Firestore coming back"
+        assert recovered_after_thaw, "no write succeeded within 60 s of Firestore answering again"
+        assert ready.status_code == 503 and ready.headers.get("retry-after"), ready
         for uid in readers:  # readers recover too
             assert await whoami(http, uid)
         missing = []
