@@ -1,15 +1,15 @@
 # Log-based metrics, alert policies, an uptime check on /healthz and a dashboard.
 #
 # Requests and latency come from Cloud Run's own request log. Auth failures and tool errors
-# come from the function's audit records (lib/mcp_auth/observe.py): jsonPayload.audit is true,
-# jsonPayload.event names the decision, jsonPayload.outcome its result, with jsonPayload.reason
-# (why a request was refused) and jsonPayload.tool (which tool was called) as labels.
+# come from the function's audit records (lib/mcp_auth/observe.py): one line per MCP request
+# with jsonPayload.audit true, jsonPayload.auth.decision and .reason (why a request was refused),
+# jsonPayload.mcp.method and .tool (which tool was called) and jsonPayload.outcome.
 # tests/terraform/test_log_metrics.py runs these filters against lines the function really writes.
 
 locals {
   log_filters = {
-    auth_failure = "jsonPayload.audit=true AND jsonPayload.event=\"authentication\" AND jsonPayload.outcome=\"denied\""
-    tool_error   = "jsonPayload.audit=true AND jsonPayload.event=\"tool_call\" AND jsonPayload.outcome!=\"ok\""
+    auth_failure = "jsonPayload.audit=true AND jsonPayload.auth.decision=\"denied\""
+    tool_error   = "jsonPayload.audit=true AND jsonPayload.mcp.method=\"tools/call\" AND jsonPayload.outcome!=\"ok\""
   }
 
   run_filter = join(" AND ", [
@@ -80,7 +80,7 @@ resource "google_logging_metric" "auth_failures" {
     }
   }
   label_extractors = {
-    reason = "EXTRACT(jsonPayload.reason)"
+    reason = "EXTRACT(jsonPayload.auth.reason)"
   }
 }
 
@@ -101,7 +101,7 @@ resource "google_logging_metric" "tool_errors" {
     }
   }
   label_extractors = {
-    tool = "EXTRACT(jsonPayload.tool)"
+    tool = "EXTRACT(jsonPayload.mcp.tool)"
   }
 }
 

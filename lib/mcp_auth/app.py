@@ -37,7 +37,7 @@ from mcp_auth.errors import InsufficientScope, InvalidToken, McpAuthError
 from mcp_auth.health import check_readiness
 from mcp_auth.logs import configure_logging
 from mcp_auth.metadata import metadata_paths, protected_resource_metadata
-from mcp_auth.observe import RequestRecord, audit, current_record, emit, trace_of
+from mcp_auth.observe import RequestRecord, current_record, emit, trace_of
 from mcp_auth.servers import ServerCache, ServerFactory
 from mcp_auth.store.users import UserDirectory
 from mcp_auth.tools import ScopeMap, missing_scopes
@@ -184,7 +184,9 @@ class McpAuthApp:
             _check_named_tool(request, built.scopes, user.scopes)
         except McpAuthError as exc:
             if record is not None:
-                record.outcome = "denied" if exc.status in (401, 403) else "unavailable"
+                denied = exc.status in (401, 403)
+                record.outcome = "denied" if denied else "unavailable"
+                record.auth_decision = "denied" if denied else "error"
                 record.auth_reason = error_code(exc)
             response = error_response(
                 exc, resource_metadata=self.settings.metadata_url, scopes=self.settings.scopes_supported
@@ -197,21 +199,13 @@ class McpAuthApp:
             await serve_mcp(built.server, scope, receive, send, max_body_bytes=self.settings.max_body_bytes)
 
     async def _authenticate(self, request: Request) -> UserContext:
-        try:
-            principal: Principal = await self.auth.authenticate(credentials_from(request))
-        except McpAuthError as exc:
-            audit("authentication", outcome="denied", reason=error_code(exc))
-            raise
         log = current_record.get()
+        principal: Principal = await self.auth.authenticate(credentials_from(request))
         if log is not None:
             log.user, log.auth_method = principal.user_id, principal.auth_method
-        try:
-            record = await self.users.load(principal.user_id)
-        except McpAuthError as exc:
-            audit("authentication", outcome="denied", reason=error_code(exc), user=principal.user_id)
-            raise
-        audit("authentication", outcome="allowed", user=principal.user_id, method=principal.auth_method,
-              client=principal.client_id)
+        record = await self.users.load(principal.user_id)
+        if log is not None:
+            log.auth_decision = "allowed"
         return UserContext(principal=principal, record=record, scopes=effective_scopes(principal, record))
 
     @property

@@ -1,14 +1,19 @@
 """What one request did, for its log line and the audit trail.
 
 ``RequestRecord`` lives in a context variable for the duration of one HTTP
-request; the edge fills in the HTTP facts, authentication fills in who, and
-``AuditMiddleware`` (inside the user's MCP server) fills in the MCP method,
-tool and outcome. ``emit`` writes the one request line; ``audit`` writes an
-audit line (``"audit": true``) for every authentication decision and tool call.
+request; the edge fills in the HTTP facts, authentication fills in who and
+the decision, and ``AuditMiddleware`` (inside the user's MCP server) fills in
+the MCP method, tool, outcome and tool latency. ``emit`` writes the request's
+one line. On the MCP route that line is also the audit record
+(``"audit": true``): every authentication decision and every tool call
+(stateless: one per request) with who, what, when, outcome and latency —
+one write per request, which keeps logging off the hot path's critical cost.
 
-Field names are a contract with Terraform's log-based metrics and dashboard:
-``httpRequest.status``, ``httpRequest.latency``, ``route``, ``mcp.method``,
-``mcp.tool``, ``outcome``, ``auth.reason``, ``user``, ``audit``.
+Field names are a contract with Terraform's log-based metrics and dashboard
+(``tests/terraform/test_log_metrics.py``): ``httpRequest.status``,
+``httpRequest.latency``, ``route``, ``outcome``, ``user``, ``audit``,
+``auth.method``, ``auth.decision``, ``auth.reason``, ``mcp.method``,
+``mcp.tool``, ``mcp.latency_ms``.
 """
 
 from __future__ import annotations
@@ -24,7 +29,6 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp_types import CallToolResult
 
 request_logger = logging.getLogger("mcp_auth.request")
-audit_logger = logging.getLogger("mcp_auth.audit")
 
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
 _CLOUD_TRACE = re.compile(r"^([0-9a-f]{32})(?:/(\d{1,20}))?(?:;o=[01])?$")
@@ -42,9 +46,11 @@ class RequestRecord:
     status: int = 0
     user: str | None = None
     auth_method: str | None = None
+    auth_decision: str | None = None
     auth_reason: str | None = None
     mcp_method: str | None = None
     tool: str | None = None
+    tool_latency: float | None = None
     outcome: str = "ok"
 
     def latency(self) -> float:
@@ -86,25 +92,21 @@ def emit(record: RequestRecord) -> None:
         fields["logging.googleapis.com/trace"] = record.trace
     if record.user:
         fields["user"] = record.user
-        fields["auth"] = {"method": record.auth_method}
-    if record.auth_reason:
-        fields.setdefault("auth", {})["reason"] = record.auth_reason
+    if record.auth_decision:
+        fields["audit"] = True
+        fields["auth"] = {"decision": record.auth_decision, "method": record.auth_method}
+        if record.auth_reason:
+            fields["auth"]["reason"] = record.auth_reason
     if record.mcp_method:
         fields["mcp"] = {"method": record.mcp_method, "tool": record.tool}
+        if record.tool_latency is not None:
+            fields["mcp"]["latency_ms"] = round(record.tool_latency * 1000, 3)
     level = logging.ERROR if record.status >= 500 else logging.WARNING if record.status >= 400 else logging.INFO
     request_logger.log(level, "%s %s %d", record.method, record.path, record.status, extra=fields)
 
 
-def audit(event: str, **fields: Any) -> None:
-    record = current_record.get()
-    extra: dict[str, Any] = {"audit": True, "event": event, **fields}
-    if record is not None and record.trace:
-        extra["logging.googleapis.com/trace"] = record.trace
-    audit_logger.info("audit %s", event, extra=extra)
-
-
 class AuditMiddleware:
-    """Records the MCP method, tool and outcome of each request, and audits every tool call."""
+    """Records the MCP method, tool, outcome and tool latency of the request into its record."""
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         record = current_record.get()
@@ -128,11 +130,5 @@ class AuditMiddleware:
         finally:
             if record is not None and ctx.request_id is not None:
                 record.outcome = outcome
-            if ctx.method == "tools/call" and ctx.request_id is not None:
-                audit(
-                    "tool_call",
-                    user=record.user if record else None,
-                    tool=tool,
-                    outcome=outcome,
-                    latency_ms=round((time.perf_counter() - started) * 1000, 3),
-                )
+                if ctx.method == "tools/call":
+                    record.tool_latency = time.perf_counter() - started

@@ -47,19 +47,18 @@ async def test_requests_and_decisions_are_logged_structured_and_without_secrets(
         assert entry["severity"] in ("INFO", "WARNING", "ERROR")
         assert {"requestMethod", "requestUrl", "status", "latency", "remoteIp"} <= set(entry["httpRequest"])
         assert entry["httpRequest"]["latency"].endswith("s")
+    # one line per request, and on the MCP route it is the audit record
+    assert len([e for e in lines if e.get("logger", "").startswith("mcp_auth")]) == len(requests)
     calls = [e for e in requests if e.get("mcp", {}).get("tool") == "echo"]
-    assert calls and calls[0]["user"] == user.uid and calls[0]["outcome"] == "ok"
+    assert len(calls) == 1
+    call = calls[0]
+    assert call["audit"] is True and call["user"] == user.uid and call["outcome"] == "ok"
+    assert call["auth"] == {"decision": "allowed", "method": "jwt"}
+    assert call["mcp"]["method"] == "tools/call" and call["mcp"]["latency_ms"] >= 0
     denied = [e for e in requests if e["httpRequest"]["status"] == 401]
-    assert denied[-1]["auth"]["reason"] == "wrong_audience"
+    assert denied[-1]["audit"] is True
+    assert denied[-1]["auth"]["decision"] == "denied" and denied[-1]["auth"]["reason"] == "wrong_audience"
     assert denied[-1]["logging.googleapis.com/trace"].endswith(f"/traces/{TRACE}")
-
-    audits = [e for e in lines if e.get("audit") is True]
-    events = {(e["event"], e.get("outcome")) for e in audits}
-    assert ("authentication", "allowed") in events
-    assert ("authentication", "denied") in events
-    assert ("tool_call", "ok") in events
-    tool_audit = next(e for e in audits if e["event"] == "tool_call")
-    assert tool_audit["user"] == user.uid and tool_audit["tool"] == "echo" and tool_audit["latency_ms"] >= 0
 
 
 async def test_readiness_names_no_dependency_in_the_body(function_server, start_function):

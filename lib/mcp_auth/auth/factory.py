@@ -9,12 +9,15 @@ development-only raw settings stand in for them locally.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from mcp_auth.auth.base import AuthProvider
 from mcp_auth.auth.chain import ProviderChain
 from mcp_auth.config import Settings
 from mcp_auth.errors import ConfigError
-from mcp_auth.secrets import SecretStore
+
+if TYPE_CHECKING:  # the Secret Manager client costs ~0.5 s to import: only when a secret is configured
+    from mcp_auth.secrets import SecretStore
 
 
 def build_secret_store(settings: Settings) -> SecretStore | None:
@@ -22,6 +25,8 @@ def build_secret_store(settings: Settings) -> SecretStore | None:
         return None
     if not settings.project:
         raise ConfigError("GOOGLE_CLOUD_PROJECT is required to read secrets from Secret Manager.")
+    from mcp_auth.secrets import SecretStore
+
     return SecretStore(
         project=settings.project,
         endpoint=settings.secret_manager_endpoint,

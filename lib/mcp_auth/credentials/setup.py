@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp
 
@@ -13,7 +14,9 @@ from mcp_auth.credentials.platform import PlatformClient
 from mcp_auth.credentials.resolver import CredentialResolver
 from mcp_auth.credentials.versions import CredentialVersions
 from mcp_auth.errors import ConfigError
-from mcp_auth.secrets import SecretStore
+
+if TYPE_CHECKING:
+    from mcp_auth.secrets import SecretStore
 
 
 @dataclass(frozen=True, slots=True)
