@@ -19,11 +19,12 @@ ROOT = Path(__file__).resolve().parents[2]
 TARGETS = ("lib", "functions")
 
 # (file, bandit test id) -> how many, and why each is safe. Move each reason inline as `# nosec`.
+# Besides these, B105 on the descriptions in config.py's SETTINGS ("…_SECRET": "Secret Manager secret holding …")
+# is a false positive by construction and is skipped by rule (``_setting_description``).
 ACCEPTED: dict[tuple[str, str], tuple[int, str]] = {
     ("lib/mcp_auth/auth/introspection.py", "B105"): (1, "'access_token' is an RFC 7662 field name, not a password"),
     ("lib/mcp_auth/oauth/clients.py", "B105"): (1, "'none' is the RFC 7591 token_endpoint_auth_method value"),
     ("lib/mcp_auth/oauth/tokens.py", "B105"): (1, "'Bearer' is the RFC 6749 token_type value"),
-    ("lib/mcp_auth/config.py", "B105"): (8, "descriptions of settings that name secrets, not secret values"),
     ("lib/mcp_auth/devtools/emulator.py", "B404"): (1, "development tool: starts the local emulator"),
     ("lib/mcp_auth/devtools/emulator.py", "B603"): (1, "fixed argv of the emulator launcher, no shell"),
     ("lib/mcp_auth/devtools/emulator.py", "B310"): (2, "http:// URLs to the loopback emulator only"),
@@ -31,6 +32,15 @@ ACCEPTED: dict[tuple[str, str], tuple[int, str]] = {
     ("lib/mcp_auth/devtools/runner.py", "B603"): (1, "fixed argv of functions-framework, no shell"),
     ("lib/mcp_auth/devtools/runner.py", "B310"): (1, "http:// URL to the loopback function only"),
 }
+
+
+def _setting_description(finding: dict) -> bool:
+    """B105 on a line of ``SETTINGS`` in config.py: the description of a setting whose name mentions a secret."""
+    if finding["test_id"] != "B105" or finding["filename"].removeprefix("./") != "lib/mcp_auth/config.py":
+        return False
+    numbered = (line.partition(" ") for line in finding["code"].splitlines())
+    flagged = next((text for number, _, text in numbered if number == str(finding["line_number"])), "")
+    return flagged.strip().startswith('"MCP_AUTH_')
 
 
 def _bandit() -> list[dict]:
@@ -45,7 +55,7 @@ def _bandit() -> list[dict]:
 
 @pytest.fixture(scope="module")
 def bandit_findings() -> Counter[tuple[str, str]]:
-    return Counter((r["filename"].removeprefix("./"), r["test_id"]) for r in _bandit())
+    return Counter((r["filename"].removeprefix("./"), r["test_id"]) for r in _bandit() if not _setting_description(r))
 
 
 def test_ruff_security_rules_find_nothing_in_the_framework_or_the_template():
