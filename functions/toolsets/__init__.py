@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from mcp.server.mcpserver.tools.base import Tool
 
-from toolsets import basics, github
+from toolsets import basics, github, notes, profile
 
 TOOLSETS: dict[str, tuple[Tool, ...]] = {
     "basics": basics.TOOLS,
     "github": github.TOOLS,
+    "notes": notes.TOOLS,
+    "profile": profile.TOOLS,
 }
