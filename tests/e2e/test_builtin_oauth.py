@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import secrets
 import uuid
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
 import httpx2
@@ -29,6 +30,7 @@ from tests._fixtures.firestore import TEST_PROJECT
 from tests._fixtures.secret_manager import SecretManagerAdmin
 from tests.oauth.documents import DocumentServer, serve_documents
 from tests.oidc.helper import MemoryStorage, OidcServer
+from tests.oidc.protocol import same_endpoint, with_login_hint
 
 REDIRECT_URI = "http://localhost:3030/callback"
 UPSTREAM_CLIENT = "mcp-deployment"
@@ -53,11 +55,31 @@ class Deployment:
                   "resource": self.url, **extra}
         return f"{self.base}/oauth/authorize?{urlencode(params)}"
 
-    async def sign_in(self, client_id: str, *, account: str = "alice") -> tuple[dict[str, str], str]:
-        """Front channel through the upstream sign-in: (callback query, PKCE verifier)."""
+    async def browse(self, url: str, *, account: str = "alice", decision: str = "allow") -> str:
+        """What a browser does from `url`: sign in upstream as `account`, answer our consent page with
+        `decision`; returns the URL finally sent to REDIRECT_URI (not requested)."""
+        async with httpx.AsyncClient(timeout=20) as browser:
+            for _ in range(20):
+                if same_endpoint(url, self.idp.authorization_endpoint):
+                    url = with_login_hint(url, account)
+                r = await browser.get(url)
+                if r.status_code == 200 and 'name="approval"' in r.text:
+                    approval = re.search(r'name="approval" value="([^"]+)"', r.text)
+                    assert approval is not None
+                    r = await browser.post(f"{self.base}/oauth/consent",
+                                           data={"approval": approval.group(1), "decision": decision})
+                assert r.is_redirect, (url, r.status_code, r.text[:300])
+                url = urljoin(str(r.url), r.headers["location"])
+                if same_endpoint(url, REDIRECT_URI):
+                    return url
+        raise AssertionError("no redirect to the client")
+
+    async def sign_in(self, client_id: str, *, account: str = "alice",
+                      decision: str = "allow") -> tuple[dict[str, str], str]:
+        """Front channel through the upstream sign-in and consent: (callback query, PKCE verifier)."""
         verifier = secrets.token_urlsafe(40)
-        url = self.authorize_url(client_id, _s256(verifier))
-        callback = await self.idp.follow_authorization(url, redirect_uri=REDIRECT_URI, account=account)
+        callback = await self.browse(self.authorize_url(client_id, _s256(verifier)), account=account,
+                                     decision=decision)
         return {k: v[0] for k, v in parse_qs(urlsplit(callback).query).items()}, verifier
 
     async def token(self, **form: str) -> httpx.Response:
@@ -111,8 +133,7 @@ async def _connect_and_call(deployment: Deployment, storage: MemoryStorage, *,
     callbacks: list[str] = []
 
     async def redirect_handler(authorization_url: str) -> None:
-        callbacks.append(await deployment.idp.follow_authorization(
-            authorization_url, redirect_uri=REDIRECT_URI, account="alice"))
+        callbacks.append(await deployment.browse(authorization_url))
 
     async def callback_handler() -> AuthorizationCodeResult:
         query = {k: v[0] for k, v in parse_qs(urlsplit(callbacks.pop()).query).items()}
@@ -251,6 +272,16 @@ async def test_user_outside_the_allowed_domain_is_sent_back_with_access_denied(d
     query, _ = await deployment.sign_in(client_id, account="bob")
     assert query["error"] == "access_denied" and "code" not in query
     assert "bob@example.org" in query["error_description"]
+
+
+async def test_a_user_who_denies_consent_gets_no_code_and_an_answer_works_once(deployment):
+    client_id = await deployment.register()
+    query, _ = await deployment.sign_in(client_id, decision="deny")
+    assert query["error"] == "access_denied" and "code" not in query and query["state"] == "s1"
+    async with httpx.AsyncClient() as http:
+        forged = await http.post(f"{deployment.base}/oauth/consent",
+                                 data={"approval": secrets.token_urlsafe(32), "decision": "allow"})
+    assert forged.status_code == 400 and "location" not in forged.headers
 
 
 async def test_registration_is_rate_limited_per_address(deployment):

@@ -1,5 +1,5 @@
 """The front channel: ``/authorize`` (client's request, PKCE S256, resource indicator) and
-``/oauth/callback`` (the upstream sign-in's answer), ending in a redirect with our code.
+``/oauth/callback`` (the upstream sign-in's answer), ending in the consent page (``consent.py``), which issues our code.
 
 Until the client and its redirect URI are verified, errors are shown here and never
 redirected (no open redirect); after that they go back to the client per RFC 6749 §4.1.2.1.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 from mcp_auth.challenge import plain_error
 from mcp_auth.errors import McpAuthError
+from mcp_auth.oauth import consent
 from mcp_auth.oauth.clients import Client, ClientError, fetch_metadata_document, is_metadata_url
 from mcp_auth.oauth.upstream import SignInRefused
 
@@ -26,10 +27,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger("mcp_auth.oauth")
 STATE_COOKIE = "mcp_auth_signin"
 REQUEST_TTL = 600
-CODE_TTL = 60
 
 
-def _redirect(uri: str, params: dict[str, str]) -> Response:
+def redirect_to_client(uri: str, params: dict[str, str]) -> Response:
     separator = "&" if "?" in uri else "?"
     return RedirectResponse(f"{uri}{separator}{urlencode(params)}", status_code=302,
                             headers={"Cache-Control": "no-store"})
@@ -68,7 +68,7 @@ async def authorize(server: AuthorizationServer, request: Request) -> Response:
     back = {"iss": server.issuer, **({"state": state} if state else {})}
 
     def fail(error: str, description: str) -> Response:
-        return _redirect(redirect_uri, {"error": error, "error_description": description, **back})
+        return redirect_to_client(redirect_uri, {"error": error, "error_description": description, **back})
 
     if query.get("response_type") != "code":
         return fail("unsupported_response_type", "Only response_type=code is supported.")
@@ -85,7 +85,7 @@ async def authorize(server: AuthorizationServer, request: Request) -> Response:
     upstream_state = secrets.token_urlsafe(32)
     await server.store.save_request(upstream_state, {
         "client_id": client.client_id, "redirect_uri": redirect_uri, "code_challenge": challenge,
-        "state": state, "scope": scope, "resource": server.resource,
+        "state": state, "scope": scope, "resource": server.resource, "client_name": client.client_name,
     }, REQUEST_TTL)
     try:
         url = await server.upstream.authorization_url(state=upstream_state, redirect_uri=server.callback_url)
@@ -115,7 +115,7 @@ async def callback(server: AuthorizationServer, request: Request) -> Response:
         return response
 
     if "error" in request.query_params or "code" not in request.query_params:
-        return finish(_redirect(pending["redirect_uri"], {
+        return finish(redirect_to_client(pending["redirect_uri"], {
             "error": "access_denied", "error_description": "Sign-in was cancelled or refused.", **back}))
     try:
         claims = await server.upstream.sign_in(code=request.query_params["code"], state=state,
@@ -123,11 +123,7 @@ async def callback(server: AuthorizationServer, request: Request) -> Response:
         uid = await server.policy.user_id(claims)
     except SignInRefused as exc:
         logger.info("sign-in refused: %s", exc)
-        return finish(_redirect(pending["redirect_uri"], {"error": "access_denied", "error_description": str(exc),
-                                                          **back}))
-    family = await server.store.new_family(uid, pending["client_id"], server.refresh_ttl)
-    code = secrets.token_urlsafe(32)
-    grant: dict[str, Any] = {key: pending[key] for key in ("client_id", "redirect_uri", "code_challenge", "scope",
-                                                           "resource")}
-    await server.store.save_code(code, {**grant, "uid": uid, "family": family}, CODE_TTL)
-    return finish(_redirect(pending["redirect_uri"], {"code": code, **back}))
+        return finish(redirect_to_client(
+            pending["redirect_uri"], {"error": "access_denied", "error_description": str(exc), **back}
+        ))
+    return finish(await consent.ask(server, uid=uid, pending=pending))

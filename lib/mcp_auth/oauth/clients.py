@@ -108,7 +108,9 @@ def is_metadata_url(client_id: str) -> bool:
     return parts.scheme == "https" and bool(parts.hostname) and parts.path not in ("", "/")
 
 
-async def _check_address(host: str, port: int, *, allow_loopback: bool) -> None:
+async def _vetted_address(host: str, port: int, *, allow_loopback: bool) -> str:
+    """Resolve ``host``; refuse it if any address is not public. Returns the address to connect to,
+    so a second DNS answer (rebinding) cannot redirect the fetch."""
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError:
@@ -121,6 +123,9 @@ async def _check_address(host: str, port: int, *, allow_loopback: bool) -> None:
             raise ClientError(
                 "invalid_client", "The client metadata document is on a private or reserved address; refused."
             )
+    if not infos:
+        raise ClientError("invalid_client", f"The client's host {host!r} does not resolve.")
+    return str(infos[0][4][0])
 
 
 async def fetch_metadata_document(
@@ -134,13 +139,15 @@ async def fetch_metadata_document(
     if parts.username or parts.password or parts.fragment:
         raise ClientError("invalid_client", "A URL client id must not carry credentials or a fragment.")
     host, port = parts.hostname or "", parts.port or 443
-    await _check_address(host, port, allow_loopback=allow_loopback)
-    url = client_id
-    if allow_loopback and _loopback_host(host):
-        url = "http://" + client_id[len("https://"):]  # tests serve documents from loopback without TLS
+    address = await _vetted_address(host, port, allow_loopback=allow_loopback)
+    literal = f"[{address}]" if ":" in address else address
+    scheme = "http" if allow_loopback and _loopback_host(host) else "https"  # tests serve loopback without TLS
+    url = f"{scheme}://{literal}:{port}{parts.path}" + (f"?{parts.query}" if parts.query else "")
+    headers = {"Accept": "application/json", "Host": parts.netloc}
     try:
         async with asyncio.timeout(deadline):
-            async with http.stream("GET", url, follow_redirects=False, headers={"Accept": "application/json"}) as r:
+            async with http.stream("GET", url, follow_redirects=False, headers=headers,
+                                   extensions={"sni_hostname": host}) as r:
                 if r.status_code != 200:
                     raise ClientError("invalid_client", f"The client metadata document answered HTTP {r.status_code}.")
                 body = b""

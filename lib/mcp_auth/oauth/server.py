@@ -5,7 +5,8 @@
     /oauth/jwks                               public keys of our access tokens
     /oauth/register                           RFC 7591 dynamic registration (rate-limited)
     /oauth/authorize                          PKCE S256, resource indicator, upstream sign-in
-    /oauth/callback                           upstream OpenID provider's redirect target
+    /oauth/callback                           upstream OpenID provider's redirect target -> consent page
+    /oauth/consent                            the user's answer (allow/deny) -> our code
     /oauth/token                              authorization_code and refresh_token grants
     /oauth/revoke                             RFC 7009
 """
@@ -25,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mcp_auth.challenge import plain_error
 from mcp_auth.errors import McpAuthError
 from mcp_auth.oauth import authorize as front
+from mcp_auth.oauth import consent
 from mcp_auth.oauth import tokens as back
 from mcp_auth.oauth.keys import ALGORITHM, SigningKeys
 from mcp_auth.oauth.store import OAuthStore
@@ -121,6 +123,7 @@ class AuthorizationServer:
             "/oauth/register": (register, None),
             "/oauth/authorize": (lambda r: front.authorize(self, r), None),
             "/oauth/callback": (lambda r: front.callback(self, r), None),
+            "/oauth/consent": (lambda r: consent.answer(self, r), None),
             "/oauth/token": (lambda r: back.token(self, r), None),
             "/oauth/revoke": (lambda r: back.revoke(self, r), None),
         }
@@ -128,9 +131,11 @@ class AuthorizationServer:
 
 
 def _remote(request: Request) -> str:
+    """The address to rate-limit: the last X-Forwarded-For hop (added by Cloud Run's front end,
+    unlike the earlier ones, which the client can write)."""
     forwarded = request.headers.get("x-forwarded-for")
     if forwarded:
-        return forwarded.split(",")[0].strip()[:64]
+        return forwarded.split(",")[-1].strip()[:64]
     return request.client.host if request.client else "unknown"
 
 

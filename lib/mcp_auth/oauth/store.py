@@ -6,6 +6,7 @@ Every document has ``expires_at``, the field of its collection's TTL policy.
 
     oauth_clients           dynamically registered clients (id -> metadata)
     oauth_requests          authorization requests waiting for the upstream sign-in
+    oauth_consents          signed-in users on the consent page (single use)
     oauth_codes             authorization codes (single use)
     oauth_refresh_tokens    refresh tokens (single use; rotation)
     oauth_families          one per sign-in: revoking it ends every refresh token issued from it
@@ -28,11 +29,12 @@ if TYPE_CHECKING:
 
 CLIENTS = "oauth_clients"
 REQUESTS = "oauth_requests"
+CONSENTS = "oauth_consents"
 CODES = "oauth_codes"
 REFRESH_TOKENS = "oauth_refresh_tokens"
 FAMILIES = "oauth_families"
 RATE = "oauth_rate"
-COLLECTIONS = (CLIENTS, REQUESTS, CODES, REFRESH_TOKENS, FAMILIES, RATE)
+COLLECTIONS = (CLIENTS, REQUESTS, CONSENTS, CODES, REFRESH_TOKENS, FAMILIES, RATE)
 TTL_FIELD = "expires_at"
 
 
@@ -95,6 +97,13 @@ class OAuthStore:
 
     async def take_request(self, state: str) -> dict[str, Any] | None:
         return await self._take(REQUESTS, digest(state))
+
+    # -- signed-in users asked for consent ------------------------------------
+    async def save_consent(self, approval: str, request: dict[str, Any], ttl: float) -> None:
+        await self._set(CONSENTS, digest(approval), request, ttl)
+
+    async def take_consent(self, approval: str) -> dict[str, Any] | None:
+        return await self._take(CONSENTS, digest(approval))
 
     # -- codes -----------------------------------------------------------------
     async def save_code(self, code: str, grant: dict[str, Any], ttl: float) -> None:
