@@ -1,0 +1,124 @@
+"""Rates (``"120/minute"``), fixed windows and lease sizing: the pure part of rate limiting.
+
+A rate is ``N/unit`` or ``N/K units`` (units: second, minute, hour, day), or ``off``.
+Windows are fixed and aligned to the epoch, so every instance agrees on which
+window a moment belongs to without talking to the others.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from mcp_auth.errors import ConfigError
+
+_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+_RATE = re.compile(r"^\s*(\d{1,9})\s*/\s*(\d{1,6})?\s*(second|minute|hour|day)s?\s*$", re.IGNORECASE)
+KINDS = ("ip", "user", "tool")
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    limit: int
+    period: int  # seconds
+
+    def __post_init__(self) -> None:
+        if self.limit < 1 or not 1 <= self.period <= 86400:
+            raise ConfigError(f"A rate needs a limit of at least 1 and a period of 1 s to 1 day, not {self}.")
+
+    def window(self, now: float) -> int:
+        """The index of the window that ``now`` (epoch seconds) falls in."""
+        return int(now // self.period)
+
+    def retry_after(self, now: float) -> int:
+        """Whole seconds until the current window ends (at least 1): the ``Retry-After`` value."""
+        end = (self.window(now) + 1) * self.period
+        return max(1, math.ceil(end - now))
+
+    def __str__(self) -> str:
+        return f"{self.limit}/{self.period}seconds"
+
+
+def parse_rate(text: str, *, setting: str = "rate") -> Rate | None:
+    """``"120/minute"`` -> Rate(120, 60); ``"off"`` -> None. Raises ConfigError naming ``setting``."""
+    if not isinstance(text, str):
+        raise ConfigError(f"{setting} must be a string such as '120/minute' or 'off'.")
+    if text.strip().lower() == "off":
+        return None
+    match = _RATE.fullmatch(text)
+    if match is None:
+        raise ConfigError(
+            f"{setting}={text!r} is not a rate: write N/unit or N/K units (second, minute, hour, day), "
+            "e.g. '120/minute' or '1000/5 minutes', or 'off'."
+        )
+    count, multiple, unit = match.groups()
+    period = int(multiple or 1) * _UNITS[unit.lower()]
+    if period > 86400:
+        raise ConfigError(f"{setting}={text!r}: the longest window is one day.")
+    if int(count) < 1:
+        raise ConfigError(f"{setting}={text!r}: the limit must be at least 1 (use 'off' for no limit).")
+    return Rate(int(count), period)
+
+
+def lease_size(*, need: int, remaining: int, lease: int) -> int:
+    """How many units an instance takes from the shared window at once.
+
+    At least ``need`` (the cost of the request at hand), otherwise up to
+    ``lease`` but never more than an eighth of what is left, so that near the
+    limit instances take one unit at a time and little is stranded in leases.
+    Returns 0 when the window cannot cover ``need``.
+    """
+    if remaining < need:
+        return 0
+    return min(remaining, max(need, min(lease, remaining // 8)))
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    """The deployment's limits per kind (None = unlimited) and the lease size."""
+
+    ip: Rate | None = None
+    user: Rate | None = None
+    tool: Rate | None = None
+    lease: int = 10
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.lease <= 1000:
+            raise ConfigError(f"MCP_AUTH_RATE_LIMIT_LEASE must be 1-1000, not {self.lease}.")
+
+    @classmethod
+    def from_strings(cls, *, ip: str = "60/minute", user: str = "600/minute", tool: str = "120/minute",
+                     lease: int | str = 10) -> RateLimits:
+        try:
+            lease_n = int(lease)
+        except (TypeError, ValueError):
+            raise ConfigError(f"MCP_AUTH_RATE_LIMIT_LEASE must be a whole number, not {lease!r}.") from None
+        return cls(
+            ip=parse_rate(ip, setting="MCP_AUTH_RATE_LIMIT_IP"),
+            user=parse_rate(user, setting="MCP_AUTH_RATE_LIMIT_USER"),
+            tool=parse_rate(tool, setting="MCP_AUTH_RATE_LIMIT_TOOL"),
+            lease=lease_n,
+        )
+
+    def for_user(self, kind: str, quotas: Mapping[str, str] | None = None, *, tool: str | None = None) -> Rate | None:
+        """The rate for ``kind``, with a user's ``quotas`` overriding the deployment's.
+
+        Quota keys: ``user``, ``tool`` (every tool) and ``tool:<name>`` (one tool).
+        A quota that does not parse is ignored in favour of the deployment's limit.
+        """
+        if kind not in KINDS:
+            raise ValueError(f"Unknown rate-limit kind {kind!r}; use one of {', '.join(KINDS)}.")
+        default: Rate | None = getattr(self, kind)
+        if kind == "ip" or not quotas:
+            return default
+        names = ([f"tool:{tool}"] if kind == "tool" and tool else []) + [kind]
+        for name in names:
+            value = quotas.get(name)
+            if isinstance(value, str):
+                try:
+                    return parse_rate(value, setting=f"quotas.{name}")
+                except ConfigError:
+                    return default
+        return default

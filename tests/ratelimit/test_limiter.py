@@ -1,0 +1,146 @@
+"""The window and lease logic with an injected clock and in-memory windows."""
+
+import logging
+
+import pytest
+
+from mcp_auth.ratelimit import Decision, MemoryWindows, Rate, RateLimiter
+
+
+class Clock:
+    def __init__(self, now: float = 6000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class BrokenWindows:
+    calls = 0
+
+    async def acquire(self, window_id: str, **_: object) -> object:
+        self.calls += 1
+        raise ConnectionError("store down")
+
+
+async def admitted(limiter: RateLimiter, rate: Rate, n: int, key: str = "alice", kind: str = "user") -> int:
+    return sum([(await limiter.check(kind, key, rate)).allowed for _ in range(n)])
+
+
+async def test_a_window_admits_exactly_its_limit_then_denies_with_retry_after() -> None:
+    clock = Clock(6000.0)
+    limiter = RateLimiter(MemoryWindows(), lease=10, clock=clock)
+    rate = Rate(25, 60)
+    assert await admitted(limiter, rate, 25) == 25
+    clock.now = 6042.5
+    assert await limiter.check("user", "alice", rate) == Decision(False, 18, 25, "user")
+
+
+async def test_the_next_window_starts_afresh() -> None:
+    clock = Clock(6000.0)
+    limiter = RateLimiter(MemoryWindows(), clock=clock)
+    rate = Rate(3, 60)
+    assert await admitted(limiter, rate, 5) == 3
+    clock.now = 6060.0
+    assert await admitted(limiter, rate, 5) == 3
+
+
+async def test_most_requests_are_served_from_the_local_lease() -> None:
+    store = MemoryWindows()
+    limiter = RateLimiter(store, lease=10, clock=Clock())
+    assert await admitted(limiter, Rate(1000, 60), 500) == 500
+    assert store.calls == 50
+
+
+async def test_denials_in_a_used_up_window_cost_no_store_call() -> None:
+    store = MemoryWindows()
+    limiter = RateLimiter(store, lease=10, clock=Clock())
+    rate = Rate(5, 60)
+    await admitted(limiter, rate, 5)
+    calls = store.calls
+    assert await admitted(limiter, rate, 100) == 0
+    assert store.calls == calls
+
+
+async def test_keys_and_kinds_are_counted_apart() -> None:
+    limiter = RateLimiter(MemoryWindows(), clock=Clock())
+    rate = Rate(2, 60)
+    assert await admitted(limiter, rate, 3, key="alice") == 2
+    assert await admitted(limiter, rate, 3, key="bob") == 2
+    assert await admitted(limiter, rate, 3, key="alice", kind="tool") == 2
+
+
+async def test_two_limiters_sharing_windows_hold_the_limit_in_total() -> None:
+    store = MemoryWindows()
+    a = RateLimiter(store, lease=10, clock=Clock())
+    b = RateLimiter(store, lease=10, clock=Clock())
+    rate = Rate(100, 60)
+    total = 0
+    for _ in range(150):
+        total += (await a.check("user", "alice", rate)).allowed
+        total += (await b.check("user", "alice", rate)).allowed
+    # never more than the limit; at most lease-1 units stranded in the other instance's lease
+    assert 100 - 9 <= total <= 100
+
+
+async def test_cost_spends_several_units() -> None:
+    limiter = RateLimiter(MemoryWindows(), clock=Clock())
+    rate = Rate(10, 60)
+    assert (await limiter.check("tool", "k", rate, cost=4)).allowed
+    assert (await limiter.check("tool", "k", rate, cost=6)).allowed
+    assert not (await limiter.check("tool", "k", rate, cost=1)).allowed
+
+
+async def test_a_cost_above_the_limit_is_denied_without_using_the_window() -> None:
+    limiter = RateLimiter(MemoryWindows(), clock=Clock())
+    rate = Rate(10, 60)
+    assert not (await limiter.check("tool", "k", rate, cost=11)).allowed
+    assert await admitted(limiter, rate, 10, key="k", kind="tool") == 10
+
+
+async def test_unlimited_rates_always_allow() -> None:
+    store = MemoryWindows()
+    limiter = RateLimiter(store, clock=Clock())
+    assert await admitted(limiter, None, 50) == 50  # type: ignore[arg-type]
+    assert store.calls == 0
+
+
+async def test_blocked_is_a_local_look_that_knows_a_used_up_window() -> None:
+    clock = Clock(6000.0)
+    limiter = RateLimiter(MemoryWindows(), clock=clock)
+    rate = Rate(2, 60)
+    assert limiter.blocked("ip", "192.0.2.1", rate).allowed
+    await admitted(limiter, rate, 3, key="192.0.2.1", kind="ip")
+    assert limiter.blocked("ip", "192.0.2.1", rate) == Decision(False, 60, 2, "ip")
+    clock.now = 6060.0
+    assert limiter.blocked("ip", "192.0.2.1", rate).allowed
+
+
+async def test_a_denial_is_logged_once_per_window(caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock(6000.0)
+    limiter = RateLimiter(MemoryWindows(), clock=clock)
+    rate = Rate(1, 60)
+    with caplog.at_level(logging.WARNING, logger="mcp_auth.ratelimit"):
+        await admitted(limiter, rate, 20)
+        assert len([r for r in caplog.records if "rate limit exceeded" in r.getMessage()]) == 1
+        clock.now = 6060.0
+        await admitted(limiter, rate, 20)
+    assert len([r for r in caplog.records if "rate limit exceeded" in r.getMessage()]) == 2
+
+
+async def test_a_failing_store_fails_open_to_a_per_instance_count_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = BrokenWindows()
+    limiter = RateLimiter(store, clock=Clock())  # type: ignore[arg-type]
+    with caplog.at_level(logging.ERROR, logger="mcp_auth.ratelimit"):
+        assert await admitted(limiter, Rate(5, 60), 8) == 5
+    assert len([r for r in caplog.records if "store unavailable" in r.getMessage()]) == 1
+
+
+async def test_unknown_kinds_and_costs_are_programming_errors() -> None:
+    limiter = RateLimiter(MemoryWindows(), clock=Clock())
+    with pytest.raises(ValueError, match="kind"):
+        await limiter.check("planet", "x", Rate(1, 1))
+    with pytest.raises(ValueError, match="cost"):
+        await limiter.check("user", "x", Rate(1, 1), cost=0)
