@@ -2,8 +2,10 @@
 thawed, while under load.
 
 Writers sign in as new users (first-login policy ``create``: the answer to their first request is
-the acknowledgement that ``users/{uid}`` was written); readers repeat ``whoami`` as existing users
-with the user cache off, so every request reads Firestore. Invariants: every acknowledged write
+the acknowledgement that ``users/{uid}`` was written) and create notes (``create_note`` answering
+with the note is the acknowledgement); readers repeat ``whoami`` as existing users with the user
+cache off, so every request reads Firestore. Every acknowledged note must be readable by its
+owner afterwards. Invariants: every acknowledged write
 is in Firestore afterwards, every failed request is a 503 with ``Retry-After`` (never a 500, never a
 hang), and the instance recovers by itself once Firestore is back, without a restart.
 """
@@ -18,9 +20,11 @@ from collections import Counter
 import httpx
 
 from tests._fixtures.firestore import TEST_PROJECT
+from tests.hardening.loadmix import final_message
 from tests.hardening.logscan import server_errors
 
 READERS, WRITERS = 3, 3
+SCOPES = "mcp:tools notes:read notes:write"
 
 
 def _whoami() -> dict:
@@ -50,7 +54,7 @@ async def test_firestore_killed_or_hung_mid_load_loses_no_acknowledged_write_and
 ):
     fs = restartable_firestore
     fn = start_function(FIRESTORE_EMULATOR_HOST=fs.host, MCP_AUTH_FIRST_LOGIN="create",
-                        MCP_AUTH_DEFAULT_TOOLSETS="basics", MCP_AUTH_DEFAULT_SCOPES="mcp:tools",
+                        MCP_AUTH_DEFAULT_TOOLSETS="basics,notes", MCP_AUTH_DEFAULT_SCOPES=SCOPES.replace(" ", ","),
                         MCP_AUTH_USER_CACHE_TTL="0")
     acknowledged: set[str] = set()
     statuses: Counter[str] = Counter()
@@ -62,7 +66,7 @@ async def test_firestore_killed_or_hung_mid_load_loses_no_acknowledged_write_and
     fault = {"down": False}
 
     async def whoami(http: httpx.AsyncClient, uid: str) -> bool:
-        token = watched_mint(uid, audience=fn.url)
+        token = watched_mint(uid, audience=fn.url, scopes=SCOPES)
         try:
             response = await http.post(fn.url, json=_whoami(), headers={**HEADERS, "Authorization": f"Bearer {token}"})
         except httpx.TimeoutException:
@@ -80,6 +84,48 @@ async def test_firestore_killed_or_hung_mid_load_loses_no_acknowledged_write_and
         elif "retry" not in response.json().get("error_description", "").lower():
             unexpected.append(f"{uid}: 503 without a retry hint: {response.text[:200]}")
         return False
+
+    notes: dict[str, str] = {}  # acknowledged note id -> owner
+    note_errors: Counter[str] = Counter()
+
+    async def tool(http: httpx.AsyncClient, uid: str, name: str, arguments: dict) -> dict | None:
+        """The tool's structured result, or None after a retryable failure (anything else is recorded)."""
+        body = {**_whoami(), "params": {**_whoami()["params"], "name": name, "arguments": arguments}}
+        headers = {**HEADERS, "Mcp-Name": name,
+                   "Authorization": f"Bearer {watched_mint(uid, audience=fn.url, scopes=SCOPES)}"}
+        try:
+            response = await http.post(fn.url, json=body, headers=headers)
+        except httpx.TimeoutException:
+            unexpected.append(f"{uid}: {name} got no answer within the client timeout")
+            return None
+        if response.status_code == 503 and response.headers.get("retry-after", "").isdigit():
+            note_errors["503"] += 1
+            return None
+        message = final_message(response.headers.get("content-type", ""), response.content)
+        result = (message or {}).get("result") if response.status_code == 200 else None
+        if not isinstance(result, dict):
+            unexpected.append(f"{uid}: {name} answered {response.status_code} {response.text[:200]}")
+            return None
+        if result.get("isError"):
+            text = " ".join(c.get("text", "") for c in result.get("content", []))
+            if "retry" not in text.lower():
+                unexpected.append(f"{uid}: {name} tool error without a retry hint: {text[:200]}")
+            note_errors["tool error"] += 1
+            return None
+        return result.get("structuredContent")
+
+    async def noter(http: httpx.AsyncClient, uid: str) -> None:
+        n = 0
+        while not stop.is_set():
+            await writers_may_write.wait()
+            n += 1
+            writes_in_flight[0] += 1
+            try:
+                note = await tool(http, uid, "create_note", {"title": f"{uid} #{n}", "request_id": f"{uid}-{n}"})
+            finally:
+                writes_in_flight[0] -= 1
+            if note is not None:
+                notes[note["id"]] = uid
 
     async def writer(http: httpx.AsyncClient) -> None:
         while not stop.is_set():
@@ -103,6 +149,7 @@ async def test_firestore_killed_or_hung_mid_load_loses_no_acknowledged_write_and
             assert await whoami(http, uid)  # created on first login
         tasks = [asyncio.create_task(writer(http)) for _ in range(WRITERS)]
         tasks += [asyncio.create_task(reader(http, uid)) for uid in readers]
+        tasks += [asyncio.create_task(noter(http, uid)) for uid in readers]
         await asyncio.sleep(3)
         acknowledged_before = len(acknowledged)
 
@@ -130,7 +177,8 @@ async def test_firestore_killed_or_hung_mid_load_loses_no_acknowledged_write_and
         stop.set()
         await asyncio.gather(*tasks)
 
-        print("\nfirestore fault statuses:", dict(statuses), "acknowledged:", len(acknowledged))
+        print("\nfirestore fault statuses:", dict(statuses), "acknowledged users:", len(acknowledged),
+              "acknowledged notes:", len(notes), "note failures:", dict(note_errors))
         assert unexpected == []
         assert acknowledged_before > 0 and statuses["outage 503"] > 0  # the faults really happened under load
         assert recovered_after_restart, "no write succeeded within 60 s of Firestore coming back"
@@ -144,4 +192,9 @@ async def test_firestore_killed_or_hung_mid_load_loses_no_acknowledged_write_and
             if (await http.get(url)).status_code != 200:
                 missing.append(uid)
         assert missing == [], f"{len(missing)} acknowledged writes are lost"
+        assert notes and note_errors  # notes were written before and after the faults, and some failed
+        lost = [note_id for note_id, uid in notes.items()
+                if (await tool(http, uid, "get_note", {"id": note_id}) or {}).get("id") != note_id]
+        assert lost == [], f"{len(lost)} acknowledged notes are not readable by their owner"
+        assert unexpected == []
     assert server_errors(fn.output()) == []

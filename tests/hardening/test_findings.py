@@ -19,9 +19,8 @@ def _request_line(output: str, user_agent: str) -> dict | None:
     return None
 
 
-@pytest.mark.xfail(strict=True, reason="lib/mcp_auth/app.py _remote_ip trusts the first X-Forwarded-For entry, "
-                   "which the client chooses (Google's front end appends the real address); take the entry the "
-                   "trusted front end added (the last, or a configured number of hops from the right)")
+# Found by the hardening suites: the first X-Forwarded-For entry, which the client chooses, was logged as its
+# address (Google's front end appends the real one). Fixed by taking the entries the front end wrote.
 def test_a_client_cannot_choose_the_address_its_requests_are_logged_and_audited_under(function_server):
     agent = f"xff-probe-{uuid.uuid4().hex[:8]}"
     response = httpx.post(function_server.url, content=b"{}", timeout=10, headers={
