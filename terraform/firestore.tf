@@ -24,7 +24,14 @@ resource "google_firestore_database" "this" {
   delete_protection_state           = "DELETE_PROTECTION_ENABLED"
   deletion_policy                   = "ABANDON"
 
-  depends_on = [google_project_service.this]
+  dynamic "cmek_config" {
+    for_each = var.cmek.enabled ? [1] : []
+    content {
+      kms_key_name = local.cmek_key["firestore"]
+    }
+  }
+
+  depends_on = [google_project_service.this, google_kms_crypto_key_iam_member.agents]
 }
 
 resource "google_firestore_index" "this" {

@@ -9,6 +9,12 @@
 # Run, so concurrency, CPU, min/max instances and run.app URLs work as usual.
 
 locals {
+  # Behind the load balancer the custom domain is the one Host clients use (in every region).
+  allowed_hosts = local.lb_enabled ? distinct(concat([var.domain], var.http.allowed_hosts)) : var.http.allowed_hosts
+
+  # Only the load balancer reaches the function when it is on.
+  ingress = local.lb_enabled ? "ALLOW_INTERNAL_AND_GCLB" : var.function.ingress
+
   # Every setting the code reads from the environment (lib/mcp_auth/config.py). A test keeps
   # this map and the code's declared settings in step.
   function_env = merge(
@@ -33,7 +39,7 @@ locals {
       MCP_AUTH_DEFAULT_SCOPES              = join(",", var.auth.default_scopes)
       MCP_AUTH_AUTHORIZATION_SERVERS       = join(",", var.auth.authorization_servers)
       MCP_AUTH_SCOPES_SUPPORTED            = join(",", var.auth.scopes_supported)
-      MCP_AUTH_ALLOWED_HOSTS               = join(",", var.http.allowed_hosts)
+      MCP_AUTH_ALLOWED_HOSTS               = join(",", local.allowed_hosts)
       MCP_AUTH_ALLOWED_ORIGINS             = join(",", var.http.allowed_origins)
       MCP_AUTH_MAX_BODY_BYTES              = tostring(var.http.max_body_bytes)
       MCP_AUTH_TOOL_TIMEOUT                = tostring(var.http.tool_timeout_seconds)
@@ -42,6 +48,7 @@ locals {
       MCP_AUTH_SECRET_REFRESH_SECONDS      = tostring(var.cache.secret_refresh_seconds)
       MCP_AUTH_FIRESTORE_DATABASE          = google_firestore_database.this.name
       MCP_AUTH_LOG_LEVEL                   = var.log_level
+      MCP_AUTH_TRUSTED_PROXIES             = local.lb_enabled ? google_compute_global_address.this[0].address : ""
     },
     # Secret settings carry the secret's id (empty when this deployment does not use it);
     # the code reads the value from Secret Manager, so it never passes through Terraform.
@@ -82,7 +89,7 @@ resource "google_cloudfunctions2_function" "this" {
     timeout_seconds                  = var.function.timeout_seconds
     min_instance_count               = var.function.min_instances
     max_instance_count               = var.function.max_instances
-    ingress_settings                 = var.function.ingress
+    ingress_settings                 = local.ingress
     all_traffic_on_latest_revision   = true
     environment_variables            = local.function_env
   }
@@ -93,6 +100,7 @@ resource "google_cloudfunctions2_function" "this" {
     google_project_iam_member.build,
     google_storage_bucket_iam_member.build_reads_source,
     google_secret_manager_secret_iam_member.runtime,
+    google_kms_crypto_key_iam_member.agents,
   ]
 }
 

@@ -4,6 +4,12 @@ locals {
   # Every resource name starts with the prefix, so several deployments can share a project.
   prefix = var.name
 
+  # The edge (lb.tf, armor.tf): on when a custom domain is set. var.region always has the
+  # function; var.regions adds more behind the same global address.
+  lb_enabled    = var.domain != null
+  extra_regions = toset([for r in var.regions : r if r != var.region])
+  regions       = concat([var.region], sort(tolist(local.extra_regions)))
+
   labels = merge(var.labels, {
     app        = "mcp-auth-server"
     deployment = var.name
@@ -11,7 +17,8 @@ locals {
 
   # The function's Cloud Run service has a deterministic URL:
   # https://SERVICE-PROJECT_NUMBER.REGION.run.app. A custom domain replaces it.
-  base_url = coalesce(
+  # With a custom domain (lb.tf) every region answers under it, so tokens carry one audience.
+  base_url = local.lb_enabled ? "https://${var.domain}" : coalesce(
     var.public_base_url,
     "https://${local.prefix}-${data.google_project.this.number}.${var.region}.run.app",
   )

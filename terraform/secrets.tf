@@ -52,7 +52,14 @@ resource "google_secret_manager_secret" "this" {
   replication {
     dynamic "auto" {
       for_each = length(var.secret_locations) == 0 ? [1] : []
-      content {}
+      content {
+        dynamic "customer_managed_encryption" {
+          for_each = var.cmek.enabled ? [1] : []
+          content {
+            kms_key_name = local.cmek_key["secrets-global"]
+          }
+        }
+      }
     }
     dynamic "user_managed" {
       for_each = length(var.secret_locations) > 0 ? [1] : []
@@ -61,13 +68,19 @@ resource "google_secret_manager_secret" "this" {
           for_each = var.secret_locations
           content {
             location = replicas.value
+            dynamic "customer_managed_encryption" {
+              for_each = var.cmek.enabled ? [1] : []
+              content {
+                kms_key_name = local.cmek_key["secrets-${replicas.value}"]
+              }
+            }
           }
         }
       }
     }
   }
 
-  depends_on = [google_project_service.this]
+  depends_on = [google_project_service.this, google_kms_crypto_key_iam_member.agents]
 }
 
 resource "google_secret_manager_secret_iam_member" "runtime" {

@@ -20,6 +20,13 @@ resource "google_storage_bucket" "source" {
     enabled = true
   }
 
+  dynamic "encryption" {
+    for_each = var.cmek.enabled ? [1] : []
+    content {
+      default_kms_key_name = local.cmek_key["storage"]
+    }
+  }
+
   lifecycle_rule {
     condition {
       age = 30
@@ -39,7 +46,7 @@ resource "google_storage_bucket" "source" {
     }
   }
 
-  depends_on = [google_project_service.this]
+  depends_on = [google_project_service.this, google_kms_crypto_key_iam_member.agents]
 }
 
 resource "google_storage_bucket_object" "source" {

@@ -38,6 +38,7 @@ from mcp_auth.health import check_readiness
 from mcp_auth.logs import configure_logging
 from mcp_auth.metadata import metadata_paths, protected_resource_metadata
 from mcp_auth.observe import RequestRecord, current_record, emit, trace_of
+from mcp_auth.proxies import client_origin
 from mcp_auth.servers import ServerCache, ServerFactory
 from mcp_auth.store.users import UserDirectory
 from mcp_auth.tools import ScopeMap, missing_scopes
@@ -96,7 +97,7 @@ class McpAuthApp:
             method=scope["method"],
             path=scope["path"][:200],
             route=self._route_name(scope["path"]),
-            remote_ip=_remote_ip(scope, headers),
+            remote_ip=_remote_ip(scope, headers, self.settings.trusted_proxies),
             user_agent=headers.get("user-agent"),
             trace=trace_of(headers, self.settings.project),
         )
@@ -245,13 +246,9 @@ def credentials_from(request: Request) -> Credentials:
     return Credentials(bearer=bearer, api_key=api_key or None)
 
 
-def _remote_ip(scope: Scope, headers: Headers) -> str | None:
-    """The client address: Cloud Run's front end puts the client first in X-Forwarded-For."""
-    forwarded = headers.get("x-forwarded-for")
-    if forwarded:
-        return forwarded.split(",")[0].strip()[:64] or None
-    client = scope.get("client")
-    return client[0] if client else None
+def _remote_ip(scope: Scope, headers: Headers, trusted: tuple[str, ...] = ()) -> str | None:
+    """The client address, from the forwarded entries Google's front ends wrote (mcp_auth.proxies)."""
+    return client_origin(scope, headers, trusted).ip
 
 
 def _default_directory(settings: Settings) -> UserDirectory:

@@ -49,6 +49,7 @@ SETTINGS: dict[str, str] = {
     "MCP_AUTH_SCOPES_SUPPORTED": "Comma-separated scopes advertised in protected-resource metadata.",
     "MCP_AUTH_ALLOWED_HOSTS": "Comma-separated Host values accepted (default: the resource URL's host).",
     "MCP_AUTH_ALLOWED_ORIGINS": "Comma-separated browser Origins accepted (default: none).",
+    "MCP_AUTH_TRUSTED_PROXIES": "Comma-separated load balancer addresses whose X-Forwarded-For/-Proto are trusted.",
     "MCP_AUTH_MAX_BODY_BYTES": "Largest accepted request body in bytes.",
     "MCP_AUTH_SERVER_CACHE_SIZE": "How many per-user MCP servers an instance keeps built.",
     "MCP_AUTH_USER_CACHE_TTL": "Seconds an instance trusts a cached user record before rereading it.",
@@ -151,6 +152,7 @@ class Settings:
     scopes_supported: tuple[str, ...] = ()
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()
     max_body_bytes: int = 1_048_576
     server_cache_size: int = 1024
     user_cache_ttl: int = 30
@@ -172,6 +174,9 @@ class Settings:
     on_cloud_run: bool = False
 
     def __post_init__(self) -> None:
+        from mcp_auth.proxies import parse_networks
+
+        parse_networks(self.trusted_proxies)
         if not self.providers:
             raise ConfigError("MCP_AUTH_PROVIDERS is empty: name at least one provider (jwt or dev).")
         for name in self.providers:
@@ -345,6 +350,7 @@ class Settings:
             scopes_supported=_list(env.get("MCP_AUTH_SCOPES_SUPPORTED")),
             allowed_hosts=_list(env.get("MCP_AUTH_ALLOWED_HOSTS")),
             allowed_origins=_list(env.get("MCP_AUTH_ALLOWED_ORIGINS")),
+            trusted_proxies=_list(env.get("MCP_AUTH_TRUSTED_PROXIES")),
             max_body_bytes=_int(env, "MCP_AUTH_MAX_BODY_BYTES", 1_048_576, low=1024, high=32 * 1_048_576),
             server_cache_size=_int(env, "MCP_AUTH_SERVER_CACHE_SIZE", 1024, low=1, high=1_000_000),
             user_cache_ttl=_int(env, "MCP_AUTH_USER_CACHE_TTL", 30, low=0, high=3600),

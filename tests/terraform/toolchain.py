@@ -99,10 +99,18 @@ def tool_python() -> Path:
     return python
 
 
+#: Bumped when jsii_schema.py reads more of a package, so cached schemas are extracted again.
+SCHEMA_FORMAT = 2
+
+
+def _schema_path(package: str) -> Path:
+    return TOOLS / "schemas" / f"{package.replace('==', '-')}-f{SCHEMA_FORMAT}.json"
+
+
 def _provider_schema(name: str, python: Path) -> Path:
     """Extract (once) the provider schema from its CDK package; returns the JSON path."""
     package = PROVIDER_PACKAGES[name]
-    out = TOOLS / "schemas" / f"{package.replace('==', '-')}.json"
+    out = _schema_path(package)
     if out.exists() and out.with_suffix(".pb").exists():
         return out
     wheels = TOOLS / "wheels"
@@ -140,7 +148,7 @@ def _provider_schema(name: str, python: Path) -> Path:
 
 
 def provider_version(name: str) -> str:
-    schema = TOOLS / "schemas" / f"{PROVIDER_PACKAGES[name].replace('==', '-')}.json"
+    schema = _schema_path(PROVIDER_PACKAGES[name])
     return json.loads(schema.read_text())["provider_version"]
 
 

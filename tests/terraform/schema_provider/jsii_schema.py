@@ -188,32 +188,44 @@ def extract_schema(wheel: Path) -> dict[str, Any]:
     data_sources: dict[str, Any] = {}
     provider: dict[str, Any] | None = None
     version: str | None = None
+    # Large resources keep their nested structs in lib/<name>/index-structs/*.js; a struct's
+    # table may sit in any of those files, so each resource is read as one text.
+    sources: dict[str, list[tuple[str, str]]] = {}
     with _jsii_tarball(wheel) as tar:
         for member in tar:
             parts = member.name.split("/")
-            if len(parts) != 4 or parts[1] != "lib" or parts[3] != "index.js":
+            if len(parts) < 4 or parts[1] != "lib" or not parts[-1].endswith(".js"):
+                continue
+            resource_index = len(parts) == 4 and parts[3] == "index.js"
+            if not resource_index and not (len(parts) == 5 and parts[3] == "index-structs"):
                 continue
             text = tar.extractfile(member).read().decode()  # type: ignore[union-attr]
-            kind = re.search(
-                r"^class (\w+) extends cdktn\.(TerraformResource|TerraformDataSource|TerraformProvider)",
-                text,
-                re.M,
-            ) or re.search(
-                r"^class (\w+) extends cdktf\.(TerraformResource|TerraformDataSource|TerraformProvider)",
-                text,
-                re.M,
-            )
-            type_name = _RESOURCE_TYPE.search(text)
-            if kind is None or type_name is None:
-                continue
-            module = _Module(text)
-            block = module.block(kind.group(1), main_class=kind.group(1))
-            if kind.group(2) == "TerraformProvider":
-                provider = {"version": 0, "block": block}
-                continue
-            version = version or (_VERSION.search(text).group(1) if _VERSION.search(text) else None)
-            target = data_sources if kind.group(2) == "TerraformDataSource" else resources
-            target[type_name.group(1)] = {"version": 0, "block": block}
+            sources.setdefault(parts[2], []).append((member.name, text))
+    for name in sorted(sources):
+        files = sorted(sources[name], key=lambda f: (not f[0].endswith(f"/{name}/index.js"), f[0]))
+        if not files[0][0].endswith(f"/{name}/index.js"):
+            continue
+        text = "\n".join(t for _, t in files)
+        kind = re.search(
+            r"^class (\w+) extends cdktn\.(TerraformResource|TerraformDataSource|TerraformProvider)",
+            text,
+            re.M,
+        ) or re.search(
+            r"^class (\w+) extends cdktf\.(TerraformResource|TerraformDataSource|TerraformProvider)",
+            text,
+            re.M,
+        )
+        type_name = _RESOURCE_TYPE.search(text)
+        if kind is None or type_name is None:
+            continue
+        module = _Module(text)
+        block = module.block(kind.group(1), main_class=kind.group(1))
+        if kind.group(2) == "TerraformProvider":
+            provider = {"version": 0, "block": block}
+            continue
+        version = version or (_VERSION.search(text).group(1) if _VERSION.search(text) else None)
+        target = data_sources if kind.group(2) == "TerraformDataSource" else resources
+        target[type_name.group(1)] = {"version": 0, "block": block}
     if provider is None or not resources:
         raise SchemaExtractionError(f"{wheel.name} has no provider class or no resources: not a CDK provider package.")
     return {
