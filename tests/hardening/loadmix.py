@@ -2,9 +2,10 @@
 
 The benchmark's generator (``bench/load.py``) replays one request; here every virtual user sends
 its own sequence (``whoami``, ``echo`` with a unique text, ``tools/list``, a streamed
-``echo_with_progress``) in both protocol generations and checks that each answer is for that user:
-``whoami`` names the caller, ``echo`` returns the caller's own text, ``tools/list`` shows the
-caller's toolsets. Latency statistics reuse the benchmark's ``LoadResult``.
+``echo_with_progress``, and for users of the notes toolset ``create_note`` and ``list_notes``) in
+both protocol generations and checks that each answer is for that user: ``whoami`` names the
+caller, ``echo`` returns the caller's own text, ``tools/list`` shows the caller's toolsets,
+``list_notes`` shows only notes the caller created. Latency statistics reuse the benchmark's ``LoadResult``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ class VirtualUser:
     token: str
     tools: frozenset[str]  # what tools/list must show this user
     protocol: str = MODERN
+
+    @property
+    def mix(self) -> tuple[str, ...]:
+        basics = ("whoami", "echo", "list", "echo", "progress", "whoami", "echo")
+        return basics + ("note", "notes") if "create_note" in self.tools else basics
 
 
 @dataclass
@@ -76,6 +82,15 @@ def check(user: VirtualUser, kind: str, expected: str, message: dict[str, Any] |
     if kind == "list":
         names = frozenset(t.get("name") for t in result.get("tools", []))
         return None if names == user.tools else f"isolation: {user.uid} sees tools {sorted(names)}"
+    content = result.get("structuredContent") or {}
+    if kind in ("note", "notes") and result.get("isError"):
+        return f"error: {kind} tool error: {str(result)[:200]}"
+    if kind == "note":
+        return None if content.get("title") == expected else f"error: create_note answered {str(content)[:100]}"
+    if kind == "notes":
+        titles = [str(n.get("title")) for n in content.get("notes", [])]
+        foreign = [t for t in titles if not t.startswith(user.uid + "#")]
+        return None if not foreign else f"isolation: {user.uid} lists notes {foreign[:3]!r}"
     if "whoami" not in user.tools:
         return None if result.get("isError") else f"isolation: {user.uid} called a tool it does not have"
     if result.get("isError"):
@@ -105,6 +120,8 @@ async def run_mix(url: str, users: Sequence[VirtualUser], *, duration: float, re
             "progress": ("tools/call", {"name": "echo_with_progress",
                                         "arguments": {"text": expected, "steps": 2, "delay": 0}}),
             "list": ("tools/list", {}),
+            "note": ("tools/call", {"name": "create_note", "arguments": {"title": expected}}),
+            "notes": ("tools/call", {"name": "list_notes", "arguments": {"limit": 50}}),
         }[kind]
         headers, body = call(user.protocol, method, params, n)
         headers["Authorization"] = f"Bearer {user.token}"
@@ -129,7 +146,7 @@ async def run_mix(url: str, users: Sequence[VirtualUser], *, duration: float, re
             result.isolation_violations.append(problem)
 
     async def client(session: aiohttp.ClientSession, user: VirtualUser) -> None:
-        for kind in itertools.cycle(("whoami", "echo", "list", "echo", "progress", "whoami", "echo")):
+        for kind in itertools.cycle(user.mix):
             if time.monotonic() >= deadline:
                 return
             await one(session, user, kind)

@@ -23,6 +23,8 @@ USERS = int(os.environ.get("HARDENING_LOAD_USERS", "8"))
 # hundred bytes per request exceeds this within a soak.
 RSS_LIMIT = int(float(os.environ.get("HARDENING_RSS_LIMIT_MIB", "48")) * 1024 * 1024)
 BASICS = frozenset({"whoami", "echo", "echo_with_progress"})
+NOTES = frozenset({"create_note", "get_note", "list_notes", "update_note", "delete_note", "search_notes"})
+SCOPES = "mcp:tools notes:read notes:write"
 
 
 async def test_two_instances_under_mixed_load_answer_every_user_as_themselves_without_leaking_memory(
@@ -34,11 +36,13 @@ async def test_two_instances_under_mixed_load_answer_every_user_as_themselves_wi
     proxy.route_to([fn.base for fn in instances])
     users: list[VirtualUser] = []
     for i, protocol in zip(range(USERS), protocols(), strict=False):
-        toolsets = frozenset({"basics"}) if i % 4 != 3 else frozenset()  # every fourth user has no tools
+        # users with basics and notes, with basics only, and (every fourth) with no tools at all
+        toolsets = [{"basics", "notes"}, {"basics"}, {"basics", "notes"}, set()][i % 4]
         uid = f"load-{i}-{uuid.uuid4().hex[:8]}"
-        await user_repo.create(UserRecord(uid=uid, toolsets=toolsets, scopes=frozenset({"mcp:tools"})))
-        users.append(VirtualUser(uid=uid, token=watched_mint(uid, audience=public, ttl=int(DURATION) + 600),
-                                 tools=BASICS if toolsets else frozenset(), protocol=protocol))
+        await user_repo.create(UserRecord(uid=uid, toolsets=frozenset(toolsets), scopes=frozenset(SCOPES.split())))
+        tools = (BASICS if toolsets else frozenset()) | (NOTES if "notes" in toolsets else frozenset())
+        token = watched_mint(uid, audience=public, ttl=int(DURATION) + 600, scopes=SCOPES)
+        users.append(VirtualUser(uid=uid, token=token, tools=tools, protocol=protocol))
     samplers = [RssSampler(f"instance-{n}", fn.process.pid) for n, fn in enumerate(instances)]
 
     result = await run_mix(public, users, duration=DURATION, samplers=samplers)
