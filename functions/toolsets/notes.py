@@ -18,14 +18,17 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp.server.mcpserver.prompts.base import Prompt
 from mcp.server.mcpserver.tools.base import Tool
+from mcp.shared.exceptions import MCPError
+from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
 from pydantic import BaseModel, Field, StringConstraints
 
-from mcp_auth import InsufficientScope, current_user, tool
-from mcp_auth.store.documents import Document, UserCollection
+from mcp_auth import McpAuthError, UpstreamError, current_user, tool
+from mcp_auth.store.documents import Document, NotFound, UserCollection
 from mcp_auth.store.handle import tool_errors, user_store
+from mcp_auth.tools import INSUFFICIENT_SCOPE
 from toolsets._strict import strict
 
 READ, WRITE = "notes:read", "notes:write"
@@ -168,20 +171,31 @@ async def search_notes(
 
 
 async def note_resource(id: str) -> str:  # noqa: A002
-    """The note as JSON (the same answer as get_note)."""
+    """The note as JSON (the same answer as get_note); a foreign or unknown id reads like a missing one."""
     if READ not in current_user().scopes:
-        raise InsufficientScope([READ])
-    with tool_errors():
-        return (await get_note(id)).model_dump_json()
+        raise ResourceError(f"insufficient_scope: reading notes needs the scope {READ}.")
+    try:
+        return _note(await _notes().get(id)).model_dump_json()
+    except NotFound as exc:
+        raise ResourceNotFoundError(exc.message) from None
+    except UpstreamError as exc:
+        raise ResourceError(f"Temporarily unavailable, retryable: {exc.message}") from None
+    except McpAuthError as exc:
+        raise ResourceError(exc.message) from None
 
 
 async def summarize_notes(tag: str | None = None) -> str:
     """Ask the model to summarise your most recent notes (optionally those with a tag)."""
     if READ not in current_user().scopes:
-        raise InsufficientScope([READ])
+        message = f"insufficient_scope: summarising notes needs the scope {READ}."
+        raise MCPError(code=INSUFFICIENT_SCOPE, message=message)
     where = [("tags", "array_contains", tag)] if tag else []
-    with tool_errors():
+    try:
         docs, _ = await _notes().page(order_by="created_at", where=where, size=10)
+    except UpstreamError as exc:
+        raise MCPError(code=INTERNAL_ERROR, message=f"Temporarily unavailable, retryable: {exc.message}") from None
+    except McpAuthError as exc:
+        raise MCPError(code=INVALID_PARAMS, message=exc.message) from None
     notes = [{"title": d.data.get("title"), "tags": d.data.get("tags"), "body": d.data.get("body")} for d in docs]
     if not notes:
         return "I have no notes yet. Tell me so, and suggest how I could start taking notes."
