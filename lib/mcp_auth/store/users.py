@@ -51,6 +51,8 @@ class UserRecord:
     toolsets: frozenset[str] = frozenset()
     settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     version: str = ""
+    quotas: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Rate-limit overrides: ``user``, ``tool``, ``tool:<name>`` -> ``"N/unit"`` or ``"off"``."""
 
     @property
     def active(self) -> bool:
@@ -62,6 +64,7 @@ class UserRecord:
             "scopes": sorted(self.scopes),
             "toolsets": sorted(self.toolsets),
             "settings": dict(self.settings),
+            **({"quotas": dict(self.quotas)} if self.quotas else {}),
         }
 
     @classmethod
@@ -74,7 +77,14 @@ class UserRecord:
             toolsets=frozenset(_strings(data.get("toolsets"))),
             settings=MappingProxyType(dict(data.get("settings") or {})),
             version=update_time.isoformat() if update_time else "",
+            quotas=MappingProxyType(_quotas(data.get("quotas"))),
         )
+
+
+def _quotas(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        return {}
+    return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def _strings(value: Any) -> Iterable[str]:
@@ -139,6 +149,15 @@ class UserRepository:
         if stored is None:
             raise UnknownUser(f"No user record {uid!r}: create it first.")
         return stored
+
+
+    async def change(self, uid: str, field: Literal["scopes", "toolsets"], values: Iterable[str], *,
+                     remove: bool = False) -> UserRecord:
+        """Add (or remove) values of a list field atomically: concurrent changes never undo each other."""
+        from google.cloud.firestore_v1 import ArrayRemove, ArrayUnion
+
+        operation = ArrayRemove if remove else ArrayUnion
+        return await self.update(uid, **{field: operation(sorted(set(values)))})
 
 
 class UserDirectory:
