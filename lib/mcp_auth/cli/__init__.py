@@ -5,6 +5,7 @@
     mcp-auth users show U
     mcp-auth keys create --user U [--scopes a,b] [--name N] [--ttl-days D] | list --user U | revoke ID
     mcp-auth dev [--port 8080] [--source functions/main.py]
+    mcp-auth stdio --user U [--source functions/main.py]
 
 Settings come from the same ``MCP_AUTH_…`` environment as the server. Each
 command group lives in its own module with a ``register(subparsers)``.
@@ -18,12 +19,12 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from mcp_auth.cli import keys, tokens, users
+from mcp_auth.cli import keys, stdio, tokens, users
 from mcp_auth.cli._common import UsageError
 from mcp_auth.config import Settings
 from mcp_auth.errors import McpAuthError
 
-COMMAND_GROUPS = (tokens, users, keys)
+COMMAND_GROUPS = (tokens, users, keys, stdio)
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> str:

@@ -1,0 +1,87 @@
+"""The same per-user MCP server over stdio, for local clients that launch a command.
+
+``serve_stdio(app, user_id=...)`` loads the user's record through the app's
+``UserDirectory`` (the same Firestore data and first-login policy as HTTP),
+builds the user's server with the app's factory (same scope checks, audit and
+deadline middleware) and serves it on stdin/stdout with the user's context
+set, so ``current_user()`` works in tool handlers exactly as over HTTP.
+
+There is no credential on stdio: whoever starts the process chooses the user,
+so the user must be named explicitly. Nothing but MCP messages may go to
+stdout; logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mcp_auth.context import UserContext, user_context
+from mcp_auth.errors import ConfigError
+from mcp_auth.principal import Principal
+from mcp_auth.store.users import validate_uid
+
+if TYPE_CHECKING:
+    from mcp_auth.app import McpAuthApp
+
+STDIO_AUTH_METHOD = "stdio"
+
+
+def load_app(source: str | Path, *, user_id: str) -> McpAuthApp:
+    """Import the team's ``main.py`` and return the ``McpAuthApp`` it builds.
+
+    A local stdio process has no HTTP credentials to check: unless the
+    environment names providers, the development provider is configured for
+    ``user_id`` so that the module's ``wrap_server(...)`` call can start.
+    """
+    from mcp_auth.app import McpAuthApp
+
+    _log_to_stderr()
+    path = Path(source).resolve()
+    if not path.is_file():
+        raise ConfigError(f"No server source at {source}: pass --source path/to/main.py.")
+    os.environ.setdefault("MCP_AUTH_PROVIDERS", "dev")
+    os.environ.setdefault("MCP_AUTH_DEV_USER", user_id)
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))  # main.py imports its siblings (factory, toolsets)
+    spec = importlib.util.spec_from_file_location("_mcp_auth_stdio_main", path)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"{source} is not an importable Python module.")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    apps = [value for value in vars(module).values() if isinstance(value, McpAuthApp)]
+    if len(apps) != 1:
+        raise ConfigError(
+            f"{source} must define exactly one app built with wrap_server(...); found {len(apps)}."
+        )
+    return apps[0]
+
+
+def _log_to_stderr() -> None:
+    """The app's JSON log lines go to stderr: stdout is the MCP channel (``configure_logging`` keeps this handler)."""
+    import logging
+
+    from mcp_auth.logs import CloudLoggingFormatter
+
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(CloudLoggingFormatter())
+    root.addHandler(handler)
+
+
+async def serve_stdio(app: McpAuthApp, *, user_id: str) -> None:
+    """Serve ``user_id``'s MCP server on stdin/stdout until the client closes stdin."""
+    if not user_id:
+        raise ConfigError("stdio serves one explicit user: pass --user U.")
+    validate_uid(user_id)
+    record = await app.users.load(user_id)  # UnknownUser / DisabledUser, as over HTTP
+    principal = Principal(user_id=user_id, auth_method=STDIO_AUTH_METHOD, scopes=record.scopes)
+    user = UserContext(principal=principal, record=record, scopes=record.scopes)
+    built = await app.servers.get(record)
+    with user_context(user):
+        await built.server.run_stdio_async()

@@ -1,0 +1,41 @@
+"""Fixtures for the interoperability tests.
+
+    node_bin            the Node 22 runtime from the committed lock file (npm ci on first use)
+    conformance_url     two conformance fixture functions behind a round-robin proxy, as one URL
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mcp_auth import UserRecord
+from mcp_auth.store.users import UserRepository
+from tests.interop import node
+
+CONFORMANCE_SOURCE = Path(__file__).resolve().parent / "conformance_function" / "main.py"
+CONFORMANCE_USER = "conformance-user"
+
+
+@pytest.fixture(scope="session")
+def node_bin() -> Path:
+    return node.ensure_installed()
+
+
+@pytest.fixture
+async def conformance_url(
+    start_function: Callable[..., object], round_robin_proxy: Callable[[], object], user_repo: UserRepository
+) -> str:
+    if await user_repo.get(CONFORMANCE_USER) is None:
+        await user_repo.create(UserRecord(uid=CONFORMANCE_USER, scopes=frozenset({"mcp:tools"})))
+    proxy = round_robin_proxy()
+    resource = f"{proxy.url}/mcp"
+    instances = [
+        start_function(_SOURCE=str(CONFORMANCE_SOURCE), MCP_AUTH_PROVIDERS="dev", MCP_AUTH_DEV_USER=CONFORMANCE_USER,
+                       MCP_AUTH_RESOURCE_URL=resource, MCP_AUTH_JWT_HS256_KEY=None, MCP_AUTH_JWT_ISSUER=None)
+        for _ in range(2)
+    ]
+    proxy.route_to([f.base for f in instances])
+    return resource

@@ -1,0 +1,67 @@
+"""The official MCP conformance suite against two instances behind a round-robin proxy.
+
+Every request of every scenario may land on either instance, so each passing
+scenario also proves the server keeps no state between requests.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.interop import node
+
+EXPECTED_FAILURES = json.loads((Path(__file__).parent / "expected_failures.json").read_text())
+FIXTURE_TOOLS = {
+    "test_simple_text", "test_image_content", "test_audio_content", "test_embedded_resource",
+    "test_multiple_content_types", "test_tool_with_logging", "test_tool_with_progress", "test_error_handling",
+    "test_sampling", "test_elicitation", "test_elicitation_sep1034_defaults", "test_elicitation_sep1330_enums",
+    "test_reconnection", "json_schema_2020_12_tool",
+}
+
+
+def _run_suite(node_bin: Path, script: Path, url: str, out: Path, *extra: str) -> dict[str, str]:
+    result = subprocess.run(  # noqa: S603 - fixed argv
+        [str(node_bin), str(script), "server", "--url", url, "--suite", "all", "-o", str(out), *extra],
+        capture_output=True, text=True, timeout=300, check=False, cwd=node.PROJECT_DIR,
+    )
+    (out / "stdout.txt").write_text(result.stdout + result.stderr)
+    return _outcomes(out)
+
+
+def _outcomes(out: Path) -> dict[str, str]:
+    outcomes: dict[str, str] = {}
+    for checks_file in out.rglob("checks.json"):
+        checks = json.loads(checks_file.read_text())
+        failed = [c for c in checks if c.get("status") == "FAILURE"]
+        scenario = re.sub(r"^server-(.*)-\d{4}-\d\d-\d\dT[\d-]+Z$", r"\1", checks_file.parent.name)
+        outcomes[scenario] = "failed" if failed else "passed"
+    return outcomes
+
+
+def test_fixture_tools_are_registered_so_error_scenarios_cannot_pass_by_accident(conformance_url: str) -> None:
+    headers = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-11-25"}
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    response = httpx.post(conformance_url, json=body, headers=headers, timeout=30)
+    assert response.status_code == 200, response.text
+    data = next(line[5:] for line in response.text.splitlines() if line.startswith("data:"))
+    names = {tool["name"] for tool in json.loads(data)["result"]["tools"]}
+    assert names >= FIXTURE_TOOLS
+
+
+@pytest.mark.parametrize("version", ["0.1.16"])
+def test_conformance_suite_passes_statelessly_on_two_instances(
+    version: str, node_bin: Path, conformance_url: str, tmp_path: Path
+) -> None:
+    outcomes = _run_suite(node_bin, node.CONFORMANCE, conformance_url, tmp_path)
+    assert outcomes, (tmp_path / "stdout.txt").read_text()[-3000:]
+    expected = EXPECTED_FAILURES.get(version, {})
+    failed = {name for name, outcome in outcomes.items() if outcome == "failed"}
+    assert failed == set(expected), (
+        f"unexpected failures: {sorted(failed - set(expected))}; now passing: {sorted(set(expected) - failed)}"
+    )
