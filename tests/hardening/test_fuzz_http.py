@@ -9,7 +9,7 @@ token of one of two users.
 
 Invariants, for every example: an answer within a bounded time, never a 5xx, always a status
 the route may give, a challenge with every 401, and never the other user's id in the answer.
-``HARDENING_FUZZ_EXAMPLES`` raises the number of examples (default 200).
+``HARDENING_FUZZ_EXAMPLES`` sets the number of examples (defaults 150 and 100).
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mcp_auth.errors import StoreUnavailable
 from mcp_auth.store.users import UserRecord
 from tests.hardening.logscan import server_errors
 
-EXAMPLES = int(os.environ.get("HARDENING_FUZZ_EXAMPLES", "200"))
-DEEP_EXAMPLES = int(os.environ.get("HARDENING_FUZZ_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("HARDENING_FUZZ_EXAMPLES", "150"))
+DEEP_EXAMPLES = int(os.environ.get("HARDENING_FUZZ_EXAMPLES", "100"))
 MCP_STATUSES = {200, 202, 400, 401, 403, 404, 405, 406, 413, 415, 421, 422, 431}
 ROUTE_STATUSES = {200, 204, 400, 401, 404, 405, 413, 415, 421, 431}
 WEBHOOK = "/api/webhooks/credential-updated"
@@ -38,7 +39,10 @@ UNKNOWN = ("/", "/unknown", "/mcp/extra", "/MCP", "/.well-known/x", "/%2e%2e/mcp
 PROTOCOLS = ("2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05", "1999-01-01", "", "garbage")
 MCP_METHODS = ("initialize", "tools/list", "tools/call", "server/discover", "ping", "resources/list",
                "notifications/initialized", "prompts/get", "completion/complete", "x/unknown")
-TOOL_NAMES = ("whoami", "echo", "echo_with_progress", "list_my_repositories", "nope", "", "../../etc")
+TOOL_NAMES = ("whoami", "echo", "echo_with_progress", "list_my_repositories", "create_note", "list_notes", "get_note",
+              "search_notes", "nope", "", "../../etc")
+SCOPES = "mcp:tools notes:read notes:write"
+ARGUMENT_NAMES = ("text", "steps", "delay", "x", "title", "body", "tags", "id", "limit", "cursor", "query", "tag")
 
 header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=40).map(str.strip)
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50)
@@ -52,7 +56,7 @@ def jsonrpc_bodies(draw: st.DrawFn) -> bytes:
     method = draw(st.sampled_from(MCP_METHODS) | json_values)
     params: Any = draw(st.one_of(
         st.fixed_dictionaries({"name": st.sampled_from(TOOL_NAMES) | json_values,
-                               "arguments": st.dictionaries(st.sampled_from(("text", "steps", "delay", "x")),
+                               "arguments": st.dictionaries(st.sampled_from(ARGUMENT_NAMES),
                                                             json_values, max_size=3) | json_values}),
         st.fixed_dictionaries({"protocolVersion": st.sampled_from(PROTOCOLS), "capabilities": json_values,
                                "clientInfo": json_values}),
@@ -132,13 +136,34 @@ def fuzz_target(start_function, credential_stack, user_repo):
 
 async def _create_users(user_repo, *uids: str) -> None:
     for uid in uids:
-        await user_repo.create(UserRecord(uid=uid, toolsets=frozenset({"basics", "github"}),
-                                          scopes=frozenset({"mcp:tools"})))
+        toolsets = frozenset({"basics", "github", "notes"})
+        record = UserRecord(uid=uid, toolsets=toolsets, scopes=frozenset(SCOPES.split()))
+        for attempt in range(3):  # a freshly started emulator can miss the first deadline on a busy machine
+            try:
+                await user_repo.create(record)
+                break
+            except StoreUnavailable:
+                if attempt == 2:
+                    raise
+
+
+def _seed_notes(fn, users: dict[str, str], mint) -> None:
+    """One note per user whose title is the user's id: any cross-user leak of notes names the other user."""
+    for uid in users.values():
+        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+            "name": "create_note", "arguments": {"title": f"note of {uid}", "body": uid},
+            "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {}}}}
+        response = httpx.post(fn.url, json=body, timeout=30, headers={
+            "Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2026-07-28",
+            "Mcp-Method": "tools/call", "Mcp-Name": "create_note",
+            "Authorization": "Bearer " + mint(uid, audience=fn.url, scopes=SCOPES)})
+        assert response.status_code == 200 and uid in response.text and '"isError":false' in response.text
 
 
 def _credential(who: str, *, fn, users: dict[str, str], mint) -> list[tuple[str, str]]:
     if who in users:
-        return [("Authorization", "Bearer " + mint(users[who], audience=fn.url))]
+        return [("Authorization", "Bearer " + mint(users[who], audience=fn.url, scopes=SCOPES))]
     return {
         "none": [],
         "garbage": [("Authorization", "Bearer not.a.jwt")],
@@ -164,6 +189,7 @@ async def test_random_requests_on_every_route_never_fail_hang_or_leak(fuzz_targe
     fn, alice, bob = fuzz_target
     await _create_users(user_repo, alice, bob)
     users = {"alice": alice, "bob": bob}
+    _seed_notes(fn, users, watched_mint)
     seen: dict[int, int] = {}
 
     @settings(max_examples=EXAMPLES, deadline=None, database=None,
@@ -203,7 +229,7 @@ def authenticated_mcp_requests(draw: st.DrawFn) -> dict[str, Any]:
             "name": name, "arguments": args,
             "_meta": {"io.modelcontextprotocol/protocolVersion": proto,
                       "io.modelcontextprotocol/clientCapabilities": {}}}}).encode(),
-        st.sampled_from(TOOL_NAMES), st.dictionaries(st.sampled_from(("text", "steps", "delay")), json_values,
+        st.sampled_from(TOOL_NAMES), st.dictionaries(st.sampled_from(ARGUMENT_NAMES), json_values | st.just(20),
                                                      max_size=3), st.sampled_from(PROTOCOLS)))
     return {"path": "/mcp", "method": "POST", "headers": headers, "body": body,
             "who": draw(st.sampled_from(("alice", "bob")))}
@@ -232,7 +258,8 @@ async def test_hostile_json_rpc_from_signed_in_users_is_answered_for_the_caller_
     fn, alice, bob = fuzz_target
     await _create_users(user_repo, alice, bob)
     users = {"alice": alice, "bob": bob}
-    tokens = {who: watched_mint(uid, audience=fn.url, ttl=3600) for who, uid in users.items()}
+    _seed_notes(fn, users, watched_mint)
+    tokens = {who: watched_mint(uid, audience=fn.url, ttl=3600, scopes=SCOPES) for who, uid in users.items()}
     seen: dict[int, int] = {}
     answered_whoami = [0]
 
