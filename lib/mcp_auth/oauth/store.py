@@ -157,21 +157,24 @@ class OAuthStore:
         return None if replayed else data
 
     async def _use_once(self, collection: str, key: str) -> tuple[dict[str, Any] | None, bool]:
-        from google.cloud.firestore import async_transactional
+        """Mark a document used, at most once across all instances: the write carries the read's
+        update time as a precondition, so of two concurrent uses exactly one succeeds."""
+        from google.api_core import exceptions as gexc
 
         ref = self._doc(collection, key)
-
-        @async_transactional
-        async def run(transaction: Any) -> tuple[dict[str, Any] | None, bool]:
-            snap = await ref.get(transaction=transaction)
-            if not snap.exists:
-                return None, False
-            data = snap.to_dict()
-            if data.get(TTL_FIELD) is not None and data[TTL_FIELD] <= _now():
-                return None, False
-            if data.get("used"):
-                return data, True
-            transaction.update(ref, {"used": True, "used_at": _now()})
-            return data, False
-
-        return await self._guard(run(self.client.transaction()))
+        snap = await self._guard(ref.get(timeout=TIMEOUT, retry=bounded_retry()))
+        if not snap.exists:
+            return None, False
+        data = snap.to_dict()
+        if data.get(TTL_FIELD) is not None and data[TTL_FIELD] <= _now():
+            return None, False
+        if data.get("used"):
+            return data, True
+        option = self.client.write_option(last_update_time=snap.update_time)
+        try:
+            await ref.update({"used": True, "used_at": _now()}, option=option, timeout=TIMEOUT)
+        except (gexc.FailedPrecondition, gexc.Aborted, gexc.NotFound):
+            return data, True  # another request used it first
+        except (gexc.GoogleAPICallError, gexc.RetryError) as exc:
+            raise StoreUnavailable(f"The authorization store is unavailable ({type(exc).__name__}); retry.") from exc
+        return data, False

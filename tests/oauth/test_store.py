@@ -1,0 +1,45 @@
+"""Single use, expiry and family revocation on the Firestore emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+
+import pytest
+
+from mcp_auth.oauth.store import OAuthStore
+from tests._fixtures.firestore import TEST_PROJECT
+
+
+@pytest.fixture
+async def store(firestore_emulator) -> OAuthStore:
+    store = OAuthStore.for_settings(project=TEST_PROJECT, database="(default)")
+    await store.client.collection("oauth_rate").document("warm-up").get(timeout=60)  # a cold emulator is slow
+    return store
+
+
+async def test_stored_documents_hold_hashes_not_the_secrets(store):
+    token = secrets.token_urlsafe(32)
+    await store.save_refresh_token(token, {"uid": "u@example.com", "family": "f"}, 60)
+    async for doc in store.client.collection("oauth_refresh_tokens").stream():
+        assert token not in doc.id and token not in str(doc.to_dict())
+
+
+async def test_an_expired_request_is_gone_even_before_the_ttl_policy_deletes_it(store):
+    state = secrets.token_urlsafe(32)
+    await store.save_request(state, {"client_id": "c"}, -1)
+    assert await store.take_request(state) is None
+
+
+async def test_a_revoked_family_stays_revoked(store):
+    family = await store.new_family("u@example.com", "c", 60)
+    assert await store.family_active(family)
+    await store.revoke_family(family)
+    assert not await store.family_active(family)
+
+
+async def test_a_code_redeemed_concurrently_is_accepted_exactly_once(store):
+    code = secrets.token_urlsafe(32)
+    await store.save_code(code, {"uid": "u@example.com", "family": "f"}, 60)
+    results = await asyncio.gather(*(store.redeem_code(code) for _ in range(5)))
+    assert sorted(replayed for _, replayed in results) == [False, True, True, True, True]
