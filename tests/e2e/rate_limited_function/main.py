@@ -1,0 +1,59 @@
+"""The production function with a per-client-address limit in front, until ``wrap_server`` wires it itself.
+
+Every POST to the MCP endpoint spends one unit of the ``ip`` limit
+(``RATE_TEST_LIMIT``, e.g. ``12/minute``) before dispatch; a used-up window
+answers 429 with ``Retry-After``. The limiter's clock is frozen at
+``RATE_TEST_NOW`` (epoch seconds) so that a test never straddles a window.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import functions_framework.aio
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "functions"))
+
+from factory import build_server  # noqa: E402
+from mcp_auth import wrap_server  # noqa: E402
+from mcp_auth.ratelimit import FirestoreWindows, RateLimiter, parse_rate, rate_limited_response  # noqa: E402
+from mcp_auth.store.firestore import firestore_client  # noqa: E402
+
+app = wrap_server(build_server)
+RATE = parse_rate(os.environ["RATE_TEST_LIMIT"])
+NOW = float(os.environ["RATE_TEST_NOW"])
+_limiters: list[RateLimiter] = []
+
+
+def limiter() -> RateLimiter:
+    if not _limiters:  # the Firestore client belongs to the running event loop
+        store = FirestoreWindows(firestore_client(project=os.environ.get("GOOGLE_CLOUD_PROJECT")))
+        _limiters.append(RateLimiter(store, lease=10, clock=lambda: NOW))
+    return _limiters[0]
+
+
+async def limited(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["method"] == "POST":
+        forwarded = Headers(scope=scope).get("x-forwarded-for", "")
+        ip = forwarded.split(",")[0].strip() or (scope.get("client") or ("",))[0]
+        decision = await limiter().check("ip", ip, RATE)
+        if not decision.allowed:
+            await rate_limited_response(decision)(scope, receive, send)
+            return
+    await app(scope, receive, send)
+
+
+class _Asgi(Response):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await limited(scope, receive, send)
+
+
+@functions_framework.aio.http
+async def mcp(request: Request) -> Response:
+    return _Asgi()

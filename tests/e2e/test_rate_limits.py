@@ -1,0 +1,41 @@
+"""Rate limits across two real function processes behind a round-robin proxy, sharing one Firestore emulator.
+
+The served function is ``rate_limited_function/main.py`` (the production app with the
+limiter in front) until ``wrap_server`` calls the limiter itself.
+"""
+
+import uuid
+from pathlib import Path
+
+import httpx
+
+SOURCE = Path(__file__).parent / "rate_limited_function" / "main.py"
+NOW = "1800000030"  # the limiter's frozen clock: 30 s into a minute window
+
+
+async def test_an_address_limit_holds_in_total_across_two_instances_not_per_instance(
+    start_function, round_robin_proxy
+):
+    proxy = round_robin_proxy()
+    public = proxy.url + "/mcp"
+    env = {"MCP_AUTH_RESOURCE_URL": public, "RATE_TEST_LIMIT": "12/minute", "RATE_TEST_NOW": NOW}
+    instances = [start_function(**env, _SOURCE=str(SOURCE)) for _ in range(2)]
+    proxy.route_to([fn.base for fn in instances])
+    address = f"2001:db8::{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}"  # fresh: the emulator outlives one test
+    headers = {"X-Forwarded-For": f"{address}, 10.0.0.1",
+               "Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    statuses: list[int] = []
+    retry_after: set[str] = set()
+    async with httpx.AsyncClient(timeout=30) as client:
+        for _ in range(30):
+            response = await client.post(public, json=body, headers=headers)
+            statuses.append(response.status_code)
+            if response.status_code == 429:
+                retry_after.add(response.headers["retry-after"])
+                assert response.json()["error"] == "rate_limited"
+    admitted = [s for s in statuses if s != 429]
+    assert all(s == 401 for s in admitted), statuses  # no token: the app itself answers 401
+    assert len(admitted) == 12, statuses  # twelve in total, not twelve per instance
+    assert retry_after == {"30"}
+    assert all(proxy.hits[fn.base] >= 15 for fn in instances)
