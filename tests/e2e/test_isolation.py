@@ -26,10 +26,10 @@ from hypothesis import strategies as st
 from mcp.client import Client
 from mcp.shared.exceptions import MCPError
 
-from mcp_auth.errors import StoreUnavailable
 from mcp_auth.store.users import UserRecord
 from tests.e2e.clients import mcp_client
 from tests.e2e.test_notes import SCOPES, text
+from tests.store.warmup import warm
 
 USERS = 3
 MAX_NOTES = 12
@@ -86,14 +86,9 @@ class Model:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def users(user_repo) -> list[str]:
     uids = [f"iso{i}-{uuid.uuid4().hex[:10]}" for i in range(USERS)]
+    await warm(user_repo)
     for uid in uids:
-        for attempt in range(6):  # a freshly started emulator on a busy machine can miss the first deadlines
-            try:
-                await user_repo.create(UserRecord(uid=uid, toolsets=frozenset({"notes"}), scopes=frozenset(SCOPES)))
-                break
-            except StoreUnavailable:
-                if attempt == 5:
-                    raise
+        await user_repo.create(UserRecord(uid=uid, toolsets=frozenset({"notes"}), scopes=frozenset(SCOPES)))
     return uids
 
 

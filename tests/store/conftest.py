@@ -9,10 +9,13 @@ import pytest
 
 from mcp_auth.store.handle import UserStore
 from mcp_auth.store.users import UserRecord, UserRepository
+from tests.store.warmup import warm
 
 
 @pytest.fixture
 async def new_store(user_repo: UserRepository) -> AsyncIterator[object]:
+    await warm(user_repo)
+
     async def make(settings: dict | None = None) -> UserStore:
         uid = f"store-{uuid.uuid4().hex[:12]}"
         await user_repo.create(UserRecord(uid=uid, settings=settings or {}))
