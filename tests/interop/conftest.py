@@ -6,12 +6,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from mcp_auth import UserRecord
+from mcp_auth.errors import StoreUnavailable
 from mcp_auth.store.users import UserRepository
 from tests.interop import node
 
@@ -24,12 +26,23 @@ def node_bin() -> Path:
     return node.ensure_installed()
 
 
+async def _ensure_user(repo: UserRepository, uid: str) -> None:
+    for attempt in range(3):  # a freshly started emulator on a busy machine may miss the first deadline
+        try:
+            if await repo.get(uid) is None:
+                await repo.create(UserRecord(uid=uid, scopes=frozenset({"mcp:tools"})))
+            return
+        except StoreUnavailable:
+            if attempt == 2:
+                raise
+            await asyncio.sleep(1)
+
+
 @pytest.fixture
 async def conformance_url(
     start_function: Callable[..., object], round_robin_proxy: Callable[[], object], user_repo: UserRepository
 ) -> str:
-    if await user_repo.get(CONFORMANCE_USER) is None:
-        await user_repo.create(UserRecord(uid=CONFORMANCE_USER, scopes=frozenset({"mcp:tools"})))
+    await _ensure_user(user_repo, CONFORMANCE_USER)
     proxy = round_robin_proxy()
     resource = f"{proxy.url}/mcp"
     instances = [

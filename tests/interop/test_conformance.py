@@ -25,9 +25,16 @@ FIXTURE_TOOLS = {
 }
 
 
-def _run_suite(node_bin: Path, script: Path, url: str, out: Path, *extra: str) -> dict[str, str]:
+# conformance package version -> (its entry point, how to select the scenarios)
+SUITES = {
+    "0.1.16": (node.CONFORMANCE, ("--suite", "all")),  # every scenario up to spec 2025-11-25
+    "0.2.0-alpha.12": (node.CONFORMANCE_NEXT, ("--requirements", "2026-07-28")),  # what spec 2026-07-28 requires
+}
+
+
+def _run_suite(node_bin: Path, script: Path, url: str, out: Path, *selection: str) -> dict[str, str]:
     result = subprocess.run(  # noqa: S603 - fixed argv
-        [str(node_bin), str(script), "server", "--url", url, "--suite", "all", "-o", str(out), *extra],
+        [str(node_bin), str(script), "server", "--url", url, *selection, "-o", str(out)],
         capture_output=True, text=True, timeout=300, check=False, cwd=node.PROJECT_DIR,
     )
     (out / "stdout.txt").write_text(result.stdout + result.stderr)
@@ -54,11 +61,12 @@ def test_fixture_tools_are_registered_so_error_scenarios_cannot_pass_by_accident
     assert names >= FIXTURE_TOOLS
 
 
-@pytest.mark.parametrize("version", ["0.1.16"])
+@pytest.mark.parametrize("version", sorted(SUITES))
 def test_conformance_suite_passes_statelessly_on_two_instances(
     version: str, node_bin: Path, conformance_url: str, tmp_path: Path
 ) -> None:
-    outcomes = _run_suite(node_bin, node.CONFORMANCE, conformance_url, tmp_path)
+    script, selection = SUITES[version]
+    outcomes = _run_suite(node_bin, script, conformance_url, tmp_path, *selection)
     assert outcomes, (tmp_path / "stdout.txt").read_text()[-3000:]
     expected = EXPECTED_FAILURES.get(version, {})
     failed = {name for name, outcome in outcomes.items() if outcome == "failed"}
