@@ -1,6 +1,7 @@
 """Distributed rate limits: per user, per tool and per client IP (see docs/rate-limits.md)."""
 
 from mcp_auth.ratelimit.limiter import ALLOW, Decision, RateLimited, RateLimiter, tool_key, window_id
+from mcp_auth.ratelimit.middleware import ToolRateLimitMiddleware
 from mcp_auth.ratelimit.rate import KINDS, Rate, RateLimits, lease_size, parse_rate
 from mcp_auth.ratelimit.responses import (
     RATE_LIMITED_CODE,
@@ -22,6 +23,7 @@ __all__ = [
     "RateLimited",
     "RateLimiter",
     "RateLimits",
+    "ToolRateLimitMiddleware",
     "WindowStore",
     "lease_size",
     "parse_rate",

@@ -1,8 +1,9 @@
-"""The production function with a per-client-address limit in front, until ``wrap_server`` wires it itself.
+"""The production function with rate limits wired around it, until ``wrap_server`` wires them itself.
 
 Every POST to the MCP endpoint spends one unit of the ``ip`` limit
 (``RATE_TEST_LIMIT``, e.g. ``12/minute``) before dispatch; a used-up window
-answers 429 with ``Retry-After``. The limiter's clock is frozen at
+answers 429 with ``Retry-After``. Each built server gets the per-tool limit
+(``RATE_TEST_TOOL_LIMIT``, overridable by the user record's ``quotas``). The limiter's clock is frozen at
 ``RATE_TEST_NOW`` (epoch seconds) so that a test never straddles a window.
 """
 
@@ -20,13 +21,22 @@ from starlette.types import Receive, Scope, Send
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "functions"))
 
+from mcp.server.mcpserver import MCPServer  # noqa: E402
+
 from factory import build_server  # noqa: E402
-from mcp_auth import wrap_server  # noqa: E402
-from mcp_auth.ratelimit import FirestoreWindows, RateLimiter, parse_rate, rate_limited_response  # noqa: E402
+from mcp_auth import UserRecord, wrap_server  # noqa: E402
+from mcp_auth.ratelimit import (  # noqa: E402
+    FirestoreWindows,
+    RateLimiter,
+    RateLimits,
+    ToolRateLimitMiddleware,
+    parse_rate,
+    rate_limited_response,
+)
 from mcp_auth.store.firestore import firestore_client  # noqa: E402
 
-app = wrap_server(build_server)
 RATE = parse_rate(os.environ["RATE_TEST_LIMIT"])
+LIMITS = RateLimits.from_strings(ip="off", user="off", tool=os.environ.get("RATE_TEST_TOOL_LIMIT", "off"))
 NOW = float(os.environ["RATE_TEST_NOW"])
 _limiters: list[RateLimiter] = []
 
@@ -36,6 +46,15 @@ def limiter() -> RateLimiter:
         store = FirestoreWindows(firestore_client(project=os.environ.get("GOOGLE_CLOUD_PROJECT")))
         _limiters.append(RateLimiter(store, lease=10, clock=lambda: NOW))
     return _limiters[0]
+
+
+def build_limited_server(record: UserRecord) -> MCPServer:
+    server = build_server(record)
+    server.middleware.append(ToolRateLimitMiddleware(limiter(), LIMITS))
+    return server
+
+
+app = wrap_server(build_limited_server)
 
 
 async def limited(scope: Scope, receive: Receive, send: Send) -> None:
