@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mcp_auth.context import UserContext, user_context
-from mcp_auth.errors import ConfigError
+from mcp_auth.errors import ConfigError, DisabledUser, UnknownUser
 from mcp_auth.principal import Principal
 from mcp_auth.store.users import validate_uid
 
@@ -79,7 +79,13 @@ async def serve_stdio(app: McpAuthApp, *, user_id: str) -> None:
     if not user_id:
         raise ConfigError("stdio serves one explicit user: pass --user U.")
     validate_uid(user_id)
-    record = await app.users.load(user_id)  # UnknownUser / DisabledUser, as over HTTP
+    try:
+        record = await app.users.load(user_id)  # the first-login policy applies, as over HTTP
+    except UnknownUser:
+        hint = f"create it with `mcp-auth users create {user_id}`"
+        raise UnknownUser(f"No user {user_id!r} on this server: {hint}.") from None
+    except DisabledUser:
+        raise DisabledUser(f"The user {user_id!r} is disabled: enable the account first.") from None
     principal = Principal(user_id=user_id, auth_method=STDIO_AUTH_METHOD, scopes=record.scopes)
     user = UserContext(principal=principal, record=record, scopes=record.scopes)
     built = await app.servers.get(record)

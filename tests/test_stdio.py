@@ -1,0 +1,65 @@
+"""`mcp-auth stdio --user U`: the user's own server over stdio, from the same Firestore data."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from mcp.client import Client
+from mcp.client.stdio import StdioServerParameters
+
+from mcp_auth.store.users import UserRecord
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _env(function_env: dict[str, str]) -> dict[str, str]:
+    return {**os.environ, **function_env, "MCP_AUTH_RESOURCE_URL": "http://127.0.0.1:8080/mcp"}
+
+
+def _server(function_env: dict[str, str], *args: str) -> StdioServerParameters:
+    return StdioServerParameters(
+        command=sys.executable, args=["-m", "mcp_auth.cli", "stdio", *args, "--source", "functions/main.py"],
+        env=_env(function_env), cwd=str(ROOT),
+    )
+
+
+async def test_stdio_serves_the_named_users_own_tools_and_identity(
+    function_env: dict[str, str], make_user: Callable[..., Awaitable[UserRecord]]
+) -> None:
+    user = await make_user(toolsets=("basics",))
+    async with Client(_server(function_env, "--user", user.uid), raise_exceptions=True) as client:
+        names = {tool.name for tool in (await client.list_tools()).tools}
+        assert {"whoami", "echo"} <= names
+        result = await client.call_tool("whoami", {})
+    assert user.uid in result.content[0].text
+
+
+async def test_stdio_gives_a_user_without_toolsets_no_tools(
+    function_env: dict[str, str], make_user: Callable[..., Awaitable[UserRecord]]
+) -> None:
+    user = await make_user(toolsets=())
+    async with Client(_server(function_env, "--user", user.uid), raise_exceptions=True) as client:
+        assert (await client.list_tools()).tools == []
+
+
+def test_stdio_refuses_to_run_without_an_explicit_user(function_env: dict[str, str]) -> None:
+    result = subprocess.run(  # noqa: S603 - fixed argv
+        [sys.executable, "-m", "mcp_auth.cli", "stdio"], env=_env(function_env), cwd=ROOT,
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 2
+    assert "--user" in result.stderr
+    assert result.stdout == ""
+
+
+def test_stdio_refuses_an_unknown_user_with_a_message_on_stderr(function_env: dict[str, str]) -> None:
+    result = subprocess.run(  # noqa: S603 - fixed argv
+        [sys.executable, "-m", "mcp_auth.cli", "stdio", "--user", "nobody-at-all"], env=_env(function_env), cwd=ROOT,
+        capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2
+    assert "nobody-at-all" in result.stderr
