@@ -144,3 +144,16 @@ async def test_unknown_kinds_and_costs_are_programming_errors() -> None:
         await limiter.check("planet", "x", Rate(1, 1))
     with pytest.raises(ValueError, match="cost"):
         await limiter.check("user", "x", Rate(1, 1), cost=0)
+
+
+@pytest.mark.parametrize(("limit", "most_leases"), [(60, 27), (120, 33), (600, 81), (6000, 621)])
+@pytest.mark.parametrize("instances", [1, 2, 4])
+async def test_every_unit_is_spent_with_the_documented_number_of_leases(
+    limit: int, most_leases: int, instances: int
+) -> None:
+    store = MemoryWindows()
+    limiters = [RateLimiter(store, lease=10, clock=Clock()) for _ in range(instances)]
+    rate = Rate(limit, 60)
+    total = sum([(await limiters[i % instances].check("user", "k", rate)).allowed for i in range(2 * limit)])
+    assert total == limit
+    assert store.calls <= most_leases
