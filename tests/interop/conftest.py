@@ -2,6 +2,7 @@
 
     node_bin            the Node 22 runtime from the committed lock file (npm ci on first use)
     conformance_url     two conformance fixture functions behind a round-robin proxy, as one URL
+    fixture_endpoint    the conformance fixture behind JWT auth, as production: (url, bearer token of a fresh user)
 """
 
 from __future__ import annotations
@@ -52,3 +53,12 @@ async def conformance_url(
     ]
     proxy.route_to([f.base for f in instances])
     return resource
+
+
+@pytest.fixture
+async def fixture_endpoint(
+    start_function: Callable[..., object], make_user: Callable[..., object], mint: Callable[..., str]
+) -> tuple[str, str]:
+    user = await make_user(toolsets=())
+    running = start_function(_SOURCE=str(CONFORMANCE_SOURCE))
+    return running.url, mint(user.uid, audience=running.url)
