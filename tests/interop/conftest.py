@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -57,8 +58,9 @@ async def conformance_url(
 
 @pytest.fixture
 async def fixture_endpoint(
-    start_function: Callable[..., object], make_user: Callable[..., object], mint: Callable[..., str]
+    start_function: Callable[..., object], user_repo: UserRepository, mint: Callable[..., str]
 ) -> tuple[str, str]:
-    user = await make_user(toolsets=())
+    uid = f"interop-{uuid.uuid4().hex[:12]}"
+    await _ensure_user(user_repo, uid)
     running = start_function(_SOURCE=str(CONFORMANCE_SOURCE))
-    return running.url, mint(user.uid, audience=running.url)
+    return running.url, mint(uid, audience=running.url)
