@@ -116,3 +116,21 @@ def watched_mint(mint, leak_watch):
         return leak_watch.secret(mint(*args, **kwargs))
 
     return make
+
+
+@pytest.fixture
+def seed_user(user_repo):
+    """``await seed_user(record)``: create a user record, retrying while a freshly started emulator warms up
+    (its first writes can miss the store deadline on a busy machine)."""
+    from mcp_auth.errors import StoreUnavailable
+
+    async def create(record):
+        for attempt in range(4):
+            try:
+                return await user_repo.create(record)
+            except StoreUnavailable:
+                if attempt == 3:
+                    raise
+        raise AssertionError("unreachable")
+
+    return create

@@ -41,9 +41,9 @@ def _retryable(response: httpx.Response) -> bool:
     return response.status_code == 503 and response.headers.get("retry-after", "").isdigit()
 
 
-async def _user(user_repo, toolsets: tuple[str, ...] = ("basics",)) -> str:
+async def _user(seed_user, toolsets: tuple[str, ...] = ("basics",)) -> str:
     uid = f"faults-{uuid.uuid4().hex[:12]}"
-    await user_repo.create(UserRecord(uid=uid, toolsets=frozenset(toolsets), scopes=frozenset({"mcp:tools"})))
+    await seed_user(UserRecord(uid=uid, toolsets=frozenset(toolsets), scopes=frozenset({"mcp:tools"})))
     return uid
 
 
@@ -55,7 +55,7 @@ def _until(predicate, *, within: float = 30.0, what: str) -> None:
 
 
 async def test_secret_manager_down_keeps_serving_valid_tokens_reports_unready_and_recovers(
-    start_function, drongo_endpoint, secret_manager_proxy, user_repo, leak_watch
+    start_function, drongo_endpoint, secret_manager_proxy, seed_user, leak_watch
 ):
     admin = SecretManagerAdmin(drongo_endpoint, TEST_PROJECT)
     secret, key = f"hard-hs-{uuid.uuid4().hex[:8]}", leak_watch.secret(os.urandom(32).hex()).encode()
@@ -64,7 +64,7 @@ async def test_secret_manager_down_keeps_serving_valid_tokens_reports_unready_an
     fn = start_function(MCP_AUTH_JWT_HS256_KEY=None, MCP_AUTH_JWT_HS_SECRET=secret,
                         MCP_AUTH_SECRET_MANAGER_ENDPOINT=secret_manager_proxy.endpoint,
                         MCP_AUTH_SECRET_REFRESH_SECONDS="1", MCP_AUTH_AUTH_CACHE_TTL="1")
-    uid = await _user(user_repo)
+    uid = await _user(seed_user)
     def token() -> str:
         now = int(time.time())
         claims = {"iss": ISSUER, "aud": fn.url, "sub": uid, "iat": now, "exp": now + 300, "scope": "mcp:tools"}
@@ -84,12 +84,12 @@ async def test_secret_manager_down_keeps_serving_valid_tokens_reports_unready_an
 
 
 async def test_jwks_rotation_and_outage_never_fail_valid_tokens_with_a_server_error(
-    start_function, issuer_server, rsa_signing_key, user_repo, leak_watch
+    start_function, issuer_server, rsa_signing_key, seed_user, leak_watch
 ):
     issuer_server.jwks = {"keys": [rsa_signing_key.public_jwk]}
     fn = start_function(MCP_AUTH_JWT_HS256_KEY=None, MCP_AUTH_JWT_JWKS_URL=issuer_server.jwks_url,
                         MCP_AUTH_JWT_JWKS_REFRESH_COOLDOWN="1", MCP_AUTH_AUTH_CACHE_TTL="1")
-    uid = await _user(user_repo)
+    uid = await _user(seed_user)
 
     def signed(key) -> str:
         now = int(time.time())
@@ -125,10 +125,10 @@ async def test_jwks_rotation_and_outage_never_fail_valid_tokens_with_a_server_er
 
 
 async def test_platform_slow_failing_or_garbage_gives_a_retryable_tool_error_then_recovers(
-    start_function, credential_stack, issuer_server, user_repo, watched_mint
+    start_function, credential_stack, issuer_server, seed_user, watched_mint
 ):
     fn = start_function(**credential_stack.env(MCP_AUTH_TOOL_TIMEOUT="20"))
-    uid = await _user(user_repo, toolsets=("github",))
+    uid = await _user(seed_user, toolsets=("github",))
     credential_stack.connect_github(uid, f"gh-{uid}", ["alpha"])
     platform = credential_stack.platform
     token = watched_mint(uid, audience=fn.url)

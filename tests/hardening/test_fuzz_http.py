@@ -24,7 +24,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mcp_auth.errors import StoreUnavailable
 from mcp_auth.store.users import UserRecord
 from tests.hardening.logscan import server_errors
 
@@ -128,23 +127,17 @@ def requests(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @pytest.fixture
-def fuzz_target(start_function, credential_stack, user_repo):
+def fuzz_target(start_function, credential_stack, seed_user):
     fn = start_function(**credential_stack.env(MCP_AUTH_TOOL_TIMEOUT="3"))
     alice, bob = (f"fuzz-{name}-{uuid.uuid4().hex[:10]}" for name in ("alice", "bob"))
     return fn, alice, bob
 
 
-async def _create_users(user_repo, *uids: str) -> None:
+async def _create_users(seed_user, *uids: str) -> None:
     for uid in uids:
         toolsets = frozenset({"basics", "github", "notes"})
         record = UserRecord(uid=uid, toolsets=toolsets, scopes=frozenset(SCOPES.split()))
-        for attempt in range(3):  # a freshly started emulator can miss the first deadline on a busy machine
-            try:
-                await user_repo.create(record)
-                break
-            except StoreUnavailable:
-                if attempt == 2:
-                    raise
+        await seed_user(record)
 
 
 def _seed_notes(fn, users: dict[str, str], mint) -> None:
@@ -185,9 +178,9 @@ def check_answer(request: dict[str, Any], response: httpx.Response, users: dict[
         assert uid not in response.text, f"{where}: the answer names another user ({uid})"
 
 
-async def test_random_requests_on_every_route_never_fail_hang_or_leak(fuzz_target, user_repo, watched_mint):
+async def test_random_requests_on_every_route_never_fail_hang_or_leak(fuzz_target, seed_user, watched_mint):
     fn, alice, bob = fuzz_target
-    await _create_users(user_repo, alice, bob)
+    await _create_users(seed_user, alice, bob)
     users = {"alice": alice, "bob": bob}
     _seed_notes(fn, users, watched_mint)
     seen: dict[int, int] = {}
@@ -253,10 +246,10 @@ def _tool_results(response: httpx.Response) -> list[dict[str, Any]]:
 
 
 async def test_hostile_json_rpc_from_signed_in_users_is_answered_for_the_caller_only(
-    fuzz_target, user_repo, watched_mint
+    fuzz_target, seed_user, watched_mint
 ):
     fn, alice, bob = fuzz_target
-    await _create_users(user_repo, alice, bob)
+    await _create_users(seed_user, alice, bob)
     users = {"alice": alice, "bob": bob}
     _seed_notes(fn, users, watched_mint)
     tokens = {who: watched_mint(uid, audience=fn.url, ttl=3600, scopes=SCOPES) for who, uid in users.items()}

@@ -28,7 +28,7 @@ SCOPES = "mcp:tools notes:read notes:write"
 
 
 async def test_two_instances_under_mixed_load_answer_every_user_as_themselves_without_leaking_memory(
-    start_function, round_robin_proxy, user_repo, watched_mint
+    start_function, round_robin_proxy, seed_user, watched_mint
 ):
     proxy = round_robin_proxy()
     public = proxy.url + "/mcp"
@@ -39,7 +39,7 @@ async def test_two_instances_under_mixed_load_answer_every_user_as_themselves_wi
         # users with basics and notes, with basics only, and (every fourth) with no tools at all
         toolsets = [{"basics", "notes"}, {"basics"}, {"basics", "notes"}, set()][i % 4]
         uid = f"load-{i}-{uuid.uuid4().hex[:8]}"
-        await user_repo.create(UserRecord(uid=uid, toolsets=frozenset(toolsets), scopes=frozenset(SCOPES.split())))
+        await seed_user(UserRecord(uid=uid, toolsets=frozenset(toolsets), scopes=frozenset(SCOPES.split())))
         tools = (BASICS if toolsets else frozenset()) | (NOTES if "notes" in toolsets else frozenset())
         token = watched_mint(uid, audience=public, ttl=int(DURATION) + 600, scopes=SCOPES)
         users.append(VirtualUser(uid=uid, token=token, tools=tools, protocol=protocol))

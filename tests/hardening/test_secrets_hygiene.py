@@ -30,12 +30,12 @@ def _session_logs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 async def test_credentials_sent_anywhere_in_a_request_never_reach_a_log(
-    start_function, user_repo, watched_mint, leak_watch, function_env, tmp_path_factory
+    start_function, seed_user, watched_mint, leak_watch, function_env, tmp_path_factory
 ):
     leak_watch.secret(function_env["MCP_AUTH_JWT_HS256_KEY"])
     fn = start_function(MCP_AUTH_LOG_LEVEL="DEBUG")
     uid = f"hygiene-{uuid.uuid4().hex[:10]}"
-    await user_repo.create(UserRecord(uid=uid, toolsets=frozenset({"basics"}), scopes=frozenset({"mcp:tools"})))
+    await seed_user(UserRecord(uid=uid, toolsets=frozenset({"basics"}), scopes=frozenset({"mcp:tools"})))
     good, expired, foreign = (watched_mint(uid, audience=fn.url), watched_mint(uid, audience=fn.url, ttl=-60),
                               watched_mint(uid, audience="https://elsewhere.test/mcp"))
     api_key = leak_watch.secret(f"mak_{secrets.token_hex(6)}_{secrets.token_urlsafe(24)}")
