@@ -6,14 +6,16 @@
 #         still enforces MCP_AUTH_MAX_BODY_BYTES on every body, chunked or not)
 #   3000  per client IP: above armor.throttle_requests_per_minute answer 429; above
 #         armor.ban_requests_per_minute ban the address for armor.ban_duration_seconds
+#   3900  the Log4Shell canary (CVE-2021-44228), always on
 #   4000+ preconfigured WAF rules (armor.waf_rules), JSON bodies parsed as JSON
 #   9000  allow armor.allow_ranges; with an allowlist, everything else is denied
 #
 # WAF rule sets left out on purpose: sqli, xss, lfi, rfi, rce, php, java, nodejs. MCP
 # requests are JSON-RPC whose arguments are free text written by models and people (code,
 # SQL, file paths, HTML), so those signatures would block ordinary tool calls. The default
-# set (method enforcement, scanner detection, protocol attacks, session fixation, the
-# Log4Shell canary) looks at the request line and headers, which JSON-RPC never varies.
+# set (method enforcement, scanner detection, protocol attacks, session fixation) and the
+# Log4Shell canary look at the request line, headers and `${jndi:` lookups, which JSON-RPC
+# traffic never needs.
 
 locals {
   armor_waf = { for i, name in var.armor.waf_rules : name => 4000 + i }
@@ -79,6 +81,17 @@ resource "google_compute_security_policy" "this" {
       ban_threshold {
         count        = var.armor.ban_requests_per_minute
         interval_sec = 60
+      }
+    }
+  }
+
+  rule {
+    priority    = 3900
+    action      = "deny(403)"
+    description = "Log4Shell (CVE-2021-44228) lookups."
+    match {
+      expr {
+        expression = "evaluatePreconfiguredWaf('cve-canary')"
       }
     }
   }

@@ -41,3 +41,13 @@ output "firestore_database" {
   description = "Firestore database holding user records (users/{uid})."
   value       = google_firestore_database.this.name
 }
+
+output "load_balancer_ip" {
+  description = "The custom domain's global address: point the domain's A record here (null without domain)."
+  value       = local.lb_enabled ? google_compute_global_address.this[0].address : null
+}
+
+output "regions" {
+  description = "Regions the function runs in (var.region first)."
+  value       = local.regions
+}

@@ -346,7 +346,7 @@ variable "armor" {
     ban_requests_per_minute      = optional(number, 1200)
     ban_duration_seconds         = optional(number, 600)
     max_body_bytes               = optional(number, 1048576)
-    waf_rules                    = optional(list(string), ["methodenforcement-v33-stable", "scannerdetection-v33-stable", "protocolattack-v33-stable", "sessionfixation-v33-stable", "cve-canary"])
+    waf_rules                    = optional(list(string), ["methodenforcement-v33-stable", "scannerdetection-v33-stable", "protocolattack-v33-stable", "sessionfixation-v33-stable"])
     allow_ranges                 = optional(list(string), [])
     deny_ranges                  = optional(list(string), [])
   })
@@ -379,7 +379,7 @@ variable "cmek" {
   default = {}
 
   validation {
-    condition     = can(regex("^[0-9]+s$", var.cmek.rotation_period))
-    error_message = "cmek.rotation_period must be a number of seconds such as 7776000s (90 days)."
+    condition     = can(regex("^[0-9]+s$", var.cmek.rotation_period)) && try(tonumber(trimsuffix(var.cmek.rotation_period, "s")) <= 7776000 && tonumber(trimsuffix(var.cmek.rotation_period, "s")) >= 86400, false)
+    error_message = "cmek.rotation_period must be a number of seconds from 86400s (1 day) to 7776000s (90 days)."
   }
 }

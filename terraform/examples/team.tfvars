@@ -39,3 +39,10 @@ build_trigger = {
 alerting = {
   notification_channels = ["projects/acme-mcp-prod/notificationChannels/1234567890"]
 }
+
+# Custom domain, Cloud Armor, more regions, customer-managed keys: off until set
+# (docs/deploy.md, "Custom domain and multiple regions").
+# domain  = "mcp.acme.example"
+# regions = ["us-central1"]
+# armor   = { throttle_requests_per_minute = 300, ban_requests_per_minute = 1200 }
+# cmek    = { enabled = true }
