@@ -29,8 +29,8 @@ from tests.hardening.logscan import server_errors
 
 EXAMPLES = int(os.environ.get("HARDENING_FUZZ_EXAMPLES", "150"))
 DEEP_EXAMPLES = int(os.environ.get("HARDENING_FUZZ_EXAMPLES", "100"))
-MCP_STATUSES = {200, 202, 400, 401, 403, 404, 405, 406, 413, 415, 421, 422, 431}
-ROUTE_STATUSES = {200, 204, 400, 401, 404, 405, 413, 415, 421, 431}
+MCP_STATUSES = {200, 202, 204, 400, 401, 403, 404, 405, 406, 413, 415, 421, 422, 429, 431}
+ROUTE_STATUSES = {200, 204, 400, 401, 404, 405, 413, 415, 421, 429, 431}
 WEBHOOK = "/api/webhooks/credential-updated"
 ROUTES = ("/mcp", "/mcp/", "/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp",
           "/healthz", "/readyz", WEBHOOK)
