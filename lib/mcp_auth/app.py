@@ -39,6 +39,13 @@ from mcp_auth.logs import configure_logging
 from mcp_auth.metadata import metadata_paths, protected_resource_metadata
 from mcp_auth.observe import RequestRecord, current_record, emit, trace_of
 from mcp_auth.proxies import client_origin
+from mcp_auth.ratelimit import (
+    Decision,
+    FirestoreWindows,
+    RateLimiter,
+    ToolRateLimitMiddleware,
+    rate_limited_response,
+)
 from mcp_auth.servers import ServerCache, ServerFactory
 from mcp_auth.store.users import UserDirectory
 from mcp_auth.tools import ScopeMap, missing_scopes
@@ -80,7 +87,13 @@ class McpAuthApp:
             from mcp_auth.oauth import build_authorization_server
 
             self._routes = {**build_authorization_server(settings, secrets).routes, **self._routes}
-        self.servers = ServerCache(factory, max_size=settings.server_cache_size, tool_timeout=settings.tool_timeout)
+        self._limiter: RateLimiter | None = None
+        self.servers = ServerCache(
+            factory,
+            max_size=settings.server_cache_size,
+            tool_timeout=settings.tool_timeout,
+            middleware=lambda: [ToolRateLimitMiddleware(self.limiter, settings.rate_limits)],
+        )
         self._users = users
         self._mcp_path = urlsplit(settings.resource_url).path or "/"
         self._metadata_paths = metadata_paths(settings)
@@ -179,8 +192,18 @@ class McpAuthApp:
     # -- the MCP request ------------------------------------------------------
     async def _serve_mcp(self, request: Request, scope: Scope, receive: Receive, send: Send) -> None:
         record = current_record.get()
+        limits = self.settings.rate_limits
+        address = (record.remote_ip if record else None) or "unknown"
+        refused = self.limiter.blocked("ip", address, limits.ip)  # local state only: no I/O
+        if not refused.allowed:
+            await self._rate_limited(refused, scope, receive, send)
+            return
         try:
             user = await self._authenticate(request)
+            decision = await self.limiter.check("user", user.record.uid, limits.for_user("user", user.record.quotas))
+            if not decision.allowed:
+                await self._rate_limited(decision, scope, receive, send)
+                return
             built = await self.servers.get(user.record)
             _check_named_tool(request, built.scopes, user.scopes)
         except McpAuthError as exc:
@@ -189,6 +212,11 @@ class McpAuthApp:
                 record.outcome = "denied" if denied else "unavailable"
                 record.auth_decision = "denied" if denied else "error"
                 record.auth_reason = error_code(exc)
+            if exc.status == 401:  # failed attempts spend the client address's allowance
+                decision = await self.limiter.check("ip", address, limits.ip)
+                if not decision.allowed:
+                    await self._rate_limited(decision, scope, receive, send)
+                    return
             response = error_response(
                 exc, resource_metadata=self.settings.metadata_url, scopes=self.settings.scopes_supported
             )
@@ -198,6 +226,22 @@ class McpAuthApp:
         forward = bool(self.credentials and self.credentials.forward_user_token)
         with user_context(user), credential_scope(resolver, request, forward_user_token=forward):
             await serve_mcp(built.server, scope, receive, send, max_body_bytes=self.settings.max_body_bytes)
+
+    async def _rate_limited(self, decision: Decision, scope: Scope, receive: Receive, send: Send) -> None:
+        record = current_record.get()
+        if record is not None:
+            record.outcome = "rate_limited"
+        await rate_limited_response(decision)(scope, receive, send)
+
+    @property
+    def limiter(self) -> RateLimiter:
+        """Built on first use: the Firestore client belongs to the serving event loop."""
+        if self._limiter is None:
+            from mcp_auth.store.firestore import firestore_client
+
+            client = firestore_client(project=self.settings.project, database=self.settings.firestore_database)
+            self._limiter = RateLimiter(FirestoreWindows(client), lease=self.settings.rate_limits.lease)
+        return self._limiter
 
     async def _authenticate(self, request: Request) -> UserContext:
         log = current_record.get()

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from mcp_auth.errors import ConfigError
+from mcp_auth.ratelimit.rate import RateLimits
 
 PREFIX = "MCP_AUTH_"
 
@@ -55,6 +56,10 @@ SETTINGS: dict[str, str] = {
     "MCP_AUTH_USER_CACHE_TTL": "Seconds an instance trusts a cached user record before rereading it.",
     "MCP_AUTH_FIRESTORE_DATABASE": "Firestore database id (default: (default)).",
     "MCP_AUTH_TOOL_TIMEOUT": "Seconds a tool call may run before it is cancelled and the client told why (default 60).",
+    "MCP_AUTH_RATE_LIMIT_IP": "Failed or unauthenticated requests per client address, e.g. 60/minute, or off.",
+    "MCP_AUTH_RATE_LIMIT_USER": "Requests per user across all instances, e.g. 600/minute, or off.",
+    "MCP_AUTH_RATE_LIMIT_TOOL": "Calls per user per tool across all instances, e.g. 120/minute, or off.",
+    "MCP_AUTH_RATE_LIMIT_LEASE": "Units an instance takes per Firestore write to a shared window (default 10).",
     "MCP_AUTH_LOG_LEVEL": "Log level: DEBUG, INFO, WARNING or ERROR.",
     "MCP_AUTH_OAUTH_UPSTREAM_ISSUER": "OpenID issuer users sign in with (default https://accounts.google.com).",
     "MCP_AUTH_OAUTH_UPSTREAM_CLIENT_ID": "OAuth client id of this deployment at the upstream OpenID provider.",
@@ -158,6 +163,7 @@ class Settings:
     user_cache_ttl: int = 30
     firestore_database: str = "(default)"
     tool_timeout: int = 60
+    rate_limits: RateLimits = field(default_factory=RateLimits.from_strings)
     log_level: str = "INFO"
     oauth_upstream_issuer: str = "https://accounts.google.com"
     oauth_upstream_client_id: str | None = None
@@ -356,6 +362,12 @@ class Settings:
             user_cache_ttl=_int(env, "MCP_AUTH_USER_CACHE_TTL", 30, low=0, high=3600),
             firestore_database=env.get("MCP_AUTH_FIRESTORE_DATABASE") or "(default)",
             tool_timeout=_int(env, "MCP_AUTH_TOOL_TIMEOUT", 60, low=1, high=3600),
+            rate_limits=RateLimits.from_strings(
+                ip=env.get("MCP_AUTH_RATE_LIMIT_IP") or "60/minute",
+                user=env.get("MCP_AUTH_RATE_LIMIT_USER") or "600/minute",
+                tool=env.get("MCP_AUTH_RATE_LIMIT_TOOL") or "120/minute",
+                lease=env.get("MCP_AUTH_RATE_LIMIT_LEASE") or "10",
+            ),
             log_level=(env.get("MCP_AUTH_LOG_LEVEL") or "INFO").upper(),
             oauth_upstream_issuer=_url(
                 "MCP_AUTH_OAUTH_UPSTREAM_ISSUER", env.get("MCP_AUTH_OAUTH_UPSTREAM_ISSUER") or "https://accounts.google.com"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cachetools import LRUCache
 
@@ -40,11 +40,19 @@ class BuiltServer:
 
 
 class ServerCache:
-    def __init__(self, factory: ServerFactory, *, max_size: int = 1024, tool_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        factory: ServerFactory,
+        *,
+        max_size: int = 1024,
+        tool_timeout: float = 60.0,
+        middleware: Callable[[], list[Any]] | None = None,
+    ) -> None:
         if not callable(factory):
             raise TypeError(f"factory must be callable, got {type(factory).__name__}")
         self._factory = factory
         self._tool_timeout = tool_timeout
+        self._middleware = middleware or list
         self._servers: LRUCache[tuple[str, str], BuiltServer] = LRUCache(maxsize=max_size)
         self.builds = 0
 
@@ -55,7 +63,8 @@ class ServerCache:
             server = await self._build(record)
             scopes = {t.name: required_scopes(t.meta) for t in await server.list_tools()}
             server.middleware.append(AuditMiddleware())  # outside the scope check: refusals are audited too
-            server.middleware.append(ScopeMiddleware(scopes))
+            server.middleware.append(ScopeMiddleware(scopes))  # a forbidden call spends no quota
+            server.middleware.extend(self._middleware())  # e.g. the per-tool rate limit
             server.middleware.append(DeadlineMiddleware(self._tool_timeout))
             built = BuiltServer(server, scopes)
             self._servers[key] = built

@@ -106,6 +106,11 @@ def function_env(firestore_emulator: FirestoreEmulator) -> dict[str, str]:
         "MCP_AUTH_FIRST_LOGIN": "reject",
         "MCP_AUTH_SCOPES_SUPPORTED": "mcp:tools",
         "MCP_AUTH_USER_CACHE_TTL": "0",
+        # Shared test servers see many calls and refusals a minute from one address; rate limits
+        # have their own tests (tests/e2e/test_rate_limits*.py), which turn them on.
+        "MCP_AUTH_RATE_LIMIT_IP": "off",
+        "MCP_AUTH_RATE_LIMIT_USER": "off",
+        "MCP_AUTH_RATE_LIMIT_TOOL": "off",
     }
 
 
