@@ -72,7 +72,7 @@ class FirestoreEmulator:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise EmulatorError(f"The Firestore emulator exited with code {self._process.returncode} at start.")
-            if self.ready():
+            if self.ready() and self._accepts_writes(deadline):
                 return self
             time.sleep(0.2)
         self.stop()
@@ -84,6 +84,20 @@ class FirestoreEmulator:
                 return r.status == 200
         except (urllib.error.URLError, OSError):
             return False
+
+    def _accepts_writes(self, deadline: float) -> bool:
+        """A freshly started emulator answers HTTP before it keeps up with writes: wait for a real one."""
+        url = f"http://{self.host}/v1/projects/demo-warmup/databases/(default)/documents/warmup?documentId=w{time.time_ns()}"
+        while time.monotonic() < deadline:
+            request = urllib.request.Request(  # noqa: S310 - loopback
+                url, data=b'{"fields": {}}', method="POST", headers={"Content-Type": "application/json"}
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10) as r:  # noqa: S310
+                    return r.status == 200
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.3)
+        return False
 
     def reset(self, project: str) -> None:
         """Delete every document of ``project`` (the emulator's own endpoint)."""
