@@ -2,7 +2,9 @@
 
     mcp-auth token mint --user U [--scopes a,b] [--ttl SECONDS]
     mcp-auth users create U [--toolsets a,b] [--scopes a,b]
-    mcp-auth users show U
+    mcp-auth users show|disable|enable U
+    mcp-auth users grant|revoke U --scopes a,b
+    mcp-auth users toolsets U [--add a,b] [--remove a,b] [--set a,b]
     mcp-auth keys create --user U [--scopes a,b] [--name N] [--ttl-days D] | list --user U | revoke ID
     mcp-auth dev [--port 8080] [--source functions/main.py]
     mcp-auth stdio --user U [--source functions/main.py]
