@@ -9,6 +9,8 @@
   when the deployment is served over HTTPS.
 
 ``/healthz`` skips the Host check: liveness probes come by internal address, and it reveals nothing.
+Public metadata (``GET /.well-known/…``) skips the Origin check: browser-based MCP clients on any
+origin must be able to discover how to authenticate.
 """
 
 from __future__ import annotations
@@ -77,7 +79,8 @@ class EdgeMiddleware:
             return plain_error(
                 421, "misdirected_request", "The Host header does not name this server (see MCP_AUTH_ALLOWED_HOSTS)."
             )
-        if origin is not None and not cors and origin.rstrip("/").lower() != self.own_origin:
+        public = scope["path"].startswith("/.well-known/") and scope["method"] in ("GET", "HEAD", "OPTIONS")
+        if origin is not None and not cors and not public and origin.rstrip("/").lower() != self.own_origin:
             return plain_error(403, "forbidden_origin", "This Origin is not allowed (see MCP_AUTH_ALLOWED_ORIGINS).")
         if scope["method"] == "OPTIONS" and origin is not None:
             return Response(status_code=204, headers={

@@ -7,7 +7,6 @@ import time
 import uuid
 
 import httpx
-import pytest
 
 
 def _request_line(output: str, user_agent: str) -> dict | None:
@@ -33,9 +32,6 @@ def test_a_client_cannot_choose_the_address_its_requests_are_logged_and_audited_
     assert entry["httpRequest"]["remoteIp"] != "198.51.100.66"
 
 
-@pytest.mark.xfail(strict=True, reason="lib/mcp_auth/edge.py refuses every foreign Origin with 403 before routing, so "
-                   "the Access-Control-Allow-Origin: * that app.py puts on the protected resource metadata never "
-                   "reaches a browser; let the public metadata paths pass the Origin check (as /healthz does)")
 def test_a_browser_client_on_another_origin_can_read_the_public_resource_metadata(function_server):
     response = httpx.get(function_server.base + "/.well-known/oauth-protected-resource/mcp", timeout=10,
                          headers={"Origin": "https://inspector.example"})

@@ -18,20 +18,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 TARGETS = ("lib", "functions")
 
-# (file, bandit test id) -> how many, and why each is safe. Move each reason inline as `# nosec`.
+# (file, bandit test id) -> how many, and why each is safe; every finding is now justified inline with `# nosec`.
 # Besides these, B105 on the descriptions in config.py's SETTINGS ("…_SECRET": "Secret Manager secret holding …")
 # is a false positive by construction and is skipped by rule (``_setting_description``).
-ACCEPTED: dict[tuple[str, str], tuple[int, str]] = {
-    ("lib/mcp_auth/auth/introspection.py", "B105"): (1, "'access_token' is an RFC 7662 field name, not a password"),
-    ("lib/mcp_auth/oauth/clients.py", "B105"): (1, "'none' is the RFC 7591 token_endpoint_auth_method value"),
-    ("lib/mcp_auth/oauth/tokens.py", "B105"): (1, "'Bearer' is the RFC 6749 token_type value"),
-    ("lib/mcp_auth/devtools/emulator.py", "B404"): (1, "development tool: starts the local emulator"),
-    ("lib/mcp_auth/devtools/emulator.py", "B603"): (1, "fixed argv of the emulator launcher, no shell"),
-    ("lib/mcp_auth/devtools/emulator.py", "B310"): (2, "http:// URLs to the loopback emulator only"),
-    ("lib/mcp_auth/devtools/runner.py", "B404"): (1, "development tool: starts the local function"),
-    ("lib/mcp_auth/devtools/runner.py", "B603"): (1, "fixed argv of functions-framework, no shell"),
-    ("lib/mcp_auth/devtools/runner.py", "B310"): (1, "http:// URL to the loopback function only"),
-}
+ACCEPTED: dict[tuple[str, str], tuple[int, str]] = {}
 
 
 def _setting_description(finding: dict) -> bool:
@@ -71,7 +61,5 @@ def test_bandit_finds_nothing_beyond_the_reviewed_false_positives(bandit_finding
     assert unexpected == {}, "new bandit findings: fix them or justify them inline with '# nosec Bxxx: reason'"
 
 
-@pytest.mark.xfail(strict=True, reason="the reviewed findings in ACCEPTED still need their inline '# nosec' "
-                   "justification in lib/ (files owned by the framework); then empty ACCEPTED and drop this mark")
 def test_every_bandit_finding_is_justified_inline(bandit_findings):
     assert sum(bandit_findings.values()) == 0, sorted(bandit_findings)

@@ -186,7 +186,7 @@ class IntrospectionProvider:
         request = self._client.stream(
             "POST",
             self._endpoint,
-            data={"token": token, "token_type_hint": "access_token"},
+            data={"token": token, "token_type_hint": "access_token"},  # nosec B105 - 'access_token' is the RFC 7662 token_type_hint value
             headers={"Authorization": await self._basic_authorization(), "Accept": "application/json"},
             timeout=self._http_timeout,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import subprocess
+import subprocess  # nosec B404 - development tool that starts the local emulator
 import time
 import urllib.error
 import urllib.request
@@ -59,7 +59,7 @@ class FirestoreEmulator:
         launcher = find_launcher()
         log = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL  # noqa: SIM115
         try:
-            self._process = subprocess.Popen(  # noqa: S603 - fixed launcher, no shell
+            self._process = subprocess.Popen(  # noqa: S603 - fixed launcher, no shell  # nosec B603 - fixed argv of the emulator launcher, no shell
                 [str(launcher), "start", "--host=127.0.0.1", f"--port={self.port}"],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -80,7 +80,7 @@ class FirestoreEmulator:
 
     def ready(self) -> bool:
         try:
-            with urllib.request.urlopen(f"http://{self.host}/", timeout=1) as r:  # noqa: S310 - loopback
+            with urllib.request.urlopen(f"http://{self.host}/", timeout=1) as r:  # noqa: S310 - loopback  # nosec B310 - http URL to the loopback emulator only
                 return r.status == 200
         except (urllib.error.URLError, OSError):
             return False
@@ -93,7 +93,7 @@ class FirestoreEmulator:
                 url, data=b'{"fields": {}}', method="POST", headers={"Content-Type": "application/json"}
             )
             try:
-                with urllib.request.urlopen(request, timeout=10) as r:  # noqa: S310
+                with urllib.request.urlopen(request, timeout=10) as r:  # noqa: S310  # nosec B310 - http URL to the loopback emulator only
                     return r.status == 200
             except (urllib.error.URLError, OSError):
                 time.sleep(0.3)
@@ -103,7 +103,7 @@ class FirestoreEmulator:
         """Delete every document of ``project`` (the emulator's own endpoint)."""
         url = f"http://{self.host}/emulator/v1/projects/{project}/databases/(default)/documents"
         req = urllib.request.Request(url, method="DELETE")  # noqa: S310 - loopback
-        with urllib.request.urlopen(req, timeout=10) as r:  # noqa: S310
+        with urllib.request.urlopen(req, timeout=10) as r:  # noqa: S310  # nosec B310 - http URL to the loopback emulator only
             r.read()
 
     def stop(self) -> None:

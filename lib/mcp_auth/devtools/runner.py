@@ -6,7 +6,7 @@ import json
 import os
 import secrets
 import signal
-import subprocess
+import subprocess  # nosec B404 - development tool that starts the local function
 import sys
 import time
 import urllib.error
@@ -74,7 +74,7 @@ def _wait_http(url: str, timeout: float, process: subprocess.Popen[bytes]) -> No
         if process.poll() is not None:
             raise EmulatorError(f"The function server exited with code {process.returncode}; see its output above.")
         try:
-            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback  # nosec B310 - http URL to the loopback function only
                 return
         except urllib.error.HTTPError:
             return
@@ -104,7 +104,7 @@ def run_dev(*, port: int, source: str, user: str) -> int:
 
         cli(["users", "create", user, "--toolsets", "basics", "--scopes", "mcp:tools"])
         token = _mint(user)
-        server = subprocess.Popen(  # noqa: S603 - fixed argv
+        server = subprocess.Popen(  # noqa: S603 - fixed argv  # nosec B603 - fixed argv of functions-framework, no shell
             [sys.executable, "-m", "functions_framework", "--source", source, "--target", "mcp", "--asgi",
              "--host", "127.0.0.1", "--port", str(port)],
             env={**os.environ, **env},

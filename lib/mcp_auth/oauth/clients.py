@@ -96,7 +96,7 @@ def register(metadata: Any) -> tuple[Client, dict[str, Any]]:
         "redirect_uris": list(client.redirect_uris),
         "grant_types": ["authorization_code", "refresh_token"],
         "response_types": ["code"],
-        "token_endpoint_auth_method": "none",
+        "token_endpoint_auth_method": "none",  # nosec B105 - 'none' is the RFC 7591 token_endpoint_auth_method value
     }
     if client.client_name:
         stored["client_name"] = client.client_name

@@ -130,7 +130,7 @@ async def _issue(server: AuthorizationServer, grant: dict[str, Any]) -> dict[str
     await server.store.save_refresh_token(refresh, {
         key: grant[key] for key in ("uid", "client_id", "scope", "resource", "family")
     }, server.refresh_ttl)
-    body: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": server.access_ttl,
+    body: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": server.access_ttl,  # nosec B105 - 'Bearer' is the RFC 6749 token_type value
                             "refresh_token": refresh}
     if grant["scope"]:
         body["scope"] = grant["scope"]
