@@ -5,13 +5,28 @@
 # tests run the same query against the emulator.
 
 locals {
+  # The store's own queries declare their indexes next to the code (lib/mcp_auth/store/indexes.json),
+  # where tests/store/test_indexes.py runs the same queries on the emulator.
+  store_indexes = jsondecode(file("${path.module}/../lib/mcp_auth/store/indexes.json"))
+
   # { collection, fields = [{ field_path, order = "ASCENDING"|"DESCENDING" or array_config = "CONTAINS" }],
   #   query_scope = "COLLECTION"|"COLLECTION_GROUP" }
-  firestore_indexes = []
+  firestore_indexes = [
+    for i in local.store_indexes.composite_indexes :
+    { collection = i.collection, query_scope = i.query_scope, fields = i.fields }
+  ]
 
   # { collection, field }: documents are deleted some time after the timestamp in `field`.
   firestore_ttl_fields = [
     { collection = "credential_events", field = "expire_at" }, # webhook deliveries already applied
+    { collection = "rate_limits", field = "expires_at" },      # rate-limit windows
+    { collection = "oauth_clients", field = "expires_at" },    # built-in authorization server state
+    { collection = "oauth_requests", field = "expires_at" },
+    { collection = "oauth_consents", field = "expires_at" },
+    { collection = "oauth_codes", field = "expires_at" },
+    { collection = "oauth_refresh_tokens", field = "expires_at" },
+    { collection = "oauth_families", field = "expires_at" },
+    { collection = "oauth_rate", field = "expires_at" },
   ]
 }
 

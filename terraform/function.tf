@@ -48,6 +48,18 @@ locals {
       MCP_AUTH_SECRET_REFRESH_SECONDS      = tostring(var.cache.secret_refresh_seconds)
       MCP_AUTH_FIRESTORE_DATABASE          = google_firestore_database.this.name
       MCP_AUTH_LOG_LEVEL                   = var.log_level
+      MCP_AUTH_RATE_LIMIT_IP               = var.rate_limits.ip
+      MCP_AUTH_RATE_LIMIT_USER             = var.rate_limits.user
+      MCP_AUTH_RATE_LIMIT_TOOL             = var.rate_limits.tool
+      MCP_AUTH_RATE_LIMIT_LEASE            = tostring(var.rate_limits.lease)
+      MCP_AUTH_OAUTH_UPSTREAM_ISSUER       = var.oauth.upstream_issuer
+      MCP_AUTH_OAUTH_UPSTREAM_CLIENT_ID    = var.oauth.upstream_client_id == null ? "" : var.oauth.upstream_client_id
+      MCP_AUTH_OAUTH_ALLOWED_DOMAINS       = join(",", var.oauth.allowed_domains)
+      MCP_AUTH_OAUTH_ALLOWED_EMAILS        = join(",", var.oauth.allowed_emails)
+      MCP_AUTH_OAUTH_REQUIRE_USER_RECORD   = tostring(var.oauth.require_user_record)
+      MCP_AUTH_OAUTH_ACCESS_TOKEN_TTL      = tostring(var.oauth.access_token_ttl)
+      MCP_AUTH_OAUTH_REFRESH_TOKEN_TTL     = tostring(var.oauth.refresh_token_ttl)
+      MCP_AUTH_OAUTH_REGISTRATION_RATE     = tostring(var.oauth.registration_rate)
       MCP_AUTH_TRUSTED_PROXIES             = local.lb_enabled ? google_compute_global_address.this[0].address : ""
     },
     # Secret settings carry the secret's id (empty when this deployment does not use it);

@@ -27,6 +27,16 @@ locals {
       description = "Service token this server presents to the platform's credential API."
       needed      = var.platform.url != null
     }
+    MCP_AUTH_OAUTH_UPSTREAM_CLIENT_SECRET = {
+      id          = "${local.prefix}-oauth-upstream-client-secret"
+      description = "Client secret of this deployment at the upstream OpenID provider (the built-in authorization server)."
+      needed      = contains(var.auth.providers, "oauth")
+    }
+    MCP_AUTH_OAUTH_SIGNING_KEY_SECRET = {
+      id          = "${local.prefix}-oauth-signing-key"
+      description = "EC P-256 private key (PEM) that signs the built-in authorization server's access tokens."
+      needed      = contains(var.auth.providers, "oauth")
+    }
     MCP_AUTH_WEBHOOK_SECRET = {
       id          = "${local.prefix}-webhook-key"
       description = "HMAC key that signs the platform's credential-updated webhook calls."

@@ -134,8 +134,8 @@ variable "auth" {
   })
 
   validation {
-    condition     = length(var.auth.providers) > 0 && alltrue([for p in var.auth.providers : contains(["jwt", "introspection", "api_key"], p)])
-    error_message = "auth.providers must list at least one of jwt, introspection, api_key (dev is for local development and refused on Cloud Run)."
+    condition     = length(var.auth.providers) > 0 && alltrue([for p in var.auth.providers : contains(["jwt", "introspection", "api_key", "oauth"], p)])
+    error_message = "auth.providers must list at least one of jwt, introspection, api_key, oauth (dev is for local development and refused on Cloud Run)."
   }
   validation {
     condition     = !contains(var.auth.providers, "jwt") || can(regex("^https://", var.auth.jwt_issuer))
@@ -381,5 +381,60 @@ variable "cmek" {
   validation {
     condition     = can(regex("^[0-9]+s$", var.cmek.rotation_period)) && try(tonumber(trimsuffix(var.cmek.rotation_period, "s")) <= 7776000 && tonumber(trimsuffix(var.cmek.rotation_period, "s")) >= 86400, false)
     error_message = "cmek.rotation_period must be a number of seconds from 86400s (1 day) to 7776000s (90 days)."
+  }
+}
+
+variable "oauth" {
+  description = "The built-in authorization server (enabled by listing \"oauth\" in auth.providers): the upstream OpenID provider users sign in with, who may sign in, and token lifetimes."
+  type = object({
+    upstream_issuer     = optional(string, "https://accounts.google.com")
+    upstream_client_id  = optional(string)
+    allowed_domains     = optional(list(string), [])
+    allowed_emails      = optional(list(string), [])
+    require_user_record = optional(bool, false)
+    access_token_ttl    = optional(number, 600)
+    refresh_token_ttl   = optional(number, 2592000)
+    registration_rate   = optional(number, 10)
+  })
+  default = {}
+
+  validation {
+    condition     = can(regex("^https://", var.oauth.upstream_issuer))
+    error_message = "oauth.upstream_issuer must be an https URL."
+  }
+  validation {
+    condition     = var.oauth.access_token_ttl >= 60 && var.oauth.access_token_ttl <= 3600
+    error_message = "oauth.access_token_ttl must be between 60 and 3600 seconds."
+  }
+  validation {
+    condition     = var.oauth.refresh_token_ttl >= 3600 && var.oauth.refresh_token_ttl <= 7776000
+    error_message = "oauth.refresh_token_ttl must be between 3600 and 7776000 seconds (90 days)."
+  }
+  validation {
+    condition     = var.oauth.registration_rate >= 1 && var.oauth.registration_rate <= 1000
+    error_message = "oauth.registration_rate must be between 1 and 1000 registrations per address and minute."
+  }
+}
+
+variable "rate_limits" {
+  description = "Rate limits enforced across all instances: failed attempts per client address, requests per user, and calls per user per tool (N/second|minute|hour|day, or off); lease is how many units an instance takes per Firestore write."
+  type = object({
+    ip    = optional(string, "60/minute")
+    user  = optional(string, "600/minute")
+    tool  = optional(string, "120/minute")
+    lease = optional(number, 10)
+  })
+  default = {}
+
+  validation {
+    condition = alltrue([
+      for r in [var.rate_limits.ip, var.rate_limits.user, var.rate_limits.tool] :
+      can(regex("^(off|[0-9]+ */ *([0-9]+ *)?(second|minute|hour|day)s?)$", r))
+    ])
+    error_message = "rate_limits.ip, .user and .tool must look like 60/minute, 5000/hour, 100/5 minutes or off."
+  }
+  validation {
+    condition     = var.rate_limits.lease >= 1 && var.rate_limits.lease <= 1000
+    error_message = "rate_limits.lease must be between 1 and 1000."
   }
 }

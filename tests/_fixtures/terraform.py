@@ -11,6 +11,7 @@ import importlib.util
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -67,8 +68,13 @@ class Workspace:
         return json.loads(self.run("show", "-json", str(out)).stdout)
 
 
+STORE_INDEXES = Path("lib/mcp_auth/store/indexes.json")  # read by terraform/firestore.tf through ../
+
+
 def make_workspace(dest: Path) -> Workspace:
     path = toolchain.copy_config(TERRAFORM_DIR, dest / "terraform")
+    (dest / STORE_INDEXES).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(TERRAFORM_DIR.parent / STORE_INDEXES, dest / STORE_INDEXES)
     archive = package.build(dest / "function-source.zip")
     workspace = Workspace(path=path, archive=archive)
     workspace.run("init", "-backend=false", "-input=false")

@@ -21,6 +21,7 @@ NOT_FROM_TERRAFORM = {
     "MCP_AUTH_SECRET_MANAGER_ENDPOINT": "points the client at an emulator; refused on Cloud Run",
     "K_SERVICE": "set by Cloud Run itself",
     "FIRESTORE_EMULATOR_HOST": "points the client at the emulator; development and tests only",
+    "MCP_AUTH_OAUTH_ALLOW_LOOPBACK": "lets tests use loopback identity providers; refused on Cloud Run",
 }
 
 
@@ -62,9 +63,10 @@ def test_settings_kept_out_of_terraform_are_still_read_by_the_code() -> None:
     assert set(NOT_FROM_TERRAFORM) - _declared() == set()
 
 
-#: Every feature that reads a secret turned on at once: all auth providers and the platform.
+#: Every feature that reads a secret turned on at once: all auth providers (the built-in
+#: authorization server included) and the platform.
 ALL_PROVIDERS = (
-    'auth={providers=["jwt", "introspection", "api_key"], jwt_issuer="https://issuer.example", '
+    'auth={providers=["jwt", "introspection", "api_key", "oauth"], jwt_issuer="https://issuer.example", '
     'introspection_url="https://issuer.example/introspect", introspection_client_id="mcp"}',
     'platform={url="https://platform.example"}',
 )

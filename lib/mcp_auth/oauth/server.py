@@ -131,8 +131,14 @@ class AuthorizationServer:
 
 
 def _remote(request: Request) -> str:
-    """The address to rate-limit: the last X-Forwarded-For hop (added by Cloud Run's front end,
-    unlike the earlier ones, which the client can write)."""
+    """The address to rate-limit: the client address the edge resolved for this request (trusting only
+    the configured load balancers' forwarded headers); else the last X-Forwarded-For hop (added by Cloud
+    Run's front end, unlike the earlier ones, which the client can write)."""
+    from mcp_auth.observe import current_record
+
+    record = current_record.get()
+    if record is not None and record.remote_ip:
+        return record.remote_ip
     forwarded = request.headers.get("x-forwarded-for")
     if forwarded:
         return forwarded.split(",")[-1].strip()[:64]
