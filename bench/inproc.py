@@ -61,9 +61,15 @@ def _build_full(key: str) -> Asgi:
     from mcp_auth.store.users import UserDirectory
 
     env = {"MCP_AUTH_RESOURCE_URL": RESOURCE, "MCP_AUTH_PROVIDERS": "jwt", "MCP_AUTH_JWT_ISSUER": "https://issuer.bench/",
-           "MCP_AUTH_JWT_HS256_KEY": key, "MCP_AUTH_FIRST_LOGIN": "reject", "GOOGLE_CLOUD_PROJECT": "demo-bench"}
+           "MCP_AUTH_JWT_HS256_KEY": key, "MCP_AUTH_FIRST_LOGIN": "reject", "GOOGLE_CLOUD_PROJECT": "demo-bench",
+           # one bench user calls far more than a person would: per-user limits off, the address limit stays
+           "MCP_AUTH_RATE_LIMIT_USER": "off", "MCP_AUTH_RATE_LIMIT_TOOL": "off"}
     settings = Settings.from_env({**{k: v for k, v in os.environ.items() if not k.startswith("MCP_AUTH_")}, **env})
-    return wrap_server(build_server, settings=settings, users=UserDirectory(_Repository()))  # type: ignore[arg-type]
+    from mcp_auth.ratelimit import MemoryWindows, RateLimiter
+
+    limiter = RateLimiter(MemoryWindows())  # the production limits, counted in memory: no Firestore in process
+    return wrap_server(build_server, settings=settings, users=UserDirectory(_Repository()),  # type: ignore[arg-type]
+                       limiter=limiter)
 
 
 def _scope(headers: dict[str, str]) -> dict[str, Any]:

@@ -40,8 +40,10 @@ from mcp_auth.metadata import metadata_paths, protected_resource_metadata
 from mcp_auth.observe import RequestRecord, current_record, emit, trace_of
 from mcp_auth.proxies import client_origin
 from mcp_auth.ratelimit import (
+    ALLOW,
     Decision,
     FirestoreWindows,
+    Rate,
     RateLimiter,
     ToolRateLimitMiddleware,
     rate_limited_response,
@@ -69,6 +71,7 @@ class McpAuthApp:
         auth: AuthProvider | None = None,
         users: UserDirectory | Callable[[], UserDirectory] | None = None,
         routes: Mapping[str, ASGIApp] | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.settings = settings
         configure_logging(settings.log_level)
@@ -87,12 +90,12 @@ class McpAuthApp:
             from mcp_auth.oauth import build_authorization_server
 
             self._routes = {**build_authorization_server(settings, secrets).routes, **self._routes}
-        self._limiter: RateLimiter | None = None
+        self._limiter = limiter
         self.servers = ServerCache(
             factory,
             max_size=settings.server_cache_size,
             tool_timeout=settings.tool_timeout,
-            middleware=lambda: [ToolRateLimitMiddleware(self.limiter, settings.rate_limits)],
+            middleware=lambda: [ToolRateLimitMiddleware(_OnDemandLimiter(self), settings.rate_limits)],
         )
         self._users = users
         self._mcp_path = urlsplit(settings.resource_url).path or "/"
@@ -194,14 +197,15 @@ class McpAuthApp:
         record = current_record.get()
         limits = self.settings.rate_limits
         address = (record.remote_ip if record else None) or "unknown"
-        refused = self.limiter.blocked("ip", address, limits.ip)  # local state only: no I/O
-        if not refused.allowed:
+        refused = self.limiter.blocked("ip", address, limits.ip) if limits.ip else None  # local state only
+        if refused is not None and not refused.allowed:
             await self._rate_limited(refused, scope, receive, send)
             return
         try:
             user = await self._authenticate(request)
-            decision = await self.limiter.check("user", user.record.uid, limits.for_user("user", user.record.quotas))
-            if not decision.allowed:
+            user_rate = limits.for_user("user", user.record.quotas)
+            decision = await self.limiter.check("user", user.record.uid, user_rate) if user_rate else None
+            if decision is not None and not decision.allowed:
                 await self._rate_limited(decision, scope, receive, send)
                 return
             built = await self.servers.get(user.record)
@@ -212,7 +216,7 @@ class McpAuthApp:
                 record.outcome = "denied" if denied else "unavailable"
                 record.auth_decision = "denied" if denied else "error"
                 record.auth_reason = error_code(exc)
-            if exc.status == 401:  # failed attempts spend the client address's allowance
+            if exc.status == 401 and limits.ip:  # failed attempts spend the client address's allowance
                 decision = await self.limiter.check("ip", address, limits.ip)
                 if not decision.allowed:
                     await self._rate_limited(decision, scope, receive, send)
@@ -309,6 +313,18 @@ def _default_directory(settings: Settings) -> UserDirectory:
     )
 
 
+class _OnDemandLimiter:
+    """Reaches the app's limiter only when a limit applies, so unlimited deployments never touch Firestore."""
+
+    def __init__(self, app: McpAuthApp) -> None:
+        self._app = app
+
+    async def check(self, kind: str, key: str, rate: Rate | None, cost: int = 1) -> Decision:
+        if rate is None:
+            return ALLOW
+        return await self._app.limiter.check(kind, key, rate, cost)
+
+
 class _AsgiResponse(Response):
     """A Starlette response that hands the whole exchange to an ASGI app."""
 
@@ -326,6 +342,7 @@ def wrap_server(
     auth: AuthProvider | None = None,
     users: UserDirectory | Callable[[], UserDirectory] | None = None,
     routes: Mapping[str, ASGIApp] | None = None,
+    limiter: RateLimiter | None = None,
 ) -> McpAuthApp:
     """Build the ASGI app that authenticates each request and serves it with ``factory(user)``.
 
@@ -333,5 +350,9 @@ def wrap_server(
     ``ConfigError`` here, so a misconfigured deployment fails at start-up.
     ``routes`` adds endpoints (path -> ASGI app) that do their own
     authentication, such as a signed webhook; they pass the Host and Origin checks first.
+    ``users`` and ``limiter`` replace the Firestore-backed user directory and rate limiter
+    (for tests and benchmarks without Firestore).
     """
-    return McpAuthApp(factory, settings=settings or Settings.from_env(), auth=auth, users=users, routes=routes)
+    return McpAuthApp(
+        factory, settings=settings or Settings.from_env(), auth=auth, users=users, routes=routes, limiter=limiter
+    )
