@@ -19,13 +19,12 @@ class Clock:
 
 @pytest.fixture
 async def windows(firestore_emulator: object) -> AsyncIterator[FirestoreWindows]:
-    from mcp_auth.store.firestore import close_clients, firestore_client
+    from mcp_auth.store.firestore import firestore_client
 
     client = firestore_client(project="demo-mcp-auth-test")
     # the emulator's first write on a fresh connection can be slow on a busy machine
     await client.collection("warm_up").document("w").set({"at": 1}, timeout=60)
-    yield FirestoreWindows(client)
-    await close_clients()
+    yield FirestoreWindows(client)  # the client is shared by the whole session: the session fixture closes it
 
 
 def fresh_key() -> str:
