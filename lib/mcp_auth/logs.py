@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -43,16 +43,21 @@ class CloudLoggingFormatter(JsonFormatter):
         return redact(super().format(record))
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """Send every log line to stdout as JSON (Cloud Run forwards stdout to Cloud Logging)."""
+def configure_logging(level: str = "INFO", *, stream: TextIO | None = None) -> None:
+    """Send every log line to ``stream`` (stdout by default: Cloud Run forwards it to Cloud Logging) as JSON.
+
+    Plain console handlers (``logging.basicConfig``'s) are replaced so a line is not printed twice;
+    any other handler an embedding program installed (a file, a test's capture) is kept.
+    """
     root = logging.getLogger()
-    if any(isinstance(h.formatter, CloudLoggingFormatter) for h in root.handlers):
+    if stream is None and any(isinstance(h.formatter, CloudLoggingFormatter) for h in root.handlers):
         root.setLevel(level)
         return
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(CloudLoggingFormatter())
     for old in list(root.handlers):
-        root.removeHandler(old)
+        if type(old) is logging.StreamHandler:
+            root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
     for noisy in ("httpx", "httpcore", "mcp", "google", "grpc", "urllib3"):

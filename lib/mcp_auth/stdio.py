@@ -38,8 +38,9 @@ def load_app(source: str | Path, *, user_id: str) -> McpAuthApp:
     ``user_id`` so that the module's ``wrap_server(...)`` call can start.
     """
     from mcp_auth.app import McpAuthApp
+    from mcp_auth.logs import configure_logging
 
-    _log_to_stderr()
+    configure_logging(os.environ.get("MCP_AUTH_LOG_LEVEL", "INFO"), stream=sys.stderr)  # stdout is the MCP channel
     path = Path(source).resolve()
     if not path.is_file():
         raise ConfigError(f"No server source at {source}: pass --source path/to/main.py.")
@@ -54,24 +55,8 @@ def load_app(source: str | Path, *, user_id: str) -> McpAuthApp:
     spec.loader.exec_module(module)
     apps = [value for value in vars(module).values() if isinstance(value, McpAuthApp)]
     if len(apps) != 1:
-        raise ConfigError(
-            f"{source} must define exactly one app built with wrap_server(...); found {len(apps)}."
-        )
+        raise ConfigError(f"{source} must define exactly one app built with wrap_server(...); found {len(apps)}.")
     return apps[0]
-
-
-def _log_to_stderr() -> None:
-    """The app's JSON log lines go to stderr: stdout is the MCP channel (``configure_logging`` keeps this handler)."""
-    import logging
-
-    from mcp_auth.logs import CloudLoggingFormatter
-
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(CloudLoggingFormatter())
-    root.addHandler(handler)
 
 
 async def serve_stdio(app: McpAuthApp, *, user_id: str) -> None:

@@ -17,8 +17,7 @@ pytestmark = pytest.mark.skipif(toolchain.REAL_PROVIDERS, reason="checks the sta
 
 @pytest.fixture(scope="module")
 def google_schema(terraform_workspace: Workspace) -> dict[str, Any]:
-    path = toolchain.TOOLS / "schemas" / f"{toolchain.PROVIDER_PACKAGES['google'].replace('==', '-')}.json"
-    return json.loads(path.read_text())
+    return json.loads(toolchain.schema_path(toolchain.PROVIDER_PACKAGES["google"]).read_text())
 
 
 def test_schema_keeps_required_optional_computed_and_block_shapes(google_schema: dict[str, Any]) -> None:

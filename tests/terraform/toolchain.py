@@ -103,14 +103,14 @@ def tool_python() -> Path:
 SCHEMA_FORMAT = 2
 
 
-def _schema_path(package: str) -> Path:
+def schema_path(package: str) -> Path:
     return TOOLS / "schemas" / f"{package.replace('==', '-')}-f{SCHEMA_FORMAT}.json"
 
 
 def _provider_schema(name: str, python: Path) -> Path:
     """Extract (once) the provider schema from its CDK package; returns the JSON path."""
     package = PROVIDER_PACKAGES[name]
-    out = _schema_path(package)
+    out = schema_path(package)
     if out.exists() and out.with_suffix(".pb").exists():
         return out
     wheels = TOOLS / "wheels"
@@ -148,7 +148,7 @@ def _provider_schema(name: str, python: Path) -> Path:
 
 
 def provider_version(name: str) -> str:
-    schema = _schema_path(PROVIDER_PACKAGES[name])
+    schema = schema_path(PROVIDER_PACKAGES[name])
     return json.loads(schema.read_text())["provider_version"]
 
 

@@ -1,0 +1,60 @@
+"""The JSON log format, redaction, and what ``configure_logging`` does to handlers it did not install."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+
+from mcp_auth.logs import REDACTED, CloudLoggingFormatter, configure_logging, redact
+
+
+@pytest.fixture
+def clean_root():
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    yield root
+    root.handlers[:] = saved_handlers
+    root.setLevel(saved_level)
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "Bearer abcdefgh12345678",
+        "mak_abcd1234_0123456789abcdef",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyIn0.c2lnbmF0dXJl",
+    ],
+)
+def test_tokens_keys_and_jwts_are_redacted(secret):
+    assert secret.split()[-1] not in redact(f"got {secret} from the client")
+    assert REDACTED in redact(secret)
+
+
+def test_a_line_is_one_json_object_with_cloud_logging_fields():
+    record = logging.LogRecord(
+        "mcp_auth.x", logging.WARNING, __file__, 1, "token %s", ("Bearer abcdefgh12345678",), None
+    )
+    line = json.loads(CloudLoggingFormatter().format(record))
+    assert line["severity"] == "WARNING" and line["logger"] == "mcp_auth.x"
+    assert "abcdefgh12345678" not in line["message"]
+
+
+def test_configure_logging_replaces_console_handlers_and_keeps_others(clean_root):
+    console = logging.StreamHandler(io.StringIO())
+    kept = logging.NullHandler()
+    clean_root.handlers[:] = [console, kept]
+    out = io.StringIO()
+    configure_logging("DEBUG", stream=out)
+    assert console not in clean_root.handlers and kept in clean_root.handlers
+    logging.getLogger("mcp_auth.test").info("hello")
+    assert json.loads(out.getvalue().splitlines()[-1])["message"] == "hello"
+
+
+def test_configure_logging_twice_adds_no_second_handler(clean_root):
+    clean_root.handlers[:] = []
+    configure_logging("INFO")
+    configure_logging("WARNING")
+    assert len(clean_root.handlers) == 1 and clean_root.level == logging.WARNING
