@@ -63,3 +63,21 @@ def test_stdio_refuses_an_unknown_user_with_a_message_on_stderr(function_env: di
     )
     assert result.returncode == 2
     assert "nobody-at-all" in result.stderr
+
+
+async def test_stdio_needs_no_http_settings_only_the_data_it_reads(
+    function_env: dict[str, str], make_user: Callable[..., Awaitable[UserRecord]]
+) -> None:
+    """A desktop client's config names the command, the user and where Firestore is; nothing about HTTP auth."""
+    user = await make_user(toolsets=("basics",))
+    data_only = {k: v for k, v in function_env.items() if not k.startswith("MCP_AUTH_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_AUTH_")} | data_only
+    server = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "mcp_auth.cli", "stdio", "--user", user.uid, "--source", "functions/main.py"],
+        env=env,
+        cwd=str(ROOT),
+    )
+    async with Client(server, raise_exceptions=True) as client:
+        result = await client.call_tool("whoami", {})
+    assert user.uid in result.content[0].text

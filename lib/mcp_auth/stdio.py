@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from mcp_auth.app import McpAuthApp
 
 STDIO_AUTH_METHOD = "stdio"
+#: The resource URL a stdio process reports when none is configured: it serves no HTTP.
+LOCAL_RESOURCE_URL = "http://localhost/mcp"
 
 
 def load_app(source: str | Path, *, user_id: str) -> McpAuthApp:
@@ -45,6 +47,7 @@ def load_app(source: str | Path, *, user_id: str) -> McpAuthApp:
     if not path.is_file():
         raise ConfigError(f"No server source at {source}: pass --source path/to/main.py.")
     os.environ.setdefault("MCP_AUTH_PROVIDERS", "dev")
+    os.environ.setdefault("MCP_AUTH_RESOURCE_URL", LOCAL_RESOURCE_URL)  # nothing is served over HTTP
     os.environ.setdefault("MCP_AUTH_DEV_USER", user_id)
     if str(path.parent) not in sys.path:
         sys.path.insert(0, str(path.parent))  # main.py imports its siblings (factory, toolsets)

@@ -29,7 +29,7 @@ from mcp_auth.errors import McpAuthError
 COMMAND_GROUPS = (tokens, users, keys, stdio)
 
 
-async def run(args: argparse.Namespace, settings: Settings) -> str:
+async def run(args: argparse.Namespace, settings: Settings | None) -> str:
     from mcp_auth.store.firestore import close_clients
 
     try:
@@ -59,7 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from mcp_auth.devtools.runner import run_dev
 
             return run_dev(port=args.port, source=args.source, user=args.user)
-        settings = Settings.from_env()
+        # A command that loads the team's server (stdio) reads its own settings; the others need them here.
+        settings = Settings.from_env() if getattr(args, "needs_settings", True) else None
         print(asyncio.run(run(args, settings)))
         return 0
     except (UsageError, McpAuthError) as exc:

@@ -17,10 +17,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument("--user", required=True, help="The user id whose server to serve (required).")
     parser.add_argument("--source", default="functions/main.py", help="The team's main.py (default: %(default)s).")
-    parser.set_defaults(run=_run)
+    parser.set_defaults(run=_run, needs_settings=False)
 
 
-async def _run(args: argparse.Namespace, settings: Settings) -> str:
+async def _run(args: argparse.Namespace, settings: Settings | None) -> str:
     from mcp_auth.stdio import load_app, serve_stdio
 
     user = (args.user or "").strip()
