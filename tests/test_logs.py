@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 
 import pytest
 
@@ -43,12 +44,12 @@ def test_a_line_is_one_json_object_with_cloud_logging_fields():
 
 
 def test_configure_logging_replaces_console_handlers_and_keeps_others(clean_root):
-    console = logging.StreamHandler(io.StringIO())
-    kept = logging.NullHandler()
-    clean_root.handlers[:] = [console, kept]
+    console = logging.StreamHandler(sys.stderr)
+    kept, capture = logging.NullHandler(), logging.StreamHandler(io.StringIO())
+    clean_root.handlers[:] = [console, kept, capture]
     out = io.StringIO()
     configure_logging("DEBUG", stream=out)
-    assert console not in clean_root.handlers and kept in clean_root.handlers
+    assert console not in clean_root.handlers and kept in clean_root.handlers and capture in clean_root.handlers
     logging.getLogger("mcp_auth.test").info("hello")
     assert json.loads(out.getvalue().splitlines()[-1])["message"] == "hello"
 
@@ -58,3 +59,13 @@ def test_configure_logging_twice_adds_no_second_handler(clean_root):
     configure_logging("INFO")
     configure_logging("WARNING")
     assert len(clean_root.handlers) == 1 and clean_root.level == logging.WARNING
+
+
+def test_the_rich_handler_an_mcp_server_installs_is_replaced(clean_root):
+    from mcp.server.mcpserver import MCPServer
+
+    clean_root.handlers[:] = []
+    MCPServer("built before the framework configures logging")  # basicConfig(RichHandler) on an empty root
+    assert any(type(h).__module__.startswith("rich.") for h in clean_root.handlers)
+    configure_logging("INFO", stream=io.StringIO())
+    assert [type(h).__name__ for h in clean_root.handlers] == ["StreamHandler"]

@@ -43,11 +43,19 @@ class CloudLoggingFormatter(JsonFormatter):
         return redact(super().format(record))
 
 
+def _writes_to_console(handler: logging.Handler) -> bool:
+    if type(handler).__module__.startswith("rich."):
+        return True
+    consoles = (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)
+    return isinstance(handler, logging.StreamHandler) and any(handler.stream is c for c in consoles)
+
+
 def configure_logging(level: str = "INFO", *, stream: TextIO | None = None) -> None:
     """Send every log line to ``stream`` (stdout by default: Cloud Run forwards it to Cloud Logging) as JSON.
 
-    Plain console handlers (``logging.basicConfig``'s) are replaced so a line is not printed twice;
-    any other handler an embedding program installed (a file, a test's capture) is kept.
+    Console handlers (``logging.basicConfig``'s, and the Rich handler ``MCPServer`` installs when the root
+    logger has none) are replaced, so a line is printed once, as JSON; any other handler an embedding program
+    installed (a file, a test's capture) is kept.
     """
     root = logging.getLogger()
     if stream is None and any(isinstance(h.formatter, CloudLoggingFormatter) for h in root.handlers):
@@ -56,7 +64,7 @@ def configure_logging(level: str = "INFO", *, stream: TextIO | None = None) -> N
     handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(CloudLoggingFormatter())
     for old in list(root.handlers):
-        if type(old) is logging.StreamHandler:
+        if _writes_to_console(old):
             root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
