@@ -8,6 +8,8 @@ import logging
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mcp_auth.logs import REDACTED, CloudLoggingFormatter, configure_logging, redact
 
@@ -69,3 +71,15 @@ def test_the_rich_handler_an_mcp_server_installs_is_replaced(clean_root):
     assert any(type(h).__module__.startswith("rich.") for h in clean_root.handlers)
     configure_logging("INFO", stream=io.StringIO())
     assert [type(h).__name__ for h in clean_root.handlers] == ["StreamHandler"]
+
+
+_FRAGMENTS = ["Bearer ", "BASIC ", "bearer\t", "mak_", "eyJ", "abcd", "1234", ".", "_", "-", " ", "x" * 9, "É"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_FRAGMENTS) | st.text(max_size=12), max_size=30).map("".join))
+def test_the_fast_path_never_skips_a_line_the_pattern_would_change(text):
+    from mcp_auth.logs import _SECRET
+
+    full = _SECRET.sub(lambda m: (m.group(1) + " " if m.group(1) else "") + REDACTED, text)
+    assert redact(text) == full
