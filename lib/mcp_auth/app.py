@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -25,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mcp_auth.audit_store import build_audit_sink
 from mcp_auth.auth.base import AuthProvider, Credentials
 from mcp_auth.auth.factory import build_provider, build_secret_store, require_secrets
 from mcp_auth.challenge import error_code, error_response, plain_error
@@ -37,7 +39,7 @@ from mcp_auth.errors import InsufficientScope, InvalidToken, McpAuthError
 from mcp_auth.health import check_readiness
 from mcp_auth.logs import configure_logging
 from mcp_auth.metadata import metadata_paths, protected_resource_metadata
-from mcp_auth.observe import RequestRecord, current_record, emit, trace_of
+from mcp_auth.observe import ActiveUsers, RequestRecord, current_record, emit, trace_of
 from mcp_auth.proxies import client_origin
 from mcp_auth.ratelimit import (
     ALLOW,
@@ -51,6 +53,7 @@ from mcp_auth.ratelimit import (
 from mcp_auth.servers import ServerCache, ServerFactory
 from mcp_auth.store.users import UserDirectory
 from mcp_auth.tools import ScopeMap, missing_scopes
+from mcp_auth.tracing import build_tracing
 from mcp_auth.transport import serve_mcp
 
 if TYPE_CHECKING:
@@ -103,6 +106,10 @@ class McpAuthApp:
         self._metadata = json.dumps(protected_resource_metadata(settings)).encode()
         self._secrets = secrets
         self._asgi = EdgeMiddleware(self._dispatch, settings=settings, mcp_path=self._mcp_path)
+        # Observability beyond the log line (lib/mcp_auth/audit_store.py, tracing.py): each off unless set.
+        self._audit = build_audit_sink(os.environ, project=settings.project, database=settings.firestore_database)
+        self._tracing = build_tracing(os.environ)
+        self._active_users = ActiveUsers()
 
     # -- ASGI -----------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -125,7 +132,7 @@ class McpAuthApp:
             await send(message)
 
         try:
-            await self._asgi(scope, receive, tracking_send)
+            await self._traced(scope, receive, tracking_send, record)
         except Exception:
             logger.exception("Unhandled error while serving %s %s", scope.get("method"), record.path)
             record.outcome = "error"
@@ -134,8 +141,20 @@ class McpAuthApp:
                 await response(scope, receive, tracking_send)
         finally:
             current_record.reset(token)
+            self._active_users.mark(record)
             if record.route not in ("healthz", "readyz") or record.status >= 500:
                 emit(record)
+            if self._audit is not None and record.auth_decision:
+                self._audit.submit(record)
+
+    async def _traced(self, scope: Scope, receive: Receive, send: Send, record: RequestRecord) -> None:
+        """The request inside its OpenTelemetry span when tracing is on (health checks are not traced)."""
+        if self._tracing is None or record.route in ("healthz", "readyz"):
+            await self._asgi(scope, receive, send)
+            return
+        route = None if record.route == "unknown" else record.path
+        with self._tracing.request_span(scope, record, route=route, project=self.settings.project):
+            await self._asgi(scope, receive, send)
 
     def _route_name(self, path: str) -> str:
         if path in (self._mcp_path, self._mcp_path.rstrip("/") + "/"):

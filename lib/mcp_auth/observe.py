@@ -13,7 +13,7 @@ Field names are a contract with Terraform's log-based metrics and dashboard
 (``tests/terraform/test_log_metrics.py``): ``httpRequest.status``,
 ``httpRequest.latency``, ``route``, ``outcome``, ``user``, ``audit``,
 ``auth.method``, ``auth.decision``, ``auth.reason``, ``mcp.method``,
-``mcp.tool``, ``mcp.latency_ms``.
+``mcp.tool``, ``mcp.latency_ms``, and ``user_active`` (see ``ActiveUsers``).
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ class RequestRecord:
     tool: str | None = None
     tool_latency: float | None = None
     outcome: str = "ok"
+    user_active: bool = False
 
     def latency(self) -> float:
         return time.perf_counter() - self.started
@@ -92,6 +93,8 @@ def emit(record: RequestRecord) -> None:
         fields["logging.googleapis.com/trace"] = record.trace
     if record.user:
         fields["user"] = record.user
+    if record.user_active:
+        fields["user_active"] = True
     if record.auth_decision:
         fields["audit"] = True
         fields["auth"] = {"decision": record.auth_decision, "method": record.auth_method}
@@ -103,6 +106,34 @@ def emit(record: RequestRecord) -> None:
             fields["mcp"]["latency_ms"] = round(record.tool_latency * 1000, 3)
     level = logging.ERROR if record.status >= 500 else logging.WARNING if record.status >= 400 else logging.INFO
     request_logger.log(level, "%s %s %d", record.method, record.path, record.status, extra=fields)
+
+
+class ActiveUsers:
+    """Marks the first request of each user in a window (an hour) on this instance: ``"user_active": true``.
+
+    Terraform's ``active_users`` log-based metric counts the request lines so marked, so its sum over a
+    window charts distinct active users without a per-user label. A user served by two instances in
+    one window is counted once per instance (an upper bound); the exact count is a Log Analytics query
+    over the request lines' ``user`` field (docs/operations.md). Memory is bounded: past ``max_users``
+    distinct users in a window, a further new user is marked on each request.
+    """
+
+    def __init__(self, *, window_seconds: int = 3600, max_users: int = 100_000) -> None:
+        self.window_seconds, self.max_users = window_seconds, max_users
+        self._window = -1
+        self._seen: set[str] = set()
+
+    def mark(self, record: RequestRecord) -> None:
+        if not record.user or record.auth_decision != "allowed":
+            return
+        window = int(time.time() // self.window_seconds)
+        if window != self._window:
+            self._window, self._seen = window, set()
+        if record.user in self._seen:
+            return
+        if len(self._seen) < self.max_users:
+            self._seen.add(record.user)
+        record.user_active = True
 
 
 class AuditMiddleware:

@@ -1,0 +1,157 @@
+"""Optional OpenTelemetry traces (``MCP_AUTH_OTEL_EXPORTER=otlp``), with the user as ``enduser.id``.
+
+Off by default, and then nothing of the OpenTelemetry SDK is imported (it costs cold-start time).
+On, the SDK exports over OTLP/HTTP (protobuf) with a batch processor to
+``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``, or ``OTEL_EXPORTER_OTLP_ENDPOINT`` + ``/v1/traces``
+(default ``http://localhost:4318``); ``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``,
+``OTEL_EXPORTER_OTLP_HEADERS`` and ``OTEL_BSP_*`` are honoured as the SDK defines them.
+
+Each HTTP request gets one SERVER span, ``POST /mcp``, continuing an incoming ``traceparent``. When
+the request ends the span gets what the request's record (``observe.RequestRecord``) learnt:
+
+    enduser.id                   the authenticated uid (absent when authentication failed)
+    http.request.method, http.route, url.path, http.response.status_code
+    mcp.method.name, gen_ai.tool.name
+    mcp_auth.auth.decision, mcp_auth.auth.method, mcp_auth.auth.reason, mcp_auth.outcome
+
+The MCP SDK's own spans (``tools/call echo``, from its ``OpenTelemetryMiddleware``) start inside it
+and become its children. No header, token, argument or body is ever put on a span.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from mcp_auth.errors import ConfigError
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span, Tracer
+    from starlette.types import Scope
+
+    from mcp_auth.observe import RequestRecord
+
+EXPORTERS = ("none", "otlp")
+DEFAULT_ENDPOINT = "http://localhost:4318"
+DEFAULT_SERVICE_NAME = "mcp-auth-server"
+_PROPAGATED = (b"traceparent", b"tracestate")
+
+
+def exporter_setting(env: Mapping[str, str]) -> str:
+    raw = (env.get("MCP_AUTH_OTEL_EXPORTER") or "none").strip().lower()
+    if raw not in EXPORTERS:
+        raise ConfigError(
+            f"MCP_AUTH_OTEL_EXPORTER must be one of {', '.join(EXPORTERS)}, got {raw[:40]!r}: "
+            "otlp exports traces over OTLP/HTTP, none turns tracing off."
+        )
+    return raw
+
+
+def traces_endpoint(env: Mapping[str, str]) -> str:
+    """The URL spans are POSTed to, from the standard OTLP settings, validated."""
+    if traces := (env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or "").strip():
+        name, url = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", traces
+    else:
+        name = "OTEL_EXPORTER_OTLP_ENDPOINT"
+        base = (env.get(name) or "").strip() or DEFAULT_ENDPOINT
+        url = base.rstrip("/") + "/v1/traces"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(
+            f"{name} must be an http(s) URL of an OTLP/HTTP collector, such as http://localhost:4318; "
+            f"got {url[:80]!r}."
+        )
+    return url
+
+
+class Tracing:
+    """Starts the SERVER span of each HTTP request and fills it in from the request's record."""
+
+    def __init__(self, tracer: Tracer, *, shutdown: Any = None) -> None:
+        self._tracer = tracer
+        self.shutdown = shutdown
+
+    @contextmanager
+    def request_span(
+        self, scope: Scope, record: RequestRecord, *, route: str | None, project: str | None = None
+    ) -> Iterator[Span]:
+        """The request's SERVER span, current while the request runs; the log line gets its trace id."""
+        from opentelemetry import context, propagate, trace
+
+        carrier = {
+            k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", ()) if k in _PROPAGATED
+        }
+        parent = propagate.extract(carrier)
+        attributes: dict[str, Any] = {"http.request.method": record.method, "url.path": record.path}
+        if route:
+            attributes["http.route"] = route
+        span = self._tracer.start_span(
+            f"{record.method} {route or 'unknown'}", context=parent, kind=trace.SpanKind.SERVER, attributes=attributes
+        )
+        token = context.attach(trace.set_span_in_context(span, parent))
+        if record.trace is None and (span_context := span.get_span_context()).is_valid:
+            trace_id = format(span_context.trace_id, "032x")
+            record.trace = f"projects/{project}/traces/{trace_id}" if project else trace_id
+        failed: BaseException | None = None
+        try:
+            yield span
+        except BaseException as exc:
+            failed = exc
+            raise
+        finally:
+            context.detach(token)
+            span.set_attributes(span_attributes(record))
+            if failed is not None:  # the app answers 500 after the span ends; the message stays in the log
+                span.set_attributes({"error.type": type(failed).__qualname__, "http.response.status_code": 500})
+            if failed is not None or record.status >= 500 or record.outcome == "error":
+                span.set_status(trace.StatusCode.ERROR)
+            span.end()
+
+
+def span_attributes(record: RequestRecord) -> dict[str, Any]:
+    """What the request learnt, as span attributes: ids and names only, never a credential."""
+    attributes: dict[str, Any] = {"http.response.status_code": record.status, "mcp_auth.outcome": record.outcome}
+    if record.user and record.auth_decision == "allowed":
+        attributes["enduser.id"] = record.user
+    for key, value in (
+        ("mcp_auth.auth.decision", record.auth_decision),
+        ("mcp_auth.auth.method", record.auth_method),
+        ("mcp_auth.auth.reason", record.auth_reason),
+        ("mcp.method.name", record.mcp_method),
+        ("gen_ai.tool.name", record.tool),
+    ):
+        if value:
+            attributes[key] = value
+    return attributes
+
+
+def build_tracing(env: Mapping[str, str] | None = None) -> Tracing | None:
+    """Configure the OpenTelemetry SDK as ``MCP_AUTH_OTEL_EXPORTER`` asks (None when off).
+
+    A bad value, a malformed endpoint or a missing ``otel`` extra raises ``ConfigError`` at start-up.
+    """
+    env = os.environ if env is None else env
+    if exporter_setting(env) == "none":
+        return None
+    endpoint = traces_endpoint(env)
+    try:
+        from opentelemetry import trace
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    except ImportError as exc:
+        raise ConfigError(
+            "MCP_AUTH_OTEL_EXPORTER=otlp needs the OpenTelemetry SDK and OTLP exporter: install the project's "
+            f"'otel' extra (pip install 'mcp-auth-server[otel]'), or set MCP_AUTH_OTEL_EXPORTER=none ({exc.name})."
+        ) from None
+    resource = Resource.create()
+    if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
+        resource = resource.merge(Resource({SERVICE_NAME: DEFAULT_SERVICE_NAME}))
+    provider = TracerProvider(resource=resource)
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    trace.set_tracer_provider(provider)
+    return Tracing(provider.get_tracer("mcp_auth"), shutdown=provider.shutdown)
