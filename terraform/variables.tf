@@ -188,14 +188,20 @@ variable "platform" {
 }
 
 variable "http" {
-  description = "Edge limits: Host and Origin allowlists, the largest accepted request body, and how long one tool call may run."
+  description = "Edge limits: Host and Origin allowlists, the largest accepted request body, how long one tool call may run, and the keep-alive interval of idle SSE streams."
   type = object({
-    allowed_hosts        = optional(list(string), [])
-    allowed_origins      = optional(list(string), [])
-    max_body_bytes       = optional(number, 1048576)
-    tool_timeout_seconds = optional(number, 60)
+    allowed_hosts         = optional(list(string), [])
+    allowed_origins       = optional(list(string), [])
+    max_body_bytes        = optional(number, 1048576)
+    tool_timeout_seconds  = optional(number, 60)
+    sse_keepalive_seconds = optional(number, 15)
   })
   default = {}
+
+  validation {
+    condition     = var.http.sse_keepalive_seconds >= 1 && var.http.sse_keepalive_seconds <= 60
+    error_message = "http.sse_keepalive_seconds must be between 1 and 60."
+  }
 
   validation {
     condition     = var.http.tool_timeout_seconds >= 1 && var.http.tool_timeout_seconds <= 3600

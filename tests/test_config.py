@@ -37,6 +37,8 @@ def test_defaults_are_secure():
         ({"MCP_AUTH_FIRST_LOGIN": "maybe"}, "MCP_AUTH_FIRST_LOGIN"),
         ({"MCP_AUTH_MAX_BODY_BYTES": "lots"}, "MCP_AUTH_MAX_BODY_BYTES must be a whole number"),
         ({"MCP_AUTH_MAX_BODY_BYTES": "9" * 40}, "MCP_AUTH_MAX_BODY_BYTES must be between"),
+        ({"MCP_AUTH_SSE_KEEPALIVE": "0"}, "MCP_AUTH_SSE_KEEPALIVE must be between 1 and 60"),
+        ({"MCP_AUTH_SSE_KEEPALIVE": "soon"}, "MCP_AUTH_SSE_KEEPALIVE must be a whole number"),
         ({"MCP_AUTH_JWT_LEEWAY": "3600"}, "MCP_AUTH_JWT_LEEWAY must be between 0 and 60"),
         ({"MCP_AUTH_JWT_HS256_KEY": "short"}, "at least 32 bytes"),
         ({"MCP_AUTH_PROVIDERS": "dev"}, "MCP_AUTH_DEV_USER is required"),

@@ -248,7 +248,10 @@ class McpAuthApp:
         resolver = self.credentials.resolver if self.credentials else None
         forward = bool(self.credentials and self.credentials.forward_user_token)
         with user_context(user), credential_scope(resolver, request, forward_user_token=forward):
-            await serve_mcp(built.server, scope, receive, send, max_body_bytes=self.settings.max_body_bytes)
+            await serve_mcp(
+                built.server, scope, receive, send,
+                max_body_bytes=self.settings.max_body_bytes, keepalive_seconds=self.settings.sse_keepalive,
+            )
 
     async def _rate_limited(self, decision: Decision, scope: Scope, receive: Receive, send: Send) -> None:
         record = current_record.get()

@@ -56,6 +56,7 @@ SETTINGS: dict[str, str] = {
     "MCP_AUTH_USER_CACHE_TTL": "Seconds an instance trusts a cached user record before rereading it.",
     "MCP_AUTH_FIRESTORE_DATABASE": "Firestore database id (default: (default)).",
     "MCP_AUTH_TOOL_TIMEOUT": "Seconds a tool call may run before it is cancelled and the client told why (default 60).",
+    "MCP_AUTH_SSE_KEEPALIVE": "Seconds between keep-alive comments on an idle SSE stream (default 15; 1-60).",
     "MCP_AUTH_RATE_LIMIT_IP": "Failed or unauthenticated requests per client address, e.g. 60/minute, or off.",
     "MCP_AUTH_RATE_LIMIT_USER": "Requests per user across all instances, e.g. 600/minute, or off.",
     "MCP_AUTH_RATE_LIMIT_TOOL": "Calls per user per tool across all instances, e.g. 120/minute, or off.",
@@ -164,6 +165,7 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     trusted_proxies: tuple[str, ...] = ()
     max_body_bytes: int = 1_048_576
+    sse_keepalive: int = 15
     server_cache_size: int = 1024
     user_cache_ttl: int = 30
     firestore_database: str = "(default)"
@@ -363,6 +365,7 @@ class Settings:
             allowed_origins=_list(env.get("MCP_AUTH_ALLOWED_ORIGINS")),
             trusted_proxies=_list(env.get("MCP_AUTH_TRUSTED_PROXIES")),
             max_body_bytes=_int(env, "MCP_AUTH_MAX_BODY_BYTES", 1_048_576, low=1024, high=32 * 1_048_576),
+            sse_keepalive=_int(env, "MCP_AUTH_SSE_KEEPALIVE", 15, low=1, high=60),
             server_cache_size=_int(env, "MCP_AUTH_SERVER_CACHE_SIZE", 1024, low=1, high=1_000_000),
             user_cache_ttl=_int(env, "MCP_AUTH_USER_CACHE_TTL", 30, low=0, high=3600),
             firestore_database=env.get("MCP_AUTH_FIRESTORE_DATABASE") or "(default)",

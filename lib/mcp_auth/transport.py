@@ -17,27 +17,36 @@ if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
 
-_drain_configured = False
+_configured_keepalive: float | None = None
 
 
-def _let_streams_finish_on_shutdown() -> None:
-    """On SIGTERM, sse-starlette would cut every open SSE stream at once, losing in-flight tool results.
+def _configure_streams(keepalive_seconds: float) -> None:
+    """Keep-alive interval of idle SSE streams, and no forced drain on shutdown (once per value).
 
+    On SIGTERM, sse-starlette would cut every open SSE stream at once, losing in-flight tool results.
     Our streams are single responses that end by themselves (and tool calls have a deadline), so we let
-    the server's graceful shutdown wait for them instead.
+    the server's graceful shutdown wait for them instead. The SDK reads its keep-alive interval from
+    module constants (sse-starlette's for handshake-era streams, its own for 2026-07-28 ones); both are
+    set from ``MCP_AUTH_SSE_KEEPALIVE`` so proxies that cut idle connections sooner can be served.
     """
-    global _drain_configured
-    if not _drain_configured:
-        from sse_starlette.sse import AppStatus
+    global _configured_keepalive
+    if _configured_keepalive == keepalive_seconds:
+        return
+    from mcp.server import _streamable_http_modern as modern
+    from sse_starlette.sse import AppStatus, EventSourceResponse
 
-        AppStatus.disable_automatic_graceful_drain()
-        _drain_configured = True
+    AppStatus.disable_automatic_graceful_drain()
+    EventSourceResponse.DEFAULT_PING_INTERVAL = keepalive_seconds
+    modern._SSE_PING_INTERVAL = float(keepalive_seconds)  # noqa: SLF001 - the SDK has no public setting for it
+    _configured_keepalive = keepalive_seconds
 
 
-async def serve_mcp(server: MCPServer, scope: Scope, receive: Receive, send: Send, *, max_body_bytes: int) -> None:
+async def serve_mcp(
+    server: MCPServer, scope: Scope, receive: Receive, send: Send, *, max_body_bytes: int, keepalive_seconds: float = 15
+) -> None:
     from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
-    _let_streams_finish_on_shutdown()
+    _configure_streams(keepalive_seconds)
 
     manager = StreamableHTTPSessionManager(
         app=server._lowlevel_server,  # noqa: SLF001 - the SDK exposes no public handle for a per-request manager

@@ -81,13 +81,14 @@ async def test_progress_is_streamed_live_not_with_the_result(start_function, mak
 
 
 async def test_idle_sse_streams_carry_keep_alive_comments(start_function, make_user, mint, mode, tmp_path):
-    """A tool that stays silent after its first notification: the stream must keep talking (every ~15 s)."""
+    """A tool that stays silent after its first notification: the stream keeps talking (MCP_AUTH_SSE_KEEPALIVE)."""
     import json
     from pathlib import Path
 
     import httpx
 
-    server = start_function(_SOURCE=str(Path(__file__).parent / "gated_function" / "main.py"))
+    gated = Path(__file__).parent / "gated_function" / "main.py"
+    server = start_function(_SOURCE=str(gated), MCP_AUTH_SSE_KEEPALIVE="1")
     user = await make_user()
     gate = tmp_path / "gate"
     version = "2026-07-28" if mode == "auto" else "2025-11-25"
