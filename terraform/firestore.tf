@@ -27,6 +27,7 @@ locals {
     { collection = "oauth_refresh_tokens", field = "expires_at" },
     { collection = "oauth_families", field = "expires_at" },
     { collection = "oauth_rate", field = "expires_at" },
+    { collection = "audit", field = "expire_at" }, # audit copies (MCP_AUTH_AUDIT_FIRESTORE), kept audit.retention_days
   ]
 }
 

@@ -63,6 +63,14 @@ locals {
       MCP_AUTH_OAUTH_REGISTRATION_RATE     = tostring(var.oauth.registration_rate)
       MCP_AUTH_TRUSTED_PROXIES             = local.lb_enabled ? google_compute_global_address.this[0].address : ""
     },
+    # Audit copy in Firestore and OpenTelemetry traces (lib/mcp_auth/audit_store.py, tracing.py).
+    {
+      MCP_AUTH_AUDIT_FIRESTORE      = tostring(var.audit.firestore)
+      MCP_AUTH_AUDIT_RETENTION_DAYS = tostring(var.audit.retention_days)
+      MCP_AUTH_OTEL_EXPORTER        = var.tracing.exporter
+      OTEL_EXPORTER_OTLP_ENDPOINT   = var.tracing.otlp_endpoint == null ? "" : var.tracing.otlp_endpoint
+      OTEL_SERVICE_NAME             = coalesce(var.tracing.service_name, local.prefix)
+    },
     # Secret settings carry the secret's id (empty when this deployment does not use it);
     # the code reads the value from Secret Manager, so it never passes through Terraform.
     {

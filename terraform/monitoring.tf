@@ -3,13 +3,16 @@
 # Requests and latency come from Cloud Run's own request log. Auth failures and tool errors
 # come from the function's audit records (lib/mcp_auth/observe.py): one line per MCP request
 # with jsonPayload.audit true, jsonPayload.auth.decision and .reason (why a request was refused),
-# jsonPayload.mcp.method and .tool (which tool was called) and jsonPayload.outcome.
+# jsonPayload.mcp.method and .tool (which tool was called) and jsonPayload.outcome. Active users come
+# from jsonPayload.user_active, true on the request line of a user's first request in the hour on an
+# instance (docs/operations.md: why no metric carries the user id as a label, and the exact query).
 # tests/terraform/test_log_metrics.py runs these filters against lines the function really writes.
 
 locals {
   log_filters = {
     auth_failure = "jsonPayload.audit=true AND jsonPayload.auth.decision=\"denied\""
     tool_error   = "jsonPayload.audit=true AND jsonPayload.mcp.method=\"tools/call\" AND jsonPayload.outcome!=\"ok\""
+    user_active  = "jsonPayload.user_active=true"
   }
 
   run_filter = join(" AND ", [
@@ -102,6 +105,22 @@ resource "google_logging_metric" "tool_errors" {
   }
   label_extractors = {
     tool = "EXTRACT(jsonPayload.mcp.tool)"
+  }
+}
+
+# Distinct active users without a per-user label (unbounded label values would make a series per
+# user): each instance marks a user's first request in each hour, so the sum over an hour counts
+# users, once per instance that served them in that hour.
+resource "google_logging_metric" "active_users" {
+  project     = var.project_id
+  name        = "${local.prefix}/active_users"
+  description = "Users served for the first time in the current hour by an instance (sum over an hour: active users)."
+  filter      = "${local.run_filter} AND ${local.log_filters.user_active}"
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
   }
 }
 
@@ -228,6 +247,7 @@ resource "google_monitoring_dashboard" "this" {
         { title = "Latency p50 / p95 / p99", metric = google_logging_metric.latency.name, aligner = "ALIGN_PERCENTILE_95", group = [] },
         { title = "Auth failures by reason", metric = google_logging_metric.auth_failures.name, aligner = "ALIGN_RATE", group = ["metric.label.reason"] },
         { title = "Tool errors by tool", metric = google_logging_metric.tool_errors.name, aligner = "ALIGN_RATE", group = ["metric.label.tool"] },
+        { title = "Active users per hour", metric = google_logging_metric.active_users.name, aligner = "ALIGN_SUM", group = [], period = "3600s", reducer = "REDUCE_SUM" },
         ] : {
         xPos   = (i % 2) * 6
         yPos   = floor(i / 2) * 4
@@ -242,9 +262,9 @@ resource "google_monitoring_dashboard" "this" {
                 timeSeriesFilter = {
                   filter = "metric.type=\"logging.googleapis.com/user/${chart.metric}\" AND resource.type=\"cloud_run_revision\""
                   aggregation = {
-                    alignmentPeriod    = "60s"
+                    alignmentPeriod    = try(chart.period, "60s")
                     perSeriesAligner   = chart.aligner
-                    crossSeriesReducer = length(chart.group) > 0 ? "REDUCE_SUM" : "REDUCE_NONE"
+                    crossSeriesReducer = try(chart.reducer, length(chart.group) > 0 ? "REDUCE_SUM" : "REDUCE_NONE")
                     groupByFields      = chart.group
                   }
                 }

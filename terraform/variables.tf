@@ -444,3 +444,40 @@ variable "rate_limits" {
     error_message = "rate_limits.lease must be between 1 and 1000."
   }
 }
+
+variable "audit" {
+  description = "Audit trail: each request's log line is the audit record; firestore = true also copies every record to the Firestore audit collection, deleted by TTL after retention_days days."
+  type = object({
+    firestore      = optional(bool, false)
+    retention_days = optional(number, 30)
+  })
+  default = {}
+
+  validation {
+    condition     = var.audit.retention_days >= 1 && var.audit.retention_days <= 3650 && floor(var.audit.retention_days) == var.audit.retention_days
+    error_message = "audit.retention_days must be a whole number of days between 1 and 3650."
+  }
+}
+
+variable "tracing" {
+  description = "OpenTelemetry traces: exporter = \"otlp\" sends one span per request (user as enduser.id) over OTLP/HTTP to otlp_endpoint, a collector the function can reach; \"none\" sends nothing."
+  type = object({
+    exporter      = optional(string, "none")
+    otlp_endpoint = optional(string)
+    service_name  = optional(string)
+  })
+  default = {}
+
+  validation {
+    condition     = contains(["none", "otlp"], var.tracing.exporter)
+    error_message = "tracing.exporter must be none or otlp."
+  }
+  validation {
+    condition     = var.tracing.exporter == "none" || can(regex("^https?://[^/?#]+(/[^?#]*)?$", var.tracing.otlp_endpoint))
+    error_message = "tracing.otlp_endpoint must be the http(s) base URL of an OTLP/HTTP collector (e.g. https://otel-collector.example:4318) when tracing.exporter is otlp."
+  }
+  validation {
+    condition     = var.tracing.service_name == null || can(regex("^[A-Za-z0-9._-]{1,100}$", var.tracing.service_name))
+    error_message = "tracing.service_name must be 1-100 letters, digits, '.', '_' or '-'."
+  }
+}

@@ -2,6 +2,7 @@
 
 The metric filters and label extractors come from the plan; the log lines come from a
 real function process that served an allowed call, a refused token and a failing tool.
+The active-users metric counts one line per user per hour and instance, and the dashboard charts it.
 """
 
 from __future__ import annotations
@@ -67,3 +68,23 @@ async def test_metric_filters_and_labels_match_the_lines_the_code_writes(
     tools = metrics["tool_errors"]
     hits = [e for e in lines if _matches(tools["filter"], e)]
     assert [_extract(tools["label_extractors"]["tool"], e) for e in hits] == ["echo_with_progress"]
+
+    # several requests of one user (initialize, tools/call twice, ...), one refused: one active-user line
+    active = metrics["active_users"]
+    assert not active.get("label_extractors"), "no label may carry the user id (one series per user)"
+    served = [e for e in lines if e.get("logger") == "mcp_auth.request" and e.get("user") == user.uid]
+    assert len(served) > 2
+    hits = [e for e in lines if _matches(active["filter"], e)]
+    assert hits == [served[0]] and hits[0]["auth"]["decision"] == "allowed"
+
+
+def test_the_dashboard_charts_active_users_per_hour_summed_across_instances(terraform_plan):
+    metric = next(r["values"]["name"] for r in of_type(terraform_plan, "google_logging_metric")
+                  if r["values"]["name"].endswith("/active_users"))
+    dashboard = json.loads(of_type(terraform_plan, "google_monitoring_dashboard")[0]["values"]["dashboard_json"])
+    tiles = [t["widget"] for t in dashboard["mosaicLayout"]["tiles"]]
+    chart = next(t for t in tiles if t["title"].startswith("Active users"))
+    query = chart["xyChart"]["dataSets"][0]["timeSeriesQuery"]["timeSeriesFilter"]
+    assert f'logging.googleapis.com/user/{metric}"' in query["filter"]
+    assert query["aggregation"] == {"alignmentPeriod": "3600s", "perSeriesAligner": "ALIGN_SUM",
+                                    "crossSeriesReducer": "REDUCE_SUM", "groupByFields": []}

@@ -1,0 +1,48 @@
+"""Terraform's audit and tracing variables reach the function's environment, validated; the audit
+collection has its TTL policy."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests._fixtures.terraform import TerraformFailed, Workspace
+from tests.terraform.plan_json import of_type, one
+
+
+def _env(plan) -> dict[str, str]:
+    return one(plan, "google_cloudfunctions2_function.this")["values"]["service_config"][0]["environment_variables"]
+
+
+def test_audit_and_tracing_are_off_by_default_and_the_audit_collection_has_a_ttl(terraform_plan):
+    env = _env(terraform_plan)
+    assert env["MCP_AUTH_AUDIT_FIRESTORE"] == "false" and env["MCP_AUTH_AUDIT_RETENTION_DAYS"] == "30"
+    assert env["MCP_AUTH_OTEL_EXPORTER"] == "none" and env["OTEL_EXPORTER_OTLP_ENDPOINT"] == ""
+    ttl = {(r["values"]["collection"], r["values"]["field"]) for r in of_type(terraform_plan, "google_firestore_field")}
+    assert ("audit", "expire_at") in ttl
+
+
+def test_turning_them_on_sets_the_function_environment(terraform_workspace: Workspace):
+    plan = terraform_workspace.plan(variables=[
+        "audit={firestore=true, retention_days=400}",
+        'tracing={exporter="otlp", otlp_endpoint="https://otel.example:4318", service_name="team-mcp"}',
+    ])
+    env = _env(plan)
+    assert env["MCP_AUTH_AUDIT_FIRESTORE"] == "true" and env["MCP_AUTH_AUDIT_RETENTION_DAYS"] == "400"
+    assert env["MCP_AUTH_OTEL_EXPORTER"] == "otlp"
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "https://otel.example:4318"
+    assert env["OTEL_SERVICE_NAME"] == "team-mcp"
+
+
+@pytest.mark.parametrize(("variable", "needle"), [
+    ("audit={retention_days=0}", "audit.retention_days"),
+    ("audit={retention_days=3651}", "audit.retention_days"),
+    ("audit={retention_days=1.5}", "audit.retention_days"),
+    ('tracing={exporter="jaeger"}', "tracing.exporter"),
+    ('tracing={exporter="otlp"}', "tracing.otlp_endpoint"),
+    ('tracing={exporter="otlp", otlp_endpoint="otel:4318"}', "tracing.otlp_endpoint"),
+    ('tracing={service_name="has spaces"}', "tracing.service_name"),
+])
+def test_bad_values_are_refused_by_validation(terraform_workspace: Workspace, variable, needle):
+    with pytest.raises(TerraformFailed) as caught:
+        terraform_workspace.plan(variables=[variable])
+    assert needle in str(caught.value)
