@@ -189,7 +189,7 @@ async def _check_everyone(clients: list[Client], model: Model) -> None:
         assert {n["id"]: n["title"] for n in listed} == {i: n["title"] for i, n in model.notes[user].items()}
 
 
-@settings(max_examples=50, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(operations=st.lists(OPERATIONS, min_size=1, max_size=8))
 def test_every_user_sees_exactly_their_own_notes_after_every_step(clients, model, operations):
     for op in operations:

@@ -1,6 +1,6 @@
 """Load and soak on loopback: two instances behind a round-robin proxy, many users, mixed tool calls.
 
-The default run is short (``HARDENING_LOAD_SECONDS``, 20 s); ``make soak`` runs the same test for
+The default run is short (``HARDENING_LOAD_SECONDS``, 12 s); ``make soak`` runs the same test for
 ``SOAK_SECONDS`` (default 600). Every answer is checked for the caller (multi-tenant isolation
 under load), and the resident memory of each instance is sampled from /proc: after a warm-up it
 must stop growing. A summary (throughput, p99, errors, memory per instance) is printed; latency
@@ -17,7 +17,7 @@ from mcp_auth.store.users import UserRecord
 from tests.hardening.loadmix import RssSampler, VirtualUser, protocols, run_mix, seconds_from_env
 from tests.hardening.logscan import server_errors
 
-DURATION = seconds_from_env("HARDENING_LOAD_SECONDS", 20)
+DURATION = seconds_from_env("HARDENING_LOAD_SECONDS", 12)
 USERS = int(os.environ.get("HARDENING_LOAD_USERS", "8"))
 # A Python process settles within a few MiB once its caches are warm; a leak of even a few
 # hundred bytes per request exceeds this within a soak.
