@@ -4,7 +4,7 @@ Layout (what the Python buildpack expects):
 
     main.py, ...        everything in functions/ (entry point ``mcp`` in main.py)
     mcp_auth/           the framework, copied from lib/mcp_auth/
-    requirements.txt    [project].dependencies from pyproject.toml
+    requirements.txt    [project].dependencies from pyproject.toml, and the `otel` extra
 
 The archive is reproducible: the same sources give the same bytes, so its hash (the object
 name Terraform uses) changes only when the code does.
@@ -35,7 +35,10 @@ class PackagingError(Exception):
 def requirements(pyproject: Path) -> str:
     """The runtime dependencies, one per line, as the buildpack's pip reads them."""
     try:
-        deps = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+        project = tomllib.loads(pyproject.read_text())["project"]
+        deps = project["dependencies"]
+        # The `otel` extra ships too, so Terraform's tracing switch works; it is imported only when tracing is on.
+        deps = [*deps, *project.get("optional-dependencies", {}).get("otel", [])]
     except (OSError, KeyError, tomllib.TOMLDecodeError) as exc:
         raise PackagingError(f"Cannot read [project].dependencies from {pyproject}: {exc}") from exc
     return "".join(f"{dep}\n" for dep in deps)

@@ -63,7 +63,7 @@ locals {
       MCP_AUTH_OAUTH_REGISTRATION_RATE     = tostring(var.oauth.registration_rate)
       MCP_AUTH_TRUSTED_PROXIES             = local.lb_enabled ? google_compute_global_address.this[0].address : ""
     },
-    # Audit copy in Firestore and OpenTelemetry traces (lib/mcp_auth/audit_store.py, tracing.py).
+    # Audit copy in Firestore and OpenTelemetry traces (lib/mcp_auth/store/audit.py, tracing.py).
     {
       MCP_AUTH_AUDIT_FIRESTORE      = tostring(var.audit.firestore)
       MCP_AUTH_AUDIT_RETENTION_DAYS = tostring(var.audit.retention_days)

@@ -26,7 +26,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mcp_auth.audit_store import build_audit_sink
 from mcp_auth.auth.base import AuthProvider, Credentials
 from mcp_auth.auth.factory import build_provider, build_secret_store, require_secrets
 from mcp_auth.challenge import error_code, error_response, plain_error
@@ -51,6 +50,7 @@ from mcp_auth.ratelimit import (
     rate_limited_response,
 )
 from mcp_auth.servers import ServerCache, ServerFactory
+from mcp_auth.store.audit import build_audit_sink
 from mcp_auth.store.users import UserDirectory
 from mcp_auth.tools import ScopeMap, missing_scopes
 from mcp_auth.tracing import build_tracing
@@ -106,7 +106,7 @@ class McpAuthApp:
         self._metadata = json.dumps(protected_resource_metadata(settings)).encode()
         self._secrets = secrets
         self._asgi = EdgeMiddleware(self._dispatch, settings=settings, mcp_path=self._mcp_path)
-        # Observability beyond the log line (lib/mcp_auth/audit_store.py, tracing.py): each off unless set.
+        # Observability beyond the log line (lib/mcp_auth/store/audit.py, tracing.py): each off unless set.
         self._audit = build_audit_sink(os.environ, project=settings.project, database=settings.firestore_database)
         self._tracing = build_tracing(os.environ)
         self._active_users = ActiveUsers()

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from mcp_auth.audit_store import COLLECTION, AuditSettings
 from mcp_auth.errors import ConfigError
+from mcp_auth.store.audit import COLLECTION, AuditSettings
 from tests._fixtures.firestore import TEST_PROJECT
 from tests.e2e.clients import mcp_client
 
