@@ -22,6 +22,7 @@ from mcp.server.mcpserver.tools import Tool
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
+from tasks import register_task_fixtures  # the tasks-extension fixtures (tasks.py)
 
 from mcp_auth import UserRecord, wrap_server
 
@@ -229,6 +230,7 @@ def build_server(record: UserRecord) -> MCPServer:
     server = MCPServer("mcp-conformance-test-server", tools=[SCHEMA_TOOL], log_level="WARNING")
     _register_tools(server)
     _register_resources_and_prompts(server)
+    register_task_fixtures(server)
     lowlevel = server._lowlevel_server  # noqa: SLF001 - the suite's legacy requests have no MCPServer API
     lowlevel.add_request_handler("logging/setLevel", types.SetLevelRequestParams, _accept)
     lowlevel.add_request_handler("resources/subscribe", types.SubscribeRequestParams, _accept)
