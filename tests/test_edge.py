@@ -9,7 +9,7 @@ import pytest
 from mcp.server.mcpserver import MCPServer
 
 from mcp_auth import Settings, wrap_server
-from mcp_auth.edge import MAX_JSON_DEPTH, json_depth
+from mcp_auth.edge import MAX_JSON_DEPTH, json_depth, nested_deeper_than
 
 BASE = "https://mcp.example.com"
 
@@ -95,3 +95,11 @@ async def test_huge_headers_are_431(client):
 def test_json_depth_ignores_brackets_inside_strings():
     assert json_depth(json.dumps({"a": "[[[[{{{{", "b": [[1]]}).encode()) == 3
     assert json_depth(b'"\\"[[["') == 0
+
+
+def test_the_depth_check_agrees_with_the_scan_when_it_skips_it():
+    shallow = json.dumps({"a": [[1]], "b": "{" * 200}).encode()  # brackets in a string are counted, then scanned
+    deep = b"[" * 65 + b"]" * 65
+    assert not nested_deeper_than(shallow, MAX_JSON_DEPTH)
+    assert nested_deeper_than(deep, MAX_JSON_DEPTH) and not nested_deeper_than(deep, 65)
+    assert not nested_deeper_than(b"[" * 64 + b"]" * 64, MAX_JSON_DEPTH)

@@ -116,7 +116,7 @@ class EdgeMiddleware:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        if json_depth(body) > MAX_JSON_DEPTH:
+        if nested_deeper_than(body, MAX_JSON_DEPTH):
             error = {"jsonrpc": "2.0", "id": None,
                      "error": {"code": -32700, "message": f"Parse error: JSON nested deeper than {MAX_JSON_DEPTH}."}}
             await Response(json.dumps(error), status_code=400, media_type="application/json")(scope, receive, send)
@@ -151,6 +151,11 @@ class EdgeMiddleware:
             await send(message)
 
         return decorated
+
+
+def nested_deeper_than(body: bytes, limit: int) -> bool:
+    """``json_depth(body) > limit``; a body with at most ``limit`` brackets cannot be, and is not scanned."""
+    return body.count(b"{") + body.count(b"[") > limit and json_depth(body) > limit
 
 
 def json_depth(body: bytes) -> int:
