@@ -261,12 +261,15 @@ class McpAuthApp:
 
     @property
     def limiter(self) -> RateLimiter:
-        """Built on first use: the Firestore client belongs to the serving event loop."""
+        """Built on first use; its Firestore client on its first shared-window write, on the serving loop."""
         if self._limiter is None:
             from mcp_auth.store.firestore import firestore_client
 
-            client = firestore_client(project=self.settings.project, database=self.settings.firestore_database)
-            self._limiter = RateLimiter(FirestoreWindows(client), lease=self.settings.rate_limits.lease)
+            settings = self.settings
+            windows = FirestoreWindows(
+                lambda: firestore_client(project=settings.project, database=settings.firestore_database)
+            )
+            self._limiter = RateLimiter(windows, lease=settings.rate_limits.lease)
         return self._limiter
 
     async def _authenticate(self, request: Request) -> UserContext:

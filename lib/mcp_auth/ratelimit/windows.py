@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from google.cloud.firestore import AsyncClient
 
 COLLECTION = "rate_limits"
@@ -60,7 +62,8 @@ class MemoryWindows:
 class FirestoreWindows:
     """Windows in Firestore, shared by every instance of the deployment."""
 
-    def __init__(self, client: AsyncClient, *, collection: str = COLLECTION) -> None:
+    def __init__(self, client: AsyncClient | Callable[[], AsyncClient], *, collection: str = COLLECTION) -> None:
+        """``client`` may be a callable: then the client is made on the first write, on the serving loop."""
         self._client = client
         self._collection = collection
         self.calls = 0
@@ -69,7 +72,8 @@ class FirestoreWindows:
         from google.cloud import firestore
 
         self.calls += 1
-        ref = self._client.collection(self._collection).document(window_id)
+        client = self._client() if callable(self._client) else self._client
+        ref = client.collection(self._collection).document(window_id)
         result = await ref.set(
             {"used": firestore.Increment(amount), "limit": limit,
              "expires_at": datetime.fromtimestamp(expires_at, UTC)},
