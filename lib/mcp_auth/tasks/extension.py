@@ -156,14 +156,8 @@ class TasksExtension(Extension):
 
 
 def create_task_result(task: TaskView) -> dict[str, Any]:
-    """The ``CreateTaskResult`` for ``task``.
-
-    It also carries an empty ``content`` list: the core 2026-07-28 schema (which
-    knows nothing of extensions) requires ``content`` on every ``tools/call``
-    result, and a schema-validating client or proxy that does not look at
-    ``resultType`` then sees an empty tool result rather than an invalid message.
-    """
-    return {"resultType": "task", **task.wire(detailed=False), "content": []}
+    """The ``CreateTaskResult`` for ``task``: ``resultType: "task"`` and the task's fields, flat."""
+    return {"resultType": "task", **task.wire(detailed=False)}
 
 
 def _supervise(run: Run, work: asyncio.Task[Any]) -> None:
