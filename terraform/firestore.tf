@@ -28,6 +28,8 @@ locals {
     { collection = "oauth_families", field = "expires_at" },
     { collection = "oauth_rate", field = "expires_at" },
     { collection = "audit", field = "expire_at" }, # audit copies (MCP_AUTH_AUDIT_FIRESTORE), kept audit.retention_days
+    # tasks extension (lib/mcp_auth/tasks): users/{uid}/mcp_tasks, each kept for its ttlMs
+    { collection = "mcp_tasks", field = "expires_at" },
   ]
 }
 
