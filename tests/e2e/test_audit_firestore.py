@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
+import subprocess
+import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+import mcp_auth.store
 from mcp_auth.errors import ConfigError
 from mcp_auth.store.audit import COLLECTION, AuditSettings
 from tests._fixtures.firestore import TEST_PROJECT
@@ -153,3 +158,66 @@ def test_a_bad_audit_setting_stops_the_function_at_start(start_function):
     with pytest.raises(RuntimeError) as caught:
         start_function(MCP_AUTH_AUDIT_FIRESTORE="yes please")
     assert "MCP_AUTH_AUDIT_FIRESTORE must be true or false" in str(caught.value)
+
+
+# -- mcp-auth audit list -------------------------------------------------------------------------
+
+CLI_ENV = {"MCP_AUTH_RESOURCE_URL": "http://127.0.0.1:8080/mcp", "MCP_AUTH_JWT_ISSUER": "http://127.0.0.1:8080/dev",
+           "MCP_AUTH_JWT_HS256_KEY": "k" * 48, "GOOGLE_CLOUD_PROJECT": TEST_PROJECT}
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The console script in its own process, as an operator runs it."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MCP_AUTH_")}
+    return subprocess.run(  # noqa: S603 - fixed argv
+        [sys.executable, "-m", "mcp_auth.cli", "audit", *args], env={**clean, **CLI_ENV, **env},
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
+async def test_audit_list_prints_a_users_records_newest_first(start_function, make_user, mint, function_env):
+    server = start_function(**AUDIT_ON)
+    user, other = await make_user(), await make_user()
+    for who, texts in ((user, ("one", "two", "three")), (other, ("elsewhere",))):
+        async with mcp_client(server.url, mint(who.uid, audience=server.url)) as client:
+            for text in texts:
+                assert not (await client.call_tool("echo", {"text": text})).is_error
+    server.stop()
+    env = {"FIRESTORE_EMULATOR_HOST": function_env["FIRESTORE_EMULATOR_HOST"]}
+
+    done = await asyncio.to_thread(_cli, "list", "--user", user.uid, "--limit", "1000", env=env)
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert {r["user"] for r in rows} == {user.uid}
+    assert [r["at"] for r in rows] == sorted((r["at"] for r in rows), reverse=True)
+    assert len([r for r in rows if r.get("mcp", {}).get("tool") == "echo"]) == 3
+    newest = await asyncio.to_thread(_cli, "list", "--user", user.uid, "--limit", "1", env=env)
+    assert [json.loads(line) for line in newest.stdout.splitlines()] == rows[:1]
+
+    nobody = await asyncio.to_thread(_cli, "list", "--user", "nobody-here", env=env)
+    assert nobody.returncode == 0 and nobody.stdout.startswith("# No audit documents for 'nobody-here'")
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (("list",), "the following arguments are required: --user"),
+    (("list", "--user", "../users/x"), "A user id is"),
+    (("list", "--user", "__admin"), "A user id is"),
+    (("list", "--user", "x" * 300), "A user id is"),
+    (("list", "--user", "a b"), "A user id is"),
+    (("list", "--user", "u", "--limit", "0"), "--limit must be between 1 and 1000"),
+    (("list", "--user", "u", "--limit", "1001"), "--limit must be between 1 and 1000"),
+    (("list", "--user", "u", "--limit", "ten"), "--limit takes a whole number"),
+    (("drop", "--user", "u"), "invalid choice"),
+])
+def test_audit_list_refuses_bad_input_with_one_clear_line(firestore_emulator, args, needle):
+    done = _cli(*args, env={"FIRESTORE_EMULATOR_HOST": firestore_emulator.host})
+    assert done.returncode == 2 and needle in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+def test_the_declared_index_serves_the_query_audit_list_runs():
+    indexes = json.loads((Path(mcp_auth.store.__file__).parent / "indexes.json").read_text())
+    [index] = [i for i in indexes["composite_indexes"] if i["collection"] == COLLECTION]
+    assert index["fields"] == [{"field_path": "user", "order": "ASCENDING"},
+                               {"field_path": "at", "order": "DESCENDING"},
+                               {"field_path": "__name__", "order": "DESCENDING"}]

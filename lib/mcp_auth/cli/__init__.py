@@ -6,6 +6,7 @@
     mcp-auth users grant|revoke U --scopes a,b
     mcp-auth users toolsets U [--add a,b] [--remove a,b] [--set a,b]
     mcp-auth keys create --user U [--scopes a,b] [--name N] [--ttl-days D] | list --user U | revoke ID
+    mcp-auth audit list --user U [--limit N]
     mcp-auth dev [--port 8080] [--source functions/main.py]
     mcp-auth stdio --user U [--source functions/main.py]
 
@@ -21,12 +22,12 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from mcp_auth.cli import keys, stdio, tokens, users
+from mcp_auth.cli import audit, keys, stdio, tokens, users
 from mcp_auth.cli._common import UsageError
 from mcp_auth.config import Settings
 from mcp_auth.errors import McpAuthError
 
-COMMAND_GROUPS = (tokens, users, keys, stdio)
+COMMAND_GROUPS = (tokens, users, keys, stdio, audit)
 
 
 async def run(args: argparse.Namespace, settings: Settings | None) -> str:

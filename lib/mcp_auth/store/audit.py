@@ -177,6 +177,23 @@ class FirestoreAuditSink:
             )
 
 
+async def recent_for_user(client: AsyncClient, user: str, *, limit: int = 50) -> list[dict[str, Any]]:
+    """A user's newest audit documents, newest first (index: lib/mcp_auth/store/indexes.json, audit_by_user)."""
+    from google.cloud.firestore import Query
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    from mcp_auth.store.users import validate_uid
+
+    query = (
+        client.collection(COLLECTION)
+        .where(filter=FieldFilter("user", "==", validate_uid(user)))
+        .order_by("at", direction=Query.DESCENDING)
+        .order_by("__name__", direction=Query.DESCENDING)
+        .limit(limit)
+    )
+    return [snapshot.to_dict() for snapshot in await query.get()]
+
+
 def build_audit_sink(
     env: Mapping[str, str], *, project: str | None, database: str = "(default)"
 ) -> FirestoreAuditSink | None:
