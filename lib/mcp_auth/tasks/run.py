@@ -208,9 +208,10 @@ async def task_input(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
         answer = await future
     finally:
         run.waiting.pop(key, None)
-    with contextlib.suppress(McpAuthError):
+    with contextlib.suppress(McpAuthError):  # forget the answered question (the write is conditional, see mutate)
         await run.store.mutate(task_id, lambda d: None if d.data.get("status") in TERMINAL else {
-            f"input_requests.{key}": _delete(), f"input_responses.{key}": _delete()})
+            field: {k: v for k, v in (d.data.get(field) or {}).items() if k != key}
+            for field in ("input_requests", "input_responses")})
     return answer
 
 
@@ -219,8 +220,3 @@ async def task_elicit(message: str, requested_schema: Mapping[str, Any]) -> dict
     return await task_input("elicitation/create", {
         "mode": "form", "message": message, "requestedSchema": dict(requested_schema)})
 
-
-def _delete() -> Any:
-    from google.cloud.firestore_v1 import DELETE_FIELD
-
-    return DELETE_FIELD
