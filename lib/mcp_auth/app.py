@@ -49,6 +49,7 @@ from mcp_auth.ratelimit import (
     ToolRateLimitMiddleware,
     rate_limited_response,
 )
+from mcp_auth.request_state import build_request_state
 from mcp_auth.servers import ServerCache, ServerFactory
 from mcp_auth.store.audit import build_audit_sink
 from mcp_auth.store.users import UserDirectory
@@ -99,6 +100,7 @@ class McpAuthApp:
             max_size=settings.server_cache_size,
             tool_timeout=settings.tool_timeout,
             middleware=lambda: [ToolRateLimitMiddleware(_OnDemandLimiter(self), settings.rate_limits)],
+            request_state=build_request_state(settings, secrets),  # MCP_AUTH_REQUEST_STATE_KEY_SECRET
         )
         self._users = users
         self._mcp_path = urlsplit(settings.resource_url).path or "/"

@@ -22,6 +22,8 @@ from mcp_auth.tools import DeadlineMiddleware, ScopeMap, ScopeMiddleware, requir
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
+    from mcp_auth.request_state import RequestState
+
 ServerFactory = Callable[[UserRecord], "MCPServer | Awaitable[MCPServer]"]
 
 
@@ -47,6 +49,7 @@ class ServerCache:
         max_size: int = 1024,
         tool_timeout: float = 60.0,
         middleware: Callable[[], list[Any]] | None = None,
+        request_state: RequestState | None = None,
     ) -> None:
         if not callable(factory):
             raise TypeError(f"factory must be callable, got {type(factory).__name__}")
@@ -54,13 +57,18 @@ class ServerCache:
         self._tool_timeout = tool_timeout
         self._middleware = middleware or list
         self._servers: LRUCache[tuple[str, str], BuiltServer] = LRUCache(maxsize=max_size)
+        self._request_state = request_state  # shared requestState key and user binding (request_state.py)
         self.builds = 0
 
     async def get(self, record: UserRecord) -> BuiltServer:
         key = (record.uid, record.version)
+        if self._request_state is not None:
+            await self._request_state.refresh()  # rereads the shared keys when due
         built = self._servers.get(key)
         if built is None:
             server = await self._build(record)
+            if self._request_state is not None:
+                self._request_state.install(server)
             scopes = {t.name: required_scopes(t.meta) for t in await server.list_tools()}
             server.middleware.append(AuditMiddleware())  # outside the scope check: refusals are audited too
             server.middleware.append(ScopeMiddleware(scopes))  # a forbidden call spends no quota

@@ -22,6 +22,12 @@ FIXTURE_TOOLS = {
     "test_multiple_content_types", "test_tool_with_logging", "test_tool_with_progress", "test_error_handling",
     "test_sampling", "test_elicitation", "test_elicitation_sep1034_defaults", "test_elicitation_sep1330_enums",
     "test_reconnection", "json_schema_2020_12_tool",
+    # spec 2026-07-28 (conformance_function/input_required.py)
+    "test_input_required_result_elicitation", "test_input_required_result_sampling",
+    "test_input_required_result_list_roots", "test_input_required_result_request_state",
+    "test_input_required_result_multiple_inputs", "test_input_required_result_multi_round",
+    "test_input_required_result_tampered_state", "test_input_required_result_capabilities",
+    "test_missing_capability", "test_streaming_elicitation", "test_logging_tool", "test_mcp_param_header",
 }
 
 

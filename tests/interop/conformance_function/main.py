@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 import functions_framework.aio
+from input_required import register_input_required_fixtures  # spec 2026-07-28 fixtures (input_required.py)
 from mcp import types
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.prompts.base import UserMessage
@@ -22,9 +23,9 @@ from mcp.server.mcpserver.tools import Tool
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
-from tasks import register_task_fixtures  # the tasks-extension fixtures (tasks.py)
 
 from mcp_auth import UserRecord, wrap_server
+from tasks import register_task_fixtures  # the tasks-extension fixtures (tasks.py)
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
 WAV = "UklGRiYAAABXQVZFZm10IBAAAAABAAEAQB8AAAB9AAACABAAZGF0YQIAAAA="
@@ -211,16 +212,30 @@ async def _accept(ctx: Any, params: Any) -> types.EmptyResult:
     return types.EmptyResult()
 
 
-def json_schema_2020_12_tool(name: str | None = None, address: dict[str, Any] | None = None) -> str:
+def json_schema_2020_12_tool(  # noqa: N803 - the suite's parameter names
+    name: str | None = None, address: dict[str, Any] | None = None, contactMethod: str | None = None,
+    phone: str | None = None, email: str | None = None,
+) -> str:
     """Tool with JSON Schema 2020-12 features"""
-    return f"name={name} address={json.dumps(address)}"
+    return f"name={name} address={json.dumps(address)} contact={contactMethod} phone={phone} email={email}"
 
 
-SCHEMA_2020_12 = {
+SCHEMA_2020_12 = {  # the suite's fixture schema: every 2020-12 keyword must survive tools/list
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
-    "$defs": {"address": {"type": "object", "properties": {"street": {"type": "string"}, "city": {"type": "string"}}}},
-    "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"}},
+    "$defs": {"address": {"$anchor": "addressDef", "type": "object",
+                          "properties": {"street": {"type": "string"}, "city": {"type": "string"}}}},
+    "properties": {
+        "name": {"type": "string"},
+        "address": {"$ref": "#/$defs/address"},
+        "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+        "phone": {"type": "string"},
+        "email": {"type": "string"},
+    },
+    "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+    "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+    "then": {"required": ["phone"]},
+    "else": {"required": ["email"]},
     "additionalProperties": False,
 }
 SCHEMA_TOOL = Tool.from_function(json_schema_2020_12_tool).model_copy(update={"parameters": SCHEMA_2020_12})
@@ -230,6 +245,7 @@ def build_server(record: UserRecord) -> MCPServer:
     server = MCPServer("mcp-conformance-test-server", tools=[SCHEMA_TOOL], log_level="WARNING")
     _register_tools(server)
     _register_resources_and_prompts(server)
+    register_input_required_fixtures(server)
     register_task_fixtures(server)
     lowlevel = server._lowlevel_server  # noqa: SLF001 - the suite's legacy requests have no MCPServer API
     lowlevel.add_request_handler("logging/setLevel", types.SetLevelRequestParams, _accept)
