@@ -70,6 +70,8 @@ locals {
       MCP_AUTH_OTEL_EXPORTER        = var.tracing.exporter
       OTEL_EXPORTER_OTLP_ENDPOINT   = var.tracing.otlp_endpoint == null ? "" : var.tracing.otlp_endpoint
       OTEL_SERVICE_NAME             = coalesce(var.tracing.service_name, local.prefix)
+      OTEL_TRACES_SAMPLER           = var.tracing.sampler
+      OTEL_TRACES_SAMPLER_ARG       = tostring(var.tracing.sample_ratio)
     },
     # Secret settings carry the secret's id (empty when this deployment does not use it);
     # the code reads the value from Secret Manager, so it never passes through Terraform.

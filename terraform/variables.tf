@@ -460,11 +460,13 @@ variable "audit" {
 }
 
 variable "tracing" {
-  description = "OpenTelemetry traces: exporter = \"otlp\" sends one span per request (user as enduser.id) over OTLP/HTTP to otlp_endpoint, a collector the function can reach; \"none\" sends nothing."
+  description = "OpenTelemetry traces: exporter = \"otlp\" sends one span per request (user as enduser.id) over OTLP/HTTP to otlp_endpoint, a collector the function can reach, keeping what sampler (and sample_ratio) select; \"none\" sends nothing."
   type = object({
     exporter      = optional(string, "none")
     otlp_endpoint = optional(string)
     service_name  = optional(string)
+    sampler       = optional(string, "parentbased_always_on")
+    sample_ratio  = optional(number, 1)
   })
   default = {}
 
@@ -479,5 +481,13 @@ variable "tracing" {
   validation {
     condition     = var.tracing.service_name == null || can(regex("^[A-Za-z0-9._-]{1,100}$", var.tracing.service_name))
     error_message = "tracing.service_name must be 1-100 letters, digits, '.', '_' or '-'."
+  }
+  validation {
+    condition     = contains(["always_on", "always_off", "traceidratio", "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio"], var.tracing.sampler)
+    error_message = "tracing.sampler must be always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio."
+  }
+  validation {
+    condition     = var.tracing.sample_ratio >= 0 && var.tracing.sample_ratio <= 1
+    error_message = "tracing.sample_ratio must be between 0 and 1 (the share of traces the traceidratio samplers keep)."
   }
 }

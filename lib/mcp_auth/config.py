@@ -78,6 +78,8 @@ SETTINGS: dict[str, str] = {
     "MCP_AUTH_OTEL_EXPORTER": "OpenTelemetry traces: none (default) or otlp (OTLP/HTTP export, needs the otel extra).",
     "OTEL_EXPORTER_OTLP_ENDPOINT": "Base URL of the OTLP/HTTP collector traces go to (default http://localhost:4318).",
     "OTEL_SERVICE_NAME": "service.name of exported traces (default mcp-auth-server).",
+    "OTEL_TRACES_SAMPLER": "Trace sampler: parentbased_always_on (default), always_on or (parentbased_)traceidratio.",
+    "OTEL_TRACES_SAMPLER_ARG": "Share of traces kept by the traceidratio samplers, 0 to 1.",
     "GOOGLE_CLOUD_PROJECT": "Google Cloud project id (set by Cloud Run; any id with the emulator).",
     "K_SERVICE": "Set by Cloud Run; its presence forbids the development-only settings.",
     "FIRESTORE_EMULATOR_HOST": "host:port of the Firestore emulator (development and tests only).",

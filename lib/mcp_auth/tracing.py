@@ -4,7 +4,8 @@ Off by default, and then nothing of the OpenTelemetry SDK is imported (it costs 
 On, the SDK exports over OTLP/HTTP (protobuf) with a batch processor to
 ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``, or ``OTEL_EXPORTER_OTLP_ENDPOINT`` + ``/v1/traces``
 (default ``http://localhost:4318``); ``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``,
-``OTEL_EXPORTER_OTLP_HEADERS`` and ``OTEL_BSP_*`` are honoured as the SDK defines them.
+``OTEL_EXPORTER_OTLP_HEADERS``, ``OTEL_TRACES_SAMPLER`` (+ ``_ARG``) and ``OTEL_BSP_*`` are honoured as
+the SDK defines them; the endpoint and sampler are validated at start-up.
 
 Each HTTP request gets one SERVER span, ``POST /mcp``, continuing an incoming ``traceparent``. When
 the request ends the span gets what the request's record (``observe.RequestRecord``) learnt:
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from mcp_auth.errors import ConfigError
+from mcp_auth.logs import redact
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer
@@ -35,6 +37,10 @@ if TYPE_CHECKING:
     from mcp_auth.observe import RequestRecord
 
 EXPORTERS = ("none", "otlp")
+SAMPLERS = (
+    "always_on", "always_off", "traceidratio", "parentbased_always_on", "parentbased_always_off",
+    "parentbased_traceidratio",
+)
 DEFAULT_ENDPOINT = "http://localhost:4318"
 DEFAULT_SERVICE_NAME = "mcp-auth-server"
 _PROPAGATED = (b"traceparent", b"tracestate")
@@ -67,6 +73,21 @@ def traces_endpoint(env: Mapping[str, str]) -> str:
     return url
 
 
+def check_sampler(env: Mapping[str, str]) -> None:
+    """``OTEL_TRACES_SAMPLER``/``_ARG`` as the SDK reads them; the SDK itself would only warn and fall back."""
+    sampler = (env.get("OTEL_TRACES_SAMPLER") or "").strip()
+    if sampler and sampler not in SAMPLERS:
+        raise ConfigError(f"OTEL_TRACES_SAMPLER must be one of {', '.join(SAMPLERS)}, got {sampler[:40]!r}.")
+    raw = (env.get("OTEL_TRACES_SAMPLER_ARG") or "").strip()
+    if raw and sampler.endswith("traceidratio"):
+        try:
+            ratio = float(raw)
+        except ValueError:
+            ratio = -1.0
+        if not 0.0 <= ratio <= 1.0:
+            raise ConfigError(f"OTEL_TRACES_SAMPLER_ARG must be a ratio between 0 and 1, got {raw[:40]!r}.")
+
+
 class Tracing:
     """Starts the SERVER span of each HTTP request and fills it in from the request's record."""
 
@@ -85,9 +106,9 @@ class Tracing:
             k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", ()) if k in _PROPAGATED
         }
         parent = propagate.extract(carrier)
-        attributes: dict[str, Any] = {"http.request.method": record.method, "url.path": record.path}
-        if route:
-            attributes["http.route"] = route
+        attributes: dict[str, Any] = {"http.request.method": record.method}
+        if route:  # a known route only: an unknown path is whatever the client sent
+            attributes["http.route"] = attributes["url.path"] = route
         span = self._tracer.start_span(
             f"{record.method} {route or 'unknown'}", context=parent, kind=trace.SpanKind.SERVER, attributes=attributes
         )
@@ -124,7 +145,7 @@ def span_attributes(record: RequestRecord) -> dict[str, Any]:
         ("gen_ai.tool.name", record.tool),
     ):
         if value:
-            attributes[key] = value
+            attributes[key] = redact(value[:200])  # client-chosen names (tool) get the log lines' masking
     return attributes
 
 
@@ -137,6 +158,7 @@ def build_tracing(env: Mapping[str, str] | None = None) -> Tracing | None:
     if exporter_setting(env) == "none":
         return None
     endpoint = traces_endpoint(env)
+    check_sampler(env)
     try:
         from opentelemetry import trace
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter

@@ -32,7 +32,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from mcp_auth.errors import ConfigError
-from mcp_auth.tracing import exporter_setting, traces_endpoint
+from mcp_auth.tracing import check_sampler, exporter_setting, traces_endpoint
 from tests._fixtures.function_server import ROOT
 
 
@@ -214,11 +214,17 @@ def test_with_tracing_off_the_sdk_is_not_even_imported(function_env, otlp_receiv
     ({"MCP_AUTH_OTEL_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://:4318/v1/traces"},
      "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
     ({"MCP_AUTH_OTEL_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318/?token=x"}, "http(s) URL"),
+    ({"MCP_AUTH_OTEL_EXPORTER": "otlp", "OTEL_TRACES_SAMPLER": "sometimes"}, "OTEL_TRACES_SAMPLER must be one of"),
+    ({"MCP_AUTH_OTEL_EXPORTER": "otlp", "OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "2"},
+     "OTEL_TRACES_SAMPLER_ARG must be a ratio between 0 and 1"),
+    ({"MCP_AUTH_OTEL_EXPORTER": "otlp", "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+      "OTEL_TRACES_SAMPLER_ARG": "half"}, "OTEL_TRACES_SAMPLER_ARG must be a ratio between 0 and 1"),
 ])
 def test_bad_tracing_settings_are_refused_with_the_setting_named(env, needle):
     with pytest.raises(ConfigError) as caught:
         if exporter_setting(env) == "otlp":
             traces_endpoint(env)
+            check_sampler(env)
     assert needle in str(caught.value) and len(str(caught.value)) < 400
 
 
