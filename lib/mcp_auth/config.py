@@ -40,6 +40,7 @@ SETTINGS: dict[str, str] = {
     "MCP_AUTH_PLATFORM_URL": "Base URL of the platform's credential API (GET /api/credentials/{user}/{provider}).",
     "MCP_AUTH_PLATFORM_TOKEN_SECRET": "Secret Manager secret holding the service token sent to the platform.",
     "MCP_AUTH_PLATFORM_FORWARD_USER_TOKEN": "true: also send the caller's bearer token to the platform.",
+    "MCP_AUTH_REQUEST_STATE_KEY_SECRET": "Secret Manager secret holding the key sealing input_required requestState.",
     "MCP_AUTH_WEBHOOK_SECRET": "Secret Manager secret holding the HMAC key of the credential-updated webhook.",
     "MCP_AUTH_CREDENTIAL_CACHE_TTL": "Seconds a downstream credential stays cached (1-3600, default 300).",
     "MCP_AUTH_DEV_USER": "User id the development provider authenticates every request as (local only).",
