@@ -37,6 +37,11 @@ locals {
       description = "EC P-256 private key (PEM) that signs the built-in authorization server's access tokens."
       needed      = contains(var.auth.providers, "oauth")
     }
+    MCP_AUTH_REQUEST_STATE_KEY_SECRET = {
+      id          = "${local.prefix}-request-state-key"
+      description = "Key that seals the requestState of multi-round-trip (input_required) calls on every instance (at least 32 random bytes)."
+      needed      = var.request_state_key
+    }
     MCP_AUTH_WEBHOOK_SECRET = {
       id          = "${local.prefix}-webhook-key"
       description = "HMAC key that signs the platform's credential-updated webhook calls."

@@ -491,3 +491,9 @@ variable "tracing" {
     error_message = "tracing.sample_ratio must be between 0 and 1 (the share of traces the traceidratio samplers keep)."
   }
 }
+
+variable "request_state_key" {
+  description = "Whether to create the secret whose key seals the requestState of multi-round-trip (input_required) calls, so a client's retry may reach any instance; turn on when a tool elicits, samples or lists roots."
+  type        = bool
+  default     = false
+}

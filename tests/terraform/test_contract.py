@@ -69,6 +69,7 @@ ALL_PROVIDERS = (
     'auth={providers=["jwt", "introspection", "api_key", "oauth"], jwt_issuer="https://issuer.example", '
     'introspection_url="https://issuer.example/introspect", introspection_client_id="mcp"}',
     'platform={url="https://platform.example"}',
+    "request_state_key=true",
 )
 
 
