@@ -25,7 +25,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
     from mcp_auth.config import Settings
     from mcp_auth.secrets import SecretStore
+
+__all__ = ["KeyRing", "RequestState", "build_request_state"]
 
 logger = logging.getLogger("mcp_auth.request_state")
 
@@ -244,5 +246,3 @@ def _run(coro: Any) -> None:
     with ThreadPoolExecutor(max_workers=1) as pool:
         pool.submit(asyncio.run, coro).result()
 
-
-__all__: Sequence[str] = ("KeyRing", "RequestState", "build_request_state")
