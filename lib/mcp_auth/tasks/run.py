@@ -95,7 +95,8 @@ def start_handler(run: Run, handler: Callable[[], Awaitable[Any]]) -> asyncio.Ta
 
 async def supervise(run: Run, work: asyncio.Task[Any], dump: Callable[[Any], dict[str, Any]]) -> None:
     """Wait for the work, watching the task meanwhile, then store its outcome."""
-    assert run.task is not None  # noqa: S101 - begin() ran before supervision starts
+    if run.task is None:
+        raise RuntimeError("supervise() needs a begun task run")  # begin() runs before supervision starts
     task_id = run.task.task_id
     watcher = spawn(_watch(run, work))
     try:
@@ -136,7 +137,8 @@ def error_of(exc: BaseException) -> dict[str, Any]:
 
 
 async def _watch(run: Run, work: asyncio.Task[Any]) -> None:
-    assert run.task is not None  # noqa: S101
+    if run.task is None:
+        raise RuntimeError("_watch() needs a begun task run")
     task_id = run.task.task_id
     renew_every = run.settings.lease / 3
     renewed = datetime.now(UTC)

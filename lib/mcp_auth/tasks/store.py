@@ -181,7 +181,7 @@ class TaskStore:
             try:
                 return await self._docs.update(task_id, changes, version=doc.version)
             except Conflict:
-                await asyncio.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # noqa: S311 - jitter only
+                await asyncio.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # noqa: S311 # nosec B311: retry jitter, not security
             except NotFound:
                 raise UnknownTask() from None
         raise Conflict("The task is changing too quickly to update; retry shortly.")
