@@ -15,9 +15,10 @@ owner uids only.
 
 The response never waits for Firestore: ``submit`` appends to a bounded in-process queue and wakes
 one background task, which commits what has queued in batches. A full queue or a failed write drops
-records with a counted WARNING line (logger ``mcp_auth.audit``); a request never fails because of
-this sink. When the serving loop ends (graceful shutdown: the loop cancels its remaining tasks), the
-task writes what is still queued before it exits.
+records with a counted WARNING line (logger ``mcp_auth.audit``, at most one a minute, carrying the
+count since the last); a request never fails because of this sink. When the serving loop ends
+(graceful shutdown: the loop cancels its remaining tasks), the task writes what is still queued
+before it exits.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ COLLECTION = "audit"
 BATCH_SIZE = 200  # documents per commit (Firestore allows 500 writes per batch)
 QUEUE_SIZE = 5000  # records an instance holds before it drops new ones
 WRITE_TIMEOUT = 10.0  # seconds one commit (retries included) may take
-_WARN_EVERY = 60.0  # seconds between two "queue full" warnings
+_WARN_EVERY = 60.0  # least seconds between two "dropped" warnings
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,7 +107,8 @@ class FirestoreAuditSink:
         self._task: asyncio.Task[None] | None = None
         self.written = 0
         self.dropped = 0
-        self._last_full_warning = float("-inf")
+        self._unreported = 0
+        self._last_warning = float("-inf")
 
     def submit(self, record: RequestRecord) -> None:
         """Queue the record's document; never blocks, never raises."""
@@ -155,7 +157,7 @@ class FirestoreAuditSink:
             self._queue.extendleft(reversed(docs))
             raise
         except Exception as exc:  # noqa: BLE001 - Firestore down or slow: the log lines stay the record
-            self._drop(len(docs), f"the Firestore write failed ({type(exc).__name__})", always=True)
+            self._drop(len(docs), f"the Firestore write failed ({type(exc).__name__})")
         else:
             self.written += len(docs)
 
@@ -166,14 +168,16 @@ class FirestoreAuditSink:
             self._client = firestore_client(project=self._project, database=self._database)
         return self._client
 
-    def _drop(self, count: int, why: str, *, always: bool = False) -> None:
+    def _drop(self, count: int, why: str) -> None:
+        """Count dropped records; one WARNING per minute at most says how many since the last one, and why."""
         self.dropped += count
+        self._unreported += count
         now = time.monotonic()
-        if always or now - self._last_full_warning >= _WARN_EVERY:
-            self._last_full_warning = now
+        if now - self._last_warning >= _WARN_EVERY:
+            self._last_warning, unreported, self._unreported = now, self._unreported, 0
             logger.warning(
                 "audit: dropped %d record(s) bound for Firestore: %s; the request log lines remain the audit record",
-                count, why, extra={"audit_dropped": count, "audit_dropped_total": self.dropped},
+                unreported, why, extra={"audit_dropped": unreported, "audit_dropped_total": self.dropped},
             )
 
 
