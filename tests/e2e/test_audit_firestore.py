@@ -221,3 +221,22 @@ def test_the_declared_index_serves_the_query_audit_list_runs():
     assert index["fields"] == [{"field_path": "user", "order": "ASCENDING"},
                                {"field_path": "at", "order": "DESCENDING"},
                                {"field_path": "__name__", "order": "DESCENDING"}]
+
+
+async def test_a_full_queue_drops_new_records_with_one_counted_warning(user_repo, caplog):
+    from mcp_auth.observe import RequestRecord
+    from mcp_auth.store.audit import FirestoreAuditSink
+
+    sink = FirestoreAuditSink(project=TEST_PROJECT, queue_size=2)
+    uid = f"full-{secrets.token_hex(4)}"
+    with caplog.at_level("WARNING", logger="mcp_auth.audit"):
+        for _ in range(5):  # no await in between: the writer cannot drain before the queue fills
+            record = RequestRecord(method="POST", path="/mcp", route="mcp", remote_ip=None, user_agent=None,
+                                   trace=None, status=200, user=uid, auth_method="jwt", auth_decision="allowed")
+            sink.submit(record)
+        await sink.aclose()
+    assert (sink.written, sink.dropped) == (2, 3)
+    warnings = [r for r in caplog.records if r.name == "mcp_auth.audit"]
+    assert len(warnings) == 1 and "the queue is full" in warnings[0].getMessage()
+    assert warnings[0].audit_dropped == 1 and warnings[0].audit_dropped_total == 1  # the first drop is reported
+    assert len(await _documents("user", uid, want=2)) == 2

@@ -144,6 +144,15 @@ class FirestoreAuditSink:
         while self._queue:
             await self._write_batch()
 
+    async def aclose(self) -> None:
+        """Stop the writer after it wrote what is queued (an embedding program's shutdown; tests)."""
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.flush()
+
     async def _write_batch(self) -> None:
         docs = [self._queue.popleft() for _ in range(min(self._batch_size, len(self._queue)))]
         try:
