@@ -152,7 +152,22 @@ def _warm(firestore: str, key: str, size: dict[str, Any], say: Any) -> dict[str,
                                         warmup=5)
         finally:
             uncached.stop()
+        say("warm: per-user and per-tool rate limits on (Firestore-shared windows), against bare")
+        limited = warm.Pair(proxy, key, rate_limits=True)
+        try:
+            cell = warm.matrix(limited, concurrencies=(16,), duration=size["ttl0_duration"], warmup=size["warmup"],
+                               protocols=(warm.MODERN,), progress=lambda text: say(text))[0]
+            out["ratelimited"] = {**cell, "lease": _default_lease()}
+        finally:
+            limited.stop()
     return out
+
+
+def _default_lease() -> int:
+    """The lease the function runs with (``MCP_AUTH_RATE_LIMIT_LEASE`` unset: the default)."""
+    from mcp_auth.ratelimit.rate import RateLimits
+
+    return RateLimits.from_strings().lease
 
 
 def _commit() -> str:

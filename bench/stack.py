@@ -33,7 +33,13 @@ ISSUER = "https://issuer.bench/"
 USER = "bench-user"
 
 
-def full_env(firestore_host: str, hs256_key: str, *, user_cache_ttl: int | None = None) -> dict[str, str]:
+#: A per-user and per-tool rate no benchmark run reaches: the limiter's full path runs, nothing is refused.
+UNREACHED_RATE = "1000000/minute"
+
+
+def full_env(
+    firestore_host: str, hs256_key: str, *, user_cache_ttl: int | None = None, rate_limits: bool = False
+) -> dict[str, str]:
     env = {
         "FIRESTORE_EMULATOR_HOST": firestore_host,
         "GOOGLE_CLOUD_PROJECT": PROJECT,
@@ -41,9 +47,10 @@ def full_env(firestore_host: str, hs256_key: str, *, user_cache_ttl: int | None 
         "MCP_AUTH_JWT_ISSUER": ISSUER,
         "MCP_AUTH_JWT_HS256_KEY": hs256_key,
         "MCP_AUTH_FIRST_LOGIN": "reject",
-        # one bench user calls far more than a person would: per-user limits off, the address limit stays
-        "MCP_AUTH_RATE_LIMIT_USER": "off",
-        "MCP_AUTH_RATE_LIMIT_TOOL": "off",
+        # one bench user calls far more than a person would: per-user limits off (one cell turns them on at a
+        # rate never reached), the address limit stays
+        "MCP_AUTH_RATE_LIMIT_USER": UNREACHED_RATE if rate_limits else "off",
+        "MCP_AUTH_RATE_LIMIT_TOOL": UNREACHED_RATE if rate_limits else "off",
         "MCP_AUTH_SCOPES_SUPPORTED": "mcp:tools",
     }
     if user_cache_ttl is not None:

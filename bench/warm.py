@@ -25,10 +25,17 @@ class Pair:
     """The full-stack and bare functions of one run, and how to load either."""
 
     def __init__(
-        self, proxy: CountingProxy, hs256_key: str, *, user_cache_ttl: int | None = None, bare: bool = True
+        self,
+        proxy: CountingProxy,
+        hs256_key: str,
+        *,
+        user_cache_ttl: int | None = None,
+        bare: bool = True,
+        rate_limits: bool = False,
     ) -> None:
         self.proxy = proxy
-        self.full = Function.start("full", full_env(proxy.host, hs256_key, user_cache_ttl=user_cache_ttl))
+        env = full_env(proxy.host, hs256_key, user_cache_ttl=user_cache_ttl, rate_limits=rate_limits)
+        self.full = Function.start("full", env)
         self.bare: Function | None = None
         if bare:
             try:

@@ -25,6 +25,9 @@ def test_quick_run_writes_every_section_with_no_errors_and_no_warm_reads(firesto
     assert results["first_request_firestore"]["reads"] == 1
     assert sum(c["full"]["firestore_reads"] for c in results["warm"]) == 0
     assert results["ttl0"]["firestore_reads"] >= 1
+    limited = results["ratelimited"]
+    assert limited["full"]["errors"] == 0 and limited["full"]["firestore_writes"] >= 1  # the shared windows are used
+    assert "limits on" in text
 
 
 def test_echo_call_bodies_name_the_protocol_generation():
