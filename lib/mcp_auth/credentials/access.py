@@ -17,14 +17,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mcp.server.mcpserver.exceptions import ToolError
 from starlette.requests import Request
 
 from mcp_auth.context import current_user
 from mcp_auth.credentials.model import Credential, CredentialNotConnected
-from mcp_auth.credentials.resolver import CredentialResolver
 from mcp_auth.errors import CredentialUnavailable, McpAuthError, StoreUnavailable
+
+if TYPE_CHECKING:
+    from mcp_auth.credentials.resolver import CredentialResolver
 
 logger = logging.getLogger("mcp_auth.credentials")
 

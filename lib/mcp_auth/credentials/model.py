@@ -52,3 +52,11 @@ class CredentialNotConnected(UserError):
         state = f"Your {name} connection has expired" if expired else f"Your {name} account is not connected"
         where = f" at {connect_url}" if connect_url else " in the platform's connections page"
         super().__init__(f"{state}: connect {name}{where}, then try again.")
+
+
+@dataclass(frozen=True, slots=True)
+class NotConnected:
+    """The platform's 404: the user has not connected the provider."""
+
+    connect_url: str | None = None
+    expired: bool = False

@@ -13,7 +13,6 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -27,7 +26,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from mcp_auth.credentials.model import Credential
+from mcp_auth.credentials.model import Credential, NotConnected
 from mcp_auth.errors import CredentialUnavailable
 from mcp_auth.http import http_client
 
@@ -36,13 +35,6 @@ logger = logging.getLogger("mcp_auth.credentials")
 TokenSource = Callable[[], Awaitable[str]]
 MAX_RESPONSE_BYTES = 64 * 1024
 
-
-@dataclass(frozen=True, slots=True)
-class NotConnected:
-    """The platform's 404: the user has not connected the provider."""
-
-    connect_url: str | None = None
-    expired: bool = False
 
 
 class _Retryable(Exception):

@@ -15,12 +15,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from functools import partial
+from typing import TYPE_CHECKING
 
 from mcp_auth.credentials.cache import Key, SingleFlightCache
-from mcp_auth.credentials.model import Credential, CredentialNotConnected, validate_provider
-from mcp_auth.credentials.platform import NotConnected, PlatformClient
+from mcp_auth.credentials.model import Credential, CredentialNotConnected, NotConnected, validate_provider
 from mcp_auth.credentials.versions import CredentialVersions
 from mcp_auth.store.users import validate_uid
+
+if TYPE_CHECKING:
+    from mcp_auth.credentials.platform import PlatformClient  # its HTTP stack loads only when a platform is set
 
 _Cached = Credential | NotConnected
 

@@ -10,12 +10,10 @@ from starlette.types import ASGIApp
 
 from mcp_auth.config import Settings
 from mcp_auth.credentials import webhook
-from mcp_auth.credentials.platform import PlatformClient
-from mcp_auth.credentials.resolver import CredentialResolver
-from mcp_auth.credentials.versions import CredentialVersions
 from mcp_auth.errors import ConfigError
 
 if TYPE_CHECKING:
+    from mcp_auth.credentials.resolver import CredentialResolver
     from mcp_auth.secrets import SecretStore
 
 
@@ -33,6 +31,10 @@ def build_credentials(settings: Settings, secrets: SecretStore | None) -> Creden
     if secrets is None or not settings.platform_token_secret:
         raise ConfigError("MCP_AUTH_PLATFORM_URL needs MCP_AUTH_PLATFORM_TOKEN_SECRET and GOOGLE_CLOUD_PROJECT.")
     token_name = settings.platform_token_secret
+    # Imported here: the platform client's HTTP stack is needed only by deployments that name a platform.
+    from mcp_auth.credentials.platform import PlatformClient
+    from mcp_auth.credentials.resolver import CredentialResolver
+    from mcp_auth.credentials.versions import CredentialVersions
 
     async def service_token() -> str:
         return (await secrets.get(token_name)).decode().strip()
