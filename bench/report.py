@@ -307,6 +307,9 @@ def _noise_note(r: dict[str, Any]) -> str:
                      f"which logging {logging_us:+.0f} µs")
     if "log_line" in inproc:
         parts.append(f"the request's one log line costs {inproc['log_line']['total_us']:.0f} µs")
+    if any(v.get("full_quiet_us", math.inf) < v["bare_us"] for v in _protocols(inproc).values()):
+        parts.append("(the full stack with its log line off measured faster than bare, so differences of this size "
+                     "are within this machine's run-to-run noise)")
     return ("In-process, without HTTP, the framework adds per request " + "; ".join(parts) + ". That is the "
             "framework's own work: the edge checks (Host, Origin, content type, body size and depth), the request "
             "record and its JSON log line, the verification, user and server cache hits, the address limit check, "
