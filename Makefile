@@ -15,7 +15,7 @@ lint:
 	@.venv/bin/ruff check lib functions tests
 
 bench:
-	@scripts/bootstrap.sh && .venv/bin/python -m bench $(BENCH_ARGS)
+	@scripts/bootstrap.sh && .venv/bin/python -m bench --json bench/results.json $(BENCH_ARGS)
 
 # Long load and soak: two instances behind a round-robin proxy for SOAK_SECONDS (default 600), SOAK_USERS users.
 SOAK_SECONDS ?= 600

@@ -40,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--firestore-emulator", metavar="HOST:PORT", help="use this emulator instead of starting one")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md", help="the Markdown report")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw figures here")
+    parser.add_argument("--render", type=Path, metavar="JSON", default=None,
+                        help="measure nothing: rewrite the report from the raw figures of an earlier run")
     return parser
 
 
@@ -81,6 +83,14 @@ def _versions() -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.render:
+        try:
+            saved = json.loads(args.render.read_text())
+        except (OSError, ValueError) as exc:
+            _parser().error(f"--render needs the JSON file an earlier run wrote with --json: {exc}")
+        args.out.write_text(report.render(saved))
+        print(f"wrote {args.out} from {args.render}")
+        return 0
     sections = {s.strip() for s in args.sections.split(",") if s.strip()}
     unknown = sections - set(SECTIONS)
     if unknown:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from bench.__main__ import main
 from bench.fsproxy import CountingProxy
 from bench.load import MODERN, answered, echo_call
@@ -28,6 +29,20 @@ def test_quick_run_writes_every_section_with_no_errors_and_no_warm_reads(firesto
     limited = results["ratelimited"]
     assert limited["full"]["errors"] == 0 and limited["full"]["firestore_writes"] >= 1  # the shared windows are used
     assert "limits on" in text
+    rendered = tmp_path / "again.md"
+    assert main(["--render", str(raw), "--out", str(rendered)]) == 0  # the report again, from the raw figures
+    assert rendered.read_text() == text
+
+
+def test_render_refuses_a_file_that_is_not_a_saved_run(tmp_path, capsys):
+    garbage = tmp_path / "results.json"
+    garbage.write_text("{not json")
+    for path in (garbage, tmp_path / "missing.json"):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["--render", str(path), "--out", str(tmp_path / "out.md")])
+        assert exit_info.value.code == 2
+        assert "--render needs the JSON file" in capsys.readouterr().err
+    assert not (tmp_path / "out.md").exists()
 
 
 def test_echo_call_bodies_name_the_protocol_generation():
