@@ -122,7 +122,9 @@ def test_secret_values_never_enter_terraform_state(terraform_plan: dict[str, Any
 
 def test_monitoring_has_metrics_alerts_uptime_check_and_dashboard(terraform_plan: dict[str, Any]) -> None:
     metrics = {r["values"]["name"] for r in of_type(terraform_plan, "google_logging_metric")}
-    assert metrics == {f"acme-mcp/{m}" for m in ("requests", "latency", "auth_failures", "tool_errors")}
+    assert metrics == {
+        f"acme-mcp/{m}" for m in ("requests", "latency", "auth_failures", "tool_errors", "active_users")
+    }
     assert len(of_type(terraform_plan, "google_monitoring_alert_policy")) == 3
     uptime = one(terraform_plan, "google_monitoring_uptime_check_config.health")["values"]
     assert uptime["http_check"][0]["path"] == "/healthz" and uptime["http_check"][0]["use_ssl"] is True
