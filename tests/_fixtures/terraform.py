@@ -6,6 +6,7 @@ by ``tests/terraform/toolchain.py``; later sessions reuse it.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import importlib.util
 import json
@@ -16,6 +17,8 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -130,11 +133,29 @@ class PackagedInstall:
     bin_dir: Path
 
 
+_packaged: PackagedInstall | None = None
+_packaged_lock = threading.Lock()
+
+
+def prepare_packaged_install() -> PackagedInstall:
+    """Build the packaged install once per test run (the warm-up thread starts it early; the fixture waits)."""
+    global _packaged
+    with _packaged_lock:
+        if _packaged is None:
+            base = Path(tempfile.mkdtemp(prefix="mcp-auth-packaged-"))
+            atexit.register(shutil.rmtree, base, ignore_errors=True)
+            _packaged = _install_package(base)
+        return _packaged
+
+
 @pytest.fixture(scope="session")
-def packaged_install(tmp_path_factory: pytest.TempPathFactory) -> PackagedInstall:
+def packaged_install() -> PackagedInstall:
+    return prepare_packaged_install()
+
+
+def _install_package(base: Path) -> PackagedInstall:
     """The archive unpacked and installed the way the Python buildpack does it: a fresh
     environment and `pip install -r requirements.txt` in the unpacked source."""
-    base = tmp_path_factory.mktemp("packaged")
     archive = package.build(base / "function-source.zip")
     app_dir = base / "workspace"
     with zipfile.ZipFile(archive) as zf:
@@ -156,7 +177,8 @@ def packaged_install(tmp_path_factory: pytest.TempPathFactory) -> PackagedInstal
         text=True,
         check=False,
     )
-    assert install.returncode == 0, f"pip install -r requirements.txt failed:\n{install.stdout}{install.stderr}"
+    if install.returncode != 0:
+        raise RuntimeError(f"pip install -r requirements.txt failed:\n{install.stdout}{install.stderr}")
     return PackagedInstall(app_dir=app_dir, bin_dir=base / "venv" / "bin")
 
 

@@ -3,7 +3,8 @@
 A fresh clone installs three toolchains the first time their tests need them: the
 OAuth test server's Node project (tests/oidc), the interop Node project with the
 conformance suites (tests/interop) and the Terraform tools with their provider
-schemas (tests/terraform). Each installer takes a file lock and is a no-op once
+schemas (tests/terraform), and the packaged function's own environment
+(tests/terraform/test_packaging.py). Each installer takes a file lock and is a no-op once
 installed, so starting them early, in one background thread, only moves the
 waiting off the test run's critical path: a test that needs a tool before its
 installer finished blocks on the same lock. A failure here is ignored; the test
@@ -37,12 +38,19 @@ def _terraform() -> None:
     toolchain.cli_config(toolchain.tool_python())
 
 
+def _packaging() -> None:
+    from tests._fixtures.terraform import prepare_packaged_install
+
+    prepare_packaged_install()
+
+
 #: (test path prefix, installer), in the order the suite first needs them.
 _INSTALLERS: tuple[tuple[str, Callable[[], None]], ...] = (
     ("tests/auth/test_oidc_interop.py", _oidc),
     ("tests/oidc/", _oidc),
     ("tests/interop/", _interop),
     ("tests/terraform/", _terraform),
+    ("tests/terraform/test_packaging.py", _packaging),
 )
 
 
