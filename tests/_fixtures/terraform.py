@@ -183,11 +183,10 @@ def _install_package(base: Path) -> PackagedInstall:
 
 
 @pytest.fixture(scope="session")
-def packaged_function(packaged_install: PackagedInstall) -> Iterator[PackagedFunction]:
-    from mcp_auth.devtools.emulator import FirestoreEmulator
-
+def packaged_function(packaged_install: PackagedInstall, firestore_emulator: Any) -> Iterator[PackagedFunction]:
+    """The installed archive served by functions-framework, against the session's emulator (its own project)."""
     app_dir, base = packaged_install.app_dir, packaged_install.app_dir.parent
-    emulator = FirestoreEmulator().start()
+    emulator = firestore_emulator
     port = _free_port()
     user = "packaged-user"
     env = {
@@ -247,4 +246,3 @@ def packaged_function(packaged_install: PackagedInstall) -> Iterator[PackagedFun
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
                 server.wait()
-        emulator.stop()
