@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -109,8 +108,8 @@ class McpAuthApp:
         self._secrets = secrets
         self._asgi = EdgeMiddleware(self._dispatch, settings=settings, mcp_path=self._mcp_path)
         # Observability beyond the log line (lib/mcp_auth/store/audit.py, tracing.py): each off unless set.
-        self._audit = build_audit_sink(os.environ, project=settings.project, database=settings.firestore_database)
-        self._tracing = build_tracing(os.environ)
+        self._audit = build_audit_sink(settings)
+        self._tracing = build_tracing(settings)
         self._active_users = ActiveUsers()
 
     # -- ASGI -----------------------------------------------------------------

@@ -119,6 +119,19 @@ def _bool(env: Mapping[str, str], name: str) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}.")
 
 
+OTEL_EXPORTERS = ("none", "otlp")
+
+
+def _otel_exporter(env: Mapping[str, str]) -> str:
+    raw = (env.get("MCP_AUTH_OTEL_EXPORTER") or "none").strip().lower()
+    if raw not in OTEL_EXPORTERS:
+        raise ConfigError(
+            f"MCP_AUTH_OTEL_EXPORTER must be one of {', '.join(OTEL_EXPORTERS)}, got {raw[:40]!r}: "
+            "otlp exports traces over OTLP/HTTP, none turns tracing off."
+        )
+    return raw
+
+
 def _optional_url(env: Mapping[str, str], name: str) -> str | None:
     raw = env.get(name)
     return _url(name, raw) if raw else None
@@ -169,6 +182,10 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     max_body_bytes: int = 1_048_576
     sse_keepalive: int = 15
+    request_state_key_secret: str | None = None  # kept as given: request_state.py validates it
+    audit_firestore: bool = False
+    audit_retention_days: int = 30
+    otel_exporter: str = "none"
     server_cache_size: int = 1024
     user_cache_ttl: int = 30
     firestore_database: str = "(default)"
@@ -369,6 +386,10 @@ class Settings:
             trusted_proxies=_list(env.get("MCP_AUTH_TRUSTED_PROXIES")),
             max_body_bytes=_int(env, "MCP_AUTH_MAX_BODY_BYTES", 1_048_576, low=1024, high=32 * 1_048_576),
             sse_keepalive=_int(env, "MCP_AUTH_SSE_KEEPALIVE", 15, low=1, high=60),
+            request_state_key_secret=env.get("MCP_AUTH_REQUEST_STATE_KEY_SECRET") or None,
+            audit_firestore=_bool(env, "MCP_AUTH_AUDIT_FIRESTORE"),
+            audit_retention_days=_int(env, "MCP_AUTH_AUDIT_RETENTION_DAYS", 30, low=1, high=3650),
+            otel_exporter=_otel_exporter(env),
             server_cache_size=_int(env, "MCP_AUTH_SERVER_CACHE_SIZE", 1024, low=1, high=1_000_000),
             user_cache_ttl=_int(env, "MCP_AUTH_USER_CACHE_TTL", 30, low=0, high=3600),
             firestore_database=env.get("MCP_AUTH_FIRESTORE_DATABASE") or "(default)",

@@ -25,7 +25,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -179,17 +179,14 @@ class RequestState:
             await self.ring.refresh()
 
 
-def build_request_state(
-    settings: Settings, secrets: SecretStore | None = None, env: Mapping[str, str] | None = None
-) -> RequestState:
+def build_request_state(settings: Settings, secrets: SecretStore | None = None) -> RequestState:
     """The request-state policy ``MCP_AUTH_REQUEST_STATE_KEY_SECRET`` asks for, its keys read now.
 
     A missing or unusable secret stops the start with a message naming it; a bad name
     raises ``ConfigError``. ``secrets`` is reused when the app already has a store.
     """
-    env = os.environ if env is None else env
-    raw = env.get(SETTING)
-    if raw is None or raw == "":
+    raw = settings.request_state_key_secret
+    if not raw:
         if settings.on_cloud_run:
             logger.warning(
                 "%s is not set: a multi-round-trip (input_required) retry that reaches another instance is "

@@ -34,9 +34,9 @@ if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer
     from starlette.types import Scope
 
+    from mcp_auth.config import Settings
     from mcp_auth.observe import RequestRecord
 
-EXPORTERS = ("none", "otlp")
 SAMPLERS = (
     "always_on", "always_off", "traceidratio", "parentbased_always_on", "parentbased_always_off",
     "parentbased_traceidratio",
@@ -44,16 +44,6 @@ SAMPLERS = (
 DEFAULT_ENDPOINT = "http://localhost:4318"
 DEFAULT_SERVICE_NAME = "mcp-auth-server"
 _PROPAGATED = (b"traceparent", b"tracestate")
-
-
-def exporter_setting(env: Mapping[str, str]) -> str:
-    raw = (env.get("MCP_AUTH_OTEL_EXPORTER") or "none").strip().lower()
-    if raw not in EXPORTERS:
-        raise ConfigError(
-            f"MCP_AUTH_OTEL_EXPORTER must be one of {', '.join(EXPORTERS)}, got {raw[:40]!r}: "
-            "otlp exports traces over OTLP/HTTP, none turns tracing off."
-        )
-    return raw
 
 
 def traces_endpoint(env: Mapping[str, str]) -> str:
@@ -149,14 +139,17 @@ def span_attributes(record: RequestRecord) -> dict[str, Any]:
     return attributes
 
 
-def build_tracing(env: Mapping[str, str] | None = None) -> Tracing | None:
+def build_tracing(settings: Settings, env: Mapping[str, str] | None = None) -> Tracing | None:
     """Configure the OpenTelemetry SDK as ``MCP_AUTH_OTEL_EXPORTER`` asks (None when off).
+
+    ``settings.otel_exporter`` turns it on; the standard ``OTEL_*`` variables (``env``, the process
+    environment by default, as the OpenTelemetry SDK reads them too) say where spans go.
 
     A bad value, a malformed endpoint or a missing ``otel`` extra raises ``ConfigError`` at start-up.
     """
-    env = os.environ if env is None else env
-    if exporter_setting(env) == "none":
+    if settings.otel_exporter == "none":
         return None
+    env = os.environ if env is None else env
     endpoint = traces_endpoint(env)
     check_sampler(env)
     try:

@@ -22,8 +22,9 @@ import httpx
 import pytest
 
 import mcp_auth.store
+from mcp_auth.config import Settings
 from mcp_auth.errors import ConfigError
-from mcp_auth.store.audit import COLLECTION, AuditSettings
+from mcp_auth.store.audit import COLLECTION
 from tests._fixtures.firestore import TEST_PROJECT
 from tests.e2e.clients import mcp_client
 
@@ -144,13 +145,19 @@ async def test_with_the_setting_off_nothing_is_written(start_function, make_user
 ])
 def test_bad_audit_settings_are_refused_with_the_setting_named(env, needle):
     with pytest.raises(ConfigError, match=needle):
-        AuditSettings.from_env(env)
+        _audit_settings(env)
+
+
+def _audit_settings(env: dict[str, str]) -> tuple[bool, int]:
+    settings = Settings.from_env({"MCP_AUTH_RESOURCE_URL": "http://127.0.0.1:9/mcp", "MCP_AUTH_PROVIDERS": "dev",
+                                  "MCP_AUTH_DEV_USER": "u", **env})
+    return settings.audit_firestore, settings.audit_retention_days
 
 
 def test_audit_settings_default_to_off_and_thirty_days():
-    assert AuditSettings.from_env({}) == AuditSettings(firestore=False, retention_days=30)
-    assert AuditSettings.from_env({"MCP_AUTH_AUDIT_FIRESTORE": " TRUE ", "MCP_AUTH_AUDIT_RETENTION_DAYS": "365"}) == (
-        AuditSettings(firestore=True, retention_days=365)
+    assert _audit_settings({}) == (False, 30)
+    assert _audit_settings({"MCP_AUTH_AUDIT_FIRESTORE": " TRUE ", "MCP_AUTH_AUDIT_RETENTION_DAYS": "365"}) == (
+        True, 365
     )
 
 

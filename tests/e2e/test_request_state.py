@@ -223,7 +223,7 @@ def _settings(**env: str) -> Settings:
 ])
 def test_malformed_setting_values_are_rejected_with_a_clear_message(value, expected):
     with pytest.raises(ConfigError) as raised:
-        build_request_state(_settings(), env={SETTING: value})
+        build_request_state(_settings(**{SETTING: value}))
     assert SETTING in raised.value.message and expected in raised.value.message
     if len(value.strip()) > 3:
         assert value.strip() not in raised.value.message  # a misplaced key would otherwise reach the log
@@ -231,14 +231,14 @@ def test_malformed_setting_values_are_rejected_with_a_clear_message(value, expec
 
 def test_the_setting_needs_a_project():
     settings = Settings.from_env({"MCP_AUTH_RESOURCE_URL": RESOURCE, "MCP_AUTH_PROVIDERS": "dev",
-                                  "MCP_AUTH_DEV_USER": "u"})
+                                  "MCP_AUTH_DEV_USER": "u", SETTING: "request-state"})
     with pytest.raises(ConfigError, match="GOOGLE_CLOUD_PROJECT"):
-        build_request_state(settings, env={SETTING: "request-state"})
+        build_request_state(settings)
 
 
 def test_without_the_setting_the_key_is_this_instances_own(caplog):
     caplog.set_level("INFO", logger="mcp_auth.request_state")
-    state = build_request_state(_settings(), env={})
+    state = build_request_state(_settings())
     assert not state.shared and state.audience == RESOURCE
     assert SETTING in caplog.text and "will not survive" in caplog.text
 
@@ -247,7 +247,7 @@ def test_on_cloud_run_a_missing_setting_is_a_warning(caplog):
     settings = Settings.from_env({"MCP_AUTH_RESOURCE_URL": "https://mcp.example.test/mcp", "K_SERVICE": "mcp",
                                   "MCP_AUTH_JWT_ISSUER": "https://issuer.example.test",
                                   "MCP_AUTH_JWT_JWKS_URL": "https://issuer.example.test/jwks"})
-    state = build_request_state(settings, env={})
+    state = build_request_state(settings)
     assert not state.shared
     warning = [r for r in caplog.records if r.levelname == "WARNING" and SETTING in r.getMessage()]
     assert warning and "request_state_key" in warning[0].getMessage()

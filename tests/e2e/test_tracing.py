@@ -31,8 +31,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
+from mcp_auth.config import Settings
 from mcp_auth.errors import ConfigError
-from mcp_auth.tracing import check_sampler, exporter_setting, traces_endpoint
+from mcp_auth.tracing import check_sampler, traces_endpoint
 from tests._fixtures.function_server import ROOT
 
 
@@ -222,7 +223,7 @@ def test_with_tracing_off_the_sdk_is_not_even_imported(function_env, otlp_receiv
 ])
 def test_bad_tracing_settings_are_refused_with_the_setting_named(env, needle):
     with pytest.raises(ConfigError) as caught:
-        if exporter_setting(env) == "otlp":
+        if _exporter(env) == "otlp":
             traces_endpoint(env)
             check_sampler(env)
     assert needle in str(caught.value) and len(str(caught.value)) < 400
@@ -236,8 +237,15 @@ def test_endpoints_follow_the_otlp_conventions():
     assert traces_endpoint({"OTEL_EXPORTER_OTLP_ENDPOINT": "", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c/t"}) == (
         "http://c/t"
     )
-    assert exporter_setting({}) == exporter_setting({"MCP_AUTH_OTEL_EXPORTER": ""}) == "none"
-    assert exporter_setting({"MCP_AUTH_OTEL_EXPORTER": " OTLP "}) == "otlp"
+    assert _exporter({}) == _exporter({"MCP_AUTH_OTEL_EXPORTER": ""}) == "none"
+    assert _exporter({"MCP_AUTH_OTEL_EXPORTER": " OTLP "}) == "otlp"
+
+
+def _exporter(env: dict[str, str]) -> str:
+    """``MCP_AUTH_OTEL_EXPORTER`` as the settings read it (the OTEL_* variables are read by the tracing setup)."""
+    return Settings.from_env({"MCP_AUTH_RESOURCE_URL": "http://127.0.0.1:9/mcp", "MCP_AUTH_PROVIDERS": "dev",
+                              "MCP_AUTH_DEV_USER": "u", **{k: v for k, v in env.items() if k.startswith("MCP_")}}
+                             ).otel_exporter
 
 
 def test_a_bad_tracing_setting_stops_the_function_at_start(start_function):

@@ -28,16 +28,13 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-
-from mcp_auth.config import _bool, _int
 
 if TYPE_CHECKING:
     from google.cloud.firestore import AsyncClient
 
+    from mcp_auth.config import Settings
     from mcp_auth.observe import RequestRecord
 
 logger = logging.getLogger("mcp_auth.audit")
@@ -47,19 +44,6 @@ BATCH_SIZE = 200  # documents per commit (Firestore allows 500 writes per batch)
 QUEUE_SIZE = 5000  # records an instance holds before it drops new ones
 WRITE_TIMEOUT = 10.0  # seconds one commit (retries included) may take
 _WARN_EVERY = 60.0  # least seconds between two "dropped" warnings
-
-
-@dataclass(frozen=True, kw_only=True)
-class AuditSettings:
-    firestore: bool = False
-    retention_days: int = 30
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> AuditSettings:
-        return cls(
-            firestore=_bool(env, "MCP_AUTH_AUDIT_FIRESTORE"),
-            retention_days=_int(env, "MCP_AUTH_AUDIT_RETENTION_DAYS", 30, low=1, high=3650),
-        )
 
 
 def audit_document(record: RequestRecord, *, now: datetime, retention: timedelta) -> dict[str, Any]:
@@ -207,11 +191,10 @@ async def recent_for_user(client: AsyncClient, user: str, *, limit: int = 50) ->
     return [snapshot.to_dict() for snapshot in await query.get()]
 
 
-def build_audit_sink(
-    env: Mapping[str, str], *, project: str | None, database: str = "(default)"
-) -> FirestoreAuditSink | None:
-    """The sink ``MCP_AUTH_AUDIT_FIRESTORE`` asks for (None when off); a bad setting raises ``ConfigError``."""
-    settings = AuditSettings.from_env(env)
-    if not settings.firestore:
+def build_audit_sink(settings: Settings) -> FirestoreAuditSink | None:
+    """The sink ``MCP_AUTH_AUDIT_FIRESTORE`` asks for (None when off)."""
+    if not settings.audit_firestore:
         return None
-    return FirestoreAuditSink(project=project, database=database, retention_days=settings.retention_days)
+    return FirestoreAuditSink(
+        project=settings.project, database=settings.firestore_database, retention_days=settings.audit_retention_days
+    )
