@@ -30,6 +30,8 @@ locals {
     { collection = "audit", field = "expire_at" }, # audit copies (MCP_AUTH_AUDIT_FIRESTORE), kept audit.retention_days
     # tasks extension (lib/mcp_auth/tasks): users/{uid}/mcp_tasks, each kept for its ttlMs
     { collection = "mcp_tasks", field = "expires_at" },
+    # replies to server requests (lib/mcp_auth/backchannel): users/{uid}/mcp_replies, kept the tool deadline + 1 min
+    { collection = "mcp_replies", field = "expire_at" },
   ]
 }
 

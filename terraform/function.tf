@@ -44,6 +44,7 @@ locals {
       MCP_AUTH_MAX_BODY_BYTES              = tostring(var.http.max_body_bytes)
       MCP_AUTH_TOOL_TIMEOUT                = tostring(var.http.tool_timeout_seconds)
       MCP_AUTH_SSE_KEEPALIVE               = tostring(var.http.sse_keepalive_seconds)
+      MCP_AUTH_BACKCHANNEL                 = var.http.backchannel
       MCP_AUTH_SERVER_CACHE_SIZE           = tostring(var.cache.server_cache_size)
       MCP_AUTH_USER_CACHE_TTL              = tostring(var.cache.user_cache_ttl)
       MCP_AUTH_SECRET_REFRESH_SECONDS      = tostring(var.cache.secret_refresh_seconds)

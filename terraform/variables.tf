@@ -188,15 +188,21 @@ variable "platform" {
 }
 
 variable "http" {
-  description = "Edge limits: Host and Origin allowlists, the largest accepted request body, how long one tool call may run, and the keep-alive interval of idle SSE streams."
+  description = "Edge limits: Host and Origin allowlists, the largest accepted request body, how long one tool call may run, the keep-alive interval of idle SSE streams, and whether tools may send requests (elicitation, sampling, roots) to handshake-era clients, whose replies are routed through Firestore (firestore) or refused (off)."
   type = object({
     allowed_hosts         = optional(list(string), [])
     allowed_origins       = optional(list(string), [])
     max_body_bytes        = optional(number, 1048576)
     tool_timeout_seconds  = optional(number, 60)
     sse_keepalive_seconds = optional(number, 15)
+    backchannel           = optional(string, "firestore")
   })
   default = {}
+
+  validation {
+    condition     = contains(["firestore", "off"], var.http.backchannel)
+    error_message = "http.backchannel must be firestore or off."
+  }
 
   validation {
     condition     = var.http.sse_keepalive_seconds >= 1 && var.http.sse_keepalive_seconds <= 60

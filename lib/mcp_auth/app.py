@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
@@ -27,12 +27,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_auth.auth.base import AuthProvider, Credentials
 from mcp_auth.auth.factory import build_provider, build_secret_store, require_secrets
+from mcp_auth.backchannel import Mailbox, ReplyError, build_mailbox, client_reply
 from mcp_auth.challenge import error_code, error_response, plain_error
 from mcp_auth.config import Settings
 from mcp_auth.context import UserContext, effective_scopes, user_context
 from mcp_auth.credentials.access import credential_scope
 from mcp_auth.credentials.setup import build_credentials
-from mcp_auth.edge import EdgeMiddleware
+from mcp_auth.edge import BODY, EdgeMiddleware
 from mcp_auth.errors import InsufficientScope, InvalidToken, McpAuthError
 from mcp_auth.health import check_readiness
 from mcp_auth.logs import configure_logging
@@ -111,6 +112,7 @@ class McpAuthApp:
         self._audit = build_audit_sink(settings)
         self._tracing = build_tracing(settings)
         self._active_users = ActiveUsers()
+        self._mailbox = build_mailbox(settings)  # replies to server requests (MCP_AUTH_BACKCHANNEL)
 
     # -- ASGI -----------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -228,6 +230,11 @@ class McpAuthApp:
             if decision is not None and not decision.allowed:
                 await self._rate_limited(decision, scope, receive, send)
                 return
+            mailbox = self._mailbox
+            reply = client_reply(scope.get(BODY, b""), request.headers) if mailbox is not None else None
+            if mailbox is not None and reply is not None:
+                await self._accept_reply(mailbox, user, reply, scope, receive, send)
+                return
             built = await self.servers.get(user.record)
             _check_named_tool(request, built.scopes, user.scopes)
         except McpAuthError as exc:
@@ -252,7 +259,27 @@ class McpAuthApp:
             await serve_mcp(
                 built.server, scope, receive, send,
                 max_body_bytes=self.settings.max_body_bytes, keepalive_seconds=self.settings.sse_keepalive,
+                mailbox=self._mailbox, uid=user.user_id,
             )
+
+    async def _accept_reply(
+        self, mailbox: Mailbox, user: UserContext, reply: dict[str, Any], scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """A handshake-era client's answer to a server request: to the waiting request, wherever it is."""
+        record = current_record.get()
+        if record is not None:
+            record.mcp_method = "reply"
+        try:
+            await mailbox.deliver(user.user_id, reply)
+        except McpAuthError as exc:
+            if record is not None:
+                record.outcome = "rejected" if isinstance(exc, ReplyError) else "unavailable"
+            response = error_response(
+                exc, resource_metadata=self.settings.metadata_url, scopes=self.settings.scopes_supported
+            )
+        else:
+            response = Response(status_code=202)
+        await response(scope, receive, send)
 
     async def _rate_limited(self, decision: Decision, scope: Scope, receive: Receive, send: Send) -> None:
         record = current_record.get()

@@ -58,6 +58,8 @@ SETTINGS: dict[str, str] = {
     "MCP_AUTH_FIRESTORE_DATABASE": "Firestore database id (default: (default)).",
     "MCP_AUTH_TOOL_TIMEOUT": "Seconds a tool call may run before it is cancelled and the client told why (default 60).",
     "MCP_AUTH_SSE_KEEPALIVE": "Seconds between keep-alive comments on an idle SSE stream (default 15; 1-60).",
+    "MCP_AUTH_BACKCHANNEL":
+        "Server requests (elicit, sample, roots) to handshake-era clients: firestore (default) or off.",
     "MCP_AUTH_RATE_LIMIT_IP": "Failed or unauthenticated requests per client address, e.g. 60/minute, or off.",
     "MCP_AUTH_RATE_LIMIT_USER": "Requests per user across all instances, e.g. 600/minute, or off.",
     "MCP_AUTH_RATE_LIMIT_TOOL": "Calls per user per tool across all instances, e.g. 120/minute, or off.",
@@ -119,16 +121,15 @@ def _bool(env: Mapping[str, str], name: str) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}.")
 
 
+BACKCHANNELS = ("firestore", "off")
 OTEL_EXPORTERS = ("none", "otlp")
 
 
-def _otel_exporter(env: Mapping[str, str]) -> str:
-    raw = (env.get("MCP_AUTH_OTEL_EXPORTER") or "none").strip().lower()
-    if raw not in OTEL_EXPORTERS:
-        raise ConfigError(
-            f"MCP_AUTH_OTEL_EXPORTER must be one of {', '.join(OTEL_EXPORTERS)}, got {raw[:40]!r}: "
-            "otlp exports traces over OTLP/HTTP, none turns tracing off."
-        )
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], meaning: str) -> str:
+    """One of ``choices`` (the first is the default), case-insensitive."""
+    raw = (env.get(name) or choices[0]).strip().lower()
+    if raw not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw[:40]!r}: {meaning}")
     return raw
 
 
@@ -182,6 +183,7 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     max_body_bytes: int = 1_048_576
     sse_keepalive: int = 15
+    backchannel: str = "firestore"
     request_state_key_secret: str | None = None  # kept as given: request_state.py validates it
     audit_firestore: bool = False
     audit_retention_days: int = 30
@@ -386,10 +388,13 @@ class Settings:
             trusted_proxies=_list(env.get("MCP_AUTH_TRUSTED_PROXIES")),
             max_body_bytes=_int(env, "MCP_AUTH_MAX_BODY_BYTES", 1_048_576, low=1024, high=32 * 1_048_576),
             sse_keepalive=_int(env, "MCP_AUTH_SSE_KEEPALIVE", 15, low=1, high=60),
+            backchannel=_choice(env, "MCP_AUTH_BACKCHANNEL", BACKCHANNELS,
+                                "firestore routes clients' replies to server requests, off refuses server requests."),
             request_state_key_secret=env.get("MCP_AUTH_REQUEST_STATE_KEY_SECRET") or None,
             audit_firestore=_bool(env, "MCP_AUTH_AUDIT_FIRESTORE"),
             audit_retention_days=_int(env, "MCP_AUTH_AUDIT_RETENTION_DAYS", 30, low=1, high=3650),
-            otel_exporter=_otel_exporter(env),
+            otel_exporter=_choice(env, "MCP_AUTH_OTEL_EXPORTER", OTEL_EXPORTERS,
+                                  "otlp exports traces over OTLP/HTTP, none turns tracing off."),
             server_cache_size=_int(env, "MCP_AUTH_SERVER_CACHE_SIZE", 1024, low=1, high=1_000_000),
             user_cache_ttl=_int(env, "MCP_AUTH_USER_CACHE_TTL", 30, low=0, high=3600),
             firestore_database=env.get("MCP_AUTH_FIRESTORE_DATABASE") or "(default)",

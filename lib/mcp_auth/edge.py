@@ -28,6 +28,8 @@ from mcp_auth.config import Settings
 
 MAX_HEADER_BYTES = 16 * 1024
 MAX_JSON_DEPTH = 64
+BODY = "mcp_auth.body"
+"""Scope key of the checked body of a POST to the MCP path."""
 _ALLOW_HEADERS = "authorization, content-type, accept, mcp-protocol-version, mcp-session-id, mcp-method, " \
     "mcp-name, last-event-id, x-api-key, traceparent"
 _EXPOSE_HEADERS = "WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version"
@@ -121,6 +123,7 @@ class EdgeMiddleware:
                      "error": {"code": -32700, "message": f"Parse error: JSON nested deeper than {MAX_JSON_DEPTH}."}}
             await Response(json.dumps(error), status_code=400, media_type="application/json")(scope, receive, send)
             return None
+        scope[BODY] = body  # read by the app (a client's reply to a server request is not the SDK's)
         replayed = False
 
         async def replay() -> Message:

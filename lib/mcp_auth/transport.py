@@ -3,7 +3,8 @@
 functions-framework gives no lifespan hook, so each request runs its own
 short-lived ``StreamableHTTPSessionManager`` in stateless mode: a 2026-07-28
 request goes to the SDK's single-exchange path, a handshake-era request gets a
-fresh transport with no session kept. Both stream SSE when a tool emits
+fresh transport with no session kept (and, with a mailbox, a back-channel for the
+tool's requests to the client: ``backchannel/``). Both stream SSE when a tool emits
 notifications, with keep-alive comments while a stream is idle.
 """
 
@@ -15,6 +16,8 @@ from starlette.types import Receive, Scope, Send
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
+
+    from mcp_auth.backchannel import Mailbox
 
 
 _configured_keepalive: float | None = None
@@ -42,18 +45,32 @@ def _configure_streams(keepalive_seconds: float) -> None:
 
 
 async def serve_mcp(
-    server: MCPServer, scope: Scope, receive: Receive, send: Send, *, max_body_bytes: int, keepalive_seconds: float = 15
+    server: MCPServer,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    *,
+    max_body_bytes: int,
+    keepalive_seconds: float = 15,
+    mailbox: Mailbox | None = None,
+    uid: str | None = None,
 ) -> None:
+    """Serve the request; with a ``mailbox``, handshake-era tools may send requests to the client (as ``uid``)."""
     from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
     _configure_streams(keepalive_seconds)
 
-    manager = StreamableHTTPSessionManager(
-        app=server._lowlevel_server,  # noqa: SLF001 - the SDK exposes no public handle for a per-request manager
-        stateless=True,
-        json_response=False,
-        security_settings=None,  # Host/Origin are checked at our edge, before authentication
-        max_request_body_size=max_body_bytes,
-    )
+    options = {
+        "json_response": False,
+        "security_settings": None,  # Host/Origin are checked at our edge, before authentication
+        "max_request_body_size": max_body_bytes,
+    }
+    lowlevel = server._lowlevel_server  # noqa: SLF001 - the SDK exposes no public handle for a per-request manager
+    if mailbox is not None and uid is not None:
+        from mcp_auth.backchannel.manager import BackChannelSessionManager
+
+        manager: StreamableHTTPSessionManager = BackChannelSessionManager(lowlevel, mailbox=mailbox, uid=uid, **options)
+    else:
+        manager = StreamableHTTPSessionManager(app=lowlevel, stateless=True, **options)
     async with manager.run():
         await manager.handle_request(scope, receive, send)

@@ -31,6 +31,10 @@ FIXTURE_TOOLS = {
 }
 
 
+# Scenarios where the server asks the client mid-call (the answer is POSTed to either instance); the suite only
+# checks that the question was asked, so the test also checks that the tool then completed with the answer.
+BACK_CHANNEL = {"0.1.16": ("tools-call-sampling", "tools-call-elicitation")}
+
 # conformance package version -> (its entry point, how to select the scenarios)
 SUITES = {
     "0.1.16": (node.CONFORMANCE, ("--suite", "all")),  # every scenario up to spec 2025-11-25
@@ -45,6 +49,15 @@ def _run_suite(node_bin: Path, script: Path, url: str, out: Path, *selection: st
     )
     (out / "stdout.txt").write_text(result.stdout + result.stderr)
     return _outcomes(out)
+
+
+def _tool_results(out: Path, scenarios: tuple[str, ...]) -> dict[str, dict]:
+    results = {}
+    for checks_file in out.rglob("checks.json"):
+        for check in json.loads(checks_file.read_text()):
+            if check.get("id") in scenarios:
+                results[check["id"]] = (check.get("details") or {}).get("result") or {}
+    return results
 
 
 def _outcomes(out: Path) -> dict[str, str]:
@@ -79,3 +92,8 @@ def test_conformance_suite_passes_statelessly_on_two_instances(
     assert failed == set(expected), (
         f"unexpected failures: {sorted(failed - set(expected))}; now passing: {sorted(set(expected) - failed)}"
     )
+    completed = _tool_results(tmp_path, BACK_CHANNEL.get(version, ()))
+    assert set(completed) == set(BACK_CHANNEL.get(version, ())), completed
+    for scenario, result in completed.items():
+        assert result.get("isError") is False, (scenario, result)
+        assert "test response from the client" in str(result) or "testuser" in str(result), (scenario, result)

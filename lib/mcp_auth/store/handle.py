@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -92,6 +92,15 @@ def user_store() -> UserStore:
         database=os.environ.get("MCP_AUTH_FIRESTORE_DATABASE") or "(default)",
     )
     return UserStore(client, user.user_id)
+
+
+def user_stores(*, project: str | None, database: str = "(default)") -> Callable[[str], UserStore]:
+    """``uid -> UserStore`` on the running loop's client, for framework code serving an authenticated user."""
+
+    def store(uid: str) -> UserStore:
+        return UserStore(firestore_client(project=project, database=database), uid)
+
+    return store
 
 
 @contextmanager

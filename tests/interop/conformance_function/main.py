@@ -32,7 +32,8 @@ WAV = "UklGRiYAAABXQVZFZm10IBAAAAABAAEAQB8AAAB9AAACABAAZGF0YQIAAAA="
 
 
 class Answer(BaseModel):
-    response: str = Field(description="What the user answered")
+    username: str = Field(description="User's response")
+    email: str = Field(description="User's email address")
 
 
 class Defaults(BaseModel):
