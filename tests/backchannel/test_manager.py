@@ -20,3 +20,9 @@ def test_the_sdk_still_routes_stateless_requests_through_that_hook() -> None:
     assert "self._handle_stateless_request(" in source
     manager_source = inspect.getsource(StreamableHTTPSessionManager.run)
     assert "self._lifespan_state = " in manager_source and "self._task_group = " in manager_source
+
+
+def test_the_transport_still_exposes_the_sending_end_of_its_read_stream_that_replies_enter_by() -> None:
+    from mcp.server.streamable_http import StreamableHTTPServerTransport
+
+    assert "self._read_stream_writer = " in inspect.getsource(StreamableHTTPServerTransport.connect)

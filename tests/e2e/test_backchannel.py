@@ -144,3 +144,26 @@ async def test_with_the_back_channel_off_a_server_request_fails_cleanly_and_repl
     assert "sampling/createMessage" in final["error"]["message"]  # the SDK's NoBackChannelError, as an error
     late = _reply(instance, token, {"jsonrpc": "2.0", "id": "srv-" + "0" * 32, "result": {}})
     assert late.status_code == 202  # the SDK's stateless behaviour: accepted and dropped
+
+
+async def test_a_question_left_unanswered_past_the_tool_deadline_is_withdrawn_and_a_late_answer_refused(
+    pair, make_user, mint
+):
+    a, b = pair(MCP_AUTH_TOOL_TIMEOUT="1")
+    user = await make_user()
+    token = mint(user.uid, audience=RESOURCE)
+    call = {"jsonrpc": "2.0", "id": 5, "method": "tools/call",
+            "params": {"name": "test_elicitation", "arguments": {"message": "Still there?"}}}
+    with httpx.Client(timeout=30) as http, http.stream(
+        "POST", f"{a.base}/mcp", content=json.dumps(call), headers=_headers(token)
+    ) as stream:
+        events = list(_events(stream))  # nobody answers: the deadline ends the call
+    question, *rest = events
+    assert question["method"] == "elicitation/create"
+    cancels = [e for e in rest if e.get("method") == "notifications/cancelled"]
+    assert [c["params"]["requestId"] for c in cancels] == [question["id"]]  # withdrawn under the id the client saw
+    final = rest[-1]
+    assert final["id"] == 5 and final["result"]["isError"] is True
+    assert "MCP_AUTH_TOOL_TIMEOUT" in final["result"]["content"][0]["text"]
+    late = {"jsonrpc": "2.0", "id": question["id"], "result": {"action": "accept", "content": {}}}
+    assert _reply(b, token, late).status_code == 404

@@ -55,7 +55,8 @@ class BackChannelSessionManager(StreamableHTTPSessionManager):
 
         async def run(*, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
             async with transport.connect() as (read, write), anyio.create_task_group() as tg:
-                streams = RoutedStreams(read, write, mailbox=self._mailbox, uid=self._uid).start(tg)
+                inject = transport._read_stream_writer  # noqa: SLF001 - set by connect(); pinned by tests/backchannel
+                streams = RoutedStreams(read, write, inject=inject, mailbox=self._mailbox, uid=self._uid).start(tg)
                 task_status.started()
                 dispatcher: JSONRPCDispatcher[TransportContext] = JSONRPCDispatcher(
                     streams.read_stream,

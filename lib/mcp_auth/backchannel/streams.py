@@ -3,9 +3,8 @@
 The dispatcher numbers its server-to-client requests 1, 2, ... per transport, so the ids of two
 requests (or two instances) collide. On the way out each request gets a slot in the mailbox and
 leaves under the slot's global id, on the stream of the client request being served; on the way
-in, the reply (delivered by the mailbox from whichever instance received it) re-enters under the
-dispatcher's own id. Everything else passes through unchanged, each message with the context its
-sender had (the dispatcher runs handlers in it).
+in, the reply (delivered by the mailbox from whichever instance received it) re-enters the
+transport's read stream under the dispatcher's own id. Everything else passes through unchanged.
 """
 
 from __future__ import annotations
@@ -33,22 +32,20 @@ from mcp_auth.errors import McpAuthError
 
 logger = logging.getLogger("mcp_auth.backchannel")
 
-_Item = tuple[contextvars.Context | None, "SessionMessage | Exception"]
-
-
 class RoutedStreams:
     """``read_stream``/``write_stream`` for a dispatcher, over a transport's pair, for user ``uid``.
 
-    Use inside a task group that outlives the dispatcher: ``RoutedStreams(...).start(tg)``.
+    ``inject`` is the sending end of the transport's read stream: a reply enters there, as if the
+    transport had received it, so the common case (no server request) costs no extra task or hop.
+    Waits for replies run in ``tg``, which must outlive the dispatcher: ``RoutedStreams(...).start(tg)``.
     """
 
-    def __init__(self, read: Any, write: Any, *, mailbox: Mailbox, uid: str) -> None:
-        self._transport_read = read
+    def __init__(self, read: Any, write: Any, *, inject: Any, mailbox: Mailbox, uid: str) -> None:
         self._transport_write = write
+        self._inject = inject
         self._mailbox = mailbox
         self._uid = uid
-        self._send, receive = anyio.create_memory_object_stream[_Item](8)
-        self.read_stream = _MergedReceive(receive)
+        self.read_stream = _Tap(read, self)
         self.write_stream = _RoutingSend(self)
         self._client_request: RequestId | None = None  # the request this POST carries
         self._waiting: dict[RequestId, tuple[Slot, anyio.CancelScope]] = {}
@@ -56,21 +53,11 @@ class RoutedStreams:
 
     def start(self, tg: anyio.abc.TaskGroup) -> Self:
         self._tg = tg
-        tg.start_soon(self._pump)
         return self
 
-    async def _pump(self) -> None:
-        """Forward what the transport received, with the context it was sent in."""
-        source = self._transport_read
-        try:
-            async for item in source:
-                if isinstance(item, SessionMessage) and isinstance(item.message, JSONRPCRequest):
-                    self._client_request = item.message.id
-                await self._send.send((getattr(source, "last_context", None), item))
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            pass  # the transport closed its end: the same as the end of the stream
-        finally:
-            self._send.close()
+    def received(self, item: SessionMessage | Exception) -> None:
+        if isinstance(item, SessionMessage) and isinstance(item.message, JSONRPCRequest):
+            self._client_request = item.message.id
 
     # -- outbound -------------------------------------------------------------
     async def send(self, item: SessionMessage) -> None:
@@ -116,6 +103,7 @@ class RoutedStreams:
         return SessionMessage(message=message.model_copy(update={"params": params}), metadata=metadata)
 
     async def _await_reply(self, local_id: RequestId, slot: Slot, scope: anyio.CancelScope) -> None:
+        """Feed the reply to the dispatcher; answered, abandoned or ended, the slot is removed (a late answer: 404)."""
         try:
             with scope:
                 try:
@@ -124,11 +112,11 @@ class RoutedStreams:
                     await self._fail(local_id, exc.message)
                     return
                 await self._deliver(_reply_message(local_id, reply))
-                with anyio.CancelScope(shield=True), anyio.move_on_after(5):
-                    await slot.discard()
         finally:
             self._mailbox.forget(slot)
             self._waiting.pop(local_id, None)
+            with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+                await slot.discard()
 
     async def _fail(self, local_id: RequestId, text: str) -> None:
         error = ErrorData(code=INTERNAL_ERROR, message=text)
@@ -136,7 +124,7 @@ class RoutedStreams:
 
     async def _deliver(self, message: JSONRPCResponse | JSONRPCError) -> None:
         try:
-            await self._send.send((None, SessionMessage(message=message)))
+            await self._inject.send(SessionMessage(message=message))
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             logger.debug("reply %r arrived after its request ended", message.id)
 
@@ -162,20 +150,24 @@ class _Closing:
         await self.aclose()
 
 
-class _MergedReceive(_Closing):
-    """What the transport received and the replies the mailbox delivered, as one read stream."""
+class _Tap(_Closing):
+    """The transport's read stream, unchanged, noting the id of the client request it carries."""
 
-    def __init__(self, receive: anyio.abc.ObjectReceiveStream[_Item]) -> None:
-        self._receive = receive
-        self.last_context: contextvars.Context | None = None
+    def __init__(self, inner: Any, streams: RoutedStreams) -> None:
+        self._inner = inner
+        self._streams = streams
+
+    @property
+    def last_context(self) -> contextvars.Context | None:
+        return getattr(self._inner, "last_context", None)
 
     async def receive(self) -> SessionMessage | Exception:
-        context, item = await self._receive.receive()
-        self.last_context = context
+        item = await self._inner.receive()
+        self._streams.received(item)
         return item
 
     async def aclose(self) -> None:
-        await self._receive.aclose()
+        await self._inner.aclose()
 
     def __aiter__(self) -> Self:
         return self
