@@ -41,9 +41,9 @@ def _answer(reply_id: str, **result: Any) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": reply_id, "result": result or {"action": "accept", "content": {"ok": True}}}
 
 
-async def _wait(mailbox: Mailbox, slot: Any) -> dict[str, Any]:
+async def _wait(slot: Any) -> dict[str, Any]:
     with anyio.fail_after(20):
-        return await slot.wait(first_poll=mailbox.first_poll, max_poll=mailbox.max_poll)
+        return await slot.wait()
 
 
 async def test_a_reply_received_by_another_instance_reaches_the_waiting_one() -> None:
@@ -51,14 +51,14 @@ async def test_a_reply_received_by_another_instance_reaches_the_waiting_one() ->
     slot = await waiting.open(uid)
     assert slot.reply_id.startswith("srv-")
     await receiving.deliver(uid, _answer(slot.reply_id, text="from B"))
-    assert (await _wait(waiting, slot))["result"] == {"text": "from B"}
+    assert (await _wait(slot))["result"] == {"text": "from B"}
 
 
 async def test_a_reply_received_by_the_waiting_instance_is_handed_over_in_memory() -> None:
     mailbox, uid = _mailbox(), _uid()
     slot = await mailbox.open(uid)
     await mailbox.deliver(uid, _answer(slot.reply_id))
-    assert (await _wait(mailbox, slot))["result"]["action"] == "accept"
+    assert (await _wait(slot))["result"]["action"] == "accept"
     stored = await UserCollection(firestore_client(project=TEST_PROJECT), uid, COLLECTION).get(slot.doc_id)
     assert stored.data["state"] == "pending"  # no write was needed
     assert "reply" not in stored.data
@@ -72,7 +72,7 @@ async def test_another_user_cannot_answer_and_the_slot_stays_open_for_its_owner(
         with pytest.raises(UnknownReply):
             await mailbox.deliver(intruder, _answer(slot.reply_id, text="forged"))
     await receiving.deliver(owner, _answer(slot.reply_id, text="genuine"))
-    assert (await _wait(waiting, slot))["result"] == {"text": "genuine"}
+    assert (await _wait(slot))["result"] == {"text": "genuine"}
 
 
 async def test_a_second_answer_is_refused_and_the_first_is_kept() -> None:
@@ -81,7 +81,7 @@ async def test_a_second_answer_is_refused_and_the_first_is_kept() -> None:
     await receiving.deliver(uid, _answer(slot.reply_id, text="first"))
     with pytest.raises(DuplicateReply):
         await receiving.deliver(uid, _answer(slot.reply_id, text="second"))
-    assert (await _wait(waiting, slot))["result"] == {"text": "first"}
+    assert (await _wait(slot))["result"] == {"text": "first"}
     local = await waiting.open(uid)
     await waiting.deliver(uid, _answer(local.reply_id, text="first"))
     with pytest.raises(DuplicateReply):
@@ -93,7 +93,7 @@ async def test_an_error_reply_is_delivered_as_sent() -> None:
     slot = await waiting.open(uid)
     error = {"code": -1, "message": "User rejected sampling request"}
     await receiving.deliver(uid, {"jsonrpc": "2.0", "id": slot.reply_id, "error": error})
-    assert (await _wait(waiting, slot))["error"] == error
+    assert (await _wait(slot))["error"] == error
 
 
 @pytest.mark.parametrize("reply_id", [
@@ -130,7 +130,7 @@ async def test_an_oversized_reply_is_refused_and_the_slot_stays_open() -> None:
     with pytest.raises(ReplyTooLarge):
         await receiving.deliver(uid, _answer(slot.reply_id, text="x" * MAX_REPLY_BYTES))
     await receiving.deliver(uid, _answer(slot.reply_id, text="short"))
-    assert (await _wait(waiting, slot))["result"] == {"text": "short"}
+    assert (await _wait(slot))["result"] == {"text": "short"}
 
 
 async def test_a_slot_that_vanished_fails_the_wait_instead_of_hanging() -> None:
@@ -138,7 +138,7 @@ async def test_a_slot_that_vanished_fails_the_wait_instead_of_hanging() -> None:
     slot = await mailbox.open(uid)
     await slot.discard()
     with pytest.raises(LostReply):
-        await _wait(mailbox, slot)
+        await _wait(slot)
 
 
 async def test_slots_carry_an_expiry_for_the_ttl_policy() -> None:

@@ -17,6 +17,7 @@ as another user, a guessed id and an expired one are all the same ``UnknownReply
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -80,10 +81,11 @@ class LostReply(McpAuthError):
 class Slot:
     """One server-to-client request waiting for its reply."""
 
-    __slots__ = ("_answer", "_arrived", "_docs", "doc_id", "reply_id", "uid")
+    __slots__ = ("_answer", "_arrived", "_docs", "_polls", "doc_id", "reply_id", "uid")
 
-    def __init__(self, docs: UserCollection, uid: str, reply_id: str) -> None:
+    def __init__(self, docs: UserCollection, uid: str, reply_id: str, *, polls: tuple[float, float]) -> None:
         self._docs = docs
+        self._polls = polls  # first and longest interval between reads of the slot
         self.uid = uid
         self.reply_id = reply_id
         self.doc_id = document_id(COLLECTION, reply_id)
@@ -97,9 +99,9 @@ class Slot:
         self._answer = message
         self._arrived.set()
 
-    async def wait(self, *, first_poll: float, max_poll: float) -> dict[str, Any]:
+    async def wait(self) -> dict[str, Any]:
         """The client's JSON-RPC response, from this instance's memory or from the slot in Firestore."""
-        delay = first_poll
+        delay, max_poll = self._polls
         while self._answer is None:
             with anyio.move_on_after(delay):
                 await self._arrived.wait()
@@ -119,10 +121,8 @@ class Slot:
 
     async def discard(self) -> None:
         """Remove the slot (best effort: the TTL policy removes what this misses)."""
-        try:
+        with contextlib.suppress(NotFound, Conflict, StoreUnavailable):
             await self._docs.delete(self.doc_id)
-        except (NotFound, Conflict, StoreUnavailable):
-            pass
 
 
 class Mailbox:
@@ -140,8 +140,7 @@ class Mailbox:
             raise ValueError(f"poll intervals must satisfy 0 < first_poll <= max_poll, got {first_poll}, {max_poll}")
         self._stores = stores
         self._ttl = ttl
-        self.first_poll = first_poll
-        self.max_poll = max_poll
+        self._polls = (first_poll, max_poll)
         self._waiting: dict[str, Slot] = {}
 
     def _docs(self, uid: str) -> UserCollection:
@@ -150,15 +149,16 @@ class Mailbox:
 
     async def open(self, uid: str) -> Slot:
         """Write a pending slot for a new request id; the request may leave once this returns."""
-        slot = Slot(self._docs(uid), uid, f"srv-{uuid.uuid4().hex}")
-        await slot._docs.create(  # noqa: SLF001 - the slot's own collection
-            {"state": "pending", "expire_at": datetime.now(UTC) + self._ttl}, request_id=slot.reply_id
-        )
+        docs = self._docs(uid)
+        slot = Slot(docs, uid, f"srv-{uuid.uuid4().hex}", polls=self._polls)
+        await docs.create({"state": "pending", "expire_at": datetime.now(UTC) + self._ttl}, request_id=slot.reply_id)
         self._waiting[slot.reply_id] = slot
         return slot
 
-    def forget(self, slot: Slot) -> None:
+    async def close(self, slot: Slot) -> None:
+        """The request stopped waiting (answered, withdrawn or ended): later answers are unknown."""
         self._waiting.pop(slot.reply_id, None)
+        await slot.discard()
 
     async def deliver(self, uid: str, message: dict[str, Any]) -> None:
         """Accept ``uid``'s reply for the request it names, wherever that request waits."""

@@ -60,6 +60,9 @@ class RoutedStreams:
             self._client_request = item.message.id
 
     # -- outbound -------------------------------------------------------------
+    async def close_write(self) -> None:
+        await self._transport_write.aclose()
+
     async def send(self, item: SessionMessage) -> None:
         message = item.message
         if isinstance(message, JSONRPCRequest):
@@ -107,16 +110,15 @@ class RoutedStreams:
         try:
             with scope:
                 try:
-                    reply = await slot.wait(first_poll=self._mailbox.first_poll, max_poll=self._mailbox.max_poll)
+                    reply = await slot.wait()
                 except LostReply as exc:
                     await self._fail(local_id, exc.message)
                     return
                 await self._deliver(_reply_message(local_id, reply))
         finally:
-            self._mailbox.forget(slot)
             self._waiting.pop(local_id, None)
             with anyio.CancelScope(shield=True), anyio.move_on_after(5):
-                await slot.discard()
+                await self._mailbox.close(slot)
 
     async def _fail(self, local_id: RequestId, text: str) -> None:
         error = ErrorData(code=INTERNAL_ERROR, message=text)
@@ -189,4 +191,4 @@ class _RoutingSend(_Closing):
         await self._streams.send(item)
 
     async def aclose(self) -> None:
-        await self._streams._transport_write.aclose()  # noqa: SLF001 - the pair's own transport end
+        await self._streams.close_write()
