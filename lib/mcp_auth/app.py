@@ -33,7 +33,7 @@ from mcp_auth.config import Settings
 from mcp_auth.context import UserContext, effective_scopes, user_context
 from mcp_auth.credentials.access import credential_scope
 from mcp_auth.credentials.setup import build_credentials
-from mcp_auth.edge import BODY, EdgeMiddleware
+from mcp_auth.edge import BODY, DEFAULT_BODY_BYTES, EdgeMiddleware
 from mcp_auth.errors import InsufficientScope, InvalidToken, McpAuthError
 from mcp_auth.health import check_readiness
 from mcp_auth.logs import configure_logging
@@ -107,7 +107,9 @@ class McpAuthApp:
         self._metadata_paths = metadata_paths(settings)
         self._metadata = json.dumps(protected_resource_metadata(settings)).encode()
         self._secrets = secrets
-        self._asgi = EdgeMiddleware(self._dispatch, settings=settings, mcp_path=self._mcp_path)
+        self._asgi = EdgeMiddleware(self._dispatch, settings=settings, mcp_path=self._mcp_path, body_limits={
+            path: getattr(route, "max_body_bytes", DEFAULT_BODY_BYTES) for path, route in self._routes.items()
+        })
         # Observability beyond the log line (lib/mcp_auth/store/audit.py, tracing.py): each off unless set.
         self._audit = build_audit_sink(settings)
         self._tracing = build_tracing(settings)
@@ -175,8 +177,8 @@ class McpAuthApp:
     # -- routing --------------------------------------------------------------
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        path = scope["path"]
-        if path in (self._mcp_path, self._mcp_path.rstrip("/") + "/"):
+        path = scope["path"]  # the edge serves ``<mcp path>/`` as the MCP path itself
+        if path == self._mcp_path:
             if request.method == "POST":
                 await self._serve_mcp(request, scope, receive, send)
                 return

@@ -3,8 +3,12 @@
 * Host allowlist (DNS rebinding): a Host that does not name this deployment → 421.
 * Origin allowlist: a browser Origin not allowed → 403; CORS closed unless origins are configured;
   preflight answered here; ``WWW-Authenticate``, ``Mcp-Session-Id``, ``MCP-Protocol-Version`` exposed.
-* Size and shape on the MCP path: headers over 16 KiB → 431, a body over the cap → 413, a POST that
-  is not ``application/json`` → 415, JSON nested deeper than 64 → 400 (a JSON-RPC parse error).
+* Size on every route: headers over 16 KiB → 431; a body over the route's cap → 413, whether it
+  declares its length or streams in chunks, before anything downstream reads it (the MCP path's cap
+  is ``MCP_AUTH_MAX_BODY_BYTES``; other routes declare theirs; everything else gets 16 KiB).
+* Shape on the MCP path: ``/mcp/`` is served as ``/mcp`` (normalised here, so every check sees the
+  route the dispatcher serves); a POST that is not ``application/json`` → 415; JSON nested deeper
+  than 64 → 400 (a JSON-RPC parse error), found by a linear scan (``bounded_json``).
 * Security headers on every response: ``nosniff``, ``no-store``, frame and referrer denial, and HSTS
   when the deployment is served over HTTPS.
 
@@ -16,33 +20,40 @@ origin must be able to discover how to authenticate.
 from __future__ import annotations
 
 import json
-import re
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mcp_auth.bounded_json import MAX_DEPTH as MAX_JSON_DEPTH
+from mcp_auth.bounded_json import nested_deeper_than
 from mcp_auth.challenge import plain_error
 from mcp_auth.config import Settings
+from mcp_auth.observe import current_record
 
 MAX_HEADER_BYTES = 16 * 1024
-MAX_JSON_DEPTH = 64
+DEFAULT_BODY_BYTES = 16 * 1024
+"""The body cap of a route that declares none (OAuth forms, metadata, health, unknown paths)."""
 BODY = "mcp_auth.body"
-"""Scope key of the checked body of a POST to the MCP path."""
+"""Scope key of the body, read once (bounded) by the edge and replayed downstream."""
 _ALLOW_HEADERS = "authorization, content-type, accept, mcp-protocol-version, mcp-session-id, mcp-method, " \
     "mcp-name, last-event-id, x-api-key, traceparent"
 _EXPOSE_HEADERS = "WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version"
 _LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
 class EdgeMiddleware:
-    def __init__(self, app: ASGIApp, *, settings: Settings, mcp_path: str) -> None:
+    """``body_limits`` maps a path to its body cap in bytes; the MCP path's is ``max_body_bytes``."""
+
+    def __init__(
+        self, app: ASGIApp, *, settings: Settings, mcp_path: str, body_limits: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.mcp_path = mcp_path
-        self.max_body = settings.max_body_bytes
+        self.mcp_alias = mcp_path.rstrip("/") + "/"
+        self.body_limits = {**dict(body_limits or {}), mcp_path: settings.max_body_bytes}
         self.allowed_hosts = allowed_hosts(settings)
         self.own_origin = origin_of(settings.resource_url)
         self.cors_origins = frozenset(o.rstrip("/").lower() for o in settings.allowed_origins)
@@ -58,6 +69,8 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if scope["path"] == self.mcp_alias:
+            scope = {**scope, "path": self.mcp_path}
         headers = Headers(scope=scope)
         origin = headers.get("origin")
         cors = origin is not None and origin.rstrip("/").lower() in self.cors_origins
@@ -66,24 +79,23 @@ class EdgeMiddleware:
         if refusal is not None:
             await refusal(scope, receive, send)
             return
-        if scope["path"] == self.mcp_path and scope["method"] == "POST":
-            receive = await self._checked_body(scope, receive, send, headers)
-            if receive is None:
-                return
-        await self.app(scope, receive, send)
+        replay = await self._checked_body(scope, receive, send)
+        if replay is None:
+            return
+        await self.app(scope, replay, send)
 
     def _refuse(self, scope: Scope, headers: Headers, origin: str | None, cors: bool) -> Response | None:
         if scope["path"] == "/healthz":
             return None
         if sum(len(k) + len(v) for k, v in scope["headers"]) > MAX_HEADER_BYTES:
-            return plain_error(431, "headers_too_large", f"Request headers exceed {MAX_HEADER_BYTES} bytes.")
+            return _refused(431, "headers_too_large", f"Request headers exceed {MAX_HEADER_BYTES} bytes.")
         if (headers.get("host") or "").lower() not in self.allowed_hosts:
-            return plain_error(
+            return _refused(
                 421, "misdirected_request", "The Host header does not name this server (see MCP_AUTH_ALLOWED_HOSTS)."
             )
         public = scope["path"].startswith("/.well-known/") and scope["method"] in ("GET", "HEAD", "OPTIONS")
         if origin is not None and not cors and not public and origin.rstrip("/").lower() != self.own_origin:
-            return plain_error(403, "forbidden_origin", "This Origin is not allowed (see MCP_AUTH_ALLOWED_ORIGINS).")
+            return _refused(403, "forbidden_origin", "This Origin is not allowed (see MCP_AUTH_ALLOWED_ORIGINS).")
         if scope["method"] == "OPTIONS" and origin is not None:
             return Response(status_code=204, headers={
                 "Access-Control-Allow-Methods": "POST, GET, OPTIONS",
@@ -93,14 +105,20 @@ class EdgeMiddleware:
         if scope["path"] == self.mcp_path and scope["method"] == "POST":
             content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
             if content_type != "application/json":
-                return plain_error(415, "unsupported_media_type", "Send the JSON-RPC message as application/json.")
-            length = headers.get("content-length")
-            if length is not None and (not length.isdigit() or int(length) > self.max_body):
-                return plain_error(413, "payload_too_large", f"The body exceeds {self.max_body} bytes.")
+                return _refused(415, "unsupported_media_type", "Send the JSON-RPC message as application/json.")
+        limit = self.body_limit(scope["path"])
+        length = headers.get("content-length")
+        if length is not None and (not length.isdigit() or len(length) > 12 or int(length) > limit):
+            return _too_large(limit)
         return None
 
-    async def _checked_body(self, scope: Scope, receive: Receive, send: Send, headers: Headers) -> Receive | None:
-        """Read the body once (bounded), check its nesting depth, and replay it downstream."""
+    def body_limit(self, path: str) -> int:
+        return self.body_limits.get(path, DEFAULT_BODY_BYTES)
+
+    async def _checked_body(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
+        """Read the body once, never past the route's cap, check an MCP body's nesting depth, and
+        replay it downstream: no route, present or future, can read an unbounded body."""
+        limit = self.body_limit(scope["path"])
         chunks: list[bytes] = []
         size = 0
         more = True
@@ -110,15 +128,14 @@ class EdgeMiddleware:
                 return None
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body:
-                await plain_error(413, "payload_too_large", f"The body exceeds {self.max_body} bytes.")(
-                    scope, receive, send
-                )
+            if size > limit:
+                await _too_large(limit)(scope, receive, send)
                 return None
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        if nested_deeper_than(body, MAX_JSON_DEPTH):
+        is_mcp_post = scope["path"] == self.mcp_path and scope["method"] == "POST"
+        if is_mcp_post and nested_deeper_than(body, MAX_JSON_DEPTH):
             error = {"jsonrpc": "2.0", "id": None,
                      "error": {"code": -32700, "message": f"Parse error: JSON nested deeper than {MAX_JSON_DEPTH}."}}
             await Response(json.dumps(error), status_code=400, media_type="application/json")(scope, receive, send)
@@ -156,21 +173,16 @@ class EdgeMiddleware:
         return decorated
 
 
-def nested_deeper_than(body: bytes, limit: int) -> bool:
-    """``json_depth(body) > limit``; a body with at most ``limit`` brackets cannot be, and is not scanned."""
-    return body.count(b"{") + body.count(b"[") > limit and json_depth(body) > limit
+def _refused(status: int, code: str, description: str) -> Response:
+    """An edge refusal; the request's log line carries its code as the outcome."""
+    record = current_record.get()
+    if record is not None:
+        record.outcome = code
+    return plain_error(status, code, description)
 
 
-def json_depth(body: bytes) -> int:
-    """Deepest nesting of arrays/objects, ignoring brackets inside strings."""
-    depth = deepest = 0
-    for byte in _STRING.sub(b"", body).translate(None, _NOT_BRACKETS):
-        if byte in b"[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif byte in b"]}":
-            depth -= 1
-    return deepest
+def _too_large(limit: int) -> Response:
+    return _refused(413, "payload_too_large", f"The body exceeds {limit} bytes for this endpoint.")
 
 
 def origin_of(url: str) -> str:

@@ -9,7 +9,9 @@ import time
 
 import httpx
 import pytest
+from mcp.server.mcpserver import MCPServer
 
+from mcp_auth import Settings, wrap_server
 from mcp_auth.credentials import CredentialWebhook, sign
 from mcp_auth.credentials.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from mcp_auth.credentials.webhook import MAX_BODY_BYTES, PATH
@@ -30,7 +32,14 @@ def post(keys, versions, invalidated):
     async def source():
         return keys
 
-    app = CredentialWebhook(keys=source, versions=versions, on_invalidate=lambda u, p: invalidated.append((u, p)))
+    webhook = CredentialWebhook(keys=source, versions=versions,
+                                on_invalidate=lambda u, p: invalidated.append((u, p)))
+    # Served as a deployment serves it: behind the edge, which caps the body before the webhook reads it.
+    settings = Settings.from_env({
+        "MCP_AUTH_RESOURCE_URL": "http://test/mcp", "MCP_AUTH_PROVIDERS": "jwt",
+        "MCP_AUTH_JWT_ISSUER": "https://issuer.example.com/", "MCP_AUTH_JWT_HS256_KEY": "k" * 48,
+    })
+    app = wrap_server(lambda record: MCPServer("t"), settings=settings, routes={PATH: webhook})
 
     async def send(body: bytes, headers: dict[str, str], method: str = "POST") -> httpx.Response:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
@@ -157,7 +166,9 @@ async def test_bad_calls_are_rejected_logged_and_change_nothing(
     assert response.json()["error"] == code and response.json()["error_description"]
     assert await versions.current(alice, "github") == 0
     assert invalidated == []
-    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("mcp_auth"))
+    # the webhook's own log line, or (for what the edge refuses first) the request line's outcome
+    logged = "\n".join(f"{r.getMessage()} {getattr(r, 'outcome', '')}"
+                       for r in caplog.records if r.name.startswith("mcp_auth"))
     assert code in logged
     sent = headers.get(SIGNATURE_HEADER)
     assert not sent or (sent not in logged and sent[3:] not in logged)

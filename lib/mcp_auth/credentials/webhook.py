@@ -12,7 +12,6 @@ their reason and the caller's address, never with the signature or the body.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -23,6 +22,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
+from mcp_auth import bounded_json
 from mcp_auth.credentials import signature
 from mcp_auth.credentials.model import validate_provider
 from mcp_auth.credentials.versions import CredentialVersions
@@ -45,7 +45,11 @@ class _Rejected(Exception):
 
 
 class CredentialWebhook:
-    """ASGI app: verifies a signed credential-updated event and invalidates the credential everywhere."""
+    """ASGI app: verifies a signed credential-updated event and invalidates the credential everywhere.
+
+    The edge caps the body at ``max_body_bytes`` before this app reads it (``mcp_auth.edge``)."""
+
+    max_body_bytes = MAX_BODY_BYTES
 
     def __init__(
         self,
@@ -113,7 +117,7 @@ class CredentialWebhook:
         if digests is None:
             raise _Rejected(400, "malformed_signature",
                             f"{signature.SIGNATURE_HEADER} must be 'v1=<hex HMAC-SHA256>' (comma-separated).")
-        body = await _read_capped(request)
+        body = await _read_body(request)
         try:
             keys = await self._keys()
         except McpAuthError as exc:
@@ -125,27 +129,17 @@ class CredentialWebhook:
         return body
 
 
-async def _read_capped(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-        raise _Rejected(413, "payload_too_large", f"The body must be at most {MAX_BODY_BYTES} bytes.")
-    chunks: list[bytes] = []
-    size = 0
+async def _read_body(request: Request) -> bytes:
     try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                raise _Rejected(413, "payload_too_large", f"The body must be at most {MAX_BODY_BYTES} bytes.")
-            chunks.append(chunk)
+        return await request.body()
     except ClientDisconnect:
         raise _Rejected(400, "malformed_body", "The request body ended early.") from None
-    return b"".join(chunks)
 
 
 def _event(body: bytes) -> tuple[str, str, str]:
     try:
-        data: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        data: Any = bounded_json.loads(body)
+    except ValueError:
         raise _Rejected(400, "malformed_body", "The body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise _Rejected(400, "malformed_body", "The body must be a JSON object.")
