@@ -83,3 +83,27 @@ def test_the_fast_path_never_skips_a_line_the_pattern_would_change(text):
 
     full = _SECRET.sub(lambda m: (m.group(1) + " " if m.group(1) else "") + REDACTED, text)
     assert redact(text) == full
+
+
+# Client-chosen text (a tool name in an error, a header value) can reach a log line. Each of these,
+# about 1 MiB, made the previous pattern rescan the rest of a run from every ``eyJ`` (quadratic: hours).
+HOSTILE_LINES = {
+    "jwt headers without dots": "eyJ" * 350_000,
+    "jwt-like segments": "eyJabcdefgh." * 90_000,
+    "api key prefixes": "mak_abcd" * 130_000,
+    "bearer words": "Bearer " * 150_000,
+    "bearer then whitespace": "bearer" + " " * 1_000_000 + "!",
+    "mixed": "eyJaaaaaa.eyJ" * 80_000,
+}
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("line", HOSTILE_LINES.values(), ids=HOSTILE_LINES.keys())
+def test_redaction_is_linear_in_hostile_lines(line):
+    assert len(redact(line)) <= len(line) + len(REDACTED)
+
+
+def test_secrets_glued_to_a_separator_are_still_redacted():
+    line = 'token=eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl "mak_abcd_efghijklmn" Authorization: Basic dXNlcjpwYXNz'
+    assert "eyJhbGciOi" not in redact(line) and "efghijklmn" not in redact(line)
+    assert "dXNlcjpwYXNz" not in redact(line)

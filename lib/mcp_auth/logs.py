@@ -16,10 +16,14 @@ from typing import Any, TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
+# Linear in the line's length, whatever a client put in it: every quantifier is possessive (a run
+# once consumed is never re-scanned), and API keys and JWTs only match at the start of a token run
+# (the look-behind), so a run like ``eyJeyJeyJ…`` is scanned once, not once per ``eyJ``.
+_RUN_START = r"(?<![A-Za-z0-9_-])"
 _SECRET = re.compile(
-    r"(?i:(bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}"  # Authorization header values
-    r"|mak_[A-Za-z0-9]{4,}_[A-Za-z0-9_-]{8,}"  # API keys
-    r"|eyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]*"  # JWTs (header always starts eyJ)
+    r"(?i:\b(bearer|basic)\s++)[A-Za-z0-9._~+/=-]{8,}+"  # Authorization header values
+    rf"|{_RUN_START}mak_[A-Za-z0-9]{{4,}}+_[A-Za-z0-9_-]{{8,}}+"  # API keys
+    rf"|{_RUN_START}eyJ[A-Za-z0-9_-]{{6,}}+\.[A-Za-z0-9_-]{{6,}}+\.[A-Za-z0-9_-]*+"  # JWTs (header starts eyJ)
 )
 REDACTED = "[REDACTED]"
 _RESERVED = ("severity", "message", "time", "logger")
