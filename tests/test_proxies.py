@@ -7,7 +7,7 @@ from starlette.datastructures import Headers
 
 from mcp_auth.config import Settings
 from mcp_auth.errors import ConfigError
-from mcp_auth.proxies import client_origin
+from mcp_auth.proxies import address_key, client_origin
 
 LB = "203.0.113.10"
 LB_V6 = "2001:db8::10"
@@ -79,3 +79,23 @@ def test_a_trusted_proxy_that_is_not_an_address_is_refused_with_the_setting_name
         Settings.from_env(env)
     env["MCP_AUTH_TRUSTED_PROXIES"] = f"{LB}, {LB_V6}"
     assert Settings.from_env(env).trusted_proxies == (LB, LB_V6)
+
+
+def test_ipv4_addresses_are_their_own_rate_limit_key() -> None:
+    assert address_key("192.0.2.7") == "192.0.2.7"
+    assert address_key("192.0.2.7") != address_key("192.0.2.8")
+
+
+def test_ipv6_addresses_in_one_64_share_a_rate_limit_key() -> None:
+    rotated = ["2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2:a:b:c:d", "[2001:db8:1:2::9]:443"]
+    assert {address_key(a) for a in rotated} == {"2001:db8:1:2::/64"}
+    assert address_key("2001:db8:1:3::1") != address_key("2001:db8:1:2::1")  # the next /64 is someone else
+
+
+def test_ipv4_mapped_ipv6_is_keyed_as_the_ipv4_address() -> None:
+    assert address_key("::ffff:192.0.2.7") == address_key("192.0.2.7") == "192.0.2.7"
+
+
+def test_no_address_is_one_key_and_a_non_address_is_kept_short() -> None:
+    assert address_key(None) == address_key("") == "unknown"
+    assert address_key("x" * 500) == "x" * 64

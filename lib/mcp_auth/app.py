@@ -39,7 +39,7 @@ from mcp_auth.health import check_readiness
 from mcp_auth.logs import configure_logging
 from mcp_auth.metadata import metadata_paths, protected_resource_metadata
 from mcp_auth.observe import ActiveUsers, RequestRecord, current_record, emit, trace_of
-from mcp_auth.proxies import client_origin
+from mcp_auth.proxies import address_key, client_origin
 from mcp_auth.ratelimit import (
     ALLOW,
     Decision,
@@ -220,7 +220,7 @@ class McpAuthApp:
     async def _serve_mcp(self, request: Request, scope: Scope, receive: Receive, send: Send) -> None:
         record = current_record.get()
         limits = self.settings.rate_limits
-        address = (record.remote_ip if record else None) or "unknown"
+        address = address_key(record.remote_ip if record else None)  # an IPv6 client's /64
         refused = self.limiter.blocked("ip", address, limits.ip) if limits.ip else None  # local state only
         if refused is not None and not refused.allowed:
             await self._rate_limited(refused, scope, receive, send)

@@ -11,6 +11,9 @@ and the load balancer then appends its own address. So entries are trusted from 
   some other way: its last entry is the client, and ``X-Forwarded-Proto`` is ignored.
 
 Entries further left are never read: a client can write them.
+
+``address_key`` turns the address into the key every per-address rate limit counts under: an
+IPv6 client holds a whole /64 (and picks addresses from it freely), so the /64 is the key.
 """
 
 from __future__ import annotations
@@ -92,3 +95,20 @@ def client_origin(scope: dict[str, Any], headers: _Headers, trusted: tuple[str, 
             via_load_balancer=True,
         )
     return ClientOrigin(ip=str(last) if last is not None else None, scheme=scheme, via_load_balancer=False)
+
+
+def address_key(ip: str | None) -> str:
+    """The rate-limit key of a client address: an IPv4 address as is, an IPv6 address as its /64
+    network (one subscriber's allocation: rotating addresses inside it changes nothing), an IPv4-mapped
+    IPv6 address as the IPv4 address, and ``"unknown"`` when there is none. A value that is not an
+    address (a test client's name, say) is its own key, cut to 64 characters."""
+    if not ip:
+        return "unknown"
+    address = _address(ip)
+    if address is None:
+        return ip.strip()[:64] or "unknown"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(address) >> 64 << 64, 64)))
+    return str(address)
