@@ -26,8 +26,11 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import OAuthClientMetadata
 
 from mcp_auth.devtools.emulator import free_port
+from mcp_auth.store.identities import IdentityLinks, derived_uid
+from mcp_auth.store.users import UserRecord
 from tests._fixtures.firestore import TEST_PROJECT
 from tests._fixtures.secret_manager import SecretManagerAdmin
+from tests.e2e.clients import mcp_client
 from tests.oauth.documents import DocumentServer, serve_documents
 from tests.oidc.helper import MemoryStorage, OidcServer
 from tests.oidc.protocol import same_endpoint, with_login_hint
@@ -155,7 +158,7 @@ async def _connect_and_call(deployment: Deployment, storage: MemoryStorage, *,
 async def test_paste_the_url_sign_in_and_use_the_tools_then_refresh_rotate_and_revoke(deployment):
     storage = MemoryStorage()
     who = await _connect_and_call(deployment, storage)
-    assert who["user_id"] == "alice@example.com" and who["scopes"] == ["mcp:tools"]
+    assert who["user_id"] == derived_uid(deployment.idp.issuer, "alice") and who["scopes"] == ["mcp:tools"]
     assert storage.client is not None and storage.client.client_id.startswith("mcp-")  # registered dynamically
     assert storage.tokens is not None and storage.tokens.refresh_token
     client_id, first = storage.client.client_id, storage.tokens.refresh_token
@@ -192,7 +195,7 @@ async def test_client_with_a_metadata_document_signs_in_without_registering(depl
         "response_types": ["code"], "token_endpoint_auth_method": "none"})
     storage = MemoryStorage()
     who = await _connect_and_call(deployment, storage, client_metadata_url=client_id)
-    assert who["user_id"] == "alice@example.com"
+    assert who["user_id"] == derived_uid(deployment.idp.issuer, "alice")
     assert storage.client is not None and storage.client.client_id == client_id
 
 
@@ -272,6 +275,39 @@ async def test_user_outside_the_allowed_domain_is_sent_back_with_access_denied(d
     query, _ = await deployment.sign_in(client_id, account="bob")
     assert query["error"] == "access_denied" and "code" not in query
     assert "bob@example.org" in query["error_description"]
+
+
+async def _whoami(deployment: Deployment, client_id: str, account: str) -> dict[str, Any]:
+    """Sign in upstream as ``account``, redeem the code and ask the server who we are."""
+    query, verifier = await deployment.sign_in(client_id, account=account)
+    assert "code" in query, query
+    tokens = await deployment.redeem(client_id, query["code"], verifier)
+    assert tokens.status_code == 200, tokens.text
+    async with mcp_client(deployment.url, tokens.json()["access_token"]) as client:
+        who = await client.call_tool("whoami", {})
+    return dict(who.structured_content or {})
+
+
+async def test_users_are_their_upstream_account_not_their_email_address(deployment, user_repo):
+    idp, tag = deployment.idp, uuid.uuid4().hex[:8]
+    legacy = f"gina-{tag}@example.com"  # a record keyed by email, as sign-ins created them before links
+    await user_repo.create(UserRecord(uid=legacy, toolsets=frozenset({"basics", "notes"})))
+    await idp.add_account(f"gina-{tag}", email=legacy, email_verified=True, hd="example.com")
+    await idp.add_account(f"heir-{tag}", email=legacy, email_verified=True, hd="example.com")
+    client_id = await deployment.register()
+
+    first = await _whoami(deployment, client_id, f"gina-{tag}")  # the next sign-in claims the old record
+    assert first["user_id"] == legacy and first["toolsets"] == ["basics", "notes"]
+
+    renamed = f"gina.renamed-{tag}@example.com"  # her address changes upstream: she stays the same user
+    await idp.add_account(f"gina-{tag}", email=renamed, email_verified=True, hd="example.com")
+    assert (await _whoami(deployment, client_id, f"gina-{tag}"))["user_id"] == legacy
+    link = await IdentityLinks(user_repo._client).get(idp.issuer, f"gina-{tag}")  # noqa: SLF001
+    assert link is not None and link.email == renamed
+
+    heir = await _whoami(deployment, client_id, f"heir-{tag}")  # the old address, now someone else's
+    assert heir["user_id"] == derived_uid(idp.issuer, f"heir-{tag}") != legacy
+    assert heir["toolsets"] == ["basics"]  # a record of its own, with the defaults: none of hers
 
 
 async def test_a_user_who_denies_consent_gets_no_code_and_an_answer_works_once(deployment):

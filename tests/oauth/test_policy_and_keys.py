@@ -1,4 +1,4 @@
-"""Who may sign in, and how the signing keys rotate."""
+"""Upstream nonce and verifier, signing-key rotation and the oauth settings (who may sign in: test_signin.py)."""
 
 from __future__ import annotations
 
@@ -10,42 +10,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from mcp_auth.config import Settings
 from mcp_auth.errors import ConfigError, InvalidToken
 from mcp_auth.oauth.keys import SigningKeys
-from mcp_auth.oauth.upstream import SignInPolicy, SignInRefused, nonce_for, verifier_for
+from mcp_auth.oauth.upstream import nonce_for, verifier_for
 
 
 def _pem(key=None) -> bytes:
     key = key or ec.generate_private_key(ec.SECP256R1())
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
-
-
-async def test_domain_or_workspace_hd_or_allowlist_admits_a_verified_email():
-    policy = SignInPolicy(domains=["example.com"], emails=["guest@other.org"])
-    assert await policy.user_id({"email": "Ann@Example.com", "email_verified": True}) == "ann@example.com"
-    assert await policy.user_id({"email": "ann@alias.dev", "email_verified": True, "hd": "example.com"})
-    assert await policy.user_id({"email": "guest@other.org", "email_verified": True}) == "guest@other.org"
-
-
-@pytest.mark.parametrize("claims", [
-    {"email": "ann@example.org", "email_verified": True},
-    {"email": "ann@example.com", "email_verified": False},
-    {"email": "ann@example.com"},
-    {"sub": "123"},
-    {"email": "ann@evil.example.com", "email_verified": True},
-])
-async def test_other_accounts_are_refused(claims):
-    with pytest.raises(SignInRefused):
-        await SignInPolicy(domains=["example.com"]).user_id(claims)
-
-
-async def test_an_existing_user_record_admits_when_that_rule_is_on():
-    async def exists(uid: str) -> bool:
-        return uid == "known@any.org"
-
-    policy = SignInPolicy(user_exists=exists)
-    assert await policy.user_id({"email": "known@any.org", "email_verified": True}) == "known@any.org"
-    with pytest.raises(SignInRefused):
-        await policy.user_id({"email": "new@any.org", "email_verified": True})
 
 
 def test_upstream_nonce_and_verifier_are_bound_to_the_state():

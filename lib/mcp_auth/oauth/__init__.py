@@ -49,7 +49,7 @@ def build_authorization_server(settings: Settings, secrets: SecretStore | None) 
     from mcp_auth.oauth.store import OAuthStore
     from mcp_auth.oauth.upstream import SignInPolicy, Upstream
     from mcp_auth.store.firestore import firestore_client
-    from mcp_auth.store.users import UserRepository
+    from mcp_auth.store.identities import IdentityLinks
 
     if secrets is None or not settings.oauth_upstream_client_secret or not settings.oauth_upstream_client_id:
         raise ConfigError("The oauth provider needs MCP_AUTH_OAUTH_UPSTREAM_CLIENT_ID and "
@@ -59,9 +59,8 @@ def build_authorization_server(settings: Settings, secrets: SecretStore | None) 
     async def client_secret() -> str:
         return (await secrets.get(secret_name)).decode().strip()
 
-    async def user_exists(uid: str) -> bool:
-        repository = UserRepository(firestore_client(project=settings.project, database=settings.firestore_database))
-        return await repository.get(uid) is not None
+    def firestore():  # noqa: ANN202 - built in the serving event loop, on first use
+        return firestore_client(project=settings.project, database=settings.firestore_database)
 
     return AuthorizationServer(
         resource=settings.resource_url,
@@ -69,12 +68,18 @@ def build_authorization_server(settings: Settings, secrets: SecretStore | None) 
         store=OAuthStore.for_settings(project=settings.project, database=settings.firestore_database),
         upstream=Upstream(issuer=settings.oauth_upstream_issuer, client_id=settings.oauth_upstream_client_id,
                           client_secret=client_secret, http=http_client),
-        policy=SignInPolicy(domains=settings.oauth_allowed_domains, emails=settings.oauth_allowed_emails,
-                            user_exists=user_exists if settings.oauth_require_user_record else None),
+        policy=SignInPolicy(
+            issuer=settings.oauth_upstream_issuer,
+            links=IdentityLinks(firestore),
+            domains=settings.oauth_allowed_domains, emails=settings.oauth_allowed_emails,
+            require_user_record=settings.oauth_require_user_record,
+        ),
         http=http_client,
         scopes=settings.scopes_supported,
         access_ttl=settings.oauth_access_token_ttl,
         refresh_ttl=settings.oauth_refresh_token_ttl,
         registration_rate=settings.oauth_registration_rate,
+        authorize_rate=settings.oauth_authorize_rate,
+        token_rate=settings.oauth_token_rate,
         allow_loopback=settings.oauth_allow_loopback,
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,10 +20,8 @@ from mcp_auth.auth.base import Credentials
 from mcp_auth.auth.jwks import JwksCache
 from mcp_auth.auth.jwt import JwtProvider
 from mcp_auth.errors import McpAuthError, UpstreamError
-
-
-class SignInRefused(Exception):
-    """The upstream account may not sign in here (``access_denied``)."""
+from mcp_auth.oauth.signin import SignInPolicy as SignInPolicy  # re-exported: who may sign in, as whom
+from mcp_auth.oauth.signin import SignInRefused
 
 
 class UpstreamUnavailable(UpstreamError):
@@ -40,34 +38,6 @@ def nonce_for(state: str) -> str:
 
 def verifier_for(state: str) -> str:
     return _derive("pkce", state)
-
-
-class SignInPolicy:
-    """Who may sign in: a verified email in an allowed domain (or Workspace ``hd``), on the allowlist,
-    or (``require_user_record``) with an existing user record. Several rules: any one suffices."""
-
-    def __init__(
-        self, *, domains: Sequence[str] = (), emails: Sequence[str] = (),
-        user_exists: Callable[[str], Awaitable[bool]] | None = None,
-    ) -> None:
-        self._domains = frozenset(d.lower() for d in domains)
-        self._emails = frozenset(e.lower() for e in emails)
-        self._user_exists = user_exists
-
-    async def user_id(self, claims: dict[str, Any]) -> str:
-        email = claims.get("email")
-        if not isinstance(email, str) or "@" not in email or claims.get("email_verified") is not True:
-            raise SignInRefused("This account has no verified email address.")
-        email = email.lower()
-        domain = email.rsplit("@", 1)[1]
-        hd = claims.get("hd")
-        if self._domains and (domain in self._domains or (isinstance(hd, str) and hd.lower() in self._domains)):
-            return email
-        if email in self._emails:
-            return email
-        if self._user_exists is not None and await self._user_exists(email):
-            return email
-        raise SignInRefused(f"The account {email} may not sign in to this server.")
 
 
 class Upstream:

@@ -1,0 +1,145 @@
+"""A deployment whose upstream is Google, signing in end to end: oidc-provider on loopback plays
+Google (its ID tokens carry ``hd`` for "Workspace" accounts), the authorization server runs in
+process on the Firestore emulator. A personal account with an address in the allowed domain is
+sent back with access_denied; a Workspace account of that domain gets a code for its own user."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from starlette.types import Receive, Scope, Send
+
+from mcp_auth.devtools.emulator import free_port
+from mcp_auth.oauth.keys import SigningKeys
+from mcp_auth.oauth.server import AuthorizationServer
+from mcp_auth.oauth.signin import SignInPolicy
+from mcp_auth.oauth.store import OAuthStore
+from mcp_auth.oauth.upstream import Upstream
+from mcp_auth.store.identities import IdentityLinks, derived_uid
+from mcp_auth.store.users import UserRecord, UserRepository
+from tests.oidc.helper import OidcServer
+from tests.oidc.protocol import same_endpoint, with_login_hint
+from tests.store.warmup import warm
+
+REDIRECT_URI = "http://localhost:3030/callback"
+UPSTREAM_CLIENT = "mcp-deployment"
+
+
+@dataclass
+class GoogleDeployment:
+    origin: str
+    idp: OidcServer
+    browser: httpx.AsyncClient
+
+    async def sign_in(self, account: str) -> tuple[dict[str, str], str]:
+        """A browser's way from /oauth/authorize, through the upstream sign-in as ``account`` and our
+        consent page (allowed), to the client's redirect URI: (its query, the PKCE verifier)."""
+        registered = await self.browser.post(f"{self.origin}/oauth/register",
+                                             json={"redirect_uris": [REDIRECT_URI], "client_name": "t"})
+        assert registered.status_code == 201, registered.text
+        verifier = secrets.token_urlsafe(40)
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        url = f"{self.origin}/oauth/authorize?" + urlencode({
+            "response_type": "code", "client_id": registered.json()["client_id"], "redirect_uri": REDIRECT_URI,
+            "code_challenge": challenge, "code_challenge_method": "S256", "state": "s1"})
+        for _ in range(20):
+            if same_endpoint(url, self.idp.authorization_endpoint):
+                url = with_login_hint(url, account)
+            r = await self.browser.get(url)
+            if r.status_code == 200 and 'name="approval"' in r.text:
+                approval = re.search(r'name="approval" value="([^"]+)"', r.text)
+                assert approval is not None
+                r = await self.browser.post(f"{self.origin}/oauth/consent",
+                                            data={"approval": approval.group(1), "decision": "allow"})
+            assert r.is_redirect, (url, r.status_code, r.text[:300])
+            url = urljoin(str(r.url), r.headers["location"])
+            if same_endpoint(url, REDIRECT_URI):
+                query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+                query["client_id"] = registered.json()["client_id"]
+                return query, verifier
+        raise AssertionError("no redirect to the client")
+
+    async def user_of(self, query: dict[str, str], verifier: str) -> str:
+        """Redeem the code; the user id our access token names."""
+        r = await self.browser.post(f"{self.origin}/oauth/token", data={
+            "grant_type": "authorization_code", "code": query["code"], "code_verifier": verifier,
+            "client_id": query["client_id"], "redirect_uri": REDIRECT_URI})
+        assert r.status_code == 200, r.text
+        return str(jwt.decode(r.json()["access_token"], options={"verify_signature": False})["sub"])
+
+
+@pytest.fixture
+async def google(oidc_server_factory, user_repo: UserRepository) -> AsyncIterator[GoogleDeployment]:
+    await warm(user_repo)
+    origin = f"http://127.0.0.1:{free_port()}"  # served in process through a mounted ASGI transport
+    upstream_secret = secrets.token_urlsafe(32)
+    tag = uuid.uuid4().hex[:8]
+    idp = oidc_server_factory(
+        clients=[{"client_id": UPSTREAM_CLIENT, "client_secret": upstream_secret,
+                  "grant_types": ["authorization_code"], "response_types": ["code"],
+                  "redirect_uris": [f"{origin}/oauth/callback"]}],
+        accounts={
+            "worker": {"email": f"worker-{tag}@example.com", "email_verified": True, "hd": "example.com"},
+            "personal": {"email": f"worker-{tag}@example.com", "email_verified": True},  # no hd: not Workspace
+            "partner": {"email": f"partner-{tag}@example.com", "email_verified": True, "hd": "partner.example"},
+        },
+    )
+    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    client = user_repo._client  # noqa: SLF001 - the session's emulator client
+
+    async def keys() -> list[bytes]:
+        return [pem]
+
+    async def client_secret() -> str:
+        return upstream_secret
+
+    async with httpx.AsyncClient(timeout=10) as http:
+        server = AuthorizationServer(
+            resource=f"{origin}/mcp", keys=SigningKeys(keys), store=OAuthStore(client),
+            upstream=Upstream(issuer=idp.issuer, client_id=UPSTREAM_CLIENT, client_secret=client_secret,
+                              http=lambda: http),
+            policy=SignInPolicy(issuer=idp.issuer, google=True, links=IdentityLinks(client),
+                                domains=["example.com"]),
+            http=lambda: http, allow_loopback=True,
+        )
+        routes = server.routes
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            await routes[scope["path"]](scope, receive, send)
+
+        async with httpx.AsyncClient(mounts={origin: httpx.ASGITransport(app=app)}, timeout=20) as browser:
+            yield GoogleDeployment(origin=origin, idp=idp, browser=browser)
+
+
+async def test_a_personal_google_account_with_a_work_address_is_sent_back_with_access_denied(google, user_repo):
+    email = google.idp.settings.accounts["personal"]["email"]
+    await user_repo.create(UserRecord(uid=email, toolsets=frozenset({"notes"})))  # the employee's old record
+    query, _ = await google.sign_in("personal")
+    assert query["error"] == "access_denied" and "code" not in query
+    assert "personal Google account" in query["error_description"] and email in query["error_description"]
+    assert await IdentityLinks(user_repo._client).owner(email) is None  # noqa: SLF001 - nothing was claimed
+
+
+async def test_a_workspace_account_of_the_allowed_domain_signs_in_as_its_own_user(google):
+    query, verifier = await google.sign_in("worker")
+    assert "code" in query, query
+    assert await google.user_of(query, verifier) == derived_uid(google.idp.issuer, "worker")
+
+
+async def test_a_workspace_account_of_another_domain_is_told_which_workspace_manages_it(google):
+    query, _ = await google.sign_in("partner")
+    assert query["error"] == "access_denied"
+    assert "managed by the Google Workspace of partner.example" in query["error_description"]
