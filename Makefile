@@ -1,6 +1,6 @@
 # The two commands: `make dev` runs the server locally, `make test` runs the whole suite.
 # Each sets itself up (virtualenv, packages, emulators) and stops what it started.
-.PHONY: dev test lint bench soak
+.PHONY: dev test lint bench soak lock
 
 dev:
 	@scripts/bootstrap.sh
@@ -13,6 +13,11 @@ test:
 lint:
 	@scripts/bootstrap.sh
 	@.venv/bin/ruff check lib functions tests
+
+# requirements/dev.txt, the hash-locked packages the test build installs, regenerated from pyproject.toml.
+lock:
+	@scripts/bootstrap.sh
+	@.venv/bin/python scripts/lock.py
 
 bench:
 	@scripts/bootstrap.sh && .venv/bin/python -m bench --json bench/results.json $(BENCH_ARGS)
