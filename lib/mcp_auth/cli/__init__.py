@@ -5,6 +5,7 @@
     mcp-auth users show|disable|enable U
     mcp-auth users grant|revoke U --scopes a,b
     mcp-auth users toolsets U [--add a,b] [--remove a,b] [--set a,b]
+    mcp-auth accounts show --sub SUB [--issuer URL] | link U --sub SUB [--issuer URL] [--replace]
     mcp-auth keys create --user U [--scopes a,b] [--name N] [--ttl-days D] | list --user U | revoke ID
     mcp-auth audit list --user U [--limit N]
     mcp-auth dev [--port 8080] [--source functions/main.py]
@@ -22,12 +23,12 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from mcp_auth.cli import audit, keys, stdio, tokens, users
+from mcp_auth.cli import accounts, audit, keys, stdio, tokens, users
 from mcp_auth.cli._common import UsageError
 from mcp_auth.config import Settings
 from mcp_auth.errors import McpAuthError
 
-COMMAND_GROUPS = (tokens, users, keys, stdio, audit)
+COMMAND_GROUPS = (tokens, users, accounts, keys, stdio, audit)
 
 
 async def run(args: argparse.Namespace, settings: Settings | None) -> str:
