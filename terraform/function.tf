@@ -62,6 +62,8 @@ locals {
       MCP_AUTH_OAUTH_ACCESS_TOKEN_TTL      = tostring(var.oauth.access_token_ttl)
       MCP_AUTH_OAUTH_REFRESH_TOKEN_TTL     = tostring(var.oauth.refresh_token_ttl)
       MCP_AUTH_OAUTH_REGISTRATION_RATE     = tostring(var.oauth.registration_rate)
+      MCP_AUTH_OAUTH_AUTHORIZE_RATE        = tostring(var.oauth.authorize_rate)
+      MCP_AUTH_OAUTH_TOKEN_RATE            = tostring(var.oauth.token_rate)
       MCP_AUTH_TRUSTED_PROXIES             = local.lb_enabled ? google_compute_global_address.this[0].address : ""
     },
     # Audit copy in Firestore and OpenTelemetry traces (lib/mcp_auth/store/audit.py, tracing.py).

@@ -397,7 +397,7 @@ variable "cmek" {
 }
 
 variable "oauth" {
-  description = "The built-in authorization server (enabled by listing \"oauth\" in auth.providers): the upstream OpenID provider users sign in with, who may sign in, and token lifetimes."
+  description = "The built-in authorization server (enabled by listing \"oauth\" in auth.providers): the upstream OpenID provider users sign in with, who may sign in, token lifetimes, and requests accepted per client address and minute."
   type = object({
     upstream_issuer     = optional(string, "https://accounts.google.com")
     upstream_client_id  = optional(string)
@@ -407,6 +407,8 @@ variable "oauth" {
     access_token_ttl    = optional(number, 600)
     refresh_token_ttl   = optional(number, 2592000)
     registration_rate   = optional(number, 10)
+    authorize_rate      = optional(number, 60)
+    token_rate          = optional(number, 120)
   })
   default = {}
 
@@ -425,6 +427,14 @@ variable "oauth" {
   validation {
     condition     = var.oauth.registration_rate >= 1 && var.oauth.registration_rate <= 1000
     error_message = "oauth.registration_rate must be between 1 and 1000 registrations per address and minute."
+  }
+  validation {
+    condition     = var.oauth.authorize_rate >= 1 && var.oauth.authorize_rate <= 10000
+    error_message = "oauth.authorize_rate must be between 1 and 10000 authorization requests per address and minute."
+  }
+  validation {
+    condition     = var.oauth.token_rate >= 1 && var.oauth.token_rate <= 10000
+    error_message = "oauth.token_rate must be between 1 and 10000 token requests per address and minute."
   }
 }
 

@@ -75,6 +75,8 @@ SETTINGS: dict[str, str] = {
     "MCP_AUTH_OAUTH_ACCESS_TOKEN_TTL": "Seconds an issued access token lives (60-3600, default 600).",
     "MCP_AUTH_OAUTH_REFRESH_TOKEN_TTL": "Seconds an issued refresh token lives (3600-7776000, default 2592000).",
     "MCP_AUTH_OAUTH_REGISTRATION_RATE": "Client registrations accepted per address and minute (1-1000, default 10).",
+    "MCP_AUTH_OAUTH_AUTHORIZE_RATE": "Authorization requests accepted per address and minute (1-10000, default 60).",
+    "MCP_AUTH_OAUTH_TOKEN_RATE": "Token requests accepted per address and minute (1-10000, default 120).",
     "MCP_AUTH_OAUTH_ALLOW_LOOPBACK": "true: allow http loopback upstream and client documents (tests only).",
     "MCP_AUTH_AUDIT_FIRESTORE": "true: also write each audit record to the Firestore `audit` collection.",
     "MCP_AUTH_AUDIT_RETENTION_DAYS": "Days an audit document is kept before TTL deletes it (1-3650, default 30).",
@@ -204,6 +206,8 @@ class Settings:
     oauth_access_token_ttl: int = 600
     oauth_refresh_token_ttl: int = 2_592_000
     oauth_registration_rate: int = 10
+    oauth_authorize_rate: int = 60
+    oauth_token_rate: int = 120
     oauth_allow_loopback: bool = False
     project: str | None = None
     on_cloud_run: bool = False
@@ -418,6 +422,8 @@ class Settings:
             oauth_access_token_ttl=_int(env, "MCP_AUTH_OAUTH_ACCESS_TOKEN_TTL", 600, low=60, high=3600),
             oauth_refresh_token_ttl=_int(env, "MCP_AUTH_OAUTH_REFRESH_TOKEN_TTL", 2_592_000, low=3600, high=7_776_000),
             oauth_registration_rate=_int(env, "MCP_AUTH_OAUTH_REGISTRATION_RATE", 10, low=1, high=1000),
+            oauth_authorize_rate=_int(env, "MCP_AUTH_OAUTH_AUTHORIZE_RATE", 60, low=1, high=10_000),
+            oauth_token_rate=_int(env, "MCP_AUTH_OAUTH_TOKEN_RATE", 120, low=1, high=10_000),
             oauth_allow_loopback=_bool(env, "MCP_AUTH_OAUTH_ALLOW_LOOPBACK"),
             project=env.get("GOOGLE_CLOUD_PROJECT") or None,
             on_cloud_run=bool(env.get("K_SERVICE")),

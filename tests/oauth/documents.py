@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +18,12 @@ class DocumentServer:
         self.port = server.server_address[1]
         self.documents: dict[str, bytes] = {}
         self.delays: dict[str, float] = {}
+        self.hits: Counter[str] = Counter()  # GET requests per path
+
+    @property
+    def base(self) -> str:
+        """The plain-http loopback origin (for settings that take a URL, such as the upstream issuer)."""
+        return f"http://127.0.0.1:{self.port}"
 
     def client_id(self, path: str) -> str:
         """The https URL a client uses as its id; the test deployment fetches it over loopback http."""
@@ -36,6 +43,7 @@ def serve_documents() -> Iterator[DocumentServer]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             docs = holder[0]
+            docs.hits[self.path] += 1
             body = docs.documents.get(self.path)
             if body is None:
                 self.send_error(404)
@@ -56,7 +64,7 @@ def serve_documents() -> Iterator[DocumentServer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     holder.append(DocumentServer(server))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield holder[0]

@@ -1,10 +1,19 @@
-"""Redirect-URI rules and registration validation (no network)."""
+"""Redirect-URI rules, registration validation, and the metadata-document cache (loopback server)."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
-from mcp_auth.oauth.clients import ClientError, check_redirect_uri, is_metadata_url, register
+from mcp_auth.oauth.clients import (
+    ClientError,
+    MetadataDocuments,
+    check_redirect_uri,
+    is_metadata_url,
+    is_registered_id,
+    register,
+)
+from tests.oauth.documents import serve_documents
 
 
 @pytest.mark.parametrize("uri", [
@@ -18,6 +27,7 @@ def test_safe_redirect_uris_are_accepted(uri):
 @pytest.mark.parametrize("uri", [
     "http://evil.example/cb", "javascript:alert(1)", "data:text/html,x", "https://app.example/cb#frag",
     "//evil.example/cb", "file:///etc/passwd", 42, "https://" + "a" * 2001,
+    "https://app.example:99999/cb", "https://app.example:0/cb", "https://app.example:x/cb", "https://[::1/cb",
 ])
 def test_unsafe_redirect_uris_are_refused(uri):
     with pytest.raises(ClientError) as caught:
@@ -49,3 +59,41 @@ def test_only_https_urls_with_a_path_are_metadata_document_ids():
     assert not is_metadata_url("https://app.example/")
     assert not is_metadata_url("http://app.example/client.json")
     assert not is_metadata_url("mcp-abc")
+
+
+def test_only_ids_shaped_like_registered_ones_are_looked_up():
+    client, _ = register({"redirect_uris": ["https://a.example/cb"]})
+    assert is_registered_id(client.client_id)
+    for other in ("mcp-short", "a/b", "mcp-" + "a" * 23 + "/", "__x__", "https://a.example/c.json"):
+        assert not is_registered_id(other)
+
+
+def test_a_malformed_url_is_not_a_metadata_document_id():
+    assert not is_metadata_url("https://[::1/client.json")
+
+
+async def test_cached_documents_are_fetched_again_only_after_their_time():
+    now = [0.0]
+    cache = MetadataDocuments(ttl=60, max_entries=2, timer=lambda: now[0])
+    with serve_documents() as docs:
+        client_id = docs.client_id("/c.json")
+        docs.publish("/c.json", {"client_id": client_id, "redirect_uris": ["https://a.example/cb"]})
+        async with httpx.AsyncClient() as http:
+            for _ in range(3):
+                await cache.client(client_id, http=http, allow_loopback=True)
+            assert docs.hits["/c.json"] == 1
+            now[0] = 61.0
+            docs.publish("/c.json", {"client_id": client_id, "redirect_uris": ["https://b.example/cb"]})
+            refreshed = await cache.client(client_id, http=http, allow_loopback=True)
+    assert docs.hits["/c.json"] == 2 and refreshed.redirect_uris == ("https://b.example/cb",)
+
+
+async def test_the_document_cache_holds_at_most_its_size():
+    cache = MetadataDocuments(ttl=60, max_entries=2)
+    with serve_documents() as docs:
+        ids = [docs.publish(f"/{n}.json", {"client_id": docs.client_id(f"/{n}.json"),
+                                           "redirect_uris": ["https://a.example/cb"]}) for n in range(3)]
+        async with httpx.AsyncClient() as http:
+            for client_id in [*ids, ids[0]]:
+                await cache.client(client_id, http=http, allow_loopback=True)
+    assert docs.hits["/0.json"] == 2  # pushed out by the third document

@@ -7,7 +7,7 @@ import secrets
 
 import pytest
 
-from mcp_auth.oauth.store import OAuthStore
+from mcp_auth.oauth.store import InvalidKey, OAuthStore
 from tests._fixtures.firestore import TEST_PROJECT
 
 
@@ -43,3 +43,10 @@ async def test_a_code_redeemed_concurrently_is_accepted_exactly_once(store):
     await store.save_code(code, {"uid": "u@example.com", "family": "f"}, 60)
     results = await asyncio.gather(*(store.redeem_code(code) for _ in range(5)))
     assert sorted(replayed for _, replayed in results) == [False, True, True, True, True]
+
+
+@pytest.mark.parametrize("key", ["a/b", "x/y/z", "__reserved__", ".", "..", "", "é" * 751, "\ud800"])
+async def test_a_key_firestore_refuses_as_a_document_id_names_no_document(store, key):
+    assert await store.load_client(key) is None
+    with pytest.raises(InvalidKey):
+        await store.save_client(key, {"redirect_uris": []}, 60)

@@ -8,6 +8,7 @@ redirected (no open redirect); after that they go back to the client per RFC 674
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
@@ -18,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from mcp_auth.challenge import plain_error
 from mcp_auth.errors import McpAuthError
 from mcp_auth.oauth import consent
-from mcp_auth.oauth.clients import Client, ClientError, fetch_metadata_document, is_metadata_url
+from mcp_auth.oauth.clients import Client, ClientError, is_metadata_url, is_registered_id
 from mcp_auth.oauth.upstream import SignInRefused
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("mcp_auth.oauth")
 STATE_COOKIE = "mcp_auth_signin"
 REQUEST_TTL = 600
+_CHALLENGE = re.compile(r"[A-Za-z0-9._~-]{43,128}")  # RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is 43
 
 
 def redirect_to_client(uri: str, params: dict[str, str]) -> Response:
@@ -39,7 +41,10 @@ async def resolve_client(server: AuthorizationServer, client_id: str) -> Client:
     if not client_id or len(client_id) > 2000:
         raise ClientError("invalid_client", "client_id is missing or too long.")
     if is_metadata_url(client_id):
-        return await fetch_metadata_document(client_id, http=server.http(), allow_loopback=server.allow_loopback)
+        return await server.documents.client(client_id, http=server.http(), allow_loopback=server.allow_loopback)
+    if not is_registered_id(client_id):
+        raise ClientError("invalid_client", "client_id is neither an id issued by /oauth/register (mcp-…) nor an "
+                                            "https URL (with a path) of a client metadata document.")
     metadata = await server.store.load_client(client_id)
     if metadata is None:
         raise ClientError("invalid_client", "Unknown client_id: register the client first (or use a metadata URL).")
@@ -73,8 +78,9 @@ async def authorize(server: AuthorizationServer, request: Request) -> Response:
     if query.get("response_type") != "code":
         return fail("unsupported_response_type", "Only response_type=code is supported.")
     challenge = query.get("code_challenge", "")
-    if query.get("code_challenge_method") != "S256" or not 43 <= len(challenge) <= 128:
-        return fail("invalid_request", "PKCE is required: send code_challenge with code_challenge_method=S256.")
+    if query.get("code_challenge_method") != "S256" or not _CHALLENGE.fullmatch(challenge):
+        return fail("invalid_request", "PKCE is required: send code_challenge (43-128 characters of A-Z, a-z, "
+                                       "0-9, '-', '.', '_', '~') with code_challenge_method=S256.")
     resource = query.get("resource") or server.resource
     if resource.rstrip("/") != server.resource:
         return fail("invalid_target", f"This server issues tokens for {server.resource} only.")
@@ -102,7 +108,7 @@ async def callback(server: AuthorizationServer, request: Request) -> Response:
         return plain_error(405, "method_not_allowed", "Use GET for the sign-in callback.", {"Allow": "GET"})
     state = request.query_params.get("state", "")
     cookie = request.cookies.get(STATE_COOKIE)
-    if not state or cookie is None or not secrets.compare_digest(cookie, state):
+    if not state or cookie is None or not secrets.compare_digest(cookie.encode(), state.encode()):
         return plain_error(400, "invalid_request",
                            "This sign-in was not started in this browser (state mismatch): start again from the app.")
     pending = await server.store.take_request(state)

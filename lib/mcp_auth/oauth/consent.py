@@ -1,5 +1,6 @@
 """The consent step: after the upstream sign-in, the user sees which client asks for access
-(its name and where the answer goes) and approves or denies; only then is a code issued.
+(its host or that it is unverified, its claimed name, where the answer goes: ``consent_page.py``)
+and approves or denies; only then is a code issued.
 
 Without it, anyone could send a signed-in user a link that quietly delivers a code for
 their account to a client the attacker registered. The page carries a single-use approval
@@ -8,15 +9,15 @@ token (its hash is stored); the page cannot be framed (the edge sends X-Frame-Op
 
 from __future__ import annotations
 
-import html
 import secrets
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from mcp_auth.challenge import plain_error
+from mcp_auth.oauth.consent_page import render_consent_page
 
 if TYPE_CHECKING:
     from mcp_auth.oauth.server import AuthorizationServer
@@ -24,30 +25,13 @@ if TYPE_CHECKING:
 CONSENT_TTL = 600
 CODE_TTL = 60
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Allow access?</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: sans-serif; max-width: 32em; margin: 3em auto">
-<h1>Allow access?</h1>
-<p><strong>{client}</strong> wants to use the tools at <strong>{resource}</strong> as <strong>{user}</strong>.</p>
-<p>After you answer, you will be sent to <strong>{destination}</strong>.</p>
-<form method="post" action="{action}">
-<input type="hidden" name="approval" value="{approval}">
-<button type="submit" name="decision" value="allow">Allow</button>
-<button type="submit" name="decision" value="deny">Deny</button>
-</form></body></html>
-"""
-
 
 async def ask(server: AuthorizationServer, *, uid: str, pending: dict[str, Any]) -> Response:
     approval = secrets.token_urlsafe(32)
     await server.store.save_consent(approval, {**pending, "uid": uid}, CONSENT_TTL)
-    destination = urlsplit(pending["redirect_uri"])
-    page = _PAGE.format(
-        client=html.escape(pending.get("client_name") or pending["client_id"]),
-        resource=html.escape(server.resource), user=html.escape(uid),
-        destination=html.escape(destination.netloc or f"{destination.scheme}:"),
-        action=html.escape(f"{server.issuer}/oauth/consent"), approval=approval,
+    page = render_consent_page(
+        client_id=pending["client_id"], client_name=pending.get("client_name"), redirect_uri=pending["redirect_uri"],
+        resource=server.resource, user=uid, action=f"{server.issuer}/oauth/consent", approval=approval,
     )
     return HTMLResponse(page, headers={"Cache-Control": "no-store", "Content-Security-Policy":
                                        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
@@ -59,9 +43,7 @@ async def answer(server: AuthorizationServer, request: Request) -> Response:
 
     if request.method != "POST":
         return plain_error(405, "method_not_allowed", "Answer the consent page with its form.", {"Allow": "POST"})
-    body = await request.body()
-    if len(body) > 4096:
-        return plain_error(413, "invalid_request", "The consent answer is too large.")
+    body = await request.body()  # at most the route's cap: the edge has read it (server.CONSENT_BYTES)
     form = {k: v[0] for k, v in parse_qs(body.decode(errors="replace")).items()}
     approval, decision = form.get("approval", ""), form.get("decision")
     if not approval or decision not in ("allow", "deny"):

@@ -3,6 +3,8 @@
 Documents are keyed by the SHA-256 of the secret they stand for (state, code,
 refresh token) and hold owner uids and request parameters, never the secret.
 Every document has ``expires_at``, the field of its collection's TTL policy.
+A key that Firestore would refuse as a document id (a ``/``, ``__x__``, over 1,500 bytes)
+names no document: reads find nothing, and it never reaches Firestore.
 
     oauth_clients           dynamically registered clients (id -> metadata)
     oauth_requests          authorization requests waiting for the upstream sign-in
@@ -36,6 +38,24 @@ FAMILIES = "oauth_families"
 RATE = "oauth_rate"
 COLLECTIONS = (CLIENTS, REQUESTS, CONSENTS, CODES, REFRESH_TOKENS, FAMILIES, RATE)
 TTL_FIELD = "expires_at"
+MAX_ID_BYTES = 1500
+
+
+class InvalidKey(ValueError):
+    """A key that cannot be a Firestore document id."""
+
+
+def document_id(key: str) -> str:
+    """``key`` if Firestore accepts it as a document id, else ``InvalidKey`` saying why."""
+    try:
+        size = len(key.encode())
+    except UnicodeEncodeError:
+        raise InvalidKey("A document id must be valid UTF-8.") from None
+    if not key or size > MAX_ID_BYTES:
+        raise InvalidKey(f"A document id must be 1 to {MAX_ID_BYTES} bytes long.")
+    if "/" in key or key in (".", "..") or (key.startswith("__") and key.endswith("__")):
+        raise InvalidKey("A document id must not contain '/', be '.' or '..', or look like __name__.")
+    return key
 
 
 def digest(secret: str) -> str:
@@ -61,7 +81,7 @@ class OAuthStore:
         return self._client() if callable(self._client) else self._client
 
     def _doc(self, collection: str, key: str) -> Any:
-        return self.client.collection(collection).document(key)
+        return self.client.collection(collection).document(document_id(key))
 
     async def _guard(self, call: Any) -> Any:
         from google.api_core import exceptions as gexc
@@ -72,7 +92,11 @@ class OAuthStore:
             raise StoreUnavailable(f"The authorization store is unavailable ({type(exc).__name__}); retry.") from exc
 
     async def _get(self, collection: str, key: str) -> dict[str, Any] | None:
-        snap = await self._guard(self._doc(collection, key).get(timeout=TIMEOUT, retry=bounded_retry()))
+        try:
+            ref = self._doc(collection, key)
+        except InvalidKey:
+            return None  # no document can have this id
+        snap = await self._guard(ref.get(timeout=TIMEOUT, retry=bounded_retry()))
         if not snap.exists:
             return None
         data = snap.to_dict()

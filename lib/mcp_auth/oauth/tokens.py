@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import secrets
 import time
 from typing import TYPE_CHECKING, Any
@@ -18,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from mcp_auth import bounded_json
 from mcp_auth.challenge import plain_error
 from mcp_auth.oauth.clients import ClientError, register
 
 if TYPE_CHECKING:
     from mcp_auth.oauth.server import AuthorizationServer
 
-MAX_FORM_BYTES = 16 * 1024
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -39,9 +38,7 @@ async def _form(request: Request) -> dict[str, str]:
         raise GrantError("invalid_request", "Use POST.", 405)
     if (request.headers.get("content-type") or "").split(";")[0].strip() != "application/x-www-form-urlencoded":
         raise GrantError("invalid_request", "Send the parameters as application/x-www-form-urlencoded.")
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise GrantError("invalid_request", "The request body is too large.", 413)
+    body = await request.body()  # at most the route's cap: the edge has read it (server.FORM_BYTES)
     from urllib.parse import parse_qs
 
     parsed = parse_qs(body.decode(errors="replace"), keep_blank_values=True)
@@ -86,7 +83,7 @@ async def _authorization_code(server: AuthorizationServer, form: dict[str, str])
         raise GrantError("invalid_grant", "The authorization code was issued to another client.")
     if form.get("redirect_uri", grant["redirect_uri"]) != grant["redirect_uri"]:
         raise GrantError("invalid_grant", "redirect_uri does not match the authorization request.")
-    if not secrets.compare_digest(_s256(verifier), grant["code_challenge"]):
+    if not secrets.compare_digest(_s256(verifier).encode(), str(grant["code_challenge"]).encode()):
         raise GrantError("invalid_grant", "The code_verifier does not match the code_challenge (PKCE).")
     if form.get("resource", grant["resource"]).rstrip("/") != grant["resource"]:
         raise GrantError("invalid_target", f"This code is for {grant['resource']}.")
@@ -156,17 +153,18 @@ async def revoke(server: AuthorizationServer, request: Request) -> Response:
 async def registration(server: AuthorizationServer, request: Request, remote: str) -> Response:
     if request.method != "POST":
         return plain_error(405, "method_not_allowed", "Use POST to register a client.", {"Allow": "POST"})
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        return plain_error(413, "invalid_client_metadata", "The registration request is too large.")
+    body = await request.body()  # at most the route's cap: the edge has read it (server.FORM_BYTES)
     if await server.store.count_registration(remote) > server.registration_rate:
         return plain_error(429, "too_many_requests", "Too many registrations from this address: retry in a minute.",
                            {"Retry-After": "60"})
     try:
-        metadata = json.loads(body)
+        metadata = bounded_json.loads(body)
         _, stored = register(metadata)
+    except bounded_json.JsonTooDeep as exc:
+        return plain_error(400, "invalid_client_metadata", f"The registration request is refused: {exc}")
     except ValueError:
-        return plain_error(400, "invalid_client_metadata", "The registration request must be a JSON object.")
+        return plain_error(400, "invalid_client_metadata", "The registration request must be a JSON object "
+                                                           "(UTF-8), sent as application/json.")
     except ClientError as exc:
         return plain_error(400, exc.error, exc.description)
     await server.store.save_client(stored["client_id"], stored, server.client_ttl)

@@ -16,7 +16,11 @@ from mcp_auth.errors import ConfigError
 
 _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 _RATE = re.compile(r"^\s*(\d{1,9})\s*/\s*(\d{1,6})?\s*(second|minute|hour|day)s?\s*$", re.IGNORECASE)
-KINDS = ("ip", "user", "tool")
+DEPLOYMENT_KINDS = ("ip", "user", "tool")
+"""The limits ``RateLimits`` holds (``MCP_AUTH_RATE_LIMIT_*``)."""
+KINDS = (*DEPLOYMENT_KINDS, "oauth_authorize", "oauth_token")
+"""Every kind the limiter counts: the deployment's, and the built-in authorization server's
+per-address limits on ``/oauth/authorize`` and ``/oauth/token``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +112,8 @@ class RateLimits:
         Quota keys: ``user``, ``tool`` (every tool) and ``tool:<name>`` (one tool).
         A quota that does not parse is ignored in favour of the deployment's limit.
         """
-        if kind not in KINDS:
-            raise ValueError(f"Unknown rate-limit kind {kind!r}; use one of {', '.join(KINDS)}.")
+        if kind not in DEPLOYMENT_KINDS:
+            raise ValueError(f"Unknown rate-limit kind {kind!r}; use one of {', '.join(DEPLOYMENT_KINDS)}.")
         default: Rate | None = getattr(self, kind)
         if kind == "ip" or not quotas:
             return default

@@ -1,0 +1,80 @@
+"""The built-in authorization server in process: the whole app (``wrap_server`` with the oauth
+provider), its secrets on the Secret Manager emulator, its state on the Firestore emulator.
+
+    oauth_app    make(**settings) -> OAuthApp. ``settings`` are extra environment entries
+                 (None removes one). ``.client()`` is an httpx client calling the app in process
+                 from an IPv6 /64 of its own (per-address limits never meet another test's);
+                 ``.documents`` is a loopback server for client metadata documents that also
+                 serves the upstream OpenID provider's discovery document.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from mcp.server.mcpserver import MCPServer
+
+from mcp_auth import Settings, wrap_server
+from mcp_auth.app import McpAuthApp
+from tests._fixtures.firestore import TEST_PROJECT
+from tests.oauth.documents import DocumentServer, serve_documents
+
+BASE = "https://mcp.example.com"
+UPSTREAM_CLIENT = "mcp-deployment"
+
+
+def random_64() -> str:
+    """A /64 of the documentation range (2001:db8::/32) nobody else in the run uses."""
+    return f"2001:db8:{secrets.randbits(16):x}:{secrets.randbits(16):x}"
+
+
+@dataclass
+class OAuthApp:
+    app: McpAuthApp
+    documents: DocumentServer
+    base: str = BASE
+
+    def client(self, *, address: str | None = None) -> httpx.AsyncClient:
+        """Requests as from ``address`` (default: the first address of a fresh /64)."""
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app), base_url=self.base,
+            headers={"X-Forwarded-For": address or f"{random_64()}::1"},
+        )
+
+
+@pytest.fixture
+def oauth_app(firestore_emulator, secret_manager) -> Iterator[Callable[..., OAuthApp]]:
+    key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    secret_manager.create_secret("oauth-upstream", secrets.token_urlsafe(32).encode())
+    secret_manager.create_secret("oauth-signing", key)
+    names = f"projects/{secret_manager.project}/secrets"
+    with serve_documents() as documents:
+        upstream = documents.base
+        documents.publish("/.well-known/openid-configuration", {
+            "issuer": upstream, "authorization_endpoint": f"{upstream}/authorize",
+            "token_endpoint": f"{upstream}/token", "jwks_uri": f"{upstream}/jwks",
+        })
+
+        def make(**settings: str | None) -> OAuthApp:
+            env: dict[str, str | None] = {
+                "MCP_AUTH_RESOURCE_URL": f"{BASE}/mcp", "MCP_AUTH_PROVIDERS": "oauth",
+                "GOOGLE_CLOUD_PROJECT": TEST_PROJECT,
+                "MCP_AUTH_SECRET_MANAGER_ENDPOINT": secret_manager.endpoint,
+                "MCP_AUTH_OAUTH_UPSTREAM_ISSUER": upstream, "MCP_AUTH_OAUTH_UPSTREAM_CLIENT_ID": UPSTREAM_CLIENT,
+                "MCP_AUTH_OAUTH_UPSTREAM_CLIENT_SECRET": f"{names}/oauth-upstream",
+                "MCP_AUTH_OAUTH_SIGNING_KEY_SECRET": f"{names}/oauth-signing",
+                "MCP_AUTH_OAUTH_ALLOWED_DOMAINS": "example.com", "MCP_AUTH_OAUTH_ALLOW_LOOPBACK": "true",
+                **settings,
+            }
+            app = wrap_server(lambda record: MCPServer("t"), settings=Settings.from_env(
+                {k: v for k, v in env.items() if v is not None}))
+            return OAuthApp(app=app, documents=documents)
+
+        yield make
