@@ -1,7 +1,7 @@
 """Per-request CPU cost without HTTP: the ASGI apps called directly, in this process.
 
 Separates what the framework adds from the server, the client and the
-network: the bare baseline's ASGI callable against ``wrap_server(build_server)``
+network: the bare baseline's ASGI callable against ``wrap_server(FACTORY)``
 with the team's factory, both answering the same ``tools/call``. The full
 stack's user directory reads from an in-memory repository here (its cache
 makes that a hit after the first request anyway); the HTTP runs count the
@@ -56,7 +56,7 @@ def _build_full(key: str) -> Asgi:
     functions = str(ROOT / "functions")
     if functions not in sys.path:
         sys.path.insert(0, functions)
-    from factory import build_server
+    from factory import FACTORY
     from mcp_auth import Settings, wrap_server
     from mcp_auth.store.users import UserDirectory
 
@@ -68,7 +68,7 @@ def _build_full(key: str) -> Asgi:
     from mcp_auth.ratelimit import MemoryWindows, RateLimiter
 
     limiter = RateLimiter(MemoryWindows())  # the production limits, counted in memory: no Firestore in process
-    return wrap_server(build_server, settings=settings, users=UserDirectory(_Repository()),  # type: ignore[arg-type]
+    return wrap_server(FACTORY, settings=settings, users=UserDirectory(_Repository()),  # type: ignore[arg-type]
                        limiter=limiter)
 
 

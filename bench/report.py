@@ -67,7 +67,7 @@ def render(r: dict[str, Any]) -> str:
 def _method() -> str:
     return """## Method
 
-- **Subjects.** *Full stack*: `functions/main.py` (`wrap_server(build_server)`: Host/Origin edge, JWT (HS256)
+- **Subjects.** *Full stack*: `functions/main.py` (`wrap_server(FACTORY)`: Host/Origin edge, JWT (HS256)
   through the verification cache, the user record from Firestore through the user cache, the per-user server from
   the server cache, per-tool scope checks). *Bare*: `bench/baseline/main.py`, the MCP SDK alone: one `MCPServer`
   with the same prebuilt `echo` tool, a per-request stateless `StreamableHTTPSessionManager`, no authentication.

@@ -22,9 +22,9 @@ def _factory() -> Any:
     functions = str(ROOT / "functions")
     if functions not in sys.path:
         sys.path.insert(0, functions)
-    from factory import build_server
+    from factory import FACTORY
 
-    return build_server
+    return FACTORY
 
 
 def _record(i: int) -> Any:
@@ -35,24 +35,25 @@ def _record(i: int) -> Any:
 
 
 async def build_cost(*, users: int) -> dict[str, float]:
-    """Seconds per build: the bare SDK constructor, the team factory, and a ServerCache miss (factory + scopes)."""
+    """Seconds per build: the bare SDK constructor, the team's selection assembled, and a ServerCache miss."""
     from mcp.server.mcpserver import MCPServer
 
     from mcp_auth.servers import ServerCache
 
-    build_server = _factory()
+    factory = _factory()
+    from mcp_auth.servers import assemble
     from toolsets import basics
 
     records = [_record(i) for i in range(users)]
     started = time.perf_counter()
     for _ in records:
-        MCPServer("bare", tools=list(basics.TOOLS), log_level="WARNING")
+        MCPServer("bare", tools=list(basics.TOOLSET.tools), log_level="WARNING")
     bare = (time.perf_counter() - started) / users
     started = time.perf_counter()
     for record in records:
-        build_server(record)
-    factory = (time.perf_counter() - started) / users
-    cache = ServerCache(build_server, max_size=users)
+        assemble(factory.select(record))
+    factory_build = (time.perf_counter() - started) / users
+    cache = ServerCache(factory, max_size=users)
     started = time.perf_counter()
     for record in records:
         await cache.get(record)
@@ -61,7 +62,7 @@ async def build_cost(*, users: int) -> dict[str, float]:
     for record in records:
         await cache.get(record)
     hit = (time.perf_counter() - started) / users
-    return {"bare_sdk_build_us": bare * 1e6, "factory_build_us": factory * 1e6, "cache_miss_us": miss * 1e6,
+    return {"bare_sdk_build_us": bare * 1e6, "factory_build_us": factory_build * 1e6, "cache_miss_us": miss * 1e6,
             "cache_hit_us": hit * 1e6, "users": users}
 
 
@@ -69,9 +70,8 @@ async def memory_per_server(*, users: int) -> dict[str, float]:
     """Bytes allocated per cached server (ServerCache holding ``users`` servers)."""
     from mcp_auth.servers import ServerCache
 
-    build_server = _factory()
     records = [_record(i) for i in range(users)]
-    cache = ServerCache(build_server, max_size=users)
+    cache = ServerCache(_factory(), max_size=users)
     await cache.get(_record(-1))  # first build pays one-time imports and caches, outside the measurement
     gc.collect()
     tracemalloc.start()
@@ -88,12 +88,11 @@ async def many_users(*, users: int, requests: int, cache_size: int, seed: int = 
     """``requests`` requests from ``users`` distinct users (Zipf-like popularity) through a bounded cache."""
     from mcp_auth.servers import ServerCache
 
-    build_server = _factory()
     rng = random.Random(seed)
     weights = [1 / (rank + 1) ** 1.1 for rank in range(users)]
     order = rng.choices(range(users), weights=weights, k=requests)
     records = [_record(i) for i in range(users)]
-    cache = ServerCache(build_server, max_size=cache_size)
+    cache = ServerCache(_factory(), max_size=cache_size)
     gc.collect()
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]

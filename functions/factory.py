@@ -1,17 +1,13 @@
-"""The team's server factory: one MCP server per user, from the user's record."""
+"""The team's server factory: every toolset this deployment offers, and which ones a user gets.
+
+The framework builds each user's MCP server from the toolsets selected here; by default a
+user gets the toolsets their record names (``mcp-auth users toolsets U --add notes``). Pass
+``select=`` to choose differently (by role, say), and keep it to selection.
+"""
 
 from __future__ import annotations
 
-from mcp.server.mcpserver import MCPServer
+from mcp_auth import ToolsetFactory
+from toolsets import TOOLSETS
 
-from mcp_auth import UserRecord
-from toolsets import TOOLSETS, notes
-
-
-def build_server(record: UserRecord) -> MCPServer:
-    """Give the user the tools of every toolset their record enables (unknown names are ignored)."""
-    tools = [tool for name in sorted(record.toolsets) for tool in TOOLSETS.get(name, ())]
-    server = MCPServer("mcp-auth-server", tools=tools, log_level="WARNING")
-    if "notes" in record.toolsets:
-        notes.add_resources_and_prompts(server)
-    return server
+FACTORY = ToolsetFactory(TOOLSETS, server_name="mcp-auth-server")

@@ -1,6 +1,8 @@
 """Cloud Run functions entry point: ``mcp`` serves the MCP endpoint and its metadata.
 
-Deploy with entry point ``mcp``; run locally with ``make dev``.
+Deploy with entry point ``mcp``; run locally with ``make dev``. The toolsets served are
+those of the factory ``MCP_AUTH_FACTORY`` names: ``factory:FACTORY`` (``functions/factory.py``)
+unless set otherwise. The command line (``mcp-auth users``, ``mcp-auth stdio``) finds it the same way.
 """
 
 from __future__ import annotations
@@ -9,10 +11,9 @@ import functions_framework.aio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from factory import build_server
 from mcp_auth import wrap_server
 
-app = wrap_server(build_server)
+app = wrap_server()
 
 
 @functions_framework.aio.http

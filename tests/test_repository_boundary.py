@@ -21,7 +21,8 @@ REPOSITORIES = (
     "lib/mcp_auth/credentials/versions.py",
     "lib/mcp_auth/ratelimit/windows.py",
 )
-WIRING = ("lib/mcp_auth/app.py", "lib/mcp_auth/cli/", "lib/mcp_auth/auth/api_keys.py", "lib/mcp_auth/oauth/__init__.py")
+WIRING = ("lib/mcp_auth/app.py", "lib/mcp_auth/cli/", "lib/mcp_auth/devtools/", "lib/mcp_auth/auth/api_keys.py",
+          "lib/mcp_auth/oauth/__init__.py")
 """Modules that may obtain the client, only to hand it to a repository."""
 ACCESS_METHODS = frozenset({"collection_group", "collections", "document", "get_all", "recursive_delete"})
 CLIENT_FACTORIES = frozenset({"firestore_client"})

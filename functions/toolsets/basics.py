@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import anyio
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.tools.base import Tool
 from pydantic import BaseModel, Field
 
-from mcp_auth import current_user, tool
+from mcp_auth import Toolset, current_user, tool
 
 
 class WhoAmI(BaseModel):
@@ -46,8 +45,12 @@ async def echo_with_progress(
     return text
 
 
-TOOLS: tuple[Tool, ...] = (
-    tool(whoami, structured_output=True),
-    tool(echo, scopes=["mcp:tools"]),
-    tool(echo_with_progress, scopes=["mcp:tools"]),
+TOOLSET = Toolset(
+    "basics",
+    description="Who am I, and an echo that can report progress.",
+    tools=[
+        tool(whoami, structured_output=True),
+        tool(echo, scopes=["mcp:tools"]),
+        tool(echo_with_progress, scopes=["mcp:tools"]),
+    ],
 )

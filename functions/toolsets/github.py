@@ -6,7 +6,8 @@
 
 Each call resolves the user's ``github`` credential (cached; refreshed when the
 platform's webhook says it changed) and sends it to the GitHub API only. A user
-who has not connected GitHub gets a tool error saying where to connect it.
+who has not connected GitHub gets a tool error saying where to connect it (the
+framework turns ``user_credential``'s errors into tool errors).
 ``GITHUB_API_URL`` points the toolset at GitHub Enterprise (default api.github.com).
 """
 
@@ -18,12 +19,9 @@ from typing import Any, Literal
 
 import httpx
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.server.mcpserver.tools.base import Tool
 from pydantic import BaseModel, Field
 
-from mcp_auth import tool
-from mcp_auth.credentials import forget_user_credential, user_credential
-from mcp_auth.http import http_client
+from mcp_auth import Toolset, forget_user_credential, http_client, tool, user_credential
 
 PROVIDER = "github"
 NAME = "GitHub"
@@ -140,8 +138,12 @@ def _repo_of(item: dict[str, Any]) -> str | None:
     return "/".join(url.rsplit("/", 2)[-2:]) if isinstance(url, str) else None
 
 
-TOOLS: tuple[Tool, ...] = (
-    tool(list_my_repositories, scopes=["mcp:tools"], structured_output=True),
-    tool(create_issue, scopes=["mcp:tools"], structured_output=True),
-    tool(search_my_issues, scopes=["mcp:tools"], structured_output=True),
+TOOLSET = Toolset(
+    "github",
+    description="Your GitHub repositories and issues, with your own GitHub connection.",
+    tools=[
+        tool(list_my_repositories, scopes=["mcp:tools"], structured_output=True),
+        tool(create_issue, scopes=["mcp:tools"], structured_output=True),
+        tool(search_my_issues, scopes=["mcp:tools"], structured_output=True),
+    ],
 )

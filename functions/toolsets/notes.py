@@ -8,7 +8,9 @@
     search_notes   by tag and/or title prefix (case-insensitive), cursor pagination
 
 Each note is also the resource ``note://{id}``; the prompt ``summarize_notes``
-embeds the caller's recent notes. Everything goes through ``user_store()``.
+embeds the caller's recent notes. Everything goes through ``user_store()``. Scopes are
+declared beside each tool, resource and prompt, and store errors (not found, conflict,
+unavailable) reach the client as MCP errors of the right kind: the framework does both.
 """
 
 from __future__ import annotations
@@ -17,19 +19,10 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
-from mcp.server.mcpserver.prompts.base import Prompt
-from mcp.server.mcpserver.tools.base import Tool
-from mcp.shared.exceptions import MCPError
-from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
+from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field, StringConstraints
 
-from mcp_auth import McpAuthError, UpstreamError, current_user, tool
-from mcp_auth.store.documents import Document, NotFound, UserCollection
-from mcp_auth.store.handle import tool_errors, user_store
-from mcp_auth.tools import INSUFFICIENT_SCOPE
-from toolsets._strict import strict
+from mcp_auth import Document, Toolset, UserCollection, prompt, resource, tool, user_store
 
 READ, WRITE = "notes:read", "notes:write"
 COLLECTION = "notes"
@@ -108,21 +101,18 @@ async def create_note(
                                             description="Your id for this request; a retry with it is safe.")] = None,
 ) -> Note:
     """Create a note. Send a request_id to make retries safe (the same id returns the same note)."""
-    with tool_errors():
-        return _note(await _notes().create(_fields(title, body, tags or []), request_id=request_id))
+    return _note(await _notes().create(_fields(title, body, tags or []), request_id=request_id))
 
 
 async def get_note(id: NoteId) -> Note:  # noqa: A002 - the argument clients see
     """Get one of your notes by id."""
-    with tool_errors():
-        return _note(await _notes().get(id))
+    return _note(await _notes().get(id))
 
 
 async def list_notes(tag: Tag | None = None, limit: Limit = 20, cursor: CursorArg = None) -> NotePage:
     """Your notes, newest first; optionally only those with a tag."""
     where = [("tags", "array_contains", tag)] if tag else []
-    with tool_errors():
-        docs, next_cursor = await _notes().page(order_by="created_at", where=where, size=limit, cursor=cursor)
+    docs, next_cursor = await _notes().page(order_by="created_at", where=where, size=limit, cursor=cursor)
     return NotePage(notes=[_summary(d) for d in docs], next_cursor=next_cursor)
 
 
@@ -135,16 +125,14 @@ async def update_note(
 ) -> Note:
     """Change a note's title, body or tags. Fails with a conflict if it changed since you read ``version``."""
     fields = _fields(title, body, tags)
-    with tool_errors():
-        if not fields:
-            return _note(await _notes().get(id))
-        return _note(await _notes().update(id, fields, version=version))
+    if not fields:
+        return _note(await _notes().get(id))
+    return _note(await _notes().update(id, fields, version=version))
 
 
 async def delete_note(id: NoteId, version: Version | None = None) -> Deleted:  # noqa: A002
     """Delete a note (only if still at ``version``, when given)."""
-    with tool_errors():
-        await _notes().delete(id, version=version)
+    await _notes().delete(id, version=version)
     return Deleted(id=id, deleted=True)
 
 
@@ -163,39 +151,21 @@ async def search_notes(
         key = title_prefix.casefold()
         where += [("title_key", ">=", key), ("title_key", "<", key + "\U0010ffff")]
         order = "title_key"
-    with tool_errors():
-        docs, next_cursor = await _notes().page(
-            order_by=order, descending=order == "created_at", where=where, size=limit, cursor=cursor
-        )
+    docs, next_cursor = await _notes().page(
+        order_by=order, descending=order == "created_at", where=where, size=limit, cursor=cursor
+    )
     return NotePage(notes=[_summary(d) for d in docs], next_cursor=next_cursor)
 
 
 async def note_resource(id: str) -> str:  # noqa: A002
     """The note as JSON (the same answer as get_note); a foreign or unknown id reads like a missing one."""
-    if READ not in current_user().scopes:
-        raise ResourceError(f"insufficient_scope: reading notes needs the scope {READ}.")
-    try:
-        return _note(await _notes().get(id)).model_dump_json()
-    except NotFound as exc:
-        raise ResourceNotFoundError(exc.message) from None
-    except UpstreamError as exc:
-        raise ResourceError(f"Temporarily unavailable, retryable: {exc.message}") from None
-    except McpAuthError as exc:
-        raise ResourceError(exc.message) from None
+    return _note(await _notes().get(id)).model_dump_json()
 
 
 async def summarize_notes(tag: str | None = None) -> str:
     """Ask the model to summarise your most recent notes (optionally those with a tag)."""
-    if READ not in current_user().scopes:
-        message = f"insufficient_scope: summarising notes needs the scope {READ}."
-        raise MCPError(code=INSUFFICIENT_SCOPE, message=message)
     where = [("tags", "array_contains", tag)] if tag else []
-    try:
-        docs, _ = await _notes().page(order_by="created_at", where=where, size=10)
-    except UpstreamError as exc:
-        raise MCPError(code=INTERNAL_ERROR, message=f"Temporarily unavailable, retryable: {exc.message}") from None
-    except McpAuthError as exc:
-        raise MCPError(code=INVALID_PARAMS, message=exc.message) from None
+    docs, _ = await _notes().page(order_by="created_at", where=where, size=10)
     notes = [{"title": d.data.get("title"), "tags": d.data.get("tags"), "body": d.data.get("body")} for d in docs]
     if not notes:
         return "I have no notes yet. Tell me so, and suggest how I could start taking notes."
@@ -205,20 +175,18 @@ async def summarize_notes(tag: str | None = None) -> str:
     )
 
 
-def add_resources_and_prompts(server: MCPServer) -> None:
-    """Register the ``note://{id}`` template and the ``summarize_notes`` prompt on a user's server."""
-    server.resource("note://{id}", name="note", description="One of your notes, as JSON.",
-                    mime_type="application/json")(note_resource)
-    server.add_prompt(PROMPT)
-
-
-PROMPT = Prompt.from_function(summarize_notes)
-
-TOOLS: tuple[Tool, ...] = (
-    strict(tool(create_note, scopes=[WRITE], structured_output=True)),
-    strict(tool(get_note, scopes=[READ], structured_output=True)),
-    strict(tool(list_notes, scopes=[READ], structured_output=True)),
-    strict(tool(update_note, scopes=[WRITE], structured_output=True)),
-    strict(tool(delete_note, scopes=[WRITE], structured_output=True)),
-    strict(tool(search_notes, scopes=[READ], structured_output=True)),
+TOOLSET = Toolset(
+    "notes",
+    description="Your own notes: create, read, update, delete, search; each note is a resource too.",
+    tools=[
+        tool(create_note, scopes=[WRITE], strict=True, structured_output=True),
+        tool(get_note, scopes=[READ], strict=True, structured_output=True),
+        tool(list_notes, scopes=[READ], strict=True, structured_output=True),
+        tool(update_note, scopes=[WRITE], strict=True, structured_output=True),
+        tool(delete_note, scopes=[WRITE], strict=True, structured_output=True),
+        tool(search_notes, scopes=[READ], strict=True, structured_output=True),
+    ],
+    resources=[resource(note_resource, "note://{id}", name="note", description="One of your notes, as JSON.",
+                        mime_type="application/json", scopes=[READ])],
+    prompts=[prompt(summarize_notes, scopes=[READ])],
 )

@@ -14,12 +14,9 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.server.mcpserver.tools.base import Tool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from mcp_auth import current_user, tool
-from mcp_auth.store.handle import tool_errors, user_store
-from toolsets._strict import strict
+from mcp_auth import Toolset, current_user, tool, user_store
 
 SettingName = Literal["display_name", "timezone", "language", "notes_page_size"]
 
@@ -81,8 +78,7 @@ def _profile(settings: dict[str, Any], version: str) -> Profile:
 
 async def get_profile() -> Profile:
     """Who the server thinks you are, and your settings."""
-    with tool_errors():
-        settings, version = await user_store().settings()
+    settings, version = await user_store().settings()
     return _profile(settings, version)
 
 
@@ -97,15 +93,18 @@ async def update_settings(
         if name in changes:
             raise ToolError(f"{name!r} is both set and cleared: choose one.")
         changes[name] = None
-    with tool_errors():
-        if not changes:
-            stored, current = await user_store().settings()
-            return _profile(stored, current)
-        stored, newer = await user_store().update_settings(changes, version=version)
+    if not changes:
+        stored, current = await user_store().settings()
+        return _profile(stored, current)
+    stored, newer = await user_store().update_settings(changes, version=version)
     return _profile(stored, newer)
 
 
-TOOLS: tuple[Tool, ...] = (
-    strict(tool(get_profile, structured_output=True)),
-    strict(tool(update_settings, scopes=["profile:write"], structured_output=True)),
+TOOLSET = Toolset(
+    "profile",
+    description="Who you are to this server, and your own settings.",
+    tools=[
+        tool(get_profile, strict=True, structured_output=True),
+        tool(update_settings, scopes=["profile:write"], strict=True, structured_output=True),
+    ],
 )

@@ -1,12 +1,19 @@
 """mcp_auth: authenticated, multi-tenant MCP servers on Cloud Run functions.
 
-The public API is what this module exports; everything else may change.
+The public API is what this module exports; everything else may change. A team's code
+in ``functions/`` needs nothing else:
+
+    Toolset, ToolsetFactory, tool, resource, prompt     what a team hands the framework
+    current_user, user_store, user_credential, http_client   what a handler calls
+    NotFound, Conflict, McpAuthError, …                 errors a handler may raise or meet
 """
 
 from mcp_auth.app import McpAuthApp, wrap_server
 from mcp_auth.auth.base import AuthProvider, Credentials
 from mcp_auth.config import Settings
 from mcp_auth.context import UserContext, current_user
+from mcp_auth.credentials.access import forget_user_credential, user_credential
+from mcp_auth.credentials.model import Credential, CredentialNotConnected, CredentialsNotConfigured
 from mcp_auth.errors import (
     AuthError,
     ConfigError,
@@ -25,17 +32,25 @@ from mcp_auth.errors import (
     UserError,
     WrongAudience,
 )
+from mcp_auth.http import http_client
 from mcp_auth.principal import Principal
+from mcp_auth.store.documents import Conflict, Document, NotFound, UserCollection
+from mcp_auth.store.handle import UserStore, user_store
 from mcp_auth.store.users import UserRecord
-from mcp_auth.tools import tool
+from mcp_auth.toolsets import Toolset, ToolsetFactory, ToolsetPrompt, ToolsetResource, prompt, resource, tool
 
 __all__ = [
     "AuthError",
     "AuthProvider",
     "ConfigError",
+    "Conflict",
+    "Credential",
+    "CredentialNotConnected",
     "CredentialUnavailable",
     "Credentials",
+    "CredentialsNotConfigured",
     "DisabledUser",
+    "Document",
     "ExpiredToken",
     "InsufficientScope",
     "InvalidToken",
@@ -43,17 +58,30 @@ __all__ = [
     "McpAuthApp",
     "McpAuthError",
     "MissingToken",
+    "NotFound",
     "Principal",
     "SecretUnavailable",
     "Settings",
     "StoreUnavailable",
+    "Toolset",
+    "ToolsetFactory",
+    "ToolsetPrompt",
+    "ToolsetResource",
     "UnknownUser",
     "UpstreamError",
+    "UserCollection",
     "UserContext",
     "UserError",
     "UserRecord",
+    "UserStore",
     "WrongAudience",
     "current_user",
+    "forget_user_credential",
+    "http_client",
+    "prompt",
+    "resource",
     "tool",
+    "user_credential",
+    "user_store",
     "wrap_server",
 ]

@@ -161,6 +161,12 @@ class McpAuthApp:
         with self._tracing.request_span(scope, record, route=route, project=self.settings.project):
             await self._asgi(scope, receive, send)
 
+    @property
+    def paths(self) -> frozenset[str]:
+        """Every path this app serves (any other is answered 404): the MCP endpoint, its metadata,
+        the health routes and the extra routes (the credential webhook, the authorization server)."""
+        return frozenset({self._mcp_path, *self._metadata_paths, "/healthz", "/readyz", *self._routes})
+
     def _route_name(self, path: str) -> str:
         if path in (self._mcp_path, self._mcp_path.rstrip("/") + "/"):
             return "mcp"
@@ -238,7 +244,7 @@ class McpAuthApp:
                 await self._accept_reply(mailbox, user, reply, scope, receive, send)
                 return
             built = await self.servers.get(user.record)
-            _check_named_tool(request, built.scopes, user.scopes)
+            _check_named_tool(request, built.rules.tools, user.scopes)
         except McpAuthError as exc:
             if record is not None:
                 denied = exc.status in (401, 403)
@@ -390,8 +396,20 @@ class _AsgiResponse(Response):
         await self._app(scope, receive, send)
 
 
+def with_derived_scopes(settings: Settings, factory: ServerFactory) -> Settings:
+    """The scopes advertised (metadata, challenges, the authorization server): every scope the factory's
+    toolsets use, plus any ``MCP_AUTH_SCOPES_SUPPORTED`` adds."""
+    from dataclasses import replace
+
+    from mcp_auth.toolsets import ToolsetFactory
+
+    if not isinstance(factory, ToolsetFactory):
+        return settings
+    return replace(settings, scopes_supported=tuple(sorted(factory.scopes | set(settings.scopes_supported))))
+
+
 def wrap_server(
-    factory: ServerFactory,
+    factory: ServerFactory | None = None,
     *,
     settings: Settings | None = None,
     auth: AuthProvider | None = None,
@@ -399,7 +417,9 @@ def wrap_server(
     routes: Mapping[str, ASGIApp] | None = None,
     limiter: RateLimiter | None = None,
 ) -> McpAuthApp:
-    """Build the ASGI app that authenticates each request and serves it with ``factory(user)``.
+    """Build the ASGI app that authenticates each request and serves each user the toolsets ``factory`` selects.
+
+    ``factory`` defaults to the ``ToolsetFactory`` named by ``MCP_AUTH_FACTORY`` (``factory:FACTORY``).
 
     ``settings`` default to ``Settings.from_env()``; a bad setting raises
     ``ConfigError`` here, so a misconfigured deployment fails at start-up.
@@ -408,6 +428,10 @@ def wrap_server(
     ``users`` and ``limiter`` replace the Firestore-backed user directory and rate limiter
     (for tests and benchmarks without Firestore).
     """
-    return McpAuthApp(
-        factory, settings=settings or Settings.from_env(), auth=auth, users=users, routes=routes, limiter=limiter
-    )
+    settings = settings or Settings.from_env()
+    if factory is None:
+        from mcp_auth.toolsets import load_factory
+
+        factory = load_factory(settings.factory)
+    settings = with_derived_scopes(settings, factory)
+    return McpAuthApp(factory, settings=settings, auth=auth, users=users, routes=routes, limiter=limiter)

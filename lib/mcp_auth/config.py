@@ -20,6 +20,7 @@ PREFIX = "MCP_AUTH_"
 #: Every environment variable the framework reads, with what it is for.
 SETTINGS: dict[str, str] = {
     "MCP_AUTH_RESOURCE_URL": "Public URL of the MCP endpoint (https://host/mcp): PRM `resource` and default audience.",
+    "MCP_AUTH_FACTORY": "The team's ToolsetFactory as module:attribute (default factory:FACTORY).",
     "MCP_AUTH_PROVIDERS": "Comma-separated auth providers, tried in order: jwt, introspection, api_key, oauth, dev.",
     "MCP_AUTH_JWT_ISSUER": "Required `iss` of accepted JWTs.",
     "MCP_AUTH_JWT_AUDIENCE": "Required `aud` of accepted JWTs (default: MCP_AUTH_RESOURCE_URL).",
@@ -48,7 +49,7 @@ SETTINGS: dict[str, str] = {
     "MCP_AUTH_DEFAULT_TOOLSETS": "Comma-separated toolsets a record created on first login gets.",
     "MCP_AUTH_DEFAULT_SCOPES": "Comma-separated scopes a record created on first login gets.",
     "MCP_AUTH_AUTHORIZATION_SERVERS": "Comma-separated issuer URLs advertised in protected-resource metadata.",
-    "MCP_AUTH_SCOPES_SUPPORTED": "Comma-separated scopes advertised in protected-resource metadata.",
+    "MCP_AUTH_SCOPES_SUPPORTED": "Comma-separated scopes advertised beyond those the toolsets use (default: none).",
     "MCP_AUTH_ALLOWED_HOSTS": "Comma-separated Host values accepted (default: the resource URL's host).",
     "MCP_AUTH_ALLOWED_ORIGINS": "Comma-separated browser Origins accepted (default: none).",
     "MCP_AUTH_TRUSTED_PROXIES": "Comma-separated load balancer addresses whose X-Forwarded-For/-Proto are trusted.",
@@ -152,6 +153,7 @@ def _url(name: str, raw: str) -> str:
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     resource_url: str
+    factory: str = "factory:FACTORY"
     providers: tuple[str, ...] = ("jwt",)
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
@@ -357,6 +359,7 @@ class Settings:
         resource_url = _url("MCP_AUTH_RESOURCE_URL", raw_resource)
         return cls(
             resource_url=resource_url,
+            factory=env.get("MCP_AUTH_FACTORY") or "factory:FACTORY",
             providers=_list(env.get("MCP_AUTH_PROVIDERS", "jwt")),
             jwt_issuer=env.get("MCP_AUTH_JWT_ISSUER") or None,
             jwt_audience=env.get("MCP_AUTH_JWT_AUDIENCE") or resource_url,

@@ -1,10 +1,12 @@
 """The same per-user MCP server over stdio, for local clients that launch a command.
 
+``build_stdio_app(user_id=...)`` builds the app from the team's factory (named by
+``MCP_AUTH_FACTORY``, like the HTTP entry point) and the process's settings;
 ``serve_stdio(app, user_id=...)`` loads the user's record through the app's
 ``UserDirectory`` (the same Firestore data and first-login policy as HTTP),
-builds the user's server with the app's factory (same scope checks, audit and
-deadline middleware) and serves it on stdin/stdout with the user's context
-set, so ``current_user()`` works in tool handlers exactly as over HTTP.
+builds the user's server (same scope checks, audit and deadline middleware)
+and serves it on stdin/stdout with the user's context set, so
+``current_user()`` works in tool handlers exactly as over HTTP.
 
 There is no credential on stdio: whoever starts the process chooses the user,
 so the user must be named explicitly. Nothing but MCP messages may go to
@@ -13,10 +15,9 @@ stdout; logs go to stderr.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
-from pathlib import Path
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from mcp_auth.context import UserContext, user_context
@@ -32,34 +33,21 @@ STDIO_AUTH_METHOD = "stdio"
 LOCAL_RESOURCE_URL = "http://localhost/mcp"
 
 
-def load_app(source: str | Path, *, user_id: str) -> McpAuthApp:
-    """Import the team's ``main.py`` and return the ``McpAuthApp`` it builds.
+def build_stdio_app(*, user_id: str, env: Mapping[str, str] | None = None) -> McpAuthApp:
+    """The app a stdio process serves: the factory ``MCP_AUTH_FACTORY`` names, with the process's settings.
 
-    A local stdio process has no HTTP credentials to check: unless the
-    environment names providers, the development provider is configured for
-    ``user_id`` so that the module's ``wrap_server(...)`` call can start.
+    A local stdio process has no HTTP credentials to check: unless the environment names
+    providers, the development provider is configured for ``user_id`` (in the settings built
+    here; the process environment is not changed), and nothing is served over HTTP.
     """
-    from mcp_auth.app import McpAuthApp
+    from mcp_auth.app import wrap_server
+    from mcp_auth.config import Settings
     from mcp_auth.logs import configure_logging
 
-    configure_logging(os.environ.get("MCP_AUTH_LOG_LEVEL", "INFO"), stream=sys.stderr)  # stdout is the MCP channel
-    path = Path(source).resolve()
-    if not path.is_file():
-        raise ConfigError(f"No server source at {source}: pass --source path/to/main.py.")
-    os.environ.setdefault("MCP_AUTH_PROVIDERS", "dev")
-    os.environ.setdefault("MCP_AUTH_RESOURCE_URL", LOCAL_RESOURCE_URL)  # nothing is served over HTTP
-    os.environ.setdefault("MCP_AUTH_DEV_USER", user_id)
-    if str(path.parent) not in sys.path:
-        sys.path.insert(0, str(path.parent))  # main.py imports its siblings (factory, toolsets)
-    spec = importlib.util.spec_from_file_location("_mcp_auth_stdio_main", path)
-    if spec is None or spec.loader is None:
-        raise ConfigError(f"{source} is not an importable Python module.")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    apps = [value for value in vars(module).values() if isinstance(value, McpAuthApp)]
-    if len(apps) != 1:
-        raise ConfigError(f"{source} must define exactly one app built with wrap_server(...); found {len(apps)}.")
-    return apps[0]
+    env = os.environ if env is None else env
+    configure_logging(env.get("MCP_AUTH_LOG_LEVEL", "INFO"), stream=sys.stderr)  # stdout is the MCP channel
+    defaults = {"MCP_AUTH_PROVIDERS": "dev", "MCP_AUTH_RESOURCE_URL": LOCAL_RESOURCE_URL, "MCP_AUTH_DEV_USER": user_id}
+    return wrap_server(settings=Settings.from_env({**defaults, **env}))
 
 
 async def serve_stdio(app: McpAuthApp, *, user_id: str) -> None:

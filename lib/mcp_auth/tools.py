@@ -1,76 +1,133 @@
-"""Declaring tools with the scopes they need, and enforcing them.
-
-    tool(fn, scopes=["notes:write"])   a prebuilt ``Tool`` whose required scopes
-                                       travel in its ``_meta`` (clients can see them)
+"""Enforcing the scopes that tools, resources and prompts declare (``toolsets.py``).
 
 Enforcement has two layers. Before dispatch, a 2026-07-28 request whose
 ``Mcp-Method``/``Mcp-Name`` headers name a tool the caller may not use is
-answered HTTP 403 ``insufficient_scope`` (``McpAuthApp``). Inside the server,
-``ScopeMiddleware`` checks every ``tools/call`` (the only check a
-handshake-era request gets) and removes from ``tools/list`` the tools the
-caller's scopes do not allow: a user sees only what they can call.
+answered HTTP 403 ``insufficient_scope`` (the MCP endpoint). Inside the server,
+``ScopeMiddleware`` checks every ``tools/call``, ``prompts/get`` and
+``resources/read`` (the only check a handshake-era request gets) and removes from
+the lists what the caller's scopes do not allow: a user sees only what they can use.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
-from mcp.server.mcpserver.tools.base import Tool
 from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, TextContent
 
 from mcp_auth.context import current_user
+from mcp_auth.toolsets import SCOPES_META_KEY, required_scopes
 
-SCOPES_META_KEY = "mcp-auth/requiredScopes"
+if TYPE_CHECKING:
+    from mcp_auth.toolsets import ToolsetResource
+
+__all__ = ["INSUFFICIENT_SCOPE", "SCOPES_META_KEY", "DeadlineMiddleware", "ScopeMap", "ScopeMiddleware", "ScopeRules",
+           "missing_scopes", "required_scopes"]
+
 INSUFFICIENT_SCOPE = -32003
-"""JSON-RPC error code for a tools/call the caller's scopes do not allow (server-defined range)."""
+"""JSON-RPC error code for a call the caller's scopes do not allow (server-defined range)."""
 
 ScopeMap = Mapping[str, frozenset[str]]
-
-
-def tool(fn: Callable[..., Any], *, scopes: Iterable[str] = (), **kwargs: Any) -> Tool:
-    """``Tool.from_function`` plus the scopes a caller needs to list and call it."""
-    required = sorted(set(scopes))
-    meta = dict(kwargs.pop("meta", None) or {})
-    if required:
-        meta[SCOPES_META_KEY] = required
-    return Tool.from_function(fn, meta=meta or None, **kwargs)
-
-
-def required_scopes(meta: Mapping[str, Any] | None) -> frozenset[str]:
-    value = (meta or {}).get(SCOPES_META_KEY) or ()
-    return frozenset(v for v in value if isinstance(v, str))
+_NONE: frozenset[str] = frozenset()
 
 
 def missing_scopes(scope_map: ScopeMap, name: str, granted: frozenset[str]) -> frozenset[str]:
-    return scope_map.get(name, frozenset()) - granted
+    return scope_map.get(name, _NONE) - granted
+
+
+@dataclass(frozen=True)
+class ScopeRules:
+    """What each tool (by name), prompt (by name) and resource (by URI or URI template) of one
+    server needs."""
+
+    tools: ScopeMap = field(default_factory=dict)
+    prompts: ScopeMap = field(default_factory=dict)
+    resources: Sequence[ToolsetResource] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.tools or self.prompts or self.resources)
+
+    def for_resource(self, uri: str) -> frozenset[str]:
+        """The scopes the resource at ``uri`` needs (the first resource or template that matches)."""
+        for entry in self.resources:
+            if entry.matches(uri):
+                return entry.scopes
+        return _NONE
+
+    def listed_resource(self, uri_or_template: str) -> frozenset[str]:
+        for entry in self.resources:
+            if entry.uri == uri_or_template:
+                return entry.scopes
+        return _NONE
 
 
 class ScopeMiddleware:
-    """MCP server middleware enforcing per-tool scopes for the current user."""
+    """MCP server middleware enforcing per-tool, per-prompt and per-resource scopes for the current user."""
 
-    def __init__(self, scope_map: ScopeMap) -> None:
-        self._scopes = dict(scope_map)
+    def __init__(self, rules: ScopeRules) -> None:
+        self._rules = rules
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        if ctx.method == "tools/call" and ctx.params:
-            name = ctx.params.get("name")
+        if not self._rules:
+            return await call_next(ctx)
+        method, params = ctx.method, ctx.params or {}
+        if method in ("tools/call", "prompts/get"):
+            name = params.get("name")
             if isinstance(name, str):
-                missing = missing_scopes(self._scopes, name, current_user().scopes)
-                if missing:
-                    needed = " ".join(sorted(missing))
-                    raise MCPError(
-                        code=INSUFFICIENT_SCOPE,
-                        message=f"insufficient_scope: the tool {name!r} needs scope(s) {needed}.",
-                        data={"error": "insufficient_scope", "scope": needed},
-                    )
+                rules = self._rules.tools if method == "tools/call" else self._rules.prompts
+                kind = "tool" if method == "tools/call" else "prompt"
+                _refuse_missing(f"the {kind} {name!r}", rules.get(name, _NONE))
+        elif method == "resources/read" and isinstance(params.get("uri"), str):
+            _refuse_missing(f"the resource {params['uri'][:200]!r}", self._rules.for_resource(params["uri"]))
         result = await call_next(ctx)
-        if ctx.method == "tools/list" and self._scopes:
-            result = _visible(result, current_user().scopes, self._scopes)
+        listing = _LISTINGS.get(method)
+        if listing is not None:
+            key, field_name, scopes_of = listing
+            granted = current_user().scopes
+            result = _filtered(result, key, lambda item: not (scopes_of(self._rules, _field(item, field_name))
+                                                               - granted))
         return result
+
+
+def _refuse_missing(what: str, needed: frozenset[str]) -> None:
+    missing = needed - current_user().scopes
+    if missing:
+        scope = " ".join(sorted(missing))
+        raise MCPError(code=INSUFFICIENT_SCOPE, message=f"insufficient_scope: {what} needs scope(s) {scope}.",
+                       data={"error": "insufficient_scope", "scope": scope})
+
+
+def _by_name(rules: ScopeMap) -> Callable[[Any], frozenset[str]]:
+    return lambda name: rules.get(name, _NONE) if isinstance(name, str) else _NONE
+
+
+_LISTINGS: dict[str, tuple[str, str, Callable[[ScopeRules, Any], frozenset[str]]]] = {
+    "tools/list": ("tools", "name", lambda rules, name: _by_name(rules.tools)(name)),
+    "prompts/list": ("prompts", "name", lambda rules, name: _by_name(rules.prompts)(name)),
+    "resources/list": ("resources", "uri", lambda rules, uri: rules.listed_resource(str(uri))),
+    "resources/templates/list": ("resourceTemplates", "uri_template",
+                                 lambda rules, uri: rules.listed_resource(str(uri))),
+}
+
+
+def _field(item: Any, name: str) -> Any:
+    if isinstance(item, dict):
+        return item.get(name, item.get("uriTemplate") if name == "uri_template" else None)
+    return getattr(item, name, None)
+
+
+def _filtered(result: HandlerResult, key: str, allowed: Callable[[Any], bool]) -> HandlerResult:
+    if isinstance(result, dict) and isinstance(result.get(key), list):
+        return {**result, key: [item for item in result[key] if allowed(item)]}
+    attribute = "resource_templates" if key == "resourceTemplates" else key
+    items = getattr(result, attribute, None)
+    if isinstance(items, list) and hasattr(result, "model_copy"):
+        return result.model_copy(update={attribute: [item for item in items if allowed(item)]})
+    return result
 
 
 class DeadlineMiddleware:
@@ -92,21 +149,3 @@ class DeadlineMiddleware:
                 "(MCP_AUTH_TOOL_TIMEOUT); retry with a smaller request or ask an administrator to raise the limit."
             )
             return CallToolResult(content=[TextContent(type="text", text=message)], is_error=True)
-
-
-def _visible(result: HandlerResult, granted: frozenset[str], scope_map: ScopeMap) -> HandlerResult:
-    def allowed(name: Any) -> bool:
-        return not (scope_map.get(name, frozenset()) - granted)
-
-    if isinstance(result, dict) and isinstance(result.get("tools"), list):
-        return {**result, "tools": [t for t in result["tools"] if allowed(_name(t))]}
-    tools = getattr(result, "tools", None)
-    if isinstance(tools, list) and hasattr(result, "model_copy"):
-        return result.model_copy(update={"tools": [t for t in tools if allowed(_name(t))]})
-    return result
-
-
-def _name(item: Any) -> Any:
-    return item.get("name") if isinstance(item, dict) else getattr(item, "name", None)
-
-

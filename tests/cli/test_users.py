@@ -70,7 +70,6 @@ def test_an_operator_changes_status_scopes_and_toolsets(cli):
     (("toolsets", "someone", "--add", "notez"), "Unknown toolset(s) notez"),
     (("toolsets", "someone", "--add", "Notes!"), "not a valid toolset name"),
     (("toolsets", "someone", "--set", "notes", "--add", "basics"), "either --set or --add"),
-    (("toolsets", "someone", "--add", "notes", "--source", "/nonexistent/main.py"), "No toolsets package"),
     (("create", "someone", "--toolsets", "nope"), "Unknown toolset(s) nope"),
 ])
 def test_hostile_or_malformed_input_is_one_clear_error_line_and_exit_status_2(cli, args, needle):
@@ -79,3 +78,16 @@ def test_hostile_or_malformed_input_is_one_clear_error_line_and_exit_status_2(cl
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("mcp-auth: error:") and needle in lines[0], done.stderr
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize(("factory", "needle"), [
+    ("nowhere_at_all:FACTORY", "cannot be imported"),
+    ("factory:NOTHING", "not a ToolsetFactory"),
+    ("factory", "module:attribute"),
+    ("../etc:passwd", "module:attribute"),
+])
+def test_a_factory_that_cannot_be_loaded_is_one_clear_error_line(cli, monkeypatch, factory, needle):
+    monkeypatch.setenv("MCP_AUTH_FACTORY", factory)
+    done = cli("toolsets", "someone", "--add", "notes")
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and needle in lines[0], done.stderr

@@ -10,6 +10,8 @@ import httpx
 import jwt
 import pytest
 
+from factory import FACTORY
+
 LIST = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
 HEADERS = {
     "Content-Type": "application/json",
@@ -43,7 +45,7 @@ def test_no_token_is_challenged_with_resource_metadata(function_server):
     assert r.status_code == 401
     params = _challenge(r)
     assert params["resource_metadata"] == f"{function_server.base}/.well-known/oauth-protected-resource/mcp"
-    assert params["scope"] == "mcp:tools"
+    assert params["scope"] == " ".join(sorted(FACTORY.scopes))  # every scope the toolsets use
     assert "error" not in params  # RFC 6750 §3.1: no error code when no credential was sent
     assert r.headers["cache-control"] == "no-store"
 
@@ -156,7 +158,8 @@ def test_protected_resource_metadata_is_served(function_server, path):
     doc = r.json()
     assert doc["resource"] == function_server.url
     assert doc["authorization_servers"] == ["https://issuer.test/"]
-    assert doc["scopes_supported"] == ["mcp:tools"]
+    assert doc["scopes_supported"] == sorted(FACTORY.scopes)  # derived from the toolsets the function serves
+    assert {"mcp:tools", "notes:read", "notes:write", "profile:write"} <= set(doc["scopes_supported"])
     assert doc["bearer_methods_supported"] == ["header"]
 
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 from mcp.server.mcpserver.exceptions import ToolError
@@ -16,9 +14,10 @@ from mcp_auth.credentials import CredentialResolver, CredentialVersions, Platfor
 from mcp_auth.principal import Principal
 from mcp_auth.store.users import UserRecord
 from tests._fixtures.firestore import TEST_PROJECT
+from toolsets import github
 
-sys.path.append(str(Path(__file__).resolve().parents[2] / "functions"))
-from toolsets import github  # noqa: E402
+# Called as the framework calls them: the handlers the toolset's tools hold (framework errors translated).
+HANDLERS = {t.name: t.fn for t in github.TOOLSET.tools}
 
 
 @pytest.fixture
@@ -57,7 +56,7 @@ def connected(as_user, fake_platform, fake_github):
 async def test_list_sends_the_users_token_and_the_limit(connected, fake_github):
     token, acting = connected
     with acting():
-        result = await github.list_my_repositories(visibility="all", sort="updated", limit=2)
+        result = await HANDLERS["list_my_repositories"](visibility="all", sort="updated", limit=2)
     assert [r.full_name for r in result.repositories] == ["octo/r0", "octo/r1"]
     method, path, headers = fake_github.requests[-1]
     assert (method, path) == ("GET", "/user/repos")
@@ -67,9 +66,9 @@ async def test_list_sends_the_users_token_and_the_limit(connected, fake_github):
 
 async def test_search_asks_for_the_users_own_issues(connected, fake_github):
     with connected[1]():
-        await github.create_issue(repository="octo/r1", title="Disk full", body="")
-        await github.create_issue(repository="octo/r2", title="Other", body="")
-        result = await github.search_my_issues(query="Disk", state="open", limit=10)
+        await HANDLERS["create_issue"](repository="octo/r1", title="Disk full", body="")
+        await HANDLERS["create_issue"](repository="octo/r2", title="Other", body="")
+        result = await HANDLERS["search_my_issues"](query="Disk", state="open", limit=10)
     assert [(i.title, i.repository) for i in result.issues] == [("Disk full", "octo/r1")]
 
 
@@ -82,17 +81,17 @@ async def test_search_asks_for_the_users_own_issues(connected, fake_github):
 async def test_github_failures_become_tool_errors(connected, fake_github, status, body, message):
     fake_github.forced.append((status, body))
     with connected[1](), pytest.raises(ToolError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        await github.list_my_repositories(visibility="all", sort="updated", limit=5)
+        await HANDLERS["list_my_repositories"](visibility="all", sort="updated", limit=5)
 
 
 async def test_a_rejected_token_asks_the_user_to_reconnect_and_is_not_reused(connected, fake_github, fake_platform):
     token, acting = connected
     fake_github.revoke(token)
     with acting(), pytest.raises(ToolError, match="reconnect GitHub"):
-        await github.list_my_repositories(visibility="all", sort="updated", limit=5)
+        await HANDLERS["list_my_repositories"](visibility="all", sort="updated", limit=5)
     hits = sum(fake_platform.hits(u, p) for (u, p) in fake_platform.credentials)
     with acting(), pytest.raises(ToolError):
-        await github.list_my_repositories(visibility="all", sort="updated", limit=5)
+        await HANDLERS["list_my_repositories"](visibility="all", sort="updated", limit=5)
     assert sum(fake_platform.hits(u, p) for (u, p) in fake_platform.credentials) == hits + 1
 
 
@@ -101,13 +100,13 @@ async def test_an_unreachable_github_is_a_tool_error(connected, monkeypatch):
 
     monkeypatch.setenv("GITHUB_API_URL", f"http://127.0.0.1:{free_port()}")
     with connected[1](), pytest.raises(ToolError, match="could not be reached"):
-        await github.list_my_repositories(visibility="all", sort="updated", limit=5)
+        await HANDLERS["list_my_repositories"](visibility="all", sort="updated", limit=5)
 
 
 async def test_without_a_platform_the_tool_says_so(monkeypatch):
     user = UserContext(principal=Principal("solo", "jwt"), record=UserRecord(uid="solo"), scopes=frozenset())
     with user_context(user), pytest.raises(ToolError, match="not set up to reach GitHub"):
-        await github.list_my_repositories(visibility="all", sort="updated", limit=5)
+        await HANDLERS["list_my_repositories"](visibility="all", sort="updated", limit=5)
 
 
 async def test_an_unreadable_service_token_is_a_generic_tool_error(fake_platform, firestore_emulator):
@@ -120,5 +119,7 @@ async def test_an_unreadable_service_token_is_a_generic_tool_error(fake_platform
                                   versions=CredentialVersions(project=TEST_PROJECT))
     user = UserContext(principal=Principal("sam", "jwt"), record=UserRecord(uid="sam"), scopes=frozenset())
     with user_context(user), credential_scope(resolver), pytest.raises(ToolError) as caught:
-        await github.list_my_repositories(visibility="all", sort="updated", limit=5)
-    assert str(caught.value) == "Your GitHub credential cannot be fetched right now; try again later."
+        await HANDLERS["list_my_repositories"](visibility="all", sort="updated", limit=5)
+    assert str(caught.value) == (
+        "Temporarily unavailable, retryable: Your GitHub credential cannot be fetched right now; try again later."
+    )

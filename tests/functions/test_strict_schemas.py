@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 from pydantic import ValidationError
 
-sys.path.append(str(Path(__file__).resolve().parents[2] / "functions"))
-from toolsets import notes, profile  # noqa: E402
+from toolsets import notes, profile
 
-TOOLS = {t.name: t for t in (*notes.TOOLS, *profile.TOOLS)}
+TOOLS = {t.name: t for t in (*notes.TOOLSET.tools, *profile.TOOLSET.tools)}
 
 
 @pytest.mark.parametrize("name", sorted(TOOLS))

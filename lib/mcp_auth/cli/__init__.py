@@ -9,7 +9,7 @@
     mcp-auth keys create --user U [--scopes a,b] [--name N] [--ttl-days D] | list --user U | revoke ID
     mcp-auth audit list --user U [--limit N]
     mcp-auth dev [--port 8080] [--source functions/main.py]
-    mcp-auth stdio --user U [--source functions/main.py]
+    mcp-auth stdio --user U
 
 Settings come from the same ``MCP_AUTH_…`` environment as the server. Each
 command group lives in its own module with a ``register(subparsers)``.
@@ -63,7 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_dev(port=args.port, source=args.source, user=args.user)
         # A command that loads the team's server (stdio) reads its own settings; the others need them here.
         settings = Settings.from_env() if getattr(args, "needs_settings", True) else None
-        print(asyncio.run(run(args, settings)))
+        output = asyncio.run(run(args, settings))
+        if output:  # nothing at all otherwise: stdout may be a protocol channel (stdio)
+            print(output)
         return 0
     except (UsageError, McpAuthError) as exc:
         print(f"mcp-auth: error: {exc}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""``mcp-auth stdio --user U [--source functions/main.py]``: one user's server over stdio."""
+"""``mcp-auth stdio --user U``: one user's server over stdio (the factory ``MCP_AUTH_FACTORY`` names)."""
 
 from __future__ import annotations
 
@@ -16,16 +16,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "over stdio. There is no credential on stdio, so the user must be named explicitly.",
     )
     parser.add_argument("--user", required=True, help="The user id whose server to serve (required).")
-    parser.add_argument("--source", default="functions/main.py", help="The team's main.py (default: %(default)s).")
     parser.set_defaults(run=_run, needs_settings=False)
 
 
 async def _run(args: argparse.Namespace, settings: Settings | None) -> str:
-    from mcp_auth.stdio import load_app, serve_stdio
+    from mcp_auth.stdio import build_stdio_app, serve_stdio
 
     user = (args.user or "").strip()
     if not user:
         raise UsageError("stdio serves one explicit user: pass --user U.")
-    app = load_app(args.source, user_id=user)
+    app = build_stdio_app(user_id=user)
     await serve_stdio(app, user_id=user)
     return ""

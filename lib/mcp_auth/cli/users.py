@@ -4,17 +4,15 @@
     disable U | enable U                         grant U SCOPES | revoke U SCOPES
     toolsets U [--add a,b] [--remove c] [--set a,b]
 
-Toolset names are checked against the ``TOOLSETS`` registry of the functions
-source (``--source``, default ``functions/main.py``): a typo is an error, not a
-silently ignored name. Every change is an atomic update of the record.
+Toolset names are checked against the team's factory (``MCP_AUTH_FACTORY``,
+default ``factory:FACTORY``; run with the functions source on the path, e.g.
+``PYTHONPATH=functions``): a typo is an error, not a silently ignored name.
+Every change is an atomic update of the record.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import sys
-from pathlib import Path
 
 from mcp_auth.cli._common import UsageError, scopes, show_record, toolsets, user_repository
 from mcp_auth.config import Settings
@@ -28,7 +26,7 @@ async def _create(args: argparse.Namespace, settings: Settings) -> str:
     record = UserRecord(
         uid=validate_uid(args.user),
         scopes=frozenset(_bounded(scopes(args.scopes))),
-        toolsets=frozenset(_known_toolsets(_bounded(toolsets(args.toolsets)), args.source)),
+        toolsets=frozenset(_known_toolsets(_bounded(toolsets(args.toolsets)), settings)),
     )
     repo = await user_repository(settings)
     if await repo.get(args.user) is not None:
@@ -72,7 +70,7 @@ async def _toolsets(args: argparse.Namespace, settings: Settings) -> str:
         raise UsageError("Use either --set or --add/--remove, not both.")
     if set(add) & set(remove):
         raise UsageError(f"{sorted(set(add) & set(remove))} are both added and removed: choose one.")
-    _known_toolsets([*add, *(replace or [])], args.source)
+    _known_toolsets([*add, *(replace or [])], settings)
     repo = await user_repository(settings)
     if replace is not None:
         return show_record(await repo.update(uid, toolsets=replace))
@@ -91,31 +89,22 @@ def _bounded(items: list[str]) -> list[str]:
     return items
 
 
-def _known_toolsets(names: list[str], source: str) -> list[str]:
-    """Names that the functions source's ``toolsets.TOOLSETS`` defines; anything else is a usage error."""
+def _known_toolsets(names: list[str], settings: Settings) -> list[str]:
+    """Names of toolsets the team's factory holds; anything else is a usage error."""
     if not names:
         return names
-    folder = Path(source).resolve().parent
-    if not (folder / "toolsets").is_dir():
-        raise UsageError(f"No toolsets package beside {source}: pass --source <path to your functions/main.py>.")
-    sys.path.insert(0, str(folder))
-    try:
-        registry = importlib.import_module("toolsets").TOOLSETS
-    except (ImportError, AttributeError) as exc:
-        raise UsageError(f"Could not read TOOLSETS from {folder / 'toolsets'}: {exc}") from None
-    finally:
-        sys.path.remove(str(folder))
-    unknown = sorted(set(names) - set(registry))
+    from mcp_auth.toolsets import load_factory
+
+    known = load_factory(settings.factory).toolsets
+    unknown = sorted(set(names) - set(known))
     if unknown:
-        raise UsageError(f"Unknown toolset(s) {', '.join(unknown)}; known: {', '.join(sorted(registry))}.")
+        raise UsageError(f"Unknown toolset(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}.")
     return names
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     users = sub.add_parser("users", help="User records in Firestore.").add_subparsers(dest="action", required=True)
-    source = argparse.ArgumentParser(add_help=False)
-    source.add_argument("--source", default="functions/main.py", help="The functions entry point (for TOOLSETS).")
-    create = users.add_parser("create", help="Create a user record.", parents=[source])
+    create = users.add_parser("create", help="Create a user record.")
     create.add_argument("user")
     create.add_argument("--toolsets", default="", help="Comma-separated toolsets to enable.")
     create.add_argument("--scopes", default="", help="Comma-separated scopes to grant.")
@@ -132,7 +121,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         parser.add_argument("user")
         parser.add_argument("scopes")
         parser.set_defaults(run=_scopes)
-    sets = users.add_parser("toolsets", help="Show or change the user's toolsets.", parents=[source])
+    sets = users.add_parser("toolsets", help="Show or change the user's toolsets.")
     sets.add_argument("user")
     sets.add_argument("--add", default="", help="Comma-separated toolsets to enable.")
     sets.add_argument("--remove", default="", help="Comma-separated toolsets to disable.")

@@ -4,10 +4,11 @@
     headers = {"Authorization": credential.authorization}     # to that provider's API only
 
 ``wrap_server`` puts the deployment's resolver (and, if it is forwarded, the
-caller's bearer token) in scope for each MCP request. Failures become MCP tool
-errors (``ToolError``) that tell the user what to do; never an HTTP 500 and
-never another user's credential: the user id always comes from the
-authenticated request.
+caller's bearer token) in scope for each MCP request. Failures are framework errors
+(``CredentialNotConnected``, ``CredentialUnavailable``, ``CredentialsNotConfigured``)
+whose messages tell the user what to do; a toolset's handler lets them propagate and
+the framework turns them into MCP tool errors (``toolsets.py``). Never an HTTP 500 and
+never another user's credential: the user id always comes from the authenticated request.
 """
 
 from __future__ import annotations
@@ -19,11 +20,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mcp.server.mcpserver.exceptions import ToolError
 from starlette.requests import Request
 
 from mcp_auth.context import current_user
-from mcp_auth.credentials.model import Credential, CredentialNotConnected
+from mcp_auth.credentials.model import Credential, CredentialNotConnected, CredentialsNotConfigured
 from mcp_auth.errors import CredentialUnavailable, McpAuthError, StoreUnavailable
 
 if TYPE_CHECKING:
@@ -57,10 +57,13 @@ def credential_scope(resolver: CredentialResolver | None, request: Request | Non
 
 
 async def user_credential(provider: str, *, display_name: str | None = None) -> Credential:
-    """The calling user's credential for ``provider``; a ``ToolError`` with next steps if there is none."""
+    """The calling user's credential for ``provider``.
+
+    Raises ``CredentialNotConnected`` (the user must connect the account), ``CredentialUnavailable``
+    (retry later) or ``CredentialsNotConfigured`` (the deployment has no credential source)."""
     scope = _scope.get()
     if scope is None:
-        raise ToolError(
+        raise CredentialsNotConfigured(
             f"This server is not set up to reach {display_name or provider} on your behalf "
             "(no platform credential API is configured); tell an administrator."
         )
@@ -68,11 +71,11 @@ async def user_credential(provider: str, *, display_name: str | None = None) -> 
     try:
         return await scope.resolver.resolve(user.user_id, provider, user_token=scope.user_token,
                                             display_name=display_name)
-    except (CredentialNotConnected, CredentialUnavailable, StoreUnavailable) as exc:
-        raise ToolError(exc.message) from None
+    except (CredentialNotConnected, CredentialUnavailable, StoreUnavailable):
+        raise
     except McpAuthError as exc:  # e.g. the service token could not be read: an operator's problem
         logger.error("Could not resolve a %s credential: %s", provider, exc.message)
-        raise ToolError(
+        raise CredentialUnavailable(
             f"Your {display_name or provider} credential cannot be fetched right now; try again later."
         ) from None
 

@@ -1,7 +1,8 @@
 """What the resolver hands to tools, and the errors it raises.
 
-    CredentialNotConnected (UserError, 403)   the user has not connected the provider: tell them where
-    CredentialUnavailable  (UpstreamError, 503, mcp_auth.errors)   the platform could not be asked: retry later
+    CredentialNotConnected   (UserError, 403)   the user has not connected the provider: tell them where
+    CredentialsNotConfigured (ConfigError)      the deployment has no credential source: tell an administrator
+    CredentialUnavailable    (UpstreamError, 503, mcp_auth.errors)   the platform could not be asked: retry later
 """
 
 from __future__ import annotations
@@ -60,3 +61,7 @@ class NotConnected:
 
     connect_url: str | None = None
     expired: bool = False
+
+
+class CredentialsNotConfigured(ConfigError):
+    """A tool asked for a user's credential on a deployment that has no credential source."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
@@ -13,7 +14,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from mcp_auth.config import Settings
 from mcp_auth.devtools.emulator import EmulatorError, FirestoreEmulator
+from mcp_auth.devtools.tokens import mint_token
+from mcp_auth.errors import McpAuthError
 
 STATE_DIR = Path(".dev")
 DEV_PROJECT = "demo-mcp-auth"
@@ -29,7 +33,7 @@ def dev_environment(*, port: int, emulator_host: str, key: str) -> dict[str, str
         "MCP_AUTH_JWT_ISSUER": f"{base}/dev-issuer",
         "MCP_AUTH_JWT_HS256_KEY": key,
         "MCP_AUTH_FIRST_LOGIN": "reject",
-        "MCP_AUTH_SCOPES_SUPPORTED": "mcp:tools",
+        "PYTHONPATH": "functions",  # the command line finds the factory (MCP_AUTH_FACTORY) as the function does
     }
 
 
@@ -84,8 +88,6 @@ def _wait_http(url: str, timeout: float, process: subprocess.Popen[bytes]) -> No
 
 
 def run_dev(*, port: int, source: str, user: str) -> int:
-    from mcp_auth.cli import main as cli
-
     if not Path(source).is_file():
         print(f"mcp-auth dev: error: {source} not found; run from the repository root.", file=sys.stderr)
         return 2
@@ -98,16 +100,14 @@ def run_dev(*, port: int, source: str, user: str) -> int:
         print(f"Starting the Firestore emulator (log: {STATE_DIR}/firestore-emulator.log) ...", flush=True)
         emulator.start()
         env = dev_environment(port=port, emulator_host=emulator.host, key=_dev_key())
-        os.environ.update(env)
         (STATE_DIR / "env").write_text("".join(f"export {k}='{v}'\n" for k, v in env.items()))
         (STATE_DIR / "env").chmod(0o600)
-
-        cli(["users", "create", user, "--toolsets", "basics", "--scopes", "mcp:tools"])
-        token = _mint(user)
+        process_env = {**os.environ, **env}
+        token = asyncio.run(_seed(Settings.from_env(process_env), user))
         server = subprocess.Popen(  # noqa: S603 - fixed argv  # nosec B603 - fixed argv of functions-framework, no shell
             [sys.executable, "-m", "functions_framework", "--source", source, "--target", "mcp", "--asgi",
              "--host", "127.0.0.1", "--port", str(port)],
-            env={**os.environ, **env},
+            env=process_env,
             start_new_session=True,
         )
         _wait_http(f"http://127.0.0.1:{port}/healthz", 30, server)
@@ -115,7 +115,7 @@ def run_dev(*, port: int, source: str, user: str) -> int:
         return server.wait()
     except KeyboardInterrupt:
         return 0
-    except EmulatorError as exc:
+    except (EmulatorError, McpAuthError) as exc:
         print(f"mcp-auth dev: error: {exc}", file=sys.stderr)
         return 2
     finally:
@@ -129,15 +129,20 @@ def run_dev(*, port: int, source: str, user: str) -> int:
         print("Stopped the server and the emulator.", flush=True)
 
 
+async def _seed(settings: Settings, user: str) -> str:
+    """Create the development user (toolset basics, scope mcp:tools) unless it exists; a week-long token for it."""
+    from mcp_auth.store.firestore import close_clients, firestore_client
+    from mcp_auth.store.users import UserRecord, UserRepository
+
+    repository = UserRepository(firestore_client(project=settings.project, database=settings.firestore_database))
+    try:
+        if await repository.get(user) is None:
+            await repository.create(UserRecord(uid=user, toolsets=frozenset({"basics"}),
+                                               scopes=frozenset({"mcp:tools"})))
+    finally:
+        await close_clients()
+    return mint_token(settings, user=user, scopes=["mcp:tools"], ttl=7 * 24 * 3600)
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
-
-
-def _mint(user: str) -> str:
-    import asyncio
-
-    from mcp_auth.cli import build_parser, run
-    from mcp_auth.config import Settings
-
-    args = build_parser().parse_args(["token", "mint", "--user", user, "--ttl", str(7 * 24 * 3600)])
-    return asyncio.run(run(args, Settings.from_env()))

@@ -13,15 +13,14 @@ from pathlib import Path
 
 import anyio
 import functions_framework.aio
-from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.tools.base import Tool
+from mcp.server.mcpserver import Context
 from starlette.requests import Request
 from starlette.responses import Response
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "functions"))
 
-from factory import build_server  # noqa: E402
-from mcp_auth import UserRecord, wrap_server  # noqa: E402
+from factory import FACTORY  # noqa: E402
+from mcp_auth import Toolset, ToolsetFactory, tool, wrap_server  # noqa: E402
 
 
 async def progress_then_wait(ctx: Context, gate: str) -> str:
@@ -34,16 +33,13 @@ async def progress_then_wait(ctx: Context, gate: str) -> str:
     return "gate never opened: the progress notification did not reach the client in time"
 
 
-GATED = Tool.from_function(progress_then_wait)
+GATE = Toolset("gate", tools=[tool(progress_then_wait)])
+GATED = ToolsetFactory(  # every user gets the gate beside the toolsets their record names
+    [*FACTORY.toolsets.values(), GATE],
+    select=lambda record, toolsets: [toolsets[n] for n in sorted(record.toolsets) if n in toolsets] + [GATE],
+)
 
-
-def build_gated_server(record: UserRecord) -> MCPServer:
-    server = build_server(record)
-    server.add_tool(GATED.fn, name=GATED.name)
-    return server
-
-
-app = wrap_server(build_gated_server)
+app = wrap_server(GATED)
 
 
 @functions_framework.aio.http

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "functions"))
 
 from mcp.server.mcpserver import MCPServer  # noqa: E402
 
-from factory import build_server  # noqa: E402
+from factory import FACTORY  # noqa: E402
 from mcp_auth import UserRecord, wrap_server  # noqa: E402
 from mcp_auth.ratelimit import (  # noqa: E402
     FirestoreWindows,
@@ -33,6 +33,7 @@ from mcp_auth.ratelimit import (  # noqa: E402
     parse_rate,
     rate_limited_response,
 )
+from mcp_auth.servers import assemble  # noqa: E402
 from mcp_auth.store.firestore import firestore_client  # noqa: E402
 
 RATE = parse_rate(os.environ["RATE_TEST_LIMIT"])
@@ -49,7 +50,7 @@ def limiter() -> RateLimiter:
 
 
 def build_limited_server(record: UserRecord) -> MCPServer:
-    server = build_server(record)
+    server, _ = assemble(FACTORY.select(record))
     server.middleware.append(ToolRateLimitMiddleware(limiter(), LIMITS))
     return server
 
