@@ -396,6 +396,15 @@ class _AsgiResponse(Response):
         await self._app(scope, receive, send)
 
 
+def _warn_about_configuration(settings: Settings, factory: ServerFactory) -> None:
+    from mcp_auth.checks import configuration_problems
+    from mcp_auth.toolsets import ToolsetFactory
+
+    if isinstance(factory, ToolsetFactory):
+        for problem in configuration_problems(settings, factory):
+            logger.warning("configuration: %s (mcp-auth check)", problem)
+
+
 def with_derived_scopes(settings: Settings, factory: ServerFactory) -> Settings:
     """The scopes advertised (metadata, challenges, the authorization server): every scope the factory's
     toolsets use, plus any ``MCP_AUTH_SCOPES_SUPPORTED`` adds."""
@@ -433,5 +442,7 @@ def wrap_server(
         from mcp_auth.toolsets import load_factory
 
         factory = load_factory(settings.factory)
-    settings = with_derived_scopes(settings, factory)
-    return McpAuthApp(factory, settings=settings, auth=auth, users=users, routes=routes, limiter=limiter)
+    app = McpAuthApp(factory, settings=with_derived_scopes(settings, factory), auth=auth, users=users,
+                     routes=routes, limiter=limiter)
+    _warn_about_configuration(settings, factory)  # once logging is configured
+    return app

@@ -8,6 +8,7 @@
     mcp-auth accounts show --sub SUB [--issuer URL] | link U --sub SUB [--issuer URL] [--replace]
     mcp-auth keys create --user U [--scopes a,b] [--name N] [--ttl-days D] | list --user U | revoke ID
     mcp-auth audit list --user U [--limit N]
+    mcp-auth check
     mcp-auth dev [--port 8080] [--source functions/main.py]
     mcp-auth stdio --user U
 
@@ -23,12 +24,12 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from mcp_auth.cli import accounts, audit, keys, stdio, tokens, users
+from mcp_auth.cli import accounts, audit, check, keys, stdio, tokens, users
 from mcp_auth.cli._common import UsageError
 from mcp_auth.config import Settings
 from mcp_auth.errors import McpAuthError
 
-COMMAND_GROUPS = (tokens, users, accounts, keys, stdio, audit)
+COMMAND_GROUPS = (tokens, users, accounts, keys, stdio, audit, check)
 
 
 async def run(args: argparse.Namespace, settings: Settings | None) -> str:

@@ -7,21 +7,20 @@
 
 A handle cannot name another user's data: the uid comes from the request's
 principal, collection names are single identifiers (no slashes, no paths),
-and document ids are checked before use. ``tool_errors()`` turns store errors
-into MCP tool errors whose text says what to do (retry, re-read, ...).
+and document ids are checked before use. Its errors (``NotFound``, ``Conflict``,
+``StoreUnavailable``) say what to do (retry, re-read, ...); the framework turns them
+into MCP errors wherever a toolset's handler lets them through.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mcp_auth.context import current_user
-from mcp_auth.errors import McpAuthError, UpstreamError
 from mcp_auth.store.documents import Conflict, NotFound, UserCollection, timestamp_of, unavailable, version_of
 from mcp_auth.store.firestore import TIMEOUT, bounded_retry, firestore_client
 from mcp_auth.store.users import USERS, validate_uid
@@ -101,16 +100,3 @@ def user_stores(*, project: str | None, database: str = "(default)") -> Callable
         return UserStore(firestore_client(project=project, database=database), uid)
 
     return store
-
-
-@contextmanager
-def tool_errors() -> Iterator[None]:
-    """Turn store errors into MCP tool errors (``isError`` results) the caller can act on."""
-    from mcp.server.mcpserver.exceptions import ToolError
-
-    try:
-        yield
-    except UpstreamError as exc:
-        raise ToolError(f"Temporarily unavailable, retryable: {exc.message}") from exc
-    except McpAuthError as exc:
-        raise ToolError(exc.message) from exc
