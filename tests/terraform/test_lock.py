@@ -133,5 +133,15 @@ def test_lock_installs_with_hashes_required_and_the_project_without_dependencies
     run(*INSTALL_LOCKED)
     run(*INSTALL_PROJECT)
     assert "No broken requirements found" in run("-m", "pip", "check")
-    run("-c", "import mcp_auth, mcp, functions_framework, google.cloud.firestore, pytest, opentelemetry.sdk")
+    run("-c", "import mcp, functions_framework, google.cloud.firestore, jwt, pytest, ruff, opentelemetry.sdk")
+    # The project is installed (editable, from lib/) without importing it: its own tests do that.
+    where = run(
+        "-c",
+        "import importlib.metadata as m, importlib.util as u; print(m.version('mcp-auth-server'));"
+        " print(u.find_spec('mcp_auth').origin)",
+    )
+    assert where.split() == [
+        tomllib.loads(PYPROJECT.read_text())["project"]["version"],
+        str(src / "lib" / "mcp_auth" / "__init__.py"),
+    ]
     assert (tmp_path / "venv" / "bin" / "mcp-auth").is_file()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
-from tests._fixtures.terraform import Workspace
+from tests._fixtures.terraform import Workspace, make_workspace
 from tests.terraform.plan_json import config_resource, of_type, one, planned_resources, references
 
 _BROAD_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
@@ -122,23 +124,132 @@ def test_secret_values_never_enter_terraform_state(terraform_plan: dict[str, Any
 
 def test_monitoring_has_metrics_alerts_uptime_check_and_dashboard(terraform_plan: dict[str, Any]) -> None:
     metrics = {r["values"]["name"] for r in of_type(terraform_plan, "google_logging_metric")}
-    assert metrics == {
-        f"acme-mcp/{m}" for m in ("requests", "latency", "auth_failures", "tool_errors", "active_users")
-    }
+    assert metrics == {f"acme-mcp/{m}" for m in ("requests", "latency", "auth_failures", "tool_errors", "active_users")}
     assert len(of_type(terraform_plan, "google_monitoring_alert_policy")) == 3
     uptime = one(terraform_plan, "google_monitoring_uptime_check_config.health")["values"]
     assert uptime["http_check"][0]["path"] == "/healthz" and uptime["http_check"][0]["use_ssl"] is True
     assert len(of_type(terraform_plan, "google_monitoring_dashboard")) == 1
 
 
-def test_build_trigger_deploys_as_the_deployer_and_waits_for_approval(terraform_plan: dict[str, Any]) -> None:
-    trigger = one(terraform_plan, "google_cloudbuild_trigger.deploy[0]")["values"]
-    assert trigger["filename"] == "cloudbuild.yaml"
-    assert trigger["approval_config"] == [{"approval_required": True}]
-    assert trigger["substitutions"]["_TFVARS"] == "terraform/examples/team.tfvars"
-    assert "google_service_account.deployer.id" in references(
-        terraform_plan, "google_cloudbuild_trigger.deploy", "service_account"
+def test_build_triggers_test_as_the_tester_and_deploy_as_the_deployer_after_approval(
+    terraform_plan: dict[str, Any],
+) -> None:
+    deploy = one(terraform_plan, "google_cloudbuild_trigger.deploy[0]")["values"]
+    test = one(terraform_plan, "google_cloudbuild_trigger.test[0]")["values"]
+    assert test["filename"] == "cloudbuild.test.yaml" and test["approval_config"] == []
+    assert deploy["git_file_source"][0]["path"] == "cloudbuild.deploy.yaml"
+    assert deploy["approval_config"] == [{"approval_required": True}]
+    assert deploy["substitutions"]["_TFVARS"] == "terraform/examples/team.tfvars"
+    assert references(terraform_plan, "google_cloudbuild_trigger.test", "service_account") == [
+        "google_service_account.tester.id",
+        "google_service_account.tester",
+    ]
+    assert references(terraform_plan, "google_cloudbuild_trigger.deploy", "service_account") == [
+        "google_service_account.deployer.id",
+        "google_service_account.deployer",
+    ]
+
+
+def _member_of(plan: dict[str, Any], resource: dict[str, Any]) -> list[str]:
+    return references(plan, resource["address"].split("[")[0], "member")
+
+
+def test_tester_may_write_logs_and_nothing_else(terraform_plan: dict[str, Any]) -> None:
+    granted = [
+        (r["type"], r["values"]["role"])
+        for r in _iam_resources(terraform_plan)
+        if "google_service_account.tester" in _member_of(terraform_plan, r)
+    ]
+    assert granted == [("google_project_iam_member", "roles/logging.logWriter")]
+
+
+def test_deployer_may_act_as_and_manage_only_this_stacks_accounts(terraform_plan: dict[str, Any]) -> None:
+    on_accounts = {
+        (r["address"].split('"')[1].split("/")[0], r["values"]["role"])
+        for r in of_type(terraform_plan, "google_service_account_iam_member")
+    }
+    accounts = {r["name"] for r in of_type(terraform_plan, "google_service_account")}
+    assert accounts == {"runtime", "build", "tester", "deployer"}
+    assert on_accounts == {(a, role) for a in accounts for role in _ACCOUNT_ROLES}
+
+
+_ACCOUNT_ROLES = ("roles/iam.serviceAccountUser", "roles/iam.serviceAccountAdmin")
+_GRANTABLE = re.compile(
+    r"^api\.getAttribute\('iam\.googleapis\.com/modifiedGrantsByRole', \[\]\)\.hasOnly\(\[(?P<roles>[^\]]*)\]\)$"
+)
+
+
+def _project_roles(plan: dict[str, Any]) -> set[str]:
+    return {r["values"]["role"] for r in of_type(plan, "google_project_iam_member")}
+
+
+def _grantable_roles(plan: dict[str, Any]) -> list[str]:
+    grant = one(plan, 'google_project_iam_member.deployer["roles/resourcemanager.projectIamAdmin"]')["values"]
+    [condition] = grant["condition"]
+    match = _GRANTABLE.match(condition["expression"])
+    assert match, f"not the documented modifiedGrantsByRole form: {condition['expression']}"
+    return re.findall(r"'([^']+)'", match["roles"])
+
+
+def test_deployer_may_grant_exactly_the_project_roles_the_configuration_grants(terraform_plan: dict[str, Any]) -> None:
+    grantable = _grantable_roles(terraform_plan)
+    assert len(grantable) == len(set(grantable))
+    # Read from the plan: a project grant added without its role in the condition fails here.
+    assert set(grantable) == _project_roles(terraform_plan) - {"roles/resourcemanager.projectIamAdmin"}
+
+
+def test_a_project_grant_left_out_of_the_condition_is_caught(tmp_path: Path) -> None:
+    workspace = make_workspace(tmp_path)
+    (workspace.path / "zz_extra_grant.tf").write_text(
+        'resource "google_project_iam_member" "extra" {\n'
+        "  project = var.project_id\n"
+        '  role    = "roles/pubsub.viewer"\n'
+        "  member  = google_service_account.runtime.member\n}\n"
     )
+    plan = workspace.plan()
+    missing = _project_roles(plan) - {"roles/resourcemanager.projectIamAdmin"} - set(_grantable_roles(plan))
+    assert missing == {"roles/pubsub.viewer"}
+
+
+def test_deployer_cannot_grant_the_role_that_grants_roles_nor_basic_roles(terraform_plan: dict[str, Any]) -> None:
+    grantable = set(_grantable_roles(terraform_plan))
+    assert "roles/resourcemanager.projectIamAdmin" not in grantable
+    assert not grantable & _BROAD_ROLES
+    assert not {r for r in grantable if r.startswith("roles/iam.")}
+
+
+def test_runtime_reaches_firestore_only_in_its_own_database(terraform_plan: dict[str, Any]) -> None:
+    firestore = [
+        r
+        for r in _iam_resources(terraform_plan)
+        if r["values"]["role"].startswith("roles/datastore.")
+        and "google_service_account.runtime" in _member_of(terraform_plan, r)
+    ]
+    assert [r["values"]["role"] for r in firestore] == ["roles/datastore.user"]
+    [condition] = firestore[0]["values"]["condition"]
+    assert condition["expression"] == 'resource.name == "projects/acme-mcp-prod/databases/(default)"'
+
+
+def test_runtime_firestore_condition_follows_a_named_database(terraform_workspace: Workspace) -> None:
+    plan = terraform_workspace.plan(variables=['firestore={database_id="mcp-users"}'])
+    grant = one(plan, 'google_project_iam_member.runtime["roles/datastore.user"]')["values"]
+    assert grant["condition"][0]["expression"] == 'resource.name == "projects/acme-mcp-prod/databases/mcp-users"'
+    assert one(plan, "google_firestore_database.this")["values"]["name"] == "mcp-users"
+
+
+def test_only_the_two_documented_grants_carry_conditions(terraform_plan: dict[str, Any]) -> None:
+    conditioned = sorted(r["address"] for r in _iam_resources(terraform_plan) if r["values"].get("condition"))
+    assert conditioned == [
+        'google_project_iam_member.deployer["roles/resourcemanager.projectIamAdmin"]',
+        'google_project_iam_member.runtime["roles/datastore.user"]',
+    ]
+
+
+def test_deployer_manages_the_build_events_topic_on_the_topic_only(terraform_plan: dict[str, Any]) -> None:
+    assert not {r for r in _project_roles(terraform_plan) if r.startswith("roles/pubsub.")}
+    [grant] = of_type(terraform_plan, "google_pubsub_topic_iam_member")
+    assert grant["values"]["topic"] == "cloud-builds"
+    assert "google_service_account.deployer" in _member_of(terraform_plan, grant)
 
 
 def test_outputs_give_what_a_user_needs_next(terraform_plan: dict[str, Any]) -> None:
