@@ -21,6 +21,7 @@ locals {
     {
       GOOGLE_CLOUD_PROJECT                 = var.project_id
       MCP_AUTH_RESOURCE_URL                = local.mcp_url
+      MCP_AUTH_FACTORY                     = var.function.factory
       MCP_AUTH_PROVIDERS                   = join(",", var.auth.providers)
       MCP_AUTH_JWT_ISSUER                  = var.auth.jwt_issuer == null ? "" : var.auth.jwt_issuer
       MCP_AUTH_JWT_AUDIENCE                = coalesce(var.auth.jwt_audience, local.mcp_url)

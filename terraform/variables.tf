@@ -59,10 +59,11 @@ variable "source_archive" {
 }
 
 variable "function" {
-  description = "Runtime shape of the Cloud Run function: runtime, entry point, resources, scaling, ingress."
+  description = "Runtime shape of the Cloud Run function: runtime, entry point, toolset factory, resources, scaling, ingress."
   type = object({
     runtime         = optional(string, "python312")
     entry_point     = optional(string, "mcp")
+    factory         = optional(string, "factory:FACTORY")
     memory          = optional(string, "512Mi")
     cpu             = optional(string, "1")
     concurrency     = optional(number, 40)
@@ -80,6 +81,10 @@ variable "function" {
   validation {
     condition     = can(regex("^[A-Za-z_][A-Za-z0-9_]*$", var.function.entry_point))
     error_message = "function.entry_point must be a Python function name defined in functions/main.py."
+  }
+  validation {
+    condition     = can(regex("^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$", var.function.factory))
+    error_message = "function.factory must be module:attribute naming the ToolsetFactory, e.g. factory:FACTORY."
   }
   validation {
     condition     = can(regex("^[0-9]+(Mi|Gi)$", var.function.memory))

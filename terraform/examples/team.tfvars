@@ -8,13 +8,14 @@ labels = {
   team = "platform"
 }
 
+# The scopes advertised are those the toolsets in functions/ use; a new user gets the default
+# toolsets with the default scopes (`mcp-auth check` refuses defaults that would give no tool).
 auth = {
   jwt_issuer            = "https://auth.acme.example"
   authorization_servers = ["https://auth.acme.example"]
-  scopes_supported      = ["mcp:tools", "mcp:admin"]
   first_login           = "create"
-  default_toolsets      = ["notes"]
-  default_scopes        = ["mcp:tools"]
+  default_toolsets      = ["basics", "notes"]
+  default_scopes        = ["mcp:tools", "notes:read", "notes:write"]
 }
 
 http = {
