@@ -175,7 +175,7 @@ def _warm(firestore: str, key: str, size: dict[str, Any], say: Any) -> dict[str,
 
 def _default_lease() -> int:
     """The lease the function runs with (``MCP_AUTH_RATE_LIMIT_LEASE`` unset: the default)."""
-    from mcp_auth.ratelimit.rate import RateLimits
+    from mcp_auth.rates import RateLimits
 
     return RateLimits.from_strings().lease
 

@@ -37,3 +37,66 @@ async def test_ipv6_addresses_in_one_64_share_the_failed_authentication_limit(fi
         other = await attempt(f"{neighbour}::1")
     assert statuses == [401, 401, 401, 429, 429]  # a new address from the same /64 is the same client
     assert other == 401  # another /64 is another client
+
+
+def _app(**env: str):
+    settings = Settings.from_env({
+        "MCP_AUTH_RESOURCE_URL": f"{BASE}/mcp", "MCP_AUTH_PROVIDERS": "jwt",
+        "MCP_AUTH_JWT_ISSUER": "https://issuer.example.com/", "MCP_AUTH_JWT_HS256_KEY": "k" * 48, **env,
+    })
+    return wrap_server(lambda record: MCPServer("t"), settings=settings)
+
+
+def test_the_pipeline_is_request_log_then_edge_then_router():
+    from mcp_auth.edge import EdgeMiddleware
+    from mcp_auth.observe import RequestLog
+
+    app = _app()
+    assert app.stages == (RequestLog, EdgeMiddleware)
+    assert set(app.router.paths) == {"/mcp", "/healthz", "/readyz", "/.well-known/oauth-protected-resource",
+                                     "/.well-known/oauth-protected-resource/mcp"}
+
+
+async def test_what_the_edge_refuses_is_still_logged_with_its_reason(caplog):
+    import logging
+
+    app = _app()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
+        with caplog.at_level(logging.INFO, logger="mcp_auth.request"):
+            r = await client.post("/mcp", headers={**JSON, "Host": "elsewhere.example"}, content=b"{}")
+    assert r.status_code == 421
+    lines = [rec for rec in caplog.records if rec.name == "mcp_auth.request"]
+    assert [(rec.httpRequest["status"], rec.outcome, rec.route) for rec in lines] == [
+        (421, "misdirected_request", "mcp")]
+
+
+async def test_an_unknown_path_passes_the_edge_and_gets_a_404_with_the_security_headers():
+    app = _app()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
+        r = await client.get("/nothing/here")
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+    assert r.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_the_mcp_path_with_a_trailing_slash_meets_every_edge_check():
+    app = _app(MCP_AUTH_MAX_BODY_BYTES="2048")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
+        too_big = await client.post("/mcp/", headers=JSON, content=b'{"x": "' + b"a" * 4096 + b'"}')
+        not_json = await client.post("/mcp/", headers={"Content-Type": "text/plain"}, content=b"{}")
+        too_deep = await client.post("/mcp/", headers=JSON, content=b"[" * 100 + b"]" * 100)
+        get = await client.get("/mcp/")
+    assert (too_big.status_code, not_json.status_code, too_deep.status_code, get.status_code) == (413, 415, 400, 405)
+
+
+async def test_an_unhandled_error_downstream_is_a_logged_500_not_a_dropped_connection(caplog):
+    from mcp_auth.observe import RequestLog
+
+    async def broken(scope, receive, send):
+        raise RuntimeError("boom")
+
+    app = RequestLog(broken, route_of=lambda path: "extra")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
+        r = await client.get("/x")
+    assert r.status_code == 500 and r.json()["error"] == "server_error"
+    assert "boom" not in r.text
+    assert any("Unhandled error" in rec.getMessage() for rec in caplog.records)

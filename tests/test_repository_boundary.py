@@ -18,10 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 REPOSITORIES = (
     "lib/mcp_auth/store/",
     "lib/mcp_auth/oauth/store.py",
-    "lib/mcp_auth/credentials/versions.py",
     "lib/mcp_auth/ratelimit/windows.py",
 )
-WIRING = ("lib/mcp_auth/app.py", "lib/mcp_auth/cli/", "lib/mcp_auth/devtools/", "lib/mcp_auth/auth/api_keys.py",
+WIRING = ("lib/mcp_auth/services.py", "lib/mcp_auth/cli/", "lib/mcp_auth/devtools/", "lib/mcp_auth/auth/api_keys.py",
           "lib/mcp_auth/oauth/__init__.py")
 """Modules that may obtain the client, only to hand it to a repository."""
 ACCESS_METHODS = frozenset({"collection_group", "collections", "document", "get_all", "recursive_delete"})

@@ -11,7 +11,7 @@ in ``functions/`` needs nothing else:
 from mcp_auth.app import McpAuthApp, wrap_server
 from mcp_auth.auth.base import AuthProvider, Credentials
 from mcp_auth.config import Settings
-from mcp_auth.context import UserContext, current_user
+from mcp_auth.context import UserContext, current_user, user_store
 from mcp_auth.credentials.access import forget_user_credential, user_credential
 from mcp_auth.credentials.model import Credential, CredentialNotConnected, CredentialsNotConfigured
 from mcp_auth.errors import (
@@ -35,7 +35,7 @@ from mcp_auth.errors import (
 from mcp_auth.http import http_client
 from mcp_auth.principal import Principal
 from mcp_auth.store.documents import Conflict, Document, NotFound, UserCollection
-from mcp_auth.store.handle import UserStore, user_store
+from mcp_auth.store.handle import UserStore
 from mcp_auth.store.users import UserRecord
 from mcp_auth.toolsets import Toolset, ToolsetFactory, ToolsetPrompt, ToolsetResource, prompt, resource, tool
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from mcp_auth.errors import ConfigError
-from mcp_auth.ratelimit.rate import RateLimits
+from mcp_auth.rates import RateLimits
 
 PREFIX = "MCP_AUTH_"
 

@@ -31,7 +31,7 @@ from mcp_auth.bounded_json import MAX_DEPTH as MAX_JSON_DEPTH
 from mcp_auth.bounded_json import nested_deeper_than
 from mcp_auth.challenge import plain_error
 from mcp_auth.config import Settings
-from mcp_auth.observe import current_record
+from mcp_auth.observe import record_of
 
 MAX_HEADER_BYTES = 16 * 1024
 DEFAULT_BODY_BYTES = 16 * 1024
@@ -88,14 +88,14 @@ class EdgeMiddleware:
         if scope["path"] == "/healthz":
             return None
         if sum(len(k) + len(v) for k, v in scope["headers"]) > MAX_HEADER_BYTES:
-            return _refused(431, "headers_too_large", f"Request headers exceed {MAX_HEADER_BYTES} bytes.")
+            return _refused(scope, 431, "headers_too_large", f"Request headers exceed {MAX_HEADER_BYTES} bytes.")
         if (headers.get("host") or "").lower() not in self.allowed_hosts:
-            return _refused(
-                421, "misdirected_request", "The Host header does not name this server (see MCP_AUTH_ALLOWED_HOSTS)."
-            )
+            return _refused(scope, 421, "misdirected_request",
+                            "The Host header does not name this server (see MCP_AUTH_ALLOWED_HOSTS).")
         public = scope["path"].startswith("/.well-known/") and scope["method"] in ("GET", "HEAD", "OPTIONS")
         if origin is not None and not cors and not public and origin.rstrip("/").lower() != self.own_origin:
-            return _refused(403, "forbidden_origin", "This Origin is not allowed (see MCP_AUTH_ALLOWED_ORIGINS).")
+            return _refused(scope, 403, "forbidden_origin",
+                            "This Origin is not allowed (see MCP_AUTH_ALLOWED_ORIGINS).")
         if scope["method"] == "OPTIONS" and origin is not None:
             return Response(status_code=204, headers={
                 "Access-Control-Allow-Methods": "POST, GET, OPTIONS",
@@ -105,11 +105,12 @@ class EdgeMiddleware:
         if scope["path"] == self.mcp_path and scope["method"] == "POST":
             content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
             if content_type != "application/json":
-                return _refused(415, "unsupported_media_type", "Send the JSON-RPC message as application/json.")
+                return _refused(scope, 415, "unsupported_media_type",
+                                "Send the JSON-RPC message as application/json.")
         limit = self.body_limit(scope["path"])
         length = headers.get("content-length")
         if length is not None and (not length.isdigit() or len(length) > 12 or int(length) > limit):
-            return _too_large(limit)
+            return _too_large(scope, limit)
         return None
 
     def body_limit(self, path: str) -> int:
@@ -129,7 +130,7 @@ class EdgeMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                await _too_large(limit)(scope, receive, send)
+                await _too_large(scope, limit)(scope, receive, send)
                 return None
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -173,16 +174,16 @@ class EdgeMiddleware:
         return decorated
 
 
-def _refused(status: int, code: str, description: str) -> Response:
+def _refused(scope: Scope, status: int, code: str, description: str) -> Response:
     """An edge refusal; the request's log line carries its code as the outcome."""
-    record = current_record.get()
+    record = record_of(scope)
     if record is not None:
         record.outcome = code
     return plain_error(status, code, description)
 
 
-def _too_large(limit: int) -> Response:
-    return _refused(413, "payload_too_large", f"The body exceeds {limit} bytes for this endpoint.")
+def _too_large(scope: Scope, limit: int) -> Response:
+    return _refused(scope, 413, "payload_too_large", f"The body exceeds {limit} bytes for this endpoint.")
 
 
 def origin_of(url: str) -> str:

@@ -1,10 +1,15 @@
-"""Readiness: can this instance reach what a request needs? Names of failing dependencies only."""
+"""``/healthz`` (liveness: the process answers) and ``/readyz`` (can this instance reach what a request
+needs? Names of failing dependencies only)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
+
+from starlette.responses import JSONResponse
+from starlette.types import Receive, Scope, Send
 
 from mcp_auth.errors import McpAuthError
 
@@ -13,6 +18,7 @@ if TYPE_CHECKING:
     from mcp_auth.store.users import UserDirectory
 
 TIMEOUT = 3.0
+logger = logging.getLogger("mcp_auth")
 
 
 async def check_readiness(
@@ -33,3 +39,24 @@ async def check_readiness(
         except (McpAuthError, TimeoutError, OSError):
             failing.append("secret_manager")
     return failing
+
+
+async def liveness(scope: Scope, receive: Receive, send: Send) -> None:
+    await JSONResponse({"status": "ok"})(scope, receive, send)
+
+
+class Readiness:
+    """``/readyz``: 200 when Firestore and the configured secrets answer, else 503 naming what failed."""
+
+    def __init__(self, users: Callable[[], UserDirectory], secrets: SecretStore | None,
+                 secret_names: Sequence[str]) -> None:
+        self._users, self._secrets, self._names = users, secrets, tuple(secret_names)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        failing = await check_readiness(self._users(), self._secrets, self._names)
+        if failing:
+            logger.error("not ready: %s unavailable", ", ".join(failing), extra={"failing": failing})
+            response = JSONResponse({"status": "unavailable"}, status_code=503, headers={"Retry-After": "5"})
+        else:
+            response = JSONResponse({"status": "ready"})
+        await response(scope, receive, send)

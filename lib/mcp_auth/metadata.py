@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from mcp_auth.config import Settings
 
@@ -32,3 +36,14 @@ def metadata_paths(settings: Settings) -> frozenset[str]:
 
     suffixed = urlsplit(settings.metadata_url).path
     return frozenset({"/.well-known/oauth-protected-resource", suffixed})
+
+
+class MetadataDocument:
+    """Serves the protected-resource metadata; any origin may read it (browser-based clients discover with it)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._body = json.dumps(protected_resource_metadata(settings)).encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = Response(self._body, media_type="application/json", headers={"Access-Control-Allow-Origin": "*"})
+        await response(scope, receive, send)

@@ -1,10 +1,11 @@
 """What one request did, for its log line and the audit trail.
 
-``RequestRecord`` lives in a context variable for the duration of one HTTP
-request; the edge fills in the HTTP facts, authentication fills in who and
-the decision, and ``AuditMiddleware`` (inside the user's MCP server) fills in
-the MCP method, tool, outcome and tool latency. ``emit`` writes the request's
-one line. On the MCP route that line is also the audit record
+``RequestLog``, the first stage of the pipeline, starts a ``RequestRecord`` and
+keeps it in the request's ASGI scope (``record_of(scope)``) for the stages after
+it; the edge notes a refusal, the MCP endpoint fills in who and the decision and
+puts the record in the request context, and ``AuditMiddleware`` (inside the user's
+MCP server) fills in the MCP method, tool, outcome and tool latency. When the
+request ends, ``emit`` writes its one line. On the MCP route that line is also the audit record
 (``"audit": true``): every authentication decision and every tool call
 (stateless: one per request) with who, what, when, outcome and latency —
 one write per request, which keeps logging off the hot path's critical cost.
@@ -21,14 +22,26 @@ from __future__ import annotations
 import logging
 import re
 import time
-from contextvars import ContextVar
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp_types import CallToolResult
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mcp_auth.challenge import plain_error
+from mcp_auth.context import request_or_none
+from mcp_auth.proxies import client_origin
+
+if TYPE_CHECKING:
+    from mcp_auth.store.audit import FirestoreAuditSink
 
 request_logger = logging.getLogger("mcp_auth.request")
+logger = logging.getLogger("mcp_auth")
+RECORD = "mcp_auth_record"
+"""Key of the request's ``RequestRecord`` in the ASGI scope's ``state``."""
 
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
 _CLOUD_TRACE = re.compile(r"^([0-9a-f]{32})(?:/(\d{1,20}))?(?:;o=[01])?$")
@@ -58,7 +71,59 @@ class RequestRecord:
         return time.perf_counter() - self.started
 
 
-current_record: ContextVar[RequestRecord | None] = ContextVar("mcp_auth_request_record", default=None)
+def record_of(scope: Scope) -> RequestRecord | None:
+    """The record ``RequestLog`` started for this request (None outside the pipeline)."""
+    state = scope.get("state")
+    return state.get(RECORD) if isinstance(state, dict) else None
+
+
+class RequestLog:
+    """The outermost stage: starts the request's record, answers 500 for anything unhandled, and
+    writes the request's one log line (and its audit copy) when it ends."""
+
+    def __init__(
+        self, app: ASGIApp, *, route_of: Callable[[str], str], trusted_proxies: tuple[str, ...] = (),
+        project: str | None = None, active_users: ActiveUsers | None = None,
+        audit: FirestoreAuditSink | None = None,
+    ) -> None:
+        self.app = app
+        self._route_of, self._trusted, self._project = route_of, trusted_proxies, project
+        self._active_users = active_users or ActiveUsers()
+        self._audit = audit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        headers = Headers(scope=scope)
+        record = RequestRecord(
+            method=scope["method"],
+            path=scope["path"][:200],
+            route=self._route_of(scope["path"]),
+            remote_ip=client_origin(scope, headers, self._trusted).ip,
+            user_agent=headers.get("user-agent"),
+            trace=trace_of(headers, self._project),
+        )
+        scope = {**scope, "state": {**(scope.get("state") or {}), RECORD: record}}
+
+        async def tracking_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                record.status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            logger.exception("Unhandled error while serving %s %s", scope.get("method"), record.path)
+            record.outcome = "error"
+            if not record.status:
+                response = plain_error(500, "server_error", "An internal error occurred; it has been logged.")
+                await response(scope, receive, tracking_send)
+        finally:
+            self._active_users.mark(record)
+            if record.route not in ("healthz", "readyz") or record.status >= 500:
+                emit(record)
+            if self._audit is not None and record.auth_decision:
+                self._audit.submit(record)
 
 
 def trace_of(headers: Any, project: str | None) -> str | None:
@@ -140,7 +205,8 @@ class AuditMiddleware:
     """Records the MCP method, tool, outcome and tool latency of the request into its record."""
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        record = current_record.get()
+        request = request_or_none()
+        record = request.record if request is not None else None
         name = ctx.params.get("name") if ctx.params else None
         tool = name if ctx.method in ("tools/call", "prompts/get") and isinstance(name, str) else None
         if record is not None and ctx.request_id is not None:

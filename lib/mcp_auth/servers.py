@@ -9,18 +9,29 @@ A ``ToolsetFactory`` only selects; ``assemble`` builds the server from the selec
 toolsets' prebuilt tools, resources and prompts, with the scope each needs. A plain
 callable returning an ``MCPServer`` is accepted too (its tools' scopes are read from
 their ``_meta``).
+
+Every built server gets the same per-user chain, in this order (outermost first), here
+and nowhere else:
+
+    request state    the shared key that seals input_required state (``request_state.py``)
+    audit            method, tool, outcome, latency into the request's record (``observe.py``)
+    scopes           tools, prompts and resources the caller's scopes do not allow (``tools.py``)
+    per-tool limit   the user's calls of one tool per window (``ratelimit/``)
+    deadline         a tool call past ``MCP_AUTH_TOOL_TIMEOUT`` is cancelled (``tools.py``)
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from cachetools import LRUCache
 
 from mcp_auth.errors import McpAuthError
 from mcp_auth.observe import AuditMiddleware
+from mcp_auth.ratelimit import RateLimiter, RateLimits, ToolRateLimitMiddleware
 from mcp_auth.store.users import UserRecord
 from mcp_auth.tools import DeadlineMiddleware, ScopeMiddleware, ScopeRules
 from mcp_auth.toolsets import Toolset, ToolsetFactory, required_scopes
@@ -75,15 +86,17 @@ class ServerCache:
         *,
         max_size: int = 1024,
         tool_timeout: float = 60.0,
-        middleware: Callable[[], list[Any]] | None = None,
+        limiter: RateLimiter | None = None,
+        limits: RateLimits | None = None,
         request_state: RequestState | None = None,
     ) -> None:
         if not callable(factory) and not isinstance(factory, ToolsetFactory):
             raise TypeError(f"factory must be a ToolsetFactory or callable, got {type(factory).__name__}")
         self._factory = factory
         self._tool_timeout = tool_timeout
-        self._middleware = middleware or list
+        self._limiter, self._limits = limiter, limits
         self._servers: LRUCache[tuple[str, str], BuiltServer] = LRUCache(maxsize=max_size)
+        self._building: dict[tuple[str, str], asyncio.Future[BuiltServer]] = {}
         self._request_state = request_state  # shared requestState key and user binding (request_state.py)
         self.builds = 0
 
@@ -92,17 +105,35 @@ class ServerCache:
         if self._request_state is not None:
             await self._request_state.refresh()  # rereads the shared keys when due
         built = self._servers.get(key)
-        if built is None:
+        if built is not None:
+            return built
+        pending = self._building.get(key)
+        if pending is not None:  # concurrent misses for one user build once
+            return await asyncio.shield(pending)
+        pending = self._building[key] = asyncio.get_running_loop().create_future()
+        try:
             server, rules = await self._build(record)
-            if self._request_state is not None:
-                self._request_state.install(server)
-            server.middleware.append(AuditMiddleware())  # outside the scope check: refusals are audited too
-            server.middleware.append(ScopeMiddleware(rules))  # a forbidden call spends no quota
-            server.middleware.extend(self._middleware())  # e.g. the per-tool rate limit
-            server.middleware.append(DeadlineMiddleware(self._tool_timeout))
-            built = BuiltServer(server, rules)
-            self._servers[key] = built
+            self._add_chain(server, rules)
+            built = self._servers[key] = BuiltServer(server, rules)
+        except BaseException as exc:
+            pending.set_exception(exc)
+            pending.exception()  # retrieved here: a build nobody else waited for is not "never retrieved"
+            raise
+        else:
+            pending.set_result(built)
+        finally:
+            del self._building[key]
         return built
+
+    def _add_chain(self, server: MCPServer, rules: ScopeRules) -> None:
+        """The per-user chain (module docstring), in its one order."""
+        if self._request_state is not None:
+            self._request_state.install(server)
+        server.middleware.append(AuditMiddleware())  # outside the scope check: refusals are audited too
+        server.middleware.append(ScopeMiddleware(rules))  # before the limit: a forbidden call spends no quota
+        if self._limiter is not None and self._limits is not None:
+            server.middleware.append(ToolRateLimitMiddleware(self._limiter, self._limits))
+        server.middleware.append(DeadlineMiddleware(self._tool_timeout))
 
     async def _build(self, record: UserRecord) -> tuple[MCPServer, ScopeRules]:
         from mcp.server.mcpserver import MCPServer

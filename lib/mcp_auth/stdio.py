@@ -20,7 +20,7 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from mcp_auth.context import UserContext, user_context
+from mcp_auth.context import RequestContext, UserContext, request_context
 from mcp_auth.errors import ConfigError, DisabledUser, UnknownUser
 from mcp_auth.principal import Principal
 from mcp_auth.store.users import validate_uid
@@ -65,5 +65,7 @@ async def serve_stdio(app: McpAuthApp, *, user_id: str) -> None:
     principal = Principal(user_id=user_id, auth_method=STDIO_AUTH_METHOD, scopes=record.scopes)
     user = UserContext(principal=principal, record=record, scopes=record.scopes)
     built = await app.servers.get(record)
-    with user_context(user):
+    services = app.services
+    resolver = services.credentials.resolver if services.credentials else None
+    with request_context(RequestContext(user=user, stores=services.stores, resolver=resolver)):
         await built.server.run_stdio_async()

@@ -32,7 +32,7 @@ from mcp_auth.logs import redact
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer
-    from starlette.types import Scope
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
     from mcp_auth.config import Settings
     from mcp_auth.observe import RequestRecord
@@ -120,6 +120,24 @@ class Tracing:
             if failed is not None or record.status >= 500 or record.outcome == "error":
                 span.set_status(trace.StatusCode.ERROR)
             span.end()
+
+
+class TraceStage:
+    """The pipeline stage that runs each request inside its SERVER span (health checks are not traced)."""
+
+    def __init__(self, app: ASGIApp, *, tracing: Tracing, project: str | None = None) -> None:
+        self.app, self._tracing, self._project = app, tracing, project
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from mcp_auth.observe import record_of
+
+        record = record_of(scope)
+        if record is None or record.route in ("healthz", "readyz"):
+            await self.app(scope, receive, send)
+            return
+        route = None if record.route == "unknown" else record.path
+        with self._tracing.request_span(scope, record, route=route, project=self._project):
+            await self.app(scope, receive, send)
 
 
 def span_attributes(record: RequestRecord) -> dict[str, Any]:

@@ -20,19 +20,22 @@ from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import OAuthClientMetadata
 
+from factory import FACTORY
 from mcp_auth.devtools.emulator import free_port
 from tests.e2e.clients import mcp_client
 from tests.oidc.helper import MemoryStorage
 from tests.oidc.settings import resource
 
 REDIRECT_URI = "http://localhost:3030/callback"
+# The team registers the scopes its toolsets use (what the deployment advertises) with its authorization server.
+ADVERTISED = sorted(FACTORY.scopes)
 
 
 @pytest.fixture
 def oauth_deployment(oidc_server_factory, start_function):
     port = free_port()
     url = f"http://127.0.0.1:{port}/mcp"
-    idp = oidc_server_factory(resources={url: resource(scopes=["mcp:tools"], alg="RS256")})
+    idp = oidc_server_factory(resources={url: resource(scopes=ADVERTISED, alg="RS256")})
     server = start_function(
         PORT=str(port), MCP_AUTH_RESOURCE_URL=url, MCP_AUTH_JWT_HS256_KEY=None,
         MCP_AUTH_JWT_ISSUER=idp.issuer, MCP_AUTH_JWT_JWKS_URL=idp.jwks_url, MCP_AUTH_JWT_JWKS_REFRESH_COOLDOWN="0",
@@ -119,7 +122,7 @@ async def test_opaque_tokens_are_introspected_and_revocation_takes_effect(
 
     port = free_port()
     url = f"http://127.0.0.1:{port}/mcp"
-    idp = oidc_server_factory(resources={url: resource(scopes=["mcp:tools"], format="opaque")})
+    idp = oidc_server_factory(resources={url: resource(scopes=ADVERTISED, format="opaque")})
     secret_name = f"introspection-{uuid.uuid4().hex[:8]}"
     admin = SecretManagerAdmin(drongo_endpoint, TEST_PROJECT)
     admin.create_secret(secret_name, idp.client("resource-server")["client_secret"].encode())

@@ -87,8 +87,10 @@ async def test_forged_replayed_and_unsigned_calls_are_rejected_and_logged_withou
         assert 400 <= response.status_code < 500, code
         assert response.json()["error"] == code
     log = fn.output()
-    for code in calls:
+    for code in set(calls) - {"payload_too_large"}:
         assert f"Rejected a credential webhook call from 127.0.0.1: {code}" in log
+    # the edge caps every route's body before the webhook reads it: its refusal is the request line's outcome
+    assert '"outcome": "payload_too_large"' in log
     for headers in (forged, stale):
         assert headers[SIGNATURE_HEADER] not in log and headers[SIGNATURE_HEADER][3:] not in log
     assert forged_body.decode() not in log

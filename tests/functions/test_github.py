@@ -9,15 +9,22 @@ from contextlib import contextmanager
 import pytest
 from mcp.server.mcpserver.exceptions import ToolError
 
-from mcp_auth.context import UserContext, user_context
-from mcp_auth.credentials import CredentialResolver, CredentialVersions, PlatformClient, credential_scope
+from mcp_auth.context import RequestContext, UserContext, request_context
+from mcp_auth.credentials import CredentialResolver, CredentialVersions, PlatformClient
 from mcp_auth.principal import Principal
+from mcp_auth.store.handle import user_stores
 from mcp_auth.store.users import UserRecord
 from tests._fixtures.firestore import TEST_PROJECT
 from toolsets import github
 
 # Called as the framework calls them: the handlers the toolset's tools hold (framework errors translated).
 HANDLERS = {t.name: t.fn for t in github.TOOLSET.tools}
+STORES = user_stores(project=TEST_PROJECT)
+
+
+def serving(user: UserContext, resolver: CredentialResolver | None = None):
+    """The request context the MCP endpoint sets for ``user``."""
+    return request_context(RequestContext(user=user, stores=STORES, resolver=resolver))
 
 
 @pytest.fixture
@@ -35,7 +42,7 @@ def as_user(fake_platform, fake_github, firestore_emulator, monkeypatch):
     @contextmanager
     def acting_as(uid: str) -> Iterator[None]:
         user = UserContext(principal=Principal(uid, "jwt"), record=UserRecord(uid=uid), scopes=frozenset())
-        with user_context(user), credential_scope(resolver):
+        with serving(user, resolver):
             yield
 
     return acting_as
@@ -105,7 +112,7 @@ async def test_an_unreachable_github_is_a_tool_error(connected, monkeypatch):
 
 async def test_without_a_platform_the_tool_says_so(monkeypatch):
     user = UserContext(principal=Principal("solo", "jwt"), record=UserRecord(uid="solo"), scopes=frozenset())
-    with user_context(user), pytest.raises(ToolError, match="not set up to reach GitHub"):
+    with serving(user), pytest.raises(ToolError, match="not set up to reach GitHub"):
         await HANDLERS["list_my_repositories"](visibility="all", sort="updated", limit=5)
 
 
@@ -118,7 +125,7 @@ async def test_an_unreadable_service_token_is_a_generic_tool_error(fake_platform
     resolver = CredentialResolver(platform=PlatformClient(base_url=fake_platform.url, service_token=broken),
                                   versions=CredentialVersions(project=TEST_PROJECT))
     user = UserContext(principal=Principal("sam", "jwt"), record=UserRecord(uid="sam"), scopes=frozenset())
-    with user_context(user), credential_scope(resolver), pytest.raises(ToolError) as caught:
+    with serving(user, resolver), pytest.raises(ToolError) as caught:
         await HANDLERS["list_my_repositories"](visibility="all", sort="updated", limit=5)
     assert str(caught.value) == (
         "Temporarily unavailable, retryable: Your GitHub credential cannot be fetched right now; try again later."

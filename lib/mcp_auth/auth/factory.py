@@ -17,6 +17,7 @@ from mcp_auth.config import Settings
 from mcp_auth.errors import ConfigError
 
 if TYPE_CHECKING:  # the Secret Manager client costs ~0.5 s to import: only when a secret is configured
+    from mcp_auth.oauth import AuthorizationServer
     from mcp_auth.secrets import SecretStore
 
 
@@ -47,7 +48,11 @@ def require_secrets(store: SecretStore, names: Sequence[str]) -> None:
         pool.submit(asyncio.run, store.require(list(names))).result()
 
 
-def build_provider(settings: Settings, secrets: SecretStore | None = None) -> AuthProvider:
+def build_provider(
+    settings: Settings, secrets: SecretStore | None = None, *, oauth: AuthorizationServer | None = None
+) -> AuthProvider:
+    """The chain ``MCP_AUTH_PROVIDERS`` names; the ``oauth`` provider is the built-in authorization server's
+    own verifier (its signing keys), so that server is built once, by the composition root."""
     from mcp_auth.auth.cache import CachedProvider
 
     if secrets is None:
@@ -61,9 +66,9 @@ def build_provider(settings: Settings, secrets: SecretStore | None = None) -> Au
         elif name == "api_key":
             providers.append(CachedProvider(_api_keys(settings, secrets), ttl=min(settings.auth_cache_ttl, 60)))
         elif name == "oauth":
-            from mcp_auth.oauth import build_verifier
-
-            providers.append(CachedProvider(build_verifier(settings, secrets), ttl=settings.auth_cache_ttl))
+            if oauth is None:
+                raise ConfigError("The oauth provider needs the built-in authorization server (build_services).")
+            providers.append(CachedProvider(oauth.verifier(leeway=settings.jwt_leeway), ttl=settings.auth_cache_ttl))
         elif name == "dev":
             from mcp_auth.auth.dev import DevProvider
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from mcp_auth.credentials.cache import Key, SingleFlightCache
 from mcp_auth.credentials.model import Credential, CredentialNotConnected, NotConnected, validate_provider
-from mcp_auth.credentials.versions import CredentialVersions
+from mcp_auth.store.credential_versions import CredentialVersions
 from mcp_auth.store.users import validate_uid
 
 if TYPE_CHECKING:

@@ -34,7 +34,7 @@ def build_credentials(settings: Settings, secrets: SecretStore | None) -> Creden
     # Imported here: the platform client's HTTP stack is needed only by deployments that name a platform.
     from mcp_auth.credentials.platform import PlatformClient
     from mcp_auth.credentials.resolver import CredentialResolver
-    from mcp_auth.credentials.versions import CredentialVersions
+    from mcp_auth.store.credential_versions import CredentialVersions
 
     async def service_token() -> str:
         return (await secrets.get(token_name)).decode().strip()

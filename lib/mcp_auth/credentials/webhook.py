@@ -25,8 +25,8 @@ from starlette.types import Receive, Scope, Send
 from mcp_auth import bounded_json
 from mcp_auth.credentials import signature
 from mcp_auth.credentials.model import validate_provider
-from mcp_auth.credentials.versions import CredentialVersions
 from mcp_auth.errors import McpAuthError
+from mcp_auth.store.credential_versions import CredentialVersions
 from mcp_auth.store.users import validate_uid
 
 logger = logging.getLogger("mcp_auth.credentials.webhook")

@@ -2,8 +2,8 @@
 
 MCP clients register (metadata document or RFC 7591), sign in through an upstream
 OpenID provider (Google by default) and receive short-lived JWT access tokens
-issued by this deployment for its own resource URL; ``build_verifier`` checks them
-on the MCP endpoint with the same keys, in process. See docs/authorization-server.md.
+issued by this deployment for its own resource URL; the same server object's
+``verifier()`` checks them on the MCP endpoint with the same keys, in process. See docs/authorization-server.md.
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ from mcp_auth.errors import ConfigError
 from mcp_auth.oauth.server import AuthorizationServer, issuer_of
 
 if TYPE_CHECKING:
-    from mcp_auth.auth.jwt import JwtProvider
     from mcp_auth.config import Settings
     from mcp_auth.secrets import SecretStore
 
-__all__ = ["AuthorizationServer", "build_authorization_server", "build_verifier", "issuer_of"]
+__all__ = ["AuthorizationServer", "build_authorization_server", "issuer_of"]
 
 
 def _keys(settings: Settings, secrets: SecretStore | None):  # noqa: ANN202
@@ -32,16 +31,6 @@ def _keys(settings: Settings, secrets: SecretStore | None):  # noqa: ANN202
         return await secrets.versions(name, count=2)
 
     return SigningKeys(source)
-
-
-def build_verifier(settings: Settings, secrets: SecretStore | None) -> JwtProvider:
-    """Verifies the access tokens this deployment issues (issuer = its origin, audience = its resource)."""
-    from mcp_auth.auth.jwt import JwtProvider
-
-    return JwtProvider(
-        issuer=issuer_of(settings.resource_url), audience=settings.resource_url, jwks=_keys(settings, secrets),  # type: ignore[arg-type]
-        jwks_algorithms=("ES256",), leeway=settings.jwt_leeway, name="oauth",
-    )
 
 
 def build_authorization_server(settings: Settings, secrets: SecretStore | None) -> AuthorizationServer:

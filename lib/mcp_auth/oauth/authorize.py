@@ -11,7 +11,6 @@ import logging
 import re
 import secrets
 from typing import TYPE_CHECKING
-from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -20,6 +19,7 @@ from mcp_auth.challenge import plain_error
 from mcp_auth.errors import McpAuthError
 from mcp_auth.oauth import consent
 from mcp_auth.oauth.clients import Client, ClientError, is_metadata_url, is_registered_id
+from mcp_auth.oauth.redirects import redirect_to_client
 from mcp_auth.oauth.upstream import SignInRefused
 
 if TYPE_CHECKING:
@@ -29,12 +29,6 @@ logger = logging.getLogger("mcp_auth.oauth")
 STATE_COOKIE = "mcp_auth_signin"
 REQUEST_TTL = 600
 _CHALLENGE = re.compile(r"[A-Za-z0-9._~-]{43,128}")  # RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is 43
-
-
-def redirect_to_client(uri: str, params: dict[str, str]) -> Response:
-    separator = "&" if "?" in uri else "?"
-    return RedirectResponse(f"{uri}{separator}{urlencode(params)}", status_code=302,
-                            headers={"Cache-Control": "no-store"})
 
 
 async def resolve_client(server: AuthorizationServer, client_id: str) -> Client:

@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse, Response
 
 from mcp_auth.challenge import plain_error
 from mcp_auth.oauth.consent_page import render_consent_page
+from mcp_auth.oauth.redirects import redirect_to_client
 
 if TYPE_CHECKING:
     from mcp_auth.oauth.server import AuthorizationServer
@@ -39,8 +40,6 @@ async def ask(server: AuthorizationServer, *, uid: str, pending: dict[str, Any])
 
 
 async def answer(server: AuthorizationServer, request: Request) -> Response:
-    from mcp_auth.oauth.authorize import redirect_to_client
-
     if request.method != "POST":
         return plain_error(405, "method_not_allowed", "Answer the consent page with its form.", {"Allow": "POST"})
     body = await request.body()  # at most the route's cap: the edge has read it (server.CONSENT_BYTES)

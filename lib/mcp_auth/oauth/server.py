@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -45,6 +45,9 @@ from mcp_auth.oauth.store import OAuthStore
 from mcp_auth.oauth.upstream import SignInPolicy, Upstream
 from mcp_auth.proxies import address_key, client_origin
 from mcp_auth.ratelimit import FirestoreWindows, Rate, RateLimiter
+
+if TYPE_CHECKING:
+    from mcp_auth.auth.jwt import JwtProvider
 
 logger = logging.getLogger("mcp_auth.oauth")
 Handler = Callable[[Request], Awaitable[Response]]
@@ -98,6 +101,14 @@ class AuthorizationServer:
         self.limiter = limiter or RateLimiter(FirestoreWindows(lambda: self.store.client))
         self.allow_loopback = allow_loopback
         self.documents = MetadataDocuments()
+
+    def verifier(self, *, leeway: int = 30) -> JwtProvider:
+        """Verifies the access tokens this server issues (issuer = its origin, audience = its resource),
+        with the keys that sign them."""
+        from mcp_auth.auth.jwt import JwtProvider
+
+        return JwtProvider(issuer=self.issuer, audience=self.resource, jwks=self.keys,  # type: ignore[arg-type]
+                           jwks_algorithms=("ES256",), leeway=leeway, name="oauth")
 
     def granted_scope(self, requested: str | None) -> str:
         """The scope string to grant: what was asked for (all supported scopes if nothing)."""
@@ -181,9 +192,9 @@ class AuthorizationServer:
 def _remote(request: Request) -> str:
     """The rate-limit key of the client: its address as the edge resolved it (trusting only the
     configured load balancers' forwarded headers), an IPv6 client's /64 (``proxies.address_key``)."""
-    from mcp_auth.observe import current_record
+    from mcp_auth.observe import record_of
 
-    record = current_record.get()
+    record = record_of(request.scope)
     ip = record.remote_ip if record is not None else client_origin(request.scope, request.headers).ip
     return address_key(ip)
 

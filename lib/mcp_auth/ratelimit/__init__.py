@@ -2,7 +2,6 @@
 
 from mcp_auth.ratelimit.limiter import ALLOW, Decision, RateLimited, RateLimiter, tool_key, window_id
 from mcp_auth.ratelimit.middleware import ToolRateLimitMiddleware
-from mcp_auth.ratelimit.rate import KINDS, Rate, RateLimits, lease_size, parse_rate
 from mcp_auth.ratelimit.responses import (
     RATE_LIMITED_CODE,
     rate_limited_error,
@@ -10,6 +9,7 @@ from mcp_auth.ratelimit.responses import (
     retry_error_data,
 )
 from mcp_auth.ratelimit.windows import FirestoreWindows, Grant, MemoryWindows, WindowStore
+from mcp_auth.rates import KINDS, Rate, RateLimits, lease_size, parse_rate
 
 __all__ = [
     "ALLOW",

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from cachetools import LRUCache
 
 from mcp_auth.errors import McpAuthError
-from mcp_auth.ratelimit.rate import KINDS, Rate, lease_size
 from mcp_auth.ratelimit.windows import TIMEOUT, WindowStore
+from mcp_auth.rates import KINDS, Rate, lease_size
 
 logger = logging.getLogger("mcp_auth.ratelimit")
 

@@ -15,8 +15,8 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 
 from mcp_auth.context import current_user
 from mcp_auth.ratelimit.limiter import RateLimiter, tool_key
-from mcp_auth.ratelimit.rate import RateLimits
 from mcp_auth.ratelimit.responses import rate_limited_error
+from mcp_auth.rates import RateLimits
 
 
 class ToolRateLimitMiddleware:

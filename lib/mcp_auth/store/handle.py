@@ -1,6 +1,6 @@
-"""The store handle bound to the caller: the only way tool code reaches Firestore.
+"""The store handle bound to one user: the only way tool code reaches Firestore.
 
-    store = user_store()                 # bound to current_user(); takes no uid
+    store = user_store()                 # mcp_auth.context: bound to current_user(); takes no uid
     notes = store.collection("notes")    # users/{uid}/notes, nothing else
     settings, version = await store.settings()
     await store.update_settings({"timezone": "Europe/Paris"}, version=version)
@@ -14,13 +14,11 @@ into MCP errors wherever a toolset's handler lets them through.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from mcp_auth.context import current_user
 from mcp_auth.store.documents import Conflict, NotFound, UserCollection, timestamp_of, unavailable, version_of
 from mcp_auth.store.firestore import TIMEOUT, bounded_retry, firestore_client
 from mcp_auth.store.users import USERS, validate_uid
@@ -83,18 +81,8 @@ class UserStore:
         return merged, version_of(result.update_time)
 
 
-def user_store() -> UserStore:
-    """The handle for the caller of the current request (raises outside a request)."""
-    user = current_user()
-    client = firestore_client(
-        project=os.environ.get("GOOGLE_CLOUD_PROJECT") or None,
-        database=os.environ.get("MCP_AUTH_FIRESTORE_DATABASE") or "(default)",
-    )
-    return UserStore(client, user.user_id)
-
-
 def user_stores(*, project: str | None, database: str = "(default)") -> Callable[[str], UserStore]:
-    """``uid -> UserStore`` on the running loop's client, for framework code serving an authenticated user."""
+    """``uid -> UserStore`` on the running loop's client of the deployment's database (``Settings``)."""
 
     def store(uid: str) -> UserStore:
         return UserStore(firestore_client(project=project, database=database), uid)

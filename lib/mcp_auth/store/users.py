@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -100,8 +100,13 @@ def _store_error(exc: Exception) -> StoreUnavailable:
 class UserRepository:
     """Direct reads and writes of ``users/{uid}`` (used by the CLI and the directory)."""
 
-    def __init__(self, client: AsyncClient) -> None:
-        self._client = client
+    def __init__(self, client: AsyncClient | Callable[[], AsyncClient]) -> None:
+        """``client`` may be a callable: then the client is made on first use, on the serving loop."""
+        self._source = client
+
+    @property
+    def _client(self) -> AsyncClient:
+        return self._source() if callable(self._source) else self._source
 
     def _doc(self, uid: str) -> AsyncDocumentReference:
         return self._client.collection(USERS).document(validate_uid(uid))

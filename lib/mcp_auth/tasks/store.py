@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from mcp_auth.context import user_store
 from mcp_auth.errors import McpAuthError
 from mcp_auth.store.documents import Conflict, Document, NotFound, UserCollection
-from mcp_auth.store.handle import user_store
 
 COLLECTION = "mcp_tasks"
 TERMINAL = frozenset({"completed", "failed", "cancelled"})

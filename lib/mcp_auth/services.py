@@ -1,0 +1,133 @@
+"""The composition root: every collaborator of the request path is built here, once, from ``Settings``.
+
+    build_services(settings, factory, overrides) -> Services
+
+One secret store for every secret; one authorization server object that supplies both
+the ``oauth`` provider's verifier and its routes; one rate limiter, handed to the
+per-user chain (``servers.py``); one way to reach Firestore (``firestore_client`` per
+event loop, with the project and database from ``Settings``). Nothing else in the
+framework builds these; ``Overrides`` replaces the ones tests and benchmarks stand in for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from starlette.types import ASGIApp
+
+from mcp_auth.auth.base import AuthProvider
+from mcp_auth.auth.factory import build_provider, build_secret_store, require_secrets
+from mcp_auth.backchannel import Mailbox, build_mailbox
+from mcp_auth.config import Settings
+from mcp_auth.credentials.setup import CredentialService, build_credentials
+from mcp_auth.logs import configure_logging
+from mcp_auth.observe import ActiveUsers
+from mcp_auth.ratelimit import FirestoreWindows, RateLimiter
+from mcp_auth.request_state import build_request_state
+from mcp_auth.servers import ServerCache, ServerFactory
+from mcp_auth.store.audit import FirestoreAuditSink, build_audit_sink
+from mcp_auth.store.handle import UserStore, user_stores
+from mcp_auth.store.users import UserDirectory
+from mcp_auth.tracing import Tracing, build_tracing
+
+if TYPE_CHECKING:
+    from mcp_auth.oauth import AuthorizationServer
+    from mcp_auth.secrets import SecretStore
+
+
+@dataclass(frozen=True, kw_only=True)
+class Overrides:
+    """Collaborators to use instead of the ones the settings would build (tests, benchmarks)."""
+
+    auth: AuthProvider | None = None
+    users: UserDirectory | Callable[[], UserDirectory] | None = None
+    limiter: RateLimiter | None = None
+    routes: Mapping[str, ASGIApp] = field(default_factory=dict)
+    """Extra endpoints (path -> ASGI app) that do their own authentication, such as a signed webhook."""
+
+
+@dataclass(kw_only=True)
+class Services:
+    """What the request path uses, built once per process."""
+
+    settings: Settings
+    auth: AuthProvider
+    secrets: SecretStore | None
+    servers: ServerCache
+    limiter: RateLimiter
+    stores: Callable[[str], UserStore]
+    credentials: CredentialService | None
+    oauth: AuthorizationServer | None
+    mailbox: Mailbox | None
+    audit: FirestoreAuditSink | None
+    tracing: Tracing | None
+    active_users: ActiveUsers
+    routes: Mapping[str, ASGIApp]
+    _users: UserDirectory | Callable[[], UserDirectory] | None = None
+
+    @property
+    def users(self) -> UserDirectory:
+        """The user directory, built on first use (its Firestore client belongs to the serving loop)."""
+        if not isinstance(self._users, UserDirectory):
+            self._users = self._users() if callable(self._users) else _directory(self.settings)
+        return self._users
+
+
+def build_services(settings: Settings, factory: ServerFactory, overrides: Overrides | None = None) -> Services:
+    """Every collaborator, from ``settings``; a missing required secret stops the start here, by name."""
+    overrides = overrides or Overrides()
+    configure_logging(settings.log_level)
+    needs_secrets = overrides.auth is None or settings.platform_url or "oauth" in settings.providers
+    secrets = build_secret_store(settings) if needs_secrets else None
+    if secrets is not None:
+        require_secrets(secrets, settings.secret_names)
+    oauth = None
+    if "oauth" in settings.providers:
+        from mcp_auth.oauth import build_authorization_server
+
+        oauth = build_authorization_server(settings, secrets)
+    credentials = build_credentials(settings, secrets)  # None unless MCP_AUTH_PLATFORM_URL is set
+    limiter = overrides.limiter or RateLimiter(FirestoreWindows(_client(settings)), lease=settings.rate_limits.lease)
+    servers = ServerCache(
+        factory, max_size=settings.server_cache_size, tool_timeout=settings.tool_timeout, limiter=limiter,
+        limits=settings.rate_limits,
+        request_state=build_request_state(settings, secrets),  # MCP_AUTH_REQUEST_STATE_KEY_SECRET
+    )
+    routes = {**(oauth.routes if oauth else {}), **(credentials.routes if credentials else {}), **overrides.routes}
+    return Services(
+        settings=settings,
+        auth=overrides.auth or build_provider(settings, secrets, oauth=oauth),
+        secrets=secrets,
+        servers=servers,
+        limiter=limiter,
+        stores=user_stores(project=settings.project, database=settings.firestore_database),
+        credentials=credentials,
+        oauth=oauth,
+        mailbox=build_mailbox(settings),  # replies to server requests (MCP_AUTH_BACKCHANNEL)
+        audit=build_audit_sink(settings),  # each off unless set (store/audit.py, tracing.py)
+        tracing=build_tracing(settings),
+        active_users=ActiveUsers(),
+        routes=routes,
+        _users=overrides.users,
+    )
+
+
+def _client(settings: Settings) -> Callable[[], object]:
+    """The deployment's Firestore client of the running event loop, made on first use."""
+    from mcp_auth.store.firestore import firestore_client
+
+    return lambda: firestore_client(project=settings.project, database=settings.firestore_database)
+
+
+def _directory(settings: Settings) -> UserDirectory:
+    from mcp_auth.store.users import UserRepository
+
+    return UserDirectory(
+        UserRepository(_client(settings)),  # type: ignore[arg-type]
+        first_login="create" if settings.first_login == "create" else "reject",
+        default_scopes=settings.default_scopes,
+        default_toolsets=settings.default_toolsets,
+        cache_ttl=settings.user_cache_ttl,
+    )
