@@ -38,3 +38,60 @@ def lowlevel_server(server: MCPServer) -> Server[Any]:
     that takes an ``MCPServer``.
     """
     return server._lowlevel_server  # noqa: SLF001
+
+
+def set_sse_keepalive(seconds: float) -> None:
+    """The keep-alive interval of idle SSE streams, and no forced drain of open streams on SIGTERM.
+
+    The SDK reads its keep-alive interval from module constants: sse-starlette's
+    ``EventSourceResponse.DEFAULT_PING_INTERVAL`` (handshake-era streams) and the SDK's private
+    ``mcp.server._streamable_http_modern._SSE_PING_INTERVAL`` (2026-07-28 streams); both are set
+    here, when the first request is served (never at import). ``AppStatus.disable_automatic_graceful_drain``
+    is sse-starlette's public switch: our streams end by themselves, so shutdown waits for them.
+    Watch for: a keep-alive option on ``StreamableHTTPSessionManager``.
+    """
+    from mcp.server import _streamable_http_modern as modern
+    from sse_starlette.sse import AppStatus, EventSourceResponse
+
+    AppStatus.disable_automatic_graceful_drain()
+    EventSourceResponse.DEFAULT_PING_INTERVAL = seconds
+    modern._SSE_PING_INTERVAL = float(seconds)  # noqa: SLF001
+
+
+STATELESS_REQUEST_HOOK = "_handle_stateless_request"
+"""``StreamableHTTPSessionManager._handle_stateless_request``: the per-request hook the back-channel's
+manager overrides (``backchannel/manager.py``) to serve a handshake-era request over routed streams.
+Watch for: a transport factory argument on the session manager."""
+
+
+def manager_task_group(manager: Any) -> Any:
+    """The task group ``StreamableHTTPSessionManager.run()`` opens (``_task_group``), which the overridden
+    hook starts the request's server in. Watch for: the same as ``STATELESS_REQUEST_HOOK``."""
+    return manager._task_group  # noqa: SLF001
+
+
+def manager_lifespan_state(manager: Any) -> Any:
+    """The lifespan state ``run()`` keeps (``_lifespan_state``), passed on to the served connection."""
+    return manager._lifespan_state  # noqa: SLF001
+
+
+def read_stream_writer(transport: Any) -> Any:
+    """The sending end of a ``StreamableHTTPServerTransport``'s read stream (``_read_stream_writer``, set
+    by ``connect()``): a client's reply routed from another instance enters the transport there.
+    Watch for: a public way to feed a message into a connected transport."""
+    return transport._read_stream_writer  # noqa: SLF001
+
+
+def apply_extension(server: MCPServer, extension: Any) -> None:
+    """Add an extension to an ``MCPServer`` already built: the two steps its constructor takes
+    (``_apply_extension``, ``_install_extension_interceptor``). Watch for: ``MCPServer.add_extension``."""
+    server._apply_extension(extension)  # noqa: SLF001
+    server._install_extension_interceptor()  # noqa: SLF001
+
+
+async def close_firestore_client(client: Any) -> None:
+    """Close an async Firestore client's gRPC channel (``_firestore_api_internal.transport``); the async
+    client has no ``close()``. Watch for: ``AsyncClient.close``."""
+    api = client._firestore_api_internal  # noqa: SLF001
+    if api is not None:
+        await api.transport.close()

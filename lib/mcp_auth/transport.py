@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 from starlette.types import Receive, Scope, Send
 
+from mcp_auth._sdk import lowlevel_server, set_sse_keepalive
+
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
@@ -28,20 +30,13 @@ def _configure_streams(keepalive_seconds: float) -> None:
 
     On SIGTERM, sse-starlette would cut every open SSE stream at once, losing in-flight tool results.
     Our streams are single responses that end by themselves (and tool calls have a deadline), so we let
-    the server's graceful shutdown wait for them instead. The SDK reads its keep-alive interval from
-    module constants (sse-starlette's for handshake-era streams, its own for 2026-07-28 ones); both are
-    set from ``MCP_AUTH_SSE_KEEPALIVE`` so proxies that cut idle connections sooner can be served.
+    the server's graceful shutdown wait for them instead. The interval is ``MCP_AUTH_SSE_KEEPALIVE``, so
+    proxies that cut idle connections sooner can be served (``_sdk.set_sse_keepalive``).
     """
     global _configured_keepalive
-    if _configured_keepalive == keepalive_seconds:
-        return
-    from mcp.server import _streamable_http_modern as modern
-    from sse_starlette.sse import AppStatus, EventSourceResponse
-
-    AppStatus.disable_automatic_graceful_drain()
-    EventSourceResponse.DEFAULT_PING_INTERVAL = keepalive_seconds
-    modern._SSE_PING_INTERVAL = float(keepalive_seconds)  # noqa: SLF001 - the SDK has no public setting for it
-    _configured_keepalive = keepalive_seconds
+    if _configured_keepalive != keepalive_seconds:
+        set_sse_keepalive(keepalive_seconds)
+        _configured_keepalive = keepalive_seconds
 
 
 async def serve_mcp(
@@ -65,7 +60,7 @@ async def serve_mcp(
         "security_settings": None,  # Host/Origin are checked at our edge, before authentication
         "max_request_body_size": max_body_bytes,
     }
-    lowlevel = server._lowlevel_server  # noqa: SLF001 - the SDK exposes no public handle for a per-request manager
+    lowlevel = lowlevel_server(server)
     if mailbox is not None and uid is not None:
         from mcp_auth.backchannel.manager import BackChannelSessionManager
 

@@ -7,8 +7,9 @@ same construction runs over ``RoutedStreams``, which route the reply through the
 context says ``True``. 2026-07-28 requests never reach this path (the SDK's single-exchange entry
 serves them, with ``input_required`` instead of server requests).
 
-The override is of the manager's one per-request hook; ``tests/backchannel`` pins its signature,
-so an SDK release that changes it fails the tests instead of silently losing the back-channel.
+The override is of the manager's one per-request hook (``_sdk.STATELESS_REQUEST_HOOK``); ``tests/test_sdk.py``
+pins it and every private name used here, so an SDK release that changes them fails the tests instead of
+silently losing the back-channel.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from mcp.shared.transport_context import TransportContext
 from mcp_types import DEFAULT_NEGOTIATED_VERSION
 from starlette.types import Receive, Scope, Send
 
+from mcp_auth._sdk import manager_lifespan_state, manager_task_group, read_stream_writer
 from mcp_auth.backchannel.mailbox import Mailbox
 from mcp_auth.backchannel.streams import RoutedStreams
 
@@ -55,7 +57,7 @@ class BackChannelSessionManager(StreamableHTTPSessionManager):
 
         async def run(*, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
             async with transport.connect() as (read, write), anyio.create_task_group() as tg:
-                inject = transport._read_stream_writer  # noqa: SLF001 - set by connect(); pinned by tests/backchannel
+                inject = read_stream_writer(transport)
                 streams = RoutedStreams(read, write, inject=inject, mailbox=self._mailbox, uid=self._uid).start(tg)
                 task_status.started()
                 dispatcher: JSONRPCDispatcher[TransportContext] = JSONRPCDispatcher(
@@ -71,17 +73,18 @@ class BackChannelSessionManager(StreamableHTTPSessionManager):
                 )
                 try:
                     await serve_connection(
-                        self.app, dispatcher, connection=connection, lifespan_state=self._lifespan_state
+                        self.app, dispatcher, connection=connection, lifespan_state=manager_lifespan_state(self)
                     )
                 except Exception:
                     logger.exception("Stateless request crashed")
                 finally:
                     tg.cancel_scope.cancel()
 
-        if self._task_group is None:
+        task_group = manager_task_group(self)
+        if task_group is None:
             raise RuntimeError("Task group is not initialized. Make sure to use run().")
         try:
-            await self._task_group.start(run)
+            await task_group.start(run)
             await transport.handle_request(scope, receive, send)
         finally:
             with anyio.CancelScope(shield=True):

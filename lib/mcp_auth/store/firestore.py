@@ -11,6 +11,7 @@ import asyncio
 import os
 from typing import TYPE_CHECKING
 
+from mcp_auth._sdk import close_firestore_client
 from mcp_auth.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -38,10 +39,7 @@ async def close_clients() -> None:
     """Close the clients of the running loop (call before the loop ends, e.g. in a CLI)."""
     loop_id = id(asyncio.get_running_loop())
     for key in [k for k in _clients if k[0] == loop_id]:
-        client = _clients.pop(key)
-        api = client._firestore_api_internal  # noqa: SLF001 - the async client has no public close()
-        if api is not None:
-            await api.transport.close()
+        await close_firestore_client(_clients.pop(key))
 
 
 TIMEOUT = 5.0

@@ -43,6 +43,7 @@ def install(server: MCPServer, extension: TasksExtension) -> MCPServer:
     mcp 2.3 fixes extensions at construction; this applies one afterwards through
     the same steps the constructor takes.
     """
-    server._apply_extension(extension)  # noqa: SLF001 - the constructor's own step, for an existing server
-    server._install_extension_interceptor()  # noqa: SLF001
+    from mcp_auth._sdk import apply_extension
+
+    apply_extension(server, extension)
     return server
