@@ -4,6 +4,7 @@ provider), its secrets on the Secret Manager emulator, its state on the Firestor
     oauth_app    make(**settings) -> OAuthApp. ``settings`` are extra environment entries
                  (None removes one). ``.client()`` is an httpx client calling the app in process
                  from an IPv6 /64 of its own (per-address limits never meet another test's);
+                 ``.serve(port)`` serves it with uvicorn on loopback for the length of a ``with``;
                  ``.documents`` is a loopback server for client metadata documents that also
                  serves the upstream OpenID provider's discovery document.
 """
@@ -11,11 +12,16 @@ provider), its secrets on the Secret Manager emulator, its state on the Firestor
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from mcp.server.mcpserver import MCPServer
@@ -47,6 +53,24 @@ class OAuthApp:
             headers={"X-Forwarded-For": address or f"{random_64()}::1"},
         )
 
+    @contextmanager
+    def serve(self, port: int) -> Iterator[str]:
+        """The app behind uvicorn on ``127.0.0.1:port`` (its resource URL must name that port); yields its base URL."""
+        server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning",
+                                               lifespan="off"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError(f"uvicorn did not start on port {port}")
+            time.sleep(0.02)
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+
 
 @pytest.fixture
 def oauth_app(firestore_emulator, secret_manager) -> Iterator[Callable[..., OAuthApp]]:
@@ -73,8 +97,9 @@ def oauth_app(firestore_emulator, secret_manager) -> Iterator[Callable[..., OAut
                 "MCP_AUTH_OAUTH_ALLOWED_DOMAINS": "example.com", "MCP_AUTH_OAUTH_ALLOW_LOOPBACK": "true",
                 **settings,
             }
-            app = wrap_server(lambda record: MCPServer("t"), settings=Settings.from_env(
-                {k: v for k, v in env.items() if v is not None}))
-            return OAuthApp(app=app, documents=documents)
+            settings = Settings.from_env({k: v for k, v in env.items() if v is not None})
+            app = wrap_server(lambda record: MCPServer("t"), settings=settings)
+            parts = urlsplit(settings.resource_url)
+            return OAuthApp(app=app, documents=documents, base=f"{parts.scheme}://{parts.netloc}")
 
         yield make

@@ -1,34 +1,50 @@
-"""Hypothesis-generated HTTP requests against a real function subprocess, on every route.
+"""Hypothesis-generated HTTP requests on every route the app serves.
 
-Each example is one request: a route (the MCP endpoint, both metadata paths, the health
-routes, the credential webhook, unknown paths), a method, a body (random JSON-RPC shapes,
-wrong types, huge and deeply nested values, invalid UTF-8, random bytes), a content type
-and a set of headers (protocol versions, ``Mcp-Method``/``Mcp-Name`` that may contradict the
-body, duplicated and oversized headers), sent with no credential, a garbage one, or the valid
-token of one of two users.
+The first two tests run a real function subprocess. Each example is one request: a route (the
+MCP endpoint, both metadata paths, the health routes, the credential webhook, unknown paths), a
+method, a body (random JSON-RPC shapes, wrong types, huge and deeply nested values, invalid
+UTF-8, random bytes), a content type and a set of headers (protocol versions,
+``Mcp-Method``/``Mcp-Name`` that may contradict the body, duplicated and oversized headers), sent
+with no credential, a garbage one, or the valid token of one of two users.
+
+The last test turns the built-in authorization server on (the app in this process behind
+uvicorn, the emulators behind it) and sends requests to every path the app reports serving
+(``McpAuthApp.router.paths``: every ``/oauth/*`` route, every ``/.well-known/*`` document, the
+credential webhook, the MCP endpoint, ``/healthz``, ``/readyz``) and to unknown paths: OAuth
+parameters and forms with hostile values (client ids that are URLs with impossible ports, hold
+``/`` or are too long, metadata documents nested thousands deep, non-ASCII PKCE values and
+states), registration JSON of any shape and depth, random bytes. A fixed corpus goes first: a
+plain GET of every path, well-formed requests that succeed, and every request that once made
+a route fail; then each path gets its share of generated examples.
 
 Invariants, for every example: an answer within a bounded time, never a 5xx, always a status
 the route may give, a challenge with every 401, and never the other user's id in the answer.
-``HARDENING_FUZZ_EXAMPLES`` sets the number of examples (defaults 150 and 100).
+``HARDENING_FUZZ_EXAMPLES`` sets the number of examples (defaults 150, 100 and 150).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import secrets
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mcp_auth.devtools.emulator import free_port
 from mcp_auth.store.users import UserRecord
+from tests._fixtures.oauth import random_64
 from tests.hardening.logscan import server_errors
 
 EXAMPLES = int(os.environ.get("HARDENING_FUZZ_EXAMPLES", "150"))
 DEEP_EXAMPLES = int(os.environ.get("HARDENING_FUZZ_EXAMPLES", "100"))
+OAUTH_EXAMPLES = int(os.environ.get("HARDENING_FUZZ_EXAMPLES", "150"))
 MCP_STATUSES = {200, 202, 204, 400, 401, 403, 404, 405, 406, 413, 415, 421, 422, 429, 431}
 ROUTE_STATUSES = {200, 204, 400, 401, 404, 405, 413, 415, 421, 429, 431}
 WEBHOOK = "/api/webhooks/credential-updated"
@@ -276,3 +292,177 @@ async def test_hostile_json_rpc_from_signed_in_users_is_answered_for_the_caller_
     print("signed-in fuzz statuses:", dict(sorted(seen.items())), "whoami answers:", answered_whoami[0])
     assert seen.get(200, 0) > 0  # the generator reaches the tools, not only the refusals
     assert server_errors(fn.output()) == []
+
+
+# -- every route with the built-in authorization server on ---------------------------------------------------
+OAUTH_STATUSES = {200, 201, 204, 302, 400, 401, 403, 404, 405, 413, 415, 421, 429, 431}
+SERVED_WITH_OAUTH = {
+    "/mcp", "/healthz", "/readyz", WEBHOOK, "/.well-known/oauth-protected-resource",
+    "/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-authorization-server",
+    "/.well-known/openid-configuration", "/oauth/jwks", "/oauth/register", "/oauth/authorize", "/oauth/callback",
+    "/oauth/consent", "/oauth/token", "/oauth/revoke",
+}
+POSTED = {"/mcp", WEBHOOK, "/oauth/register", "/oauth/consent", "/oauth/token", "/oauth/revoke"}
+OAUTH_UNKNOWN = ("/oauth", "/oauth/", "/oauth/authorize/", "/oauth/unknown", "/.well-known/", "/OAUTH/TOKEN")
+HOSTILE_CLIENT_IDS = (
+    "https://client.example:99999/x", "https://client.example:0/x", "https://[::1/x", "https://client.example/",
+    "a/b", "__reserved__", "..", "x" * 2001, "x" * 1600, "mcp-" + "a" * 24, "é", "", "https://10.0.0.1/c.json",
+    "https://user:pw@client.example/c.json", "https://client.example/c.json#f", "http://client.example/c.json",
+)
+HOSTILE_URIS = ("https://app.example:99999/cb", "https://[::1/cb", "javascript:alert(1)", "http://evil.example/cb",
+                "com.example.app:/cb", "https://app.example/cb#x", "", "é", "https://" + "a" * 2100)
+PKCE_CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"  # RFC 7636 appendix B
+
+
+def one_in(n: int) -> st.SearchStrategy[bool]:
+    """True about once in ``n`` draws (in the middle of the range: Hypothesis favours its ends)."""
+    return st.sampled_from((False,) * (n // 2) + (True,) + (False,) * (n - 1 - n // 2))
+
+
+cookie_values = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters=';,\\"'),
+                        max_size=50) | st.just("%C3%A9")
+oauth_text = st.text(max_size=60) | st.sampled_from(("é" * 43, "a" * 43, "a" * 129, "\x00", "%00", "../"))
+
+
+@st.composite
+def oauth_requests(draw: st.DrawFn, paths: tuple[str, ...], client_ids: tuple[str, ...],
+                   redirect_uris: tuple[str, ...], addresses: tuple[str, ...]) -> dict[str, Any]:
+    """A request to one of ``paths`` from one of ``addresses`` (``X-Forwarded-For``): OAuth query
+    parameters, a form or JSON, hostile values."""
+    path = draw(st.sampled_from(paths))
+    usual = "POST" if path in POSTED else "GET"
+    method = draw(st.sampled_from((usual,) * 6 + ("GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS")))
+    value = {
+        "client_id": st.sampled_from(client_ids) | st.sampled_from(HOSTILE_CLIENT_IDS) | oauth_text,
+        "redirect_uri": st.sampled_from(redirect_uris) | st.sampled_from(HOSTILE_URIS) | oauth_text,
+        "response_type": st.sampled_from(("code", "token", "")) | oauth_text,
+        "code_challenge": oauth_text, "code_challenge_method": st.sampled_from(("S256", "plain", "")),
+        "state": oauth_text, "scope": oauth_text, "resource": oauth_text, "code": oauth_text,
+        "grant_type": st.sampled_from(("authorization_code", "refresh_token", "client_credentials")) | oauth_text,
+        "code_verifier": oauth_text, "refresh_token": oauth_text, "token": oauth_text, "approval": oauth_text,
+        "decision": st.sampled_from(("allow", "deny")) | oauth_text, "error": oauth_text,
+    }
+    baseline = {  # a well-formed request for the path, which the drawn parameters then change or repeat
+        "/oauth/authorize": {"response_type": "code", "client_id": draw(st.sampled_from(client_ids)),
+                             "redirect_uri": redirect_uris[0], "code_challenge": PKCE_CHALLENGE,
+                             "code_challenge_method": "S256", "state": "s"},
+        "/oauth/token": {"grant_type": "authorization_code", "code": "c", "client_id": client_ids[0],
+                         "code_verifier": "v" * 43, "redirect_uri": redirect_uris[0]},
+        "/oauth/revoke": {"token": "t", "client_id": client_ids[0]},
+        "/oauth/consent": {"approval": "a", "decision": "allow"},
+        "/oauth/callback": {"state": "s", "code": "c"},
+    }.get(path, {}) if draw(st.booleans()) else {}
+    names = draw(st.lists(st.sampled_from(sorted(value)), max_size=6))
+    pairs = list(baseline.items()) if draw(st.booleans()) else []
+    pairs = [p for p in pairs if p[0] not in names] + [(name, draw(value[name])) for name in names]
+    query = urlencode(pairs) if draw(st.booleans()) else ""
+    registration = st.fixed_dictionaries({"redirect_uris": st.lists(st.sampled_from(redirect_uris), min_size=1,
+                                                                    max_size=2)
+                                          | st.lists(st.sampled_from(HOSTILE_URIS) | json_values, max_size=3)
+                                          | json_values},
+        optional={"client_name": oauth_text | json_values, "grant_types": json_values,
+                  "response_types": json_values, "token_endpoint_auth_method": json_values})
+    bodies = st.one_of(
+        st.tuples(st.just("application/x-www-form-urlencoded"), st.just(urlencode(pairs).encode())),
+        st.tuples(st.just("application/json"), registration.map(lambda d: json.dumps(d).encode())),
+        st.tuples(st.just("application/json"), st.sampled_from((b"[" * 8000, b'{"a": ' * 2000, b"\xff\xfe", b""))),
+        st.tuples(content_types, st.binary(max_size=200)),
+        st.tuples(st.just("application/x-www-form-urlencoded"), st.just(b"a=" + b"x" * 20_000)),
+    )
+    if method in ("GET", "HEAD") and not draw(one_in(5)):
+        bodies = st.tuples(st.sampled_from(("", "application/json")), st.just(b""))
+    kind, body = draw(bodies)
+    headers = [("Content-Type", kind), ("X-Forwarded-For", draw(st.sampled_from(addresses)))]
+    if draw(st.booleans()):
+        headers.append(("Cookie", f"mcp_auth_signin={draw(cookie_values)}"))
+    if draw(one_in(6)):
+        headers.append(("Authorization", draw(st.sampled_from(("Basic Zm9vOmJhcg==", "Bearer x", "")))))
+    if draw(one_in(16)):
+        headers.append(("Origin", draw(st.sampled_from(("http://evil.test", "null", "<own>")))))
+    return {"path": path, "method": method, "query": query, "headers": headers, "body": body}
+
+
+@pytest.fixture
+def oauth_fuzz_target(oauth_app, credential_stack):
+    port = free_port()
+    deployment = oauth_app(**credential_stack.env(
+        MCP_AUTH_RESOURCE_URL=f"http://127.0.0.1:{port}/mcp", MCP_AUTH_OAUTH_AUTHORIZE_RATE="10000",
+        MCP_AUTH_OAUTH_TOKEN_RATE="10000", MCP_AUTH_OAUTH_REGISTRATION_RATE="1000", MCP_AUTH_RATE_LIMIT_IP="off",
+        MCP_AUTH_FIRST_LOGIN="reject"))
+    with deployment.serve(port) as base:
+        yield deployment, base
+
+
+def _corpus(paths: frozenset[str], client_ids: tuple[str, ...], redirect: str, deep: str,
+            address: str) -> list[dict[str, Any]]:
+    """A plain GET of every path, well-formed requests that succeed, and requests that once made a
+    route fail (and their neighbours), all from ``address``: each must get a clear answer."""
+    sender = ("X-Forwarded-For", address)
+
+    def authorize(client_id: str, **changed: str) -> dict[str, Any]:
+        query = urlencode({"response_type": "code", "client_id": client_id, "redirect_uri": redirect,
+                           "code_challenge": PKCE_CHALLENGE, "code_challenge_method": "S256", **changed})
+        return {"path": "/oauth/authorize", "method": "GET", "query": query, "headers": [sender], "body": b""}
+
+    def post(path: str, body: bytes, content_type: str = "application/json") -> dict[str, Any]:
+        return {"path": path, "method": "POST", "query": "", "headers": [("Content-Type", content_type), sender],
+                "body": body}
+
+    return [
+        *({"path": path, "method": "GET", "query": "", "headers": [sender], "body": b""} for path in (*paths, "/nope")),
+        *(authorize(client_id) for client_id in (*client_ids, *HOSTILE_CLIENT_IDS, deep)),
+        post("/oauth/register", json.dumps({"redirect_uris": [redirect], "client_name": "x"}).encode()),
+        post("/oauth/consent", b"approval=" + b"a" * 5000, "application/x-www-form-urlencoded"),
+        *(post("/oauth/register", body) for body in (b"[" * 8000, b'{"a": ' * 2000, b"\xff\xfe", b"[1, 2")),
+        *(post("/oauth/register", json.dumps({"redirect_uris": [uri]}).encode()) for uri in HOSTILE_URIS),
+        post("/oauth/register", json.dumps({"redirect_uris": [redirect], "grant_types": [["x"]]}).encode()),
+        {"path": "/oauth/callback", "method": "GET", "query": "state=%C3%A9&code=c", "body": b"",
+         "headers": [("Cookie", "mcp_auth_signin=%C3%A9"), sender]},
+        authorize(client_ids[0], code_challenge="é" * 43, state="é"),
+    ]
+
+
+def test_random_requests_on_every_route_of_the_authorization_server_never_fail(oauth_fuzz_target, caplog):
+    deployment, base = oauth_fuzz_target
+    served = frozenset(deployment.app.router.paths)
+    assert served == SERVED_WITH_OAUTH, "a route was added: add it to SERVED_WITH_OAUTH"
+    docs = deployment.documents
+    redirect = "http://localhost:3030/cb"
+    cimd = docs.publish("/c.json", {"client_id": docs.client_id("/c.json"), "redirect_uris": [redirect]})
+    deep = docs.publish("/deep.json", b"[" * 2500 + b"]" * 2500)
+    network = random_64()  # the addresses this test sends from: their limits are its own
+    addresses = (f"{network}::1", f"{network}:1:2:3:4", f"::ffff:198.51.100.{secrets.randbelow(254) + 1}", "not-an-ip",
+                 f"198.51.100.7, {network}::5")
+    registered = httpx.post(f"{base}/oauth/register", json={"redirect_uris": [redirect]}, timeout=10,
+                            headers={"X-Forwarded-For": addresses[0]})
+    assert registered.status_code == 201, registered.text
+    client_ids = (registered.json()["client_id"], cimd)
+    seen: dict[int, int] = {}
+
+    def send(request: dict[str, Any]) -> None:
+        headers = [(k, base if v == "<own>" else v) for k, v in request["headers"]]
+        url = base + request["path"] + (f"?{request['query']}" if request["query"] else "")
+        with httpx.Client(timeout=httpx.Timeout(20.0)) as client:
+            response = client.request(request["method"], url, headers=headers, content=request["body"])
+        seen[response.status_code] = seen.get(response.status_code, 0) + 1
+        where = f"{request['method']} {request['path']}?{request['query'][:200]}"
+        assert response.status_code < 500, f"{where}: {response.status_code} {response.text[:300]}"
+        assert response.status_code in OAUTH_STATUSES, f"{where}: unexpected {response.status_code}"
+
+    for request in _corpus(served, client_ids, redirect, deep, addresses[0]):
+        send(request)
+    assert {200, 201, 302, 400, 404, 405, 413} <= set(seen)  # the corpus reaches every kind of answer
+    groups = [(path,) for path in sorted(served)] + [OAUTH_UNKNOWN]
+    for paths in groups:  # every route gets its share of examples, whatever Hypothesis favours
+
+        @settings(max_examples=max(5, OAUTH_EXAMPLES // len(groups)), deadline=None, database=None,
+                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+        @given(request=oauth_requests(paths, (*client_ids, deep), (redirect,), addresses))
+        def one(request: dict[str, Any]) -> None:
+            send(request)
+
+        one()
+    print("authorization server fuzz statuses:", dict(sorted(seen.items())))
+    assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+    unhandled = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR and "Unhandled" in r.getMessage()]
+    assert unhandled == []
