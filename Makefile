@@ -1,6 +1,6 @@
 # The two commands: `make dev` runs the server locally, `make test` runs the whole suite.
 # Each sets itself up (virtualenv, packages, emulators) and stops what it started.
-.PHONY: dev test lint bench soak lock
+.PHONY: dev test lint bench soak lock settings-doc
 
 dev:
 	@scripts/bootstrap.sh
@@ -13,6 +13,11 @@ test:
 lint:
 	@scripts/bootstrap.sh
 	@.venv/bin/ruff check lib functions tests
+
+# docs/settings.md from the declarations in lib/mcp_auth/config.py (a test fails when it is out of date).
+settings-doc:
+	@scripts/bootstrap.sh
+	@.venv/bin/python -c 'from mcp_auth.config import settings_markdown; print(settings_markdown(), end="")' > docs/settings.md
 
 # requirements/dev.txt, the hash-locked packages the test build installs, regenerated from pyproject.toml.
 lock:

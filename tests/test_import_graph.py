@@ -3,7 +3,7 @@
 Every import counts, including those inside functions (made lazily for start-up time); only
 ``if TYPE_CHECKING:`` blocks are left out, since they never run. The layers, bottom up:
 
-    foundation   errors, config, rates, proxies, challenge, logs, http, bounded_json, principal, _sdk
+    foundation   errors, config, setting, rates, proxies, challenge, logs, http, bounded_json, principal, _sdk
     store        store.*: Firestore paths and documents
     features     auth, oauth, credentials, ratelimit, backchannel, tasks, toolsets, context, edge, …
     composition  services (builds everything), endpoint, app; cli, devtools and stdio on top
@@ -15,7 +15,7 @@ import ast
 from pathlib import Path
 
 LIB = Path(__file__).resolve().parents[1] / "lib"
-FOUNDATION = {f"mcp_auth.{m}" for m in ("errors", "config", "rates", "proxies", "challenge", "logs", "http",
+FOUNDATION = {f"mcp_auth.{m}" for m in ("errors", "config", "setting", "rates", "proxies", "challenge", "logs", "http",
                                          "bounded_json", "principal", "_sdk")}
 COMPOSITION = {"mcp_auth.services", "mcp_auth.endpoint", "mcp_auth.app"}
 ABOVE_COMPOSITION = ("mcp_auth", "mcp_auth.app", "mcp_auth.endpoint", "mcp_auth.stdio", "mcp_auth.cli",

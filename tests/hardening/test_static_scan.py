@@ -19,18 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TARGETS = ("lib", "functions")
 
 # (file, bandit test id) -> how many, and why each is safe; every finding is now justified inline with `# nosec`.
-# Besides these, B105 on the descriptions in config.py's SETTINGS ("…_SECRET": "Secret Manager secret holding …")
-# is a false positive by construction and is skipped by rule (``_setting_description``).
 ACCEPTED: dict[tuple[str, str], tuple[int, str]] = {}
-
-
-def _setting_description(finding: dict) -> bool:
-    """B105 on a line of ``SETTINGS`` in config.py: the description of a setting whose name mentions a secret."""
-    if finding["test_id"] != "B105" or finding["filename"].removeprefix("./") != "lib/mcp_auth/config.py":
-        return False
-    numbered = (line.partition(" ") for line in finding["code"].splitlines())
-    flagged = next((text for number, _, text in numbered if number == str(finding["line_number"])), "")
-    return flagged.strip().startswith('"MCP_AUTH_')
 
 
 def _bandit() -> list[dict]:
@@ -45,7 +34,7 @@ def _bandit() -> list[dict]:
 
 @pytest.fixture(scope="module")
 def bandit_findings() -> Counter[tuple[str, str]]:
-    return Counter((r["filename"].removeprefix("./"), r["test_id"]) for r in _bandit() if not _setting_description(r))
+    return Counter((r["filename"].removeprefix("./"), r["test_id"]) for r in _bandit())
 
 
 def test_ruff_security_rules_find_nothing_in_the_framework_or_the_template():
