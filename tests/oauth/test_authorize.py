@@ -84,3 +84,14 @@ async def test_a_valid_metadata_document_is_fetched_once_while_cached_and_a_fail
     assert missing.status_code == 400 and "HTTP 404" in missing.json()["error_description"]
     assert first.status_code == second.status_code == 302
     assert docs.hits["/cached.json"] == 2  # the failure was not kept; the success was
+
+
+async def test_an_oversized_state_is_refused_before_anything_is_stored(oauth_app):
+    deployment = oauth_app()
+    async with deployment.client() as client:
+        client_id = (await client.post("/oauth/register", json={"redirect_uris": [REDIRECT]})).json()["client_id"]
+        r = await client.get("/oauth/authorize", params=_params(client_id, state="s" * 1025))
+        fine = await client.get("/oauth/authorize", params=_params(client_id, state="s" * 1024))
+    assert r.status_code == 400 and "location" not in r.headers, r.text
+    assert "state is longer than 1024" in r.json()["error_description"]
+    assert fine.status_code == 302

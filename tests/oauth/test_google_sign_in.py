@@ -11,7 +11,7 @@ import re
 import secrets
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
@@ -42,6 +42,7 @@ class GoogleDeployment:
     origin: str
     idp: OidcServer
     browser: httpx.AsyncClient
+    consent_pages: list[str] = field(default_factory=list)
 
     async def sign_in(self, account: str) -> tuple[dict[str, str], str]:
         """A browser's way from /oauth/authorize, through the upstream sign-in as ``account`` and our
@@ -61,6 +62,7 @@ class GoogleDeployment:
             if r.status_code == 200 and 'name="approval"' in r.text:
                 approval = re.search(r'name="approval" value="([^"]+)"', r.text)
                 assert approval is not None
+                self.consent_pages.append(r.text)
                 r = await self.browser.post(f"{self.origin}/oauth/consent",
                                             data={"approval": approval.group(1), "decision": "allow"})
             assert r.is_redirect, (url, r.status_code, r.text[:300])
@@ -137,6 +139,8 @@ async def test_a_workspace_account_of_the_allowed_domain_signs_in_as_its_own_use
     query, verifier = await google.sign_in("worker")
     assert "code" in query, query
     assert await google.user_of(query, verifier) == derived_uid(google.idp.issuer, "worker")
+    (page,) = google.consent_pages
+    assert "@example.com</strong>" in page and derived_uid(google.idp.issuer, "worker") not in page  # email, not id
 
 
 async def test_a_workspace_account_of_another_domain_is_told_which_workspace_manages_it(google):

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("mcp_auth.oauth")
 STATE_COOKIE = "mcp_auth_signin"
 REQUEST_TTL = 600
+MAX_STATE = 1024
+"""The longest client ``state`` kept (it is stored until the callback and echoed back)."""
 _CHALLENGE = re.compile(r"[A-Za-z0-9._~-]{43,128}")  # RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is 43
 
 
@@ -64,6 +66,8 @@ async def authorize(server: AuthorizationServer, request: Request) -> Response:
         return plain_error(400, "invalid_request",
                            "redirect_uri does not exactly match a redirect URI registered for this client.")
     state = query.get("state")
+    if state is not None and len(state) > MAX_STATE:
+        return plain_error(400, "invalid_request", f"state is longer than {MAX_STATE} characters.")
     back = {"iss": server.issuer, **({"state": state} if state else {})}
 
     def fail(error: str, description: str) -> Response:
@@ -126,4 +130,6 @@ async def callback(server: AuthorizationServer, request: Request) -> Response:
         return finish(redirect_to_client(
             pending["redirect_uri"], {"error": "access_denied", "error_description": str(exc), **back}
         ))
-    return finish(await consent.ask(server, uid=uid, pending=pending))
+    email = claims.get("email")
+    return finish(await consent.ask(server, uid=uid, pending=pending,
+                                    shown_as=email if isinstance(email, str) and email else uid))

@@ -27,12 +27,15 @@ CONSENT_TTL = 600
 CODE_TTL = 60
 
 
-async def ask(server: AuthorizationServer, *, uid: str, pending: dict[str, Any]) -> Response:
+async def ask(
+    server: AuthorizationServer, *, uid: str, pending: dict[str, Any], shown_as: str | None = None
+) -> Response:
+    """The consent page for ``uid``, who is shown as ``shown_as`` (their email; the uid is an opaque id)."""
     approval = secrets.token_urlsafe(32)
     await server.store.save_consent(approval, {**pending, "uid": uid}, CONSENT_TTL)
     page = render_consent_page(
         client_id=pending["client_id"], client_name=pending.get("client_name"), redirect_uri=pending["redirect_uri"],
-        resource=server.resource, user=uid, action=f"{server.issuer}/oauth/consent", approval=approval,
+        resource=server.resource, user=shown_as or uid, action=f"{server.issuer}/oauth/consent", approval=approval,
     )
     return HTMLResponse(page, headers={"Cache-Control": "no-store", "Content-Security-Policy":
                                        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
