@@ -28,7 +28,8 @@ async def test_an_address_limit_holds_in_total_across_two_instances_not_per_inst
     instances = [start_function(**env, _SOURCE=str(SOURCE)) for _ in range(2)]
     proxy.route_to([fn.base for fn in instances])
     address = f"2001:db8::{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}"  # fresh: the emulator outlives one test
-    headers = {"X-Forwarded-For": f"{address}, 10.0.0.1",
+    # the front end appends the client's address last; what the client wrote before it is never read
+    headers = {"X-Forwarded-For": f"198.51.100.7, {address}",
                "Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
     statuses: list[int] = []

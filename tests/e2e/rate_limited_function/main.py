@@ -25,6 +25,7 @@ from mcp.server.mcpserver import MCPServer  # noqa: E402
 
 from factory import FACTORY  # noqa: E402
 from mcp_auth import UserRecord, wrap_server  # noqa: E402
+from mcp_auth.proxies import address_key, client_origin  # noqa: E402
 from mcp_auth.ratelimit import (  # noqa: E402
     FirestoreWindows,
     RateLimiter,
@@ -60,8 +61,7 @@ app = wrap_server(build_limited_server)
 
 async def limited(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["method"] == "POST":
-        forwarded = Headers(scope=scope).get("x-forwarded-for", "")
-        ip = forwarded.split(",")[0].strip() or (scope.get("client") or ("",))[0]
+        ip = address_key(client_origin(scope, Headers(scope=scope)).ip)  # the right end, as the framework reads it
         decision = await limiter().check("ip", ip, RATE)
         if not decision.allowed:
             await rate_limited_response(decision)(scope, receive, send)
