@@ -42,8 +42,12 @@ def json_depth(data: bytes) -> int:
 
 
 def nested_deeper_than(data: bytes, limit: int) -> bool:
-    """``json_depth(data) > limit``; a document with at most ``limit`` open brackets is not scanned."""
-    return data.count(b"{") + data.count(b"[") > limit and json_depth(data) > limit
+    """``json_depth(data) > limit``, stopping at the first bracket past the limit; a document with at most
+    ``limit`` open brackets is not scanned."""
+    if data.count(b"{") + data.count(b"[") <= limit:
+        return False
+    brackets = _STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
+    return any(depth > limit for depth in accumulate(map(_STEP.__getitem__, brackets)))
 
 
 def loads(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
