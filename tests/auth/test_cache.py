@@ -17,17 +17,10 @@ from mcp_auth.auth.cache import CachedProvider
 from mcp_auth.auth.introspection import IntrospectionProvider
 from mcp_auth.auth.jwt import JwtProvider
 from mcp_auth.errors import ConfigError, InvalidToken, MissingToken
+from tests._fixtures.clock import ManualClock
 from tests._fixtures.jwks import INTROSPECT_PATH, IssuerServer, claims_for
 
 AUDIENCE = "https://mcp.example.test/mcp"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def issue(server: IssuerServer, *, exp_in: float = 600, active: bool = True) -> str:
@@ -46,11 +39,6 @@ def bearer(token: str) -> Credentials:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 async def upstream(issuer_server: IssuerServer) -> AsyncIterator[IntrospectionProvider]:
     async with IntrospectionProvider(
         endpoint=issuer_server.introspection_url,
@@ -63,8 +51,8 @@ async def upstream(issuer_server: IssuerServer) -> AsyncIterator[IntrospectionPr
 
 
 @pytest.fixture
-def cached(upstream: IntrospectionProvider, clock: FakeClock) -> CachedProvider:
-    return CachedProvider(upstream, ttl=300, max_entries=100, clock=clock)
+def cached(upstream: IntrospectionProvider, clock: ManualClock) -> CachedProvider:
+    return CachedProvider(upstream, ttl=300, max_entries=100, clock=clock.time)
 
 
 def calls(server: IssuerServer) -> int:
@@ -97,24 +85,24 @@ async def test_failures_are_never_cached(cached: CachedProvider, issuer_server: 
     assert (await cached.authenticate(bearer(token))).user_id == "user-1"
 
 
-async def test_entry_lives_no_longer_than_the_token(cached, issuer_server: IssuerServer, clock: FakeClock):
+async def test_entry_lives_no_longer_than_the_token(cached, issuer_server: IssuerServer, clock: ManualClock):
     token = issue(issuer_server, exp_in=60)
     await cached.authenticate(bearer(token))
-    clock.now += 59
+    clock.advance(59)
     await cached.authenticate(bearer(token))
     assert calls(issuer_server) == 1
-    clock.now += 2
+    clock.advance(2)
     await cached.authenticate(bearer(token))
     assert calls(issuer_server) == 2
 
 
-async def test_entry_lives_no_longer_than_the_ttl(cached, issuer_server: IssuerServer, clock: FakeClock):
+async def test_entry_lives_no_longer_than_the_ttl(cached, issuer_server: IssuerServer, clock: ManualClock):
     token = issue(issuer_server, exp_in=3600)
     await cached.authenticate(bearer(token))
-    clock.now += 299
+    clock.advance(299)
     await cached.authenticate(bearer(token))
     assert calls(issuer_server) == 1
-    clock.now += 2
+    clock.advance(2)
     await cached.authenticate(bearer(token))
     assert calls(issuer_server) == 2
 
@@ -127,7 +115,7 @@ async def test_token_already_past_its_exp_is_not_cached(cached: CachedProvider, 
 
 
 async def test_least_recently_used_entry_is_evicted_first(upstream, issuer_server: IssuerServer, clock):
-    cached = CachedProvider(upstream, max_entries=2, clock=clock)
+    cached = CachedProvider(upstream, max_entries=2, clock=clock.time)
     a, b, c = (issue(issuer_server) for _ in range(3))
     for token in (a, b, a, c):  # c evicts b, the least recently used
         await cached.authenticate(bearer(token))

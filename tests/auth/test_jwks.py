@@ -9,25 +9,13 @@ import pytest
 
 from mcp_auth.auth.jwks import JwksCache, parse_key_set
 from mcp_auth.errors import ConfigError, InvalidToken, JwksUnavailable
+from tests._fixtures.clock import ManualClock
 from tests._fixtures.jwks import IssuerServer, SigningKey, make_signing_key
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture
 async def cache(
-    issuer_server: IssuerServer, rsa_signing_key: SigningKey, clock: FakeClock
+    issuer_server: IssuerServer, rsa_signing_key: SigningKey, clock: ManualClock
 ) -> AsyncIterator[JwksCache]:
     issuer_server.jwks = {"keys": [rsa_signing_key.public_jwk]}
     async with JwksCache(
@@ -41,14 +29,14 @@ async def test_keys_are_fetched_once_and_reused_within_ttl(
 ):
     for _ in range(5):
         (key,) = await cache.signing_keys("rsa-1")
-        clock.now += 10
+        clock.advance(10)
     assert key.kid == "rsa-1" and "RS256" in key.algorithms
     assert issuer_server.fetches() == 1
 
 
 async def test_key_set_is_refetched_after_ttl(cache: JwksCache, issuer_server: IssuerServer, clock):
     await cache.signing_keys("rsa-1")
-    clock.now += 301
+    clock.advance(301)
     await cache.signing_keys("rsa-1")
     assert issuer_server.fetches() == 2
 
@@ -58,12 +46,12 @@ async def test_unknown_kid_refreshes_once_per_cooldown(cache: JwksCache, issuer_
     with pytest.raises(InvalidToken, match="unknown 'kid'"):
         await cache.signing_keys("nobody-knows-me")
     assert issuer_server.fetches() == 1  # the first fetch counts: it was within the cooldown
-    clock.now += 31
+    clock.advance(31)
     for _ in range(3):
         with pytest.raises(InvalidToken, match="unknown 'kid'"):
             await cache.signing_keys("nobody-knows-me")
     assert issuer_server.fetches() == 2  # one refresh for the unknown kid
-    clock.now += 31
+    clock.advance(31)
     with pytest.raises(InvalidToken):
         await cache.signing_keys("nobody-knows-me")
     assert issuer_server.fetches() == 3
@@ -77,7 +65,7 @@ async def test_rotated_key_is_found_by_refreshing_on_its_unknown_kid(
     clock,
 ):
     await cache.signing_keys("rsa-1")
-    clock.now += 31
+    clock.advance(31)
     issuer_server.jwks = {"keys": [ec_signing_key.public_jwk, rsa_signing_key.public_jwk]}
     (key,) = await cache.signing_keys("ec-1")
     assert key.algorithms == {"ES256"}
@@ -89,7 +77,7 @@ async def test_last_good_key_set_is_kept_while_the_issuer_fails(
 ):
     await cache.signing_keys("rsa-1")
     issuer_server.mode = "error"
-    clock.now += 301
+    clock.advance(301)
     (key,) = await cache.signing_keys("rsa-1")
     assert key.kid == "rsa-1"
     assert issuer_server.fetches() == 2
@@ -102,7 +90,7 @@ async def test_unknown_kid_while_the_issuer_fails_is_jwks_unavailable(
 ):
     await cache.signing_keys("rsa-1")
     issuer_server.mode = "error"
-    clock.now += 31
+    clock.advance(31)
     with pytest.raises(JwksUnavailable, match="could not be refreshed"):
         await cache.signing_keys("new-key-we-could-not-fetch")
     assert (await cache.signing_keys("rsa-1"))[0].kid == "rsa-1"
@@ -113,7 +101,7 @@ async def test_stale_key_set_is_dropped_after_max_stale(issuer_server: IssuerSer
     async with JwksCache(issuer_server.jwks_url, ttl=300, max_stale=600, clock=clock) as cache:
         await cache.signing_keys("rsa-1")
         issuer_server.mode = "error"
-        clock.now += 901
+        clock.advance(901)
         with pytest.raises(JwksUnavailable):
             await cache.signing_keys("rsa-1")
 

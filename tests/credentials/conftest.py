@@ -9,23 +9,6 @@ from mcp_auth.credentials import CredentialResolver, CredentialVersions, Platfor
 from tests._fixtures.firestore import TEST_PROJECT
 
 
-class FakeClock:
-    """Monotonic and wall clocks the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.mono = 1000.0
-        self.wall = 1_800_000_000.0
-
-    def advance(self, seconds: float) -> None:
-        self.mono += seconds
-        self.wall += seconds
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
 @pytest.fixture
 def uid() -> Callable[[], str]:
     return lambda: f"u-{uuid.uuid4().hex[:12]}"
@@ -52,6 +35,6 @@ def platform_client(fake_platform) -> Callable[..., PlatformClient]:
 def resolver(platform_client, versions, clock) -> Callable[..., CredentialResolver]:
     def make(**kwargs) -> CredentialResolver:
         return CredentialResolver(platform=kwargs.pop("platform", None) or platform_client(), versions=versions,
-                                  clock=lambda: clock.mono, wall_clock=lambda: clock.wall, **kwargs)
+                                  clock=clock.monotonic, wall_clock=clock.time, **kwargs)
 
     return make

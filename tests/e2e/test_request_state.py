@@ -256,18 +256,9 @@ def test_on_cloud_run_a_missing_setting_is_a_warning(caplog):
 # -- rotation ---------------------------------------------------------------------------------
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-async def test_rotation_seals_with_a_new_version_only_once_every_instance_accepts_it(admin, drongo_endpoint):
+async def test_rotation_seals_with_a_new_version_only_once_every_instance_accepts_it(admin, drongo_endpoint, clock):
     secret = _name("rotate")
     first = admin.create_secret(secret, os.urandom(32))[0]
-    clock = Clock()
     store = SecretStore(project=TEST_PROJECT, endpoint=drongo_endpoint, refresh_interval=5, clock=clock)
     ring = KeyRing(store, secret, refresh_interval=5, clock=clock)
     peer = KeyRing(SecretStore(project=TEST_PROJECT, endpoint=drongo_endpoint, refresh_interval=5), secret,
@@ -278,13 +269,13 @@ async def test_rotation_seals_with_a_new_version_only_once_every_instance_accept
         old = ring.seal(b"round one")
 
         admin.add_version(secret, os.urandom(32))
-        clock.now += 6
+        clock.advance(6)
         await ring.refresh()  # sees the new version: opens with it, still seals with the old one
         during = ring.seal(b"during the rollout")
         assert peer.unseal(during) == b"during the rollout"
         assert ring.unseal(old) == b"round one"
 
-        clock.now += 6
+        clock.advance(6)
         await ring.refresh()  # one refresh interval later every instance knows the new version
         after = ring.seal(b"after the rollout")
         with pytest.raises(InvalidRequestState):
@@ -292,7 +283,7 @@ async def test_rotation_seals_with_a_new_version_only_once_every_instance_accept
         assert ring.unseal(old) == b"round one"
 
         admin.disable(secret, first)  # retire the old version
-        clock.now += 6
+        clock.advance(6)
         await ring.refresh()
         with pytest.raises(InvalidRequestState):
             ring.unseal(old)
@@ -301,17 +292,16 @@ async def test_rotation_seals_with_a_new_version_only_once_every_instance_accept
         store.close()
 
 
-async def test_a_failed_refresh_keeps_the_current_keys(admin, drongo_endpoint):
+async def test_a_failed_refresh_keeps_the_current_keys(admin, drongo_endpoint, clock):
     secret = _name("keep")
     admin.create_secret(secret, os.urandom(32))
-    clock = Clock()
     store = SecretStore(project=TEST_PROJECT, endpoint=drongo_endpoint, refresh_interval=5, clock=clock)
     ring = KeyRing(store, secret, refresh_interval=5, clock=clock)
     try:
         await ring.load()
         token = ring.seal(b"kept")
         admin.delete_secret(secret)
-        clock.now += 6
+        clock.advance(6)
         await ring.refresh()  # logged; the ring keeps serving
         assert ring.unseal(token) == b"kept"
     finally:

@@ -72,9 +72,8 @@ def test_a_malformed_url_is_not_a_metadata_document_id():
     assert not is_metadata_url("https://[::1/client.json")
 
 
-async def test_cached_documents_are_fetched_again_only_after_their_time():
-    now = [0.0]
-    cache = MetadataDocuments(ttl=60, max_entries=2, timer=lambda: now[0])
+async def test_cached_documents_are_fetched_again_only_after_their_time(clock):
+    cache = MetadataDocuments(ttl=60, max_entries=2, timer=clock)
     with serve_documents() as docs:
         client_id = docs.client_id("/c.json")
         docs.publish("/c.json", {"client_id": client_id, "redirect_uris": ["https://a.example/cb"]})
@@ -82,7 +81,7 @@ async def test_cached_documents_are_fetched_again_only_after_their_time():
             for _ in range(3):
                 await cache.client(client_id, http=http, allow_loopback=True)
             assert docs.hits["/c.json"] == 1
-            now[0] = 61.0
+            clock.advance(61)
             docs.publish("/c.json", {"client_id": client_id, "redirect_uris": ["https://b.example/cb"]})
             refreshed = await cache.client(client_id, http=http, allow_loopback=True)
     assert docs.hits["/c.json"] == 2 and refreshed.redirect_uris == ("https://b.example/cb",)

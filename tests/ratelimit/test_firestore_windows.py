@@ -7,14 +7,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from mcp_auth.ratelimit import FirestoreWindows, Rate, RateLimiter, window_id
+from tests._fixtures.clock import ManualClock
 
-
-class Clock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+NOW = 1_800_000_000.0
 
 
 @pytest.fixture
@@ -34,7 +29,7 @@ def fresh_key() -> str:
 async def test_instances_sharing_the_emulator_admit_the_limit_in_total_not_each(windows: FirestoreWindows) -> None:
     rate = Rate(200, 60)
     key = fresh_key()
-    instances = [RateLimiter(windows, lease=10, clock=Clock()) for _ in range(3)]
+    instances = [RateLimiter(windows, lease=10, clock=ManualClock(NOW)) for _ in range(3)]
 
     async def hammer(limiter: RateLimiter) -> int:
         return sum([(await limiter.check("user", key, rate)).allowed for _ in range(150)])
@@ -49,7 +44,7 @@ async def test_instances_sharing_the_emulator_admit_the_limit_in_total_not_each(
 async def test_the_shared_window_records_what_was_leased_and_an_expiry(windows: FirestoreWindows) -> None:
     rate = Rate(30, 60)
     key = fresh_key()
-    clock = Clock()
+    clock = ManualClock(NOW)
     limiter = RateLimiter(windows, lease=10, clock=clock)
     assert sum([(await limiter.check("tool", key, rate)).allowed for _ in range(40)]) == 30
     doc_id = window_id("tool", key, rate, rate.window(clock.now))
@@ -63,7 +58,7 @@ async def test_the_shared_window_records_what_was_leased_and_an_expiry(windows: 
 async def test_most_requests_do_not_touch_firestore(windows: FirestoreWindows) -> None:
     rate = Rate(1000, 60)
     key = fresh_key()
-    limiter = RateLimiter(windows, lease=10, clock=Clock())
+    limiter = RateLimiter(windows, lease=10, clock=ManualClock(NOW))
     before = windows.calls
     assert sum([(await limiter.check("user", key, rate)).allowed for _ in range(300)]) == 300
     assert windows.calls - before == 30
@@ -72,7 +67,7 @@ async def test_most_requests_do_not_touch_firestore(windows: FirestoreWindows) -
 async def test_a_later_window_on_another_instance_starts_afresh(windows: FirestoreWindows) -> None:
     rate = Rate(5, 60)
     key = fresh_key()
-    clock = Clock()
+    clock = ManualClock(NOW)
     first, second = RateLimiter(windows, clock=clock), RateLimiter(windows, clock=clock)
     assert sum([(await first.check("user", key, rate)).allowed for _ in range(10)]) == 5
     assert not (await second.check("user", key, rate)).allowed

@@ -5,14 +5,7 @@ import logging
 import pytest
 
 from mcp_auth.ratelimit import Decision, MemoryWindows, Rate, RateLimiter
-
-
-class Clock:
-    def __init__(self, now: float = 6000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+from tests._fixtures.clock import ManualClock
 
 
 class BrokenWindows:
@@ -28,7 +21,7 @@ async def admitted(limiter: RateLimiter, rate: Rate, n: int, key: str = "alice",
 
 
 async def test_a_window_admits_exactly_its_limit_then_denies_with_retry_after() -> None:
-    clock = Clock(6000.0)
+    clock = ManualClock(6000.0)
     limiter = RateLimiter(MemoryWindows(), lease=10, clock=clock)
     rate = Rate(25, 60)
     assert await admitted(limiter, rate, 25) == 25
@@ -37,7 +30,7 @@ async def test_a_window_admits_exactly_its_limit_then_denies_with_retry_after() 
 
 
 async def test_the_next_window_starts_afresh() -> None:
-    clock = Clock(6000.0)
+    clock = ManualClock(6000.0)
     limiter = RateLimiter(MemoryWindows(), clock=clock)
     rate = Rate(3, 60)
     assert await admitted(limiter, rate, 5) == 3
@@ -47,14 +40,14 @@ async def test_the_next_window_starts_afresh() -> None:
 
 async def test_most_requests_are_served_from_the_local_lease() -> None:
     store = MemoryWindows()
-    limiter = RateLimiter(store, lease=10, clock=Clock())
+    limiter = RateLimiter(store, lease=10, clock=ManualClock(6000.0))
     assert await admitted(limiter, Rate(1000, 60), 500) == 500
     assert store.calls == 50
 
 
 async def test_denials_in_a_used_up_window_cost_no_store_call() -> None:
     store = MemoryWindows()
-    limiter = RateLimiter(store, lease=10, clock=Clock())
+    limiter = RateLimiter(store, lease=10, clock=ManualClock(6000.0))
     rate = Rate(5, 60)
     await admitted(limiter, rate, 5)
     calls = store.calls
@@ -63,7 +56,7 @@ async def test_denials_in_a_used_up_window_cost_no_store_call() -> None:
 
 
 async def test_keys_and_kinds_are_counted_apart() -> None:
-    limiter = RateLimiter(MemoryWindows(), clock=Clock())
+    limiter = RateLimiter(MemoryWindows(), clock=ManualClock(6000.0))
     rate = Rate(2, 60)
     assert await admitted(limiter, rate, 3, key="alice") == 2
     assert await admitted(limiter, rate, 3, key="bob") == 2
@@ -72,8 +65,8 @@ async def test_keys_and_kinds_are_counted_apart() -> None:
 
 async def test_two_limiters_sharing_windows_hold_the_limit_in_total() -> None:
     store = MemoryWindows()
-    a = RateLimiter(store, lease=10, clock=Clock())
-    b = RateLimiter(store, lease=10, clock=Clock())
+    a = RateLimiter(store, lease=10, clock=ManualClock(6000.0))
+    b = RateLimiter(store, lease=10, clock=ManualClock(6000.0))
     rate = Rate(100, 60)
     total = 0
     for _ in range(150):
@@ -84,7 +77,7 @@ async def test_two_limiters_sharing_windows_hold_the_limit_in_total() -> None:
 
 
 async def test_cost_spends_several_units() -> None:
-    limiter = RateLimiter(MemoryWindows(), clock=Clock())
+    limiter = RateLimiter(MemoryWindows(), clock=ManualClock(6000.0))
     rate = Rate(10, 60)
     assert (await limiter.check("tool", "k", rate, cost=4)).allowed
     assert (await limiter.check("tool", "k", rate, cost=6)).allowed
@@ -92,7 +85,7 @@ async def test_cost_spends_several_units() -> None:
 
 
 async def test_a_cost_above_the_limit_is_denied_without_using_the_window() -> None:
-    limiter = RateLimiter(MemoryWindows(), clock=Clock())
+    limiter = RateLimiter(MemoryWindows(), clock=ManualClock(6000.0))
     rate = Rate(10, 60)
     assert not (await limiter.check("tool", "k", rate, cost=11)).allowed
     assert await admitted(limiter, rate, 10, key="k", kind="tool") == 10
@@ -100,13 +93,13 @@ async def test_a_cost_above_the_limit_is_denied_without_using_the_window() -> No
 
 async def test_unlimited_rates_always_allow() -> None:
     store = MemoryWindows()
-    limiter = RateLimiter(store, clock=Clock())
+    limiter = RateLimiter(store, clock=ManualClock(6000.0))
     assert await admitted(limiter, None, 50) == 50  # type: ignore[arg-type]
     assert store.calls == 0
 
 
 async def test_blocked_is_a_local_look_that_knows_a_used_up_window() -> None:
-    clock = Clock(6000.0)
+    clock = ManualClock(6000.0)
     limiter = RateLimiter(MemoryWindows(), clock=clock)
     rate = Rate(2, 60)
     assert limiter.blocked("ip", "192.0.2.1", rate).allowed
@@ -117,7 +110,7 @@ async def test_blocked_is_a_local_look_that_knows_a_used_up_window() -> None:
 
 
 async def test_a_denial_is_logged_once_per_window(caplog: pytest.LogCaptureFixture) -> None:
-    clock = Clock(6000.0)
+    clock = ManualClock(6000.0)
     limiter = RateLimiter(MemoryWindows(), clock=clock)
     rate = Rate(1, 60)
     with caplog.at_level(logging.WARNING, logger="mcp_auth.ratelimit"):
@@ -132,14 +125,14 @@ async def test_a_failing_store_fails_open_to_a_per_instance_count_logged_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     store = BrokenWindows()
-    limiter = RateLimiter(store, clock=Clock())  # type: ignore[arg-type]
+    limiter = RateLimiter(store, clock=ManualClock(6000.0))  # type: ignore[arg-type]
     with caplog.at_level(logging.ERROR, logger="mcp_auth.ratelimit"):
         assert await admitted(limiter, Rate(5, 60), 8) == 5
     assert len([r for r in caplog.records if "store unavailable" in r.getMessage()]) == 1
 
 
 async def test_unknown_kinds_and_costs_are_programming_errors() -> None:
-    limiter = RateLimiter(MemoryWindows(), clock=Clock())
+    limiter = RateLimiter(MemoryWindows(), clock=ManualClock(6000.0))
     with pytest.raises(ValueError, match="kind"):
         await limiter.check("planet", "x", Rate(1, 1))
     with pytest.raises(ValueError, match="cost"):
@@ -152,7 +145,7 @@ async def test_every_unit_is_spent_with_the_documented_number_of_leases(
     limit: int, most_leases: int, instances: int
 ) -> None:
     store = MemoryWindows()
-    limiters = [RateLimiter(store, lease=10, clock=Clock()) for _ in range(instances)]
+    limiters = [RateLimiter(store, lease=10, clock=ManualClock(6000.0)) for _ in range(instances)]
     rate = Rate(limit, 60)
     total = sum([(await limiters[i % instances].check("user", "k", rate)).allowed for i in range(2 * limit)])
     assert total == limit

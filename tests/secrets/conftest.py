@@ -1,4 +1,4 @@
-"""Fixtures for the secret store tests: a manual clock and a store factory."""
+"""Fixtures for the secret store tests: a store factory on the test's clock (``clock``, tests/_fixtures/clock.py)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,7 @@ from typing import Any
 import pytest
 
 from mcp_auth.secrets import SecretStore
-from tests.secrets.helpers import ManualClock
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
+from tests._fixtures.clock import ManualClock
 
 
 @pytest.fixture

@@ -7,19 +7,6 @@ import secrets as random_secrets
 from collections.abc import Callable
 
 
-class ManualClock:
-    """A monotonic clock that only moves when a test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def secret_value() -> bytes:
     """A fresh random secret value, easy to search for in logs."""
     return f"s3cr3t-{random_secrets.token_hex(16)}".encode()

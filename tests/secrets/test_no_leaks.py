@@ -11,8 +11,9 @@ import pytest
 from mcp_auth.errors import McpAuthError
 from mcp_auth.secrets import SecretStore
 from mcp_auth.secrets.client import TRANSPORT_LOGGER
+from tests._fixtures.clock import ManualClock
 from tests._fixtures.secret_manager import CountingProxy, SecretManagerAdmin
-from tests.secrets.helpers import ManualClock, secret_value
+from tests.secrets.helpers import secret_value
 
 MakeStore = Callable[..., SecretStore]
 

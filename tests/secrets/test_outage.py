@@ -7,8 +7,9 @@ from collections.abc import Callable
 import pytest
 
 from mcp_auth.secrets import SecretManagerUnreachable, SecretStore
+from tests._fixtures.clock import ManualClock
 from tests._fixtures.secret_manager import CountingProxy, SecretManagerAdmin
-from tests.secrets.helpers import ManualClock, secret_value
+from tests.secrets.helpers import secret_value
 
 MakeStore = Callable[..., SecretStore]
 

@@ -14,8 +14,9 @@ from mcp_auth.secrets import (
     SecretVersionDestroyed,
     SecretVersionDisabled,
 )
+from tests._fixtures.clock import ManualClock
 from tests._fixtures.secret_manager import CountingProxy, SecretManagerAdmin
-from tests.secrets.helpers import ManualClock, secret_value, wait_until
+from tests.secrets.helpers import secret_value, wait_until
 
 MakeStore = Callable[..., SecretStore]
 
