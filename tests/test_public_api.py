@@ -17,10 +17,10 @@ EXPECTED = [
     "AuthError", "AuthProvider", "ConfigError", "Conflict", "Credential", "CredentialNotConnected",
     "CredentialUnavailable", "Credentials", "CredentialsNotConfigured", "DisabledUser", "Document", "ExpiredToken",
     "InsufficientScope", "InvalidToken", "JwksUnavailable", "McpAuthApp", "McpAuthError", "MissingToken", "NotFound",
-    "Principal", "SecretUnavailable", "Settings", "StoreUnavailable", "Toolset", "ToolsetFactory", "ToolsetPrompt",
+    "Principal", "SecretUnavailable", "Settings", "StoreUnavailable", "TaskPolicy", "TasksExtension", "Toolset", "ToolsetFactory", "ToolsetPrompt",
     "ToolsetResource", "UnknownUser", "UpstreamError", "UserCollection", "UserContext", "UserError", "UserRecord",
     "UserStore", "WrongAudience", "current_user", "forget_user_credential", "http_client", "prompt", "resource",
-    "tool", "user_credential", "user_store", "wrap_server",
+    "task_elicit", "task_input", "tool", "user_credential", "user_store", "wrap_server",
 ]
 
 

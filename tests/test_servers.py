@@ -120,3 +120,20 @@ def test_a_selection_outside_the_factory_is_refused(select, message):
 
     with pytest.raises(ConfigError, match=message):
         ToolsetFactory([ONE], select=select).select(record())
+
+
+def test_the_factorys_extensions_are_given_to_every_users_server():
+    from mcp_auth import TaskPolicy, TasksExtension
+    from mcp_auth.tasks import TASKS_EXTENSION_ID
+
+    tasks = TasksExtension({"ping": TaskPolicy()})
+    factory = ToolsetFactory([ONE], extensions=[tasks])
+    from mcp_auth._sdk import lowlevel_server
+
+    def advertised(server) -> dict:
+        return lowlevel_server(server).get_capabilities().extensions or {}
+
+    server, _ = assemble(factory.select(record()), extensions=factory.extensions)
+    assert TASKS_EXTENSION_ID in advertised(server)
+    plain, _ = assemble(FACTORY.select(record()))
+    assert TASKS_EXTENSION_ID not in advertised(plain)

@@ -4,6 +4,7 @@ The public API is what this module exports; everything else may change. A team's
 in ``functions/`` needs nothing else:
 
     Toolset, ToolsetFactory, tool, resource, prompt     what a team hands the framework
+    TasksExtension, TaskPolicy, task_elicit, task_input long tool calls the client polls
     current_user, user_store, user_credential, http_client   what a handler calls
     NotFound, Conflict, McpAuthError, …                 errors a handler may raise or meet
 """
@@ -37,6 +38,7 @@ from mcp_auth.principal import Principal
 from mcp_auth.store.documents import Conflict, Document, NotFound, UserCollection
 from mcp_auth.store.handle import UserStore
 from mcp_auth.store.users import UserRecord
+from mcp_auth.tasks import TaskPolicy, TasksExtension, task_elicit, task_input
 from mcp_auth.toolsets import Toolset, ToolsetFactory, ToolsetPrompt, ToolsetResource, prompt, resource, tool
 
 __all__ = [
@@ -63,6 +65,8 @@ __all__ = [
     "SecretUnavailable",
     "Settings",
     "StoreUnavailable",
+    "TaskPolicy",
+    "TasksExtension",
     "Toolset",
     "ToolsetFactory",
     "ToolsetPrompt",
@@ -80,6 +84,8 @@ __all__ = [
     "http_client",
     "prompt",
     "resource",
+    "task_elicit",
+    "task_input",
     "tool",
     "user_credential",
     "user_store",

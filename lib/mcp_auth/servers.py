@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cachetools import LRUCache
 
@@ -58,13 +58,13 @@ class BuiltServer:
         self.rules = rules
 
 
-def assemble(toolsets: Sequence[Toolset], *, name: str = "mcp-auth-server",
-             instructions: str | None = None) -> tuple[MCPServer, ScopeRules]:
+def assemble(toolsets: Sequence[Toolset], *, name: str = "mcp-auth-server", instructions: str | None = None,
+             extensions: Sequence[Any] = ()) -> tuple[MCPServer, ScopeRules]:
     """One user's MCP server from their toolsets (prebuilt objects: nothing is parsed per user)."""
     from mcp.server.mcpserver import MCPServer
 
     server = MCPServer(name, instructions=instructions, tools=[t for ts in toolsets for t in ts.tools],
-                       log_level="WARNING")
+                       extensions=list(extensions) or None, log_level="WARNING")
     for toolset in toolsets:
         for entry in toolset.resources:
             server.resource(entry.uri, name=entry.name, title=entry.title, description=entry.description,
@@ -141,7 +141,8 @@ class ServerCache:
         factory = self._factory
         if isinstance(factory, ToolsetFactory):
             self.builds += 1
-            return assemble(factory.select(record), name=factory.server_name, instructions=factory.instructions)
+            return assemble(factory.select(record), name=factory.server_name, instructions=factory.instructions,
+                            extensions=factory.extensions)
         built = factory(record)
         if inspect.isawaitable(built):
             built = await built

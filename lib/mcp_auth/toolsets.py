@@ -234,12 +234,13 @@ class ToolsetFactory:
     """The team's server factory: every toolset the deployment offers, and which ones a user gets.
 
     ``select(record, toolsets)`` returns the user's toolsets (default: those their record names).
-    The framework assembles the user's MCP server from them; the factory only selects.
+    The framework assembles the user's MCP server from them; the factory only selects. ``extensions``
+    (MCP server extensions such as ``TasksExtension``) are given to every user's server.
     """
 
     def __init__(
         self, toolsets: Iterable[Toolset], *, select: Selector = by_record, server_name: str = "mcp-auth-server",
-        instructions: str | None = None,
+        instructions: str | None = None, extensions: Sequence[Any] = (),
     ) -> None:
         registry: dict[str, Toolset] = {}
         for toolset in toolsets:
@@ -257,6 +258,8 @@ class ToolsetFactory:
         self.toolsets: Mapping[str, Toolset] = registry
         self.server_name = server_name
         self.instructions = instructions
+        self.extensions = tuple(extensions)
+        """MCP extensions every user's server gets (e.g. ``TasksExtension``, docs/tasks.md)."""
         self._select = select
 
     def select(self, record: UserRecord) -> tuple[Toolset, ...]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import secrets
@@ -14,10 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from mcp_auth.config import Settings
 from mcp_auth.devtools.emulator import EmulatorError, FirestoreEmulator
-from mcp_auth.devtools.tokens import mint_token
-from mcp_auth.errors import McpAuthError
 
 STATE_DIR = Path(".dev")
 DEV_PROJECT = "demo-mcp-auth"
@@ -103,7 +99,7 @@ def run_dev(*, port: int, source: str, user: str) -> int:
         (STATE_DIR / "env").write_text("".join(f"export {k}='{v}'\n" for k, v in env.items()))
         (STATE_DIR / "env").chmod(0o600)
         process_env = {**os.environ, **env}
-        token = asyncio.run(_seed(Settings.from_env(process_env), user))
+        token = _seed(user, process_env)
         server = subprocess.Popen(  # noqa: S603 - fixed argv  # nosec B603 - fixed argv of functions-framework, no shell
             [sys.executable, "-m", "functions_framework", "--source", source, "--target", "mcp", "--asgi",
              "--host", "127.0.0.1", "--port", str(port)],
@@ -115,7 +111,7 @@ def run_dev(*, port: int, source: str, user: str) -> int:
         return server.wait()
     except KeyboardInterrupt:
         return 0
-    except (EmulatorError, McpAuthError) as exc:
+    except EmulatorError as exc:
         print(f"mcp-auth dev: error: {exc}", file=sys.stderr)
         return 2
     finally:
@@ -129,19 +125,15 @@ def run_dev(*, port: int, source: str, user: str) -> int:
         print("Stopped the server and the emulator.", flush=True)
 
 
-async def _seed(settings: Settings, user: str) -> str:
-    """Create the development user (toolset basics, scope mcp:tools) unless it exists; a week-long token for it."""
-    from mcp_auth.store.firestore import close_clients, firestore_client
-    from mcp_auth.store.users import UserRecord, UserRepository
-
-    repository = UserRepository(firestore_client(project=settings.project, database=settings.firestore_database))
-    try:
-        if await repository.get(user) is None:
-            await repository.create(UserRecord(uid=user, toolsets=frozenset({"basics"}),
-                                               scopes=frozenset({"mcp:tools"})))
-    finally:
-        await close_clients()
-    return mint_token(settings, user=user, scopes=["mcp:tools"], ttl=7 * 24 * 3600)
+def _seed(user: str, env: dict[str, str]) -> str:
+    """The development user created (unless it exists) and a token for it, by ``mcp_auth.devtools.seed`` in a
+    process of its own: the Firestore client finds the emulator through that process's environment."""
+    done = subprocess.run(  # noqa: S603 - fixed argv  # nosec B603 - this interpreter, a fixed module
+        [sys.executable, "-m", "mcp_auth.devtools.seed", user], env=env, capture_output=True, text=True, check=False,
+    )
+    if done.returncode != 0:
+        raise EmulatorError(f"Could not seed the development user: {done.stderr.strip()[-2000:]}")
+    return done.stdout.strip()
 
 
 def _interrupt(signum: int, frame: object) -> None:
