@@ -17,10 +17,11 @@ EXPECTED = [
     "AuthError", "AuthProvider", "ConfigError", "Conflict", "Credential", "CredentialNotConnected",
     "CredentialUnavailable", "Credentials", "CredentialsNotConfigured", "DisabledUser", "Document", "ExpiredToken",
     "InsufficientScope", "InvalidToken", "JwksUnavailable", "McpAuthApp", "McpAuthError", "MissingToken", "NotFound",
-    "Principal", "SecretUnavailable", "Settings", "StoreUnavailable", "TaskPolicy", "TasksExtension", "Toolset", "ToolsetFactory", "ToolsetPrompt",
-    "ToolsetResource", "UnknownUser", "UpstreamError", "UserCollection", "UserContext", "UserError", "UserRecord",
-    "UserStore", "WrongAudience", "current_user", "forget_user_credential", "http_client", "prompt", "resource",
-    "task_elicit", "task_input", "tool", "user_credential", "user_store", "wrap_server",
+    "Principal", "SecretUnavailable", "Settings", "StoreUnavailable", "TaskPolicy", "TasksExtension", "Toolset",
+    "ToolsetFactory", "ToolsetPrompt", "ToolsetResource", "UnknownUser", "UpstreamError", "UserCollection",
+    "UserContext", "UserError", "UserRecord", "UserStore", "WrongAudience", "current_user", "forget_user_credential",
+    "http_client", "prompt", "resource", "task_elicit", "task_input", "tool", "user_credential", "user_store",
+    "wrap_server",
 ]
 
 
