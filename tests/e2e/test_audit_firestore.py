@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
 import subprocess
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +24,7 @@ from mcp_auth.config import Settings
 from mcp_auth.errors import ConfigError
 from mcp_auth.store.audit import COLLECTION
 from tests._fixtures.firestore import TEST_PROJECT
+from tests._fixtures.http import post_mcp
 from tests.e2e.clients import mcp_client
 
 AUDIT_ON = {"MCP_AUTH_AUDIT_FIRESTORE": "true", "MCP_AUTH_AUDIT_RETENTION_DAYS": "7"}
@@ -48,9 +47,7 @@ async def _documents(field: str, value: str, *, want: int = 1, wait: float = 30.
 
 
 def _refuse(url: str, token: str, trace_id: str) -> httpx.Response:
-    return httpx.post(url, headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
-                                    "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"},
-                      content=b'{"jsonrpc":"2.0","id":1,"method":"tools/list"}', timeout=30)
+    return post_mcp(url, token=token, headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})
 
 
 async def test_a_tool_call_and_a_refused_attempt_each_leave_one_audit_document_without_secrets(
@@ -169,20 +166,18 @@ def test_a_bad_audit_setting_stops_the_function_at_start(start_function):
 
 # -- mcp-auth audit list -------------------------------------------------------------------------
 
-CLI_ENV = {"MCP_AUTH_RESOURCE_URL": "http://127.0.0.1:8080/mcp", "MCP_AUTH_JWT_ISSUER": "http://127.0.0.1:8080/dev",
-           "MCP_AUTH_JWT_HS256_KEY": "k" * 48, "GOOGLE_CLOUD_PROJECT": TEST_PROJECT}
+@pytest.fixture
+def audit(cli, firestore_emulator):
+    """``mcp-auth audit …`` in this process, against the emulator (from an async test: ``asyncio.to_thread``)."""
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return cli("audit", *args, env={"GOOGLE_CLOUD_PROJECT": TEST_PROJECT,
+                                        "FIRESTORE_EMULATOR_HOST": firestore_emulator.host})
+
+    return run
 
 
-def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """The console script in its own process, as an operator runs it."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("MCP_AUTH_")}
-    return subprocess.run(  # noqa: S603 - fixed argv
-        [sys.executable, "-m", "mcp_auth.cli", "audit", *args], env={**clean, **CLI_ENV, **env},
-        capture_output=True, text=True, timeout=120, check=False,
-    )
-
-
-async def test_audit_list_prints_a_users_records_newest_first(start_function, make_user, mint, function_env):
+async def test_audit_list_prints_a_users_records_newest_first(start_function, make_user, mint, audit):
     server = start_function(**AUDIT_ON)
     user, other = await make_user(), await make_user()
     for who, texts in ((user, ("one", "two", "three")), (other, ("elsewhere",))):
@@ -190,18 +185,17 @@ async def test_audit_list_prints_a_users_records_newest_first(start_function, ma
             for text in texts:
                 assert not (await client.call_tool("echo", {"text": text})).is_error
     server.stop()
-    env = {"FIRESTORE_EMULATOR_HOST": function_env["FIRESTORE_EMULATOR_HOST"]}
 
-    done = await asyncio.to_thread(_cli, "list", "--user", user.uid, "--limit", "1000", env=env)
+    done = await asyncio.to_thread(audit, "list", "--user", user.uid, "--limit", "1000")
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert {r["user"] for r in rows} == {user.uid}
     assert [r["at"] for r in rows] == sorted((r["at"] for r in rows), reverse=True)
     assert len([r for r in rows if r.get("mcp", {}).get("tool") == "echo"]) == 3
-    newest = await asyncio.to_thread(_cli, "list", "--user", user.uid, "--limit", "1", env=env)
+    newest = await asyncio.to_thread(audit, "list", "--user", user.uid, "--limit", "1")
     assert [json.loads(line) for line in newest.stdout.splitlines()] == rows[:1]
 
-    nobody = await asyncio.to_thread(_cli, "list", "--user", "nobody-here", env=env)
+    nobody = await asyncio.to_thread(audit, "list", "--user", "nobody-here")
     assert nobody.returncode == 0 and nobody.stdout.startswith("# No audit documents for 'nobody-here'")
 
 
@@ -216,8 +210,8 @@ async def test_audit_list_prints_a_users_records_newest_first(start_function, ma
     (("list", "--user", "u", "--limit", "ten"), "--limit takes a whole number"),
     (("drop", "--user", "u"), "invalid choice"),
 ])
-def test_audit_list_refuses_bad_input_with_one_clear_line(firestore_emulator, args, needle):
-    done = _cli(*args, env={"FIRESTORE_EMULATOR_HOST": firestore_emulator.host})
+def test_audit_list_refuses_bad_input_with_one_clear_line(audit, args, needle):
+    done = audit(*args)
     assert done.returncode == 2 and needle in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and done.stdout == ""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -9,17 +10,13 @@ import sys
 import time
 import uuid
 
-import httpx
 import jwt
 import pytest
 
 from tests._fixtures.firestore import TEST_PROJECT
+from tests._fixtures.http import post_mcp
 from tests._fixtures.secret_manager import SecretManagerAdmin
 from tests.e2e.clients import mcp_client
-
-LIST = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
-HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
-           "MCP-Protocol-Version": "2025-11-25"}
 
 
 @pytest.fixture
@@ -39,10 +36,6 @@ def _hs_token(key: bytes, user: str, audience: str) -> str:
     return jwt.encode(claims, key, algorithm="HS256")
 
 
-def _post(url: str, **headers: str) -> httpx.Response:
-    return httpx.post(url, content=json.dumps(LIST), headers={**HEADERS, **headers}, timeout=30)
-
-
 async def test_hs_keys_from_secret_manager_rotate_without_downtime(
     start_function, secrets_admin, drongo_endpoint, make_user
 ):
@@ -53,22 +46,22 @@ async def test_hs_keys_from_secret_manager_rotate_without_downtime(
                             MCP_AUTH_SECRET_MANAGER_ENDPOINT=drongo_endpoint, MCP_AUTH_SECRET_REFRESH_SECONDS="1",
                             MCP_AUTH_AUTH_CACHE_TTL="1")
     user = await make_user()
-    assert _post(server.url, Authorization=f"Bearer {_hs_token(old, user.uid, server.url)}").status_code == 200
-    assert _post(server.url, Authorization=f"Bearer {_hs_token(new, user.uid, server.url)}").status_code == 401
+    assert post_mcp(server.url, token=_hs_token(old, user.uid, server.url)).status_code == 200
+    assert post_mcp(server.url, token=_hs_token(new, user.uid, server.url)).status_code == 401
 
     secrets_admin.add_version(secret, new)  # the new key rolls out; both are accepted meanwhile
     deadline = time.monotonic() + 30
-    while _post(server.url, Authorization=f"Bearer {_hs_token(new, user.uid, server.url)}").status_code != 200:
+    while post_mcp(server.url, token=_hs_token(new, user.uid, server.url)).status_code != 200:
         assert time.monotonic() < deadline, "the new key version was never picked up"
         time.sleep(0.5)
-    assert _post(server.url, Authorization=f"Bearer {_hs_token(old, user.uid, server.url)}").status_code == 200
+    assert post_mcp(server.url, token=_hs_token(old, user.uid, server.url)).status_code == 200
 
     secrets_admin.disable(secret, first)  # the old key is retired
     deadline = time.monotonic() + 30
-    while _post(server.url, Authorization=f"Bearer {_hs_token(old, user.uid, server.url)}").status_code != 401:
+    while post_mcp(server.url, token=_hs_token(old, user.uid, server.url)).status_code != 401:
         assert time.monotonic() < deadline, "the retired key version kept working"
         time.sleep(0.5)
-    assert _post(server.url, Authorization=f"Bearer {_hs_token(new, user.uid, server.url)}").status_code == 200
+    assert post_mcp(server.url, token=_hs_token(new, user.uid, server.url)).status_code == 200
 
 
 def test_missing_secret_stops_the_start_naming_it(function_env, drongo_endpoint, tmp_path):
@@ -83,11 +76,6 @@ def test_missing_secret_stops_the_start_naming_it(function_env, drongo_endpoint,
     assert "ConfigError" in done.stderr
 
 
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mcp_auth.cli", *args], env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=60)
-
-
 @pytest.fixture
 def api_key_server(start_function, secrets_admin, drongo_endpoint):
     pepper_secret = _name("pepper")
@@ -97,62 +85,72 @@ def api_key_server(start_function, secrets_admin, drongo_endpoint):
     return server
 
 
-def _create_key(server, user: str, *extra: str) -> str:
-    done = _cli(server.env, "keys", "create", "--user", user, "--name", "laptop", *extra)
+@pytest.fixture
+def keys(cli, api_key_server):
+    """``mcp-auth keys …`` in this process with the server's settings (from an async test: ``asyncio.to_thread``)."""
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return cli("keys", *args, env=api_key_server.env, defaults=False)
+
+    return run
+
+
+async def _create_key(keys, user: str, *extra: str) -> str:
+    done = await asyncio.to_thread(keys, "create", "--user", user, "--name", "laptop", *extra)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.split("\n# ")[0])["key"]
 
 
-async def test_api_keys_work_in_either_header_and_record_last_use(api_key_server, make_user):
+async def test_api_keys_work_in_either_header_and_record_last_use(api_key_server, keys, make_user):
     user = await make_user()
-    key = _create_key(api_key_server, user.uid)
+    key = await _create_key(keys, user.uid)
     async with mcp_client(api_key_server.url, key) as client:
         who = await client.call_tool("whoami", {})
     assert who.structured_content["user_id"] == user.uid
     assert who.structured_content["auth_method"] == "api_key"
-    assert _post(api_key_server.url, **{"X-API-Key": key}).status_code == 200
-    listed = json.loads(_cli(api_key_server.env, "keys", "list", "--user", user.uid).stdout)
+    assert post_mcp(api_key_server.url, headers={"X-API-Key": key}).status_code == 200
+    listed = json.loads((await asyncio.to_thread(keys, "list", "--user", user.uid)).stdout)
     assert [k["name"] for k in listed] == ["laptop"]
     assert "key" not in listed[0] and "digest" not in listed[0]
     deadline = time.monotonic() + 10
-    while json.loads(_cli(api_key_server.env, "keys", "list", "--user", user.uid).stdout)[0]["last_used_at"] is None:
+    while json.loads((await asyncio.to_thread(keys, "list", "--user", user.uid)).stdout)[0]["last_used_at"] is None:
         assert time.monotonic() < deadline, "last_used_at was never written"
-        time.sleep(0.3)
+        await asyncio.sleep(0.3)
 
 
-async def test_api_key_rejections_are_specific(api_key_server, make_user, user_repo):
+async def test_api_key_rejections_are_specific(api_key_server, keys, make_user, user_repo):
     user = await make_user()
-    key = _create_key(api_key_server, user.uid)
+    key = await _create_key(keys, user.uid)
     key_id = key.split("_")[1]
     wrong_secret = key[: -4] + ("AAAA" if not key.endswith("AAAA") else "BBBB")
-    r = _post(api_key_server.url, Authorization=f"Bearer {wrong_secret}")
+    r = post_mcp(api_key_server.url, token=wrong_secret)
     assert r.status_code == 401 and "unknown or its secret is wrong" in r.json()["error_description"]
     unknown = "mak_" + "Z" * 16 + "_" + key.split("_", 2)[2]
-    assert _post(api_key_server.url, Authorization=f"Bearer {unknown}").json() == r.json()
-    r = _post(api_key_server.url, Authorization="Bearer mak_short_x")
+    assert post_mcp(api_key_server.url, token=unknown).json() == r.json()
+    r = post_mcp(api_key_server.url, token="mak_short_x")
     assert r.status_code == 401 and "malformed" in r.json()["error_description"]
-    r = _post(api_key_server.url, Authorization=f"Bearer {key}", **{"X-API-Key": key})
+    r = post_mcp(api_key_server.url, token=key, headers={"X-API-Key": key})
     assert r.status_code == 401 and "not both" in r.json()["error_description"]
 
     await user_repo.update(user.uid, status="disabled")
-    assert _post(api_key_server.url, **{"X-API-Key": key}).status_code == 403
+    assert post_mcp(api_key_server.url, headers={"X-API-Key": key}).status_code == 403
 
     await user_repo.update(user.uid, status="active")
-    assert _cli(api_key_server.env, "keys", "revoke", key_id).returncode == 0
-    other = _create_key(api_key_server, user.uid)
-    assert _cli(api_key_server.env, "keys", "revoke", other.split("_")[1]).returncode == 0
-    r = _post(api_key_server.url, **{"X-API-Key": other})
+    assert (await asyncio.to_thread(keys, "revoke", key_id)).returncode == 0
+    other = await _create_key(keys, user.uid)
+    assert (await asyncio.to_thread(keys, "revoke", other.split("_")[1])).returncode == 0
+    r = post_mcp(api_key_server.url, headers={"X-API-Key": other})
     assert r.status_code == 401 and "revoked" in r.json()["error_description"]
 
 
-def test_keys_cli_rejects_bad_input_with_one_line(api_key_server):
+def test_keys_cli_rejects_bad_input_with_one_line(keys):
     for args, needle in [
-        (("keys", "create", "--user", "../etc"), "user id"),
-        (("keys", "create", "--user", "nobody-here"), "No user record"),
-        (("keys", "revoke", "not-an-id"), "key id"),
-        (("keys", "create", "--user", "x", "--ttl-days", "0"), "--ttl-days"),
+        (("create", "--user", "../etc"), "user id"),
+        (("create", "--user", "nobody-here"), "No user record"),
+        (("revoke", "not-an-id"), "key id"),
+        (("create", "--user", "x", "--ttl-days", "0"), "--ttl-days"),
     ]:
-        done = _cli(api_key_server.env, *args)
+        done = keys(*args)
         assert done.returncode == 2, (args, done.stdout, done.stderr)
         assert needle in done.stderr
         assert "Traceback" not in done.stderr
