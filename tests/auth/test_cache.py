@@ -18,6 +18,7 @@ from mcp_auth.auth.introspection import IntrospectionProvider
 from mcp_auth.auth.jwt import JwtProvider
 from mcp_auth.errors import ConfigError, InvalidToken, MissingToken
 from tests._fixtures.clock import ManualClock
+from tests._fixtures.http import bearer
 from tests._fixtures.jwks import INTROSPECT_PATH, IssuerServer, claims_for
 
 AUDIENCE = "https://mcp.example.test/mcp"
@@ -32,10 +33,6 @@ def issue(server: IssuerServer, *, exp_in: float = 600, active: bool = True) -> 
         "exp": int(time.time() + exp_in),
     }
     return token
-
-
-def bearer(token: str) -> Credentials:
-    return Credentials(bearer=token)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from mcp_auth.errors import (
     InvalidToken,
     MissingToken,
 )
+from tests._fixtures.http import bearer
 from tests._fixtures.jwks import (
     AUDIENCE,
     ISSUER,
@@ -28,11 +29,6 @@ from tests._fixtures.jwks import (
     jwt_claims,
     make_signing_key,
 )
-
-
-def bearer(token: str) -> Credentials:
-    return Credentials(bearer=token)
-
 
 # --- tokens that verify -------------------------------------------------------------------------
 

@@ -11,7 +11,6 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from mcp_auth.auth.base import Credentials
 from mcp_auth.auth.jwks import JwksCache
 from mcp_auth.auth.jwt import JwtProvider
 from mcp_auth.errors import (
@@ -20,6 +19,7 @@ from mcp_auth.errors import (
     JwksUnavailable,
     WrongAudience,
 )
+from tests._fixtures.http import bearer
 from tests._fixtures.jwks import (
     AUDIENCE,
     ISSUER,
@@ -32,10 +32,6 @@ from tests._fixtures.jwks import (
     make_signing_key,
     unsigned,
 )
-
-
-def bearer(token: str) -> Credentials:
-    return Credentials(bearer=token)
 
 
 @pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE", 'none", error="injected\r\nX-Evil: 1'])

@@ -11,39 +11,13 @@ import jwt
 import pytest
 
 from factory import FACTORY
-
-LIST = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
-HEADERS = {
-    "Content-Type": "application/json",
-    "Accept": "application/json, text/event-stream",
-    "MCP-Protocol-Version": "2025-11-25",
-}
-
-
-def _post(server, *, token: str | None = None, headers: dict | None = None, body: object = LIST,
-          raw: bytes | None = None):
-    h = dict(HEADERS)
-    if token is not None:
-        h["Authorization"] = f"Bearer {token}"
-    h.update(headers or {})
-    content = raw if raw is not None else json.dumps(body).encode()
-    return httpx.post(server.url, content=content, headers=h, timeout=30)
-
-
-def _challenge(response: httpx.Response) -> dict[str, str]:
-    header = response.headers["www-authenticate"]
-    assert header.startswith("Bearer ")
-    params = {}
-    for part in header[len("Bearer "):].split(", "):
-        key, _, value = part.partition("=")
-        params[key] = value.strip('"')
-    return params
+from tests._fixtures.http import authorization, challenge, mcp_request, post_mcp
 
 
 def test_no_token_is_challenged_with_resource_metadata(function_server):
-    r = _post(function_server)
+    r = post_mcp(function_server.url)
     assert r.status_code == 401
-    params = _challenge(r)
+    params = challenge(r)
     assert params["resource_metadata"] == f"{function_server.base}/.well-known/oauth-protected-resource/mcp"
     assert params["scope"] == " ".join(sorted(FACTORY.scopes))  # every scope the toolsets use
     assert "error" not in params  # RFC 6750 §3.1: no error code when no credential was sent
@@ -78,9 +52,9 @@ def _forged(function_server, mint, user: str, case: str) -> str:
 )
 async def test_bad_tokens_get_401_invalid_token(function_server, make_user, mint, case):
     user = await make_user()
-    r = _post(function_server, token=_forged(function_server, mint, user.uid, case))
+    r = post_mcp(function_server.url, token=_forged(function_server, mint, user.uid, case))
     assert r.status_code == 401, r.text
-    assert _challenge(r)["error"] == "invalid_token"
+    assert challenge(r)["error"] == "invalid_token"
     body = r.json()
     assert body["error"] == "invalid_token" and body["error_description"]
 
@@ -89,29 +63,30 @@ async def test_bad_tokens_get_401_invalid_token(function_server, make_user, mint
     "authorization", ["Basic dXNlcjpwYXNz", "Bearer", "Bearer    x y", "bearer", "Token abc", "Bearer a\tb"]
 )
 def test_malformed_authorization_header_gets_401(function_server, authorization):
-    r = _post(function_server, headers={"Authorization": authorization})
+    r = post_mcp(function_server.url, headers={"Authorization": authorization})
     assert r.status_code == 401
-    assert _challenge(r)["error"] == "invalid_token"
+    assert challenge(r)["error"] == "invalid_token"
 
 
 async def test_duplicated_authorization_headers_are_rejected(function_server, make_user, mint):
     user = await make_user()
     token = mint(user.uid, audience=function_server.url)
-    headers = [(k, v) for k, v in HEADERS.items()] + [("Authorization", f"Bearer {token}")] * 2
-    r = httpx.post(function_server.url, content=json.dumps(LIST), headers=headers, timeout=30)
+    request = mcp_request()
+    headers = [*request["headers"].items(), *authorization(token).items(), *authorization(token).items()]
+    r = httpx.post(function_server.url, content=request["content"], headers=headers, timeout=30)
     assert r.status_code == 401
     assert "exactly one" in r.json()["error_description"]
 
 
 async def test_disabled_user_gets_403(function_server, make_user, mint):
     user = await make_user(status="disabled")
-    r = _post(function_server, token=mint(user.uid, audience=function_server.url))
+    r = post_mcp(function_server.url, token=mint(user.uid, audience=function_server.url))
     assert r.status_code == 403
     assert r.json()["error"] == "disabled_user"
 
 
 def test_unknown_user_is_rejected_when_first_login_rejects(function_server, mint):
-    r = _post(function_server, token=mint("nobody-registered", audience=function_server.url))
+    r = post_mcp(function_server.url, token=mint("nobody-registered", audience=function_server.url))
     assert r.status_code == 403
     assert r.json()["error"] == "unknown_user"
 
@@ -120,7 +95,7 @@ async def test_first_login_create_makes_a_record_with_defaults(start_function, m
     server = start_function(MCP_AUTH_FIRST_LOGIN="create", MCP_AUTH_DEFAULT_TOOLSETS="basics",
                             MCP_AUTH_DEFAULT_SCOPES="mcp:tools")
     uid = f"newcomer-{time.time_ns()}"
-    r = _post(server, token=mint(uid, audience=server.url))
+    r = post_mcp(server.url, token=mint(uid, audience=server.url))
     assert r.status_code == 200, r.text
     assert "whoami" in r.text
     record = await user_repo.get(uid)
@@ -145,8 +120,8 @@ async def test_malformed_json_is_a_jsonrpc_parse_error(function_server, make_use
     user = await make_user()
     token = mint(user.uid, audience=function_server.url)
     for version in ("2025-11-25", "2026-07-28"):
-        r = _post(function_server, token=token, raw=b'{"jsonrpc": "2.0", "id": 1, "method": ',
-                  headers={"MCP-Protocol-Version": version})
+        r = post_mcp(function_server.url, token=token, content=b'{"jsonrpc": "2.0", "id": 1, "method": ',
+                     headers={"MCP-Protocol-Version": version})
         assert r.status_code == 400, r.text
         assert r.json()["error"]["code"] == -32700
 
@@ -176,12 +151,12 @@ def test_liveness_answers_any_host_and_reveals_nothing(function_server):
 
 
 def test_foreign_origin_is_forbidden(function_server):
-    r = _post(function_server, headers={"Origin": "https://evil.example"})
+    r = post_mcp(function_server.url, headers={"Origin": "https://evil.example"})
     assert r.status_code == 403
     assert r.json()["error"] == "forbidden_origin"
 
 
 def test_oversized_body_is_refused(function_server, mint):
-    r = _post(function_server, token=mint("someone", audience=function_server.url),
-              raw=b'{"pad": "' + b"x" * 2_000_000 + b'"}')
+    r = post_mcp(function_server.url, token=mint("someone", audience=function_server.url),
+                 content=b'{"pad": "' + b"x" * 2_000_000 + b'"}')
     assert r.status_code in (403, 413)
