@@ -95,3 +95,13 @@ async def test_an_oversized_state_is_refused_before_anything_is_stored(oauth_app
     assert r.status_code == 400 and "location" not in r.headers, r.text
     assert "state is longer than 1024" in r.json()["error_description"]
     assert fine.status_code == 302
+
+
+@pytest.mark.timeout(15)
+async def test_many_distinct_parameters_are_checked_in_one_pass(oauth_app):
+    deployment = oauth_app()
+    # ~400 KB, every name distinct but one: a check per name over all parameters would take minutes
+    query = "&".join(f"p{n}=1" for n in range(40_000)) + "&state=a&state=b"
+    async with deployment.client() as client:
+        r = await client.get(f"/oauth/authorize?{query}")
+    assert r.status_code == 400 and "'state' is repeated" in r.json()["error_description"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from collections import Counter
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
@@ -52,9 +53,9 @@ async def authorize(server: AuthorizationServer, request: Request) -> Response:
     if request.method != "GET":
         return plain_error(405, "method_not_allowed", "Use GET for the authorization endpoint.", {"Allow": "GET"})
     query = request.query_params
-    for name in query:
-        if len(query.getlist(name)) > 1:
-            return plain_error(400, "invalid_request", f"The parameter {name!r} is repeated.")
+    repeated = [name for name, count in Counter(k for k, _ in query.multi_items()).items() if count > 1]
+    if repeated:  # one pass over the parameters: linear however many a client sends
+        return plain_error(400, "invalid_request", f"The parameter {repeated[0][:100]!r} is repeated.")
     try:
         client = await resolve_client(server, query.get("client_id", ""))
     except ClientError as exc:
