@@ -11,6 +11,7 @@ import logging
 import re
 import secrets
 from collections import Counter
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
@@ -49,13 +50,19 @@ async def resolve_client(server: AuthorizationServer, client_id: str) -> Client:
                   client_name=metadata.get("client_name"))
 
 
+def first_repeated(names: Iterable[str]) -> str | None:
+    """The first name that occurs twice, in one pass (linear however many parameters a client sends)."""
+    counts = Counter(names)
+    return next((name for name, count in counts.items() if count > 1), None)
+
+
 async def authorize(server: AuthorizationServer, request: Request) -> Response:
     if request.method != "GET":
         return plain_error(405, "method_not_allowed", "Use GET for the authorization endpoint.", {"Allow": "GET"})
     query = request.query_params
-    repeated = [name for name, count in Counter(k for k, _ in query.multi_items()).items() if count > 1]
-    if repeated:  # one pass over the parameters: linear however many a client sends
-        return plain_error(400, "invalid_request", f"The parameter {repeated[0][:100]!r} is repeated.")
+    repeated = first_repeated(name for name, _ in query.multi_items())
+    if repeated is not None:
+        return plain_error(400, "invalid_request", f"The parameter {repeated[:100]!r} is repeated.")
     try:
         client = await resolve_client(server, query.get("client_id", ""))
     except ClientError as exc:
