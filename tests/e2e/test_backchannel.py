@@ -8,7 +8,7 @@ is POSTed to the other instance, as a load balancer may do, and the first call c
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -17,25 +17,15 @@ from mcp import types
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from tests._fixtures.http import authorization, mcp_request, messages, post_mcp, sse_messages
 from tests.e2e.test_request_state import FIXTURE, RESOURCE
 
-HANDSHAKE = "2025-11-25"
-
-
-def _headers(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}", "Host": "mcp.example.test", "Content-Type": "application/json",
-            "Accept": "application/json, text/event-stream", "MCP-Protocol-Version": HANDSHAKE}
-
-
-def _events(response: httpx.Response) -> Iterator[dict[str, Any]]:
-    for line in response.iter_lines():
-        if line.startswith("data:") and line[5:].strip():
-            yield json.loads(line[5:])
+HOST = {"Host": "mcp.example.test"}  # the public host both instances serve
 
 
 def _reply(instance: Any, token: str, message: dict[str, Any] | bytes) -> httpx.Response:
     body = message if isinstance(message, bytes) else json.dumps(message).encode()
-    return httpx.post(f"{instance.base}/mcp", content=body, headers=_headers(token), timeout=30)
+    return post_mcp(f"{instance.base}/mcp", token=token, content=body, headers=HOST)
 
 
 @pytest.fixture
@@ -53,13 +43,11 @@ async def test_an_answer_posted_to_the_other_instance_completes_the_call_and_onl
     a, b = pair()
     owner, intruder = await make_user(), await make_user()
     token, other = mint(owner.uid, audience=RESOURCE), mint(intruder.uid, audience=RESOURCE)
-    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-            "params": {"name": "test_elicitation", "arguments": {"message": "Who are you?"}}}
-    with httpx.Client(timeout=30) as http, http.stream(
-        "POST", f"{a.base}/mcp", content=json.dumps(call), headers=_headers(token)
-    ) as stream:
+    call = mcp_request("tools/call", {"name": "test_elicitation", "arguments": {"message": "Who are you?"}},
+                       token=token, headers=HOST)
+    with httpx.Client(timeout=30) as http, http.stream("POST", f"{a.base}/mcp", **call) as stream:
         assert stream.status_code == 200
-        events = _events(stream)
+        events = sse_messages(stream.iter_lines())
         question = next(events)
         assert question["method"] == "elicitation/create"
         assert question["params"]["message"] == "Who are you?"
@@ -113,7 +101,7 @@ async def test_the_mcp_client_samples_and_elicits_through_two_instances(
 
     import httpx2
 
-    headers = {"Authorization": f"Bearer {mint(user.uid, audience=resource)}"}
+    headers = authorization(mint(user.uid, audience=resource))
     async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=60)) as http, Client(
         streamable_http_client(resource, http_client=http), mode="legacy", raise_exceptions=True,
         sampling_callback=sample, elicitation_callback=elicit,
@@ -135,11 +123,10 @@ async def test_with_the_back_channel_off_a_server_request_fails_cleanly_and_repl
     instance = start_function(_SOURCE=str(FIXTURE), MCP_AUTH_RESOURCE_URL=RESOURCE, MCP_AUTH_BACKCHANNEL="off")
     user = await make_user()
     token = mint(user.uid, audience=RESOURCE)
-    call = {"jsonrpc": "2.0", "id": 3, "method": "tools/call",
-            "params": {"name": "test_sampling", "arguments": {"prompt": "hi"}}}
-    response = httpx.post(f"{instance.base}/mcp", content=json.dumps(call), headers=_headers(token), timeout=30)
+    response = post_mcp(f"{instance.base}/mcp", "tools/call", {"name": "test_sampling", "arguments": {"prompt": "hi"}},
+                        token=token, request_id=3, headers=HOST)
     assert response.status_code == 200
-    final = [json.loads(line[5:]) for line in response.text.splitlines() if line.startswith("data:")][-1]
+    final = messages(response)[-1]
     assert "result" not in final, final
     assert "sampling/createMessage" in final["error"]["message"]  # the SDK's NoBackChannelError, as an error
     late = _reply(instance, token, {"jsonrpc": "2.0", "id": "srv-" + "0" * 32, "result": {}})
@@ -152,12 +139,10 @@ async def test_a_question_left_unanswered_past_the_tool_deadline_is_withdrawn_an
     a, b = pair(MCP_AUTH_TOOL_TIMEOUT="1")
     user = await make_user()
     token = mint(user.uid, audience=RESOURCE)
-    call = {"jsonrpc": "2.0", "id": 5, "method": "tools/call",
-            "params": {"name": "test_elicitation", "arguments": {"message": "Still there?"}}}
-    with httpx.Client(timeout=30) as http, http.stream(
-        "POST", f"{a.base}/mcp", content=json.dumps(call), headers=_headers(token)
-    ) as stream:
-        events = list(_events(stream))  # nobody answers: the deadline ends the call
+    call = mcp_request("tools/call", {"name": "test_elicitation", "arguments": {"message": "Still there?"}},
+                       token=token, request_id=5, headers=HOST)
+    with httpx.Client(timeout=30) as http, http.stream("POST", f"{a.base}/mcp", **call) as stream:
+        events = list(sse_messages(stream.iter_lines()))  # nobody answers: the deadline ends the call
     question, *rest = events
     assert question["method"] == "elicitation/create"
     cancels = [e for e in rest if e.get("method") == "notifications/cancelled"]

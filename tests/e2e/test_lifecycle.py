@@ -10,6 +10,7 @@ import signal
 import httpx
 import pytest
 
+from tests._fixtures.http import mcp_request
 from tests.e2e.clients import MODES, mcp_client
 
 
@@ -29,14 +30,12 @@ async def test_tool_past_its_deadline_is_cancelled_and_the_client_told_why(start
 async def test_sigterm_lets_an_inflight_stream_finish_then_refuses_new_requests(start_function, make_user, mint):
     server = start_function()
     user = await make_user()
-    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-            "params": {"name": "echo_with_progress", "arguments": {"text": "finished", "steps": 3, "delay": 1},
-                       "_meta": {"progressToken": "p"}}}
-    headers = {"Authorization": f"Bearer {mint(user.uid, audience=server.url)}", "Content-Type": "application/json",
-               "Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-11-25"}
+    request = mcp_request("tools/call", {"name": "echo_with_progress", "_meta": {"progressToken": "p"},
+                                         "arguments": {"text": "finished", "steps": 3, "delay": 1}},
+                          token=mint(user.uid, audience=server.url))
     events: list[dict] = []
     async with httpx.AsyncClient(timeout=30) as http:
-        async with http.stream("POST", server.url, json=body, headers=headers) as response:
+        async with http.stream("POST", server.url, **request) as response:
             assert response.status_code == 200
             async for line in response.aiter_lines():
                 if not line.startswith("data:"):

@@ -7,6 +7,7 @@ import time
 
 import httpx
 
+from tests._fixtures.http import post_mcp
 from tests.e2e.clients import mcp_client
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -31,9 +32,7 @@ async def test_requests_and_decisions_are_logged_structured_and_without_secrets(
     async with mcp_client(server.url, token, mode="legacy") as client:
         await client.call_tool("echo", {"text": "hello"})
     bad = mint(user.uid, audience="https://elsewhere.example/mcp")
-    r = httpx.post(server.url, headers={"Authorization": f"Bearer {bad}", "Content-Type": "application/json",
-                                        "traceparent": f"00-{TRACE}-00f067aa0ba902b7-01"},
-                   content=b'{"jsonrpc":"2.0","id":1,"method":"tools/list"}', timeout=30)
+    r = post_mcp(server.url, token=bad, headers={"traceparent": f"00-{TRACE}-00f067aa0ba902b7-01"})
     assert r.status_code == 401
     time.sleep(0.5)  # let the subprocess flush its last lines
 

@@ -13,6 +13,7 @@ from mcp.shared.exceptions import MCPError
 
 from mcp_auth.ratelimit import RATE_LIMITED_CODE
 from mcp_auth.store.users import UserRecord
+from tests._fixtures.http import mcp_request
 from tests.e2e.clients import mcp_client
 
 SOURCE = Path(__file__).parent / "rate_limited_function" / "main.py"
@@ -29,14 +30,12 @@ async def test_an_address_limit_holds_in_total_across_two_instances_not_per_inst
     proxy.route_to([fn.base for fn in instances])
     address = f"2001:db8::{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}"  # fresh: the emulator outlives one test
     # the front end appends the client's address last; what the client wrote before it is never read
-    headers = {"X-Forwarded-For": f"198.51.100.7, {address}",
-               "Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
-    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    request = mcp_request(headers={"X-Forwarded-For": f"198.51.100.7, {address}"})
     statuses: list[int] = []
     retry_after: set[str] = set()
     async with httpx.AsyncClient(timeout=30) as client:
         for _ in range(30):
-            response = await client.post(public, json=body, headers=headers)
+            response = await client.post(public, **request)
             statuses.append(response.status_code)
             if response.status_code == 429:
                 retry_after.add(response.headers["retry-after"])

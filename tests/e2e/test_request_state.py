@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from mcp.server.request_state import InvalidRequestState
 
@@ -26,6 +25,7 @@ from mcp_auth.errors import ConfigError
 from mcp_auth.request_state import SETTING, KeyRing, build_request_state
 from mcp_auth.secrets import SecretStore
 from tests._fixtures.firestore import TEST_PROJECT
+from tests._fixtures.http import MODERN, messages, post_mcp
 from tests._fixtures.secret_manager import SecretManagerAdmin
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,19 +67,12 @@ def two_instances(start_function: Callable[..., Any], drongo_endpoint: str) -> C
 
 def _call(instance: Any, token: str, arguments: dict[str, Any] | None = None, **params: Any) -> dict[str, Any]:
     """One stateless 2026-07-28 tools/call to one instance; returns the JSON-RPC response."""
-    meta = {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}}
-    body = {"jsonrpc": "2.0", "id": 7, "method": "tools/call",
-            "params": {"name": TOOL, "arguments": arguments or {}, "_meta": meta, **params}}
-    headers = {"Authorization": f"Bearer {token}", "Host": "mcp.example.test",
-               "Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2026-07-28",
-               "Mcp-Method": "tools/call", "Mcp-Name": TOOL}
-    response = httpx.post(f"{instance.base}/mcp", json=body, headers=headers, timeout=30)
+    meta = {"io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}}
+    response = post_mcp(f"{instance.base}/mcp", "tools/call",
+                        {"name": TOOL, "arguments": arguments or {}, "_meta": meta, **params}, token=token,
+                        protocol=MODERN, request_id=7, headers={"Host": "mcp.example.test"})
     assert response.status_code in (200, 400), response.text
-    if response.headers.get("content-type", "").startswith("text/event-stream"):
-        data = [line[5:] for line in response.text.splitlines() if line.startswith("data:")]
-        return json.loads(data[-1])
-    return response.json()
+    return messages(response)[-1]
 
 
 def _round_one(instance: Any, token: str) -> str:

@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pytest
 from mcp.shared.exceptions import MCPError
 
+from tests._fixtures.http import MODERN, post_mcp
 from tests.e2e.clients import MODES, mcp_client
-
-MODERN = {
-    "Content-Type": "application/json",
-    "Accept": "application/json, text/event-stream",
-    "MCP-Protocol-Version": "2026-07-28",
-}
-MODERN_META = {
-    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-    "io.modelcontextprotocol/clientCapabilities": {},
-}
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -52,10 +42,8 @@ async def test_handshake_era_call_without_scope_is_a_jsonrpc_error_naming_it(fun
 async def test_modern_call_naming_a_forbidden_tool_gets_403_before_dispatch(function_server, make_user, mint):
     user = await make_user()
     token = mint(user.uid, audience=function_server.url, scopes="profile")
-    body = {"jsonrpc": "2.0", "id": 7, "method": "tools/call",
-            "params": {"name": "echo", "arguments": {"text": "x"}, "_meta": MODERN_META}}
-    r = httpx.post(function_server.url, content=json.dumps(body), timeout=30, headers={
-        **MODERN, "Authorization": f"Bearer {token}", "Mcp-Method": "tools/call", "Mcp-Name": "echo"})
+    r = post_mcp(function_server.url, "tools/call", {"name": "echo", "arguments": {"text": "x"}}, token=token,
+                 protocol=MODERN, request_id=7)
     assert r.status_code == 403
     challenge = r.headers["www-authenticate"]
     assert 'error="insufficient_scope"' in challenge and 'scope="mcp:tools"' in challenge
@@ -65,10 +53,8 @@ async def test_modern_call_naming_a_forbidden_tool_gets_403_before_dispatch(func
 async def test_header_naming_an_allowed_tool_cannot_smuggle_a_forbidden_call(function_server, make_user, mint):
     user = await make_user()
     token = mint(user.uid, audience=function_server.url, scopes="profile")
-    body = {"jsonrpc": "2.0", "id": 8, "method": "tools/call",
-            "params": {"name": "echo", "arguments": {"text": "x"}, "_meta": MODERN_META}}
-    r = httpx.post(function_server.url, content=json.dumps(body), timeout=30, headers={
-        **MODERN, "Authorization": f"Bearer {token}", "Mcp-Method": "tools/call", "Mcp-Name": "whoami"})
+    r = post_mcp(function_server.url, "tools/call", {"name": "echo", "arguments": {"text": "x"}}, token=token,
+                 protocol=MODERN, request_id=8, headers={"Mcp-Name": "whoami"})
     assert r.status_code in (200, 400)
     assert "x" not in json.dumps(r.json().get("result", {}))
     assert "error" in r.json()
@@ -77,9 +63,7 @@ async def test_header_naming_an_allowed_tool_cannot_smuggle_a_forbidden_call(fun
 async def test_allowed_call_succeeds_with_headers(function_server, make_user, mint):
     user = await make_user()
     token = mint(user.uid, audience=function_server.url, scopes="mcp:tools")
-    body = {"jsonrpc": "2.0", "id": 9, "method": "tools/call",
-            "params": {"name": "echo", "arguments": {"text": "ok"}, "_meta": MODERN_META}}
-    r = httpx.post(function_server.url, content=json.dumps(body), timeout=30, headers={
-        **MODERN, "Authorization": f"Bearer {token}", "Mcp-Method": "tools/call", "Mcp-Name": "echo"})
+    r = post_mcp(function_server.url, "tools/call", {"name": "echo", "arguments": {"text": "ok"}}, token=token,
+                 protocol=MODERN, request_id=9)
     assert r.status_code == 200, r.text
     assert r.json()["result"]["content"][0]["text"] == "ok"

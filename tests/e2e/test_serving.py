@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from mcp_types import CallToolResult
 
+from tests._fixtures.http import HANDSHAKE, MODERN, mcp_request
 from tests.e2e.clients import MODES, mcp_client
 
 pytestmark = pytest.mark.parametrize("mode", MODES)
@@ -91,18 +92,12 @@ async def test_idle_sse_streams_carry_keep_alive_comments(start_function, make_u
     server = start_function(_SOURCE=str(gated), MCP_AUTH_SSE_KEEPALIVE="1")
     user = await make_user()
     gate = tmp_path / "gate"
-    version = "2026-07-28" if mode == "auto" else "2025-11-25"
-    meta = {"progressToken": "k"}
-    headers = {"Authorization": f"Bearer {mint(user.uid, audience=server.url)}", "Content-Type": "application/json",
-               "Accept": "application/json, text/event-stream", "MCP-Protocol-Version": version}
-    if mode == "auto":
-        meta |= {"io.modelcontextprotocol/protocolVersion": version, "io.modelcontextprotocol/clientCapabilities": {}}
-        headers |= {"Mcp-Method": "tools/call", "Mcp-Name": "progress_then_wait"}
-    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-            "params": {"name": "progress_then_wait", "arguments": {"gate": str(gate)}, "_meta": meta}}
+    request = mcp_request("tools/call", {"name": "progress_then_wait", "arguments": {"gate": str(gate)},
+                                         "_meta": {"progressToken": "k"}},
+                          token=mint(user.uid, audience=server.url), protocol=MODERN if mode == "auto" else HANDSHAKE)
     comments, result = [], None
     async with httpx.AsyncClient(timeout=60) as http:
-        async with http.stream("POST", server.url, json=body, headers=headers) as response:
+        async with http.stream("POST", server.url, **request) as response:
             async for line in response.aiter_lines():
                 if line.startswith(":"):
                     comments.append(line)

@@ -21,7 +21,6 @@ from contextlib import asynccontextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import httpx
 import httpx2
 import pytest
 from mcp.client import Client
@@ -35,6 +34,7 @@ from mcp_auth.config import Settings
 from mcp_auth.errors import ConfigError
 from mcp_auth.tracing import check_sampler, traces_endpoint
 from tests._fixtures.function_server import ROOT
+from tests._fixtures.http import authorization, post_mcp
 
 
 class OtlpReceiver(ThreadingHTTPServer):
@@ -133,12 +133,11 @@ async def test_spans_name_the_user_continue_the_incoming_trace_and_parent_the_sd
     user = await make_user()
     token = mint(user.uid, audience=server.url)
     trace_id, parent_id = secrets.token_hex(16), secrets.token_hex(8)
-    headers = {"Authorization": f"Bearer {token}", "traceparent": f"00-{trace_id}-{parent_id}-01"}
+    headers = {**authorization(token), "traceparent": f"00-{trace_id}-{parent_id}-01"}
     async with _client(server.url, headers) as client:
         assert not (await client.call_tool("echo", {"text": "traced"})).is_error
     forged = token[:-4] + "AAAA"
-    refused = httpx.post(server.url, headers={"Authorization": f"Bearer {forged}", "Content-Type": "application/json"},
-                         content=b'{"jsonrpc":"2.0","id":1,"method":"tools/list"}', timeout=30)
+    refused = post_mcp(server.url, token=forged)
     assert refused.status_code == 401
 
     [call] = await asyncio.to_thread(
@@ -177,7 +176,7 @@ async def test_spans_name_the_user_continue_the_incoming_trace_and_parent_the_sd
 async def test_with_tracing_off_nothing_is_exported(otlp_receiver, start_function, make_user, mint):
     server = start_function(OTEL_EXPORTER_OTLP_ENDPOINT=otlp_receiver.url, OTEL_BSP_SCHEDULE_DELAY="50")
     user = await make_user()
-    headers = {"Authorization": f"Bearer {mint(user.uid, audience=server.url)}",
+    headers = {**authorization(mint(user.uid, audience=server.url)),
                "traceparent": f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"}
     async with _client(server.url, headers) as client:
         assert not (await client.call_tool("echo", {"text": "untraced"})).is_error

@@ -11,9 +11,9 @@ import re
 import subprocess
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests._fixtures.http import messages, post_mcp
 from tests.interop import node
 
 EXPECTED_FAILURES = json.loads((Path(__file__).parent / "expected_failures.json").read_text())
@@ -71,12 +71,9 @@ def _outcomes(out: Path) -> dict[str, str]:
 
 
 def test_fixture_tools_are_registered_so_error_scenarios_cannot_pass_by_accident(conformance_url: str) -> None:
-    headers = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-11-25"}
-    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
-    response = httpx.post(conformance_url, json=body, headers=headers, timeout=30)
+    response = post_mcp(conformance_url, "tools/list", {})
     assert response.status_code == 200, response.text
-    data = next(line[5:] for line in response.text.splitlines() if line.startswith("data:"))
-    names = {tool["name"] for tool in json.loads(data)["result"]["tools"]}
+    names = {tool["name"] for tool in messages(response)[0]["result"]["tools"]}
     assert names >= FIXTURE_TOOLS
 
 

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests._fixtures.http import mcp_request, messages
 from tests.interop.conftest import CONFORMANCE_SOURCE
 
 RESOURCE = "http://localhost:1/mcp"  # a loopback resource: each instance accepts Host localhost:1
@@ -35,17 +35,14 @@ class TaskClient:
             "io.modelcontextprotocol/clientCapabilities": {"extensions": {EXTENSION: {}}} if tasks else {},
             "io.modelcontextprotocol/clientInfo": {"name": "tasks-tests", "version": "1"},
         }
-        sent = {"Authorization": f"Bearer {self.token}", "Host": "localhost:1",
-                "Accept": "application/json, text/event-stream", "MCP-Protocol-Version": version,
-                "Mcp-Method": method}
+        sent = {"Host": "localhost:1", "Mcp-Method": method}
         name = params.get("taskId") if method.startswith("tasks/") else params.get("name")
         if isinstance(name, str):
             sent["Mcp-Name"] = name
-        sent.update(headers or {})
-        body = {"jsonrpc": "2.0", "id": uuid.uuid4().hex, "method": method, "params": params}
+        request = mcp_request(method, params, token=self.token, protocol=version, headers={**sent, **(headers or {})},
+                              request_id=uuid.uuid4().hex)
         async with httpx.AsyncClient(timeout=30) as http:
-            return await http.post(f"{self.base}/mcp", content=json.dumps(body), headers={
-                **sent, "Content-Type": "application/json"})
+            return await http.post(f"{self.base}/mcp", **request)
 
     async def message(self, method: str, params: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
         response = await self.send(method, params, **kwargs)
@@ -75,8 +72,7 @@ class TaskClient:
 
 def parse(response: httpx.Response) -> dict[str, Any]:
     if response.headers.get("content-type", "").startswith("text/event-stream"):
-        messages = [json.loads(line[5:]) for line in response.text.splitlines() if line.startswith("data:")]
-        return next(m for m in messages if "result" in m or "error" in m)
+        return next(m for m in messages(response) if "result" in m or "error" in m)
     return response.json()
 
 
