@@ -8,11 +8,11 @@ from collections.abc import Callable
 
 import pytest
 
-from mcp_auth.auth.base import Credentials
 from mcp_auth.auth.introspection import IntrospectionProvider
 from mcp_auth.auth.jwks import JwksCache
 from mcp_auth.auth.jwt import JwtProvider
 from mcp_auth.errors import InvalidToken, WrongAudience
+from tests._fixtures.http import bearer
 from tests.oidc.helper import INTROSPECTION_CLIENT, SERVICE_CLIENT, OidcServer
 
 _ports = itertools.count(21000)
@@ -21,10 +21,6 @@ _ports = itertools.count(21000)
 def new_resource() -> str:
     """A resource URL of our own (nothing needs to listen there)."""
     return f"http://127.0.0.1:{next(_ports)}/mcp"
-
-
-def bearer(token: str) -> Credentials:
-    return Credentials(bearer=token)
 
 
 @pytest.mark.parametrize("alg", ["RS256", "ES256"])

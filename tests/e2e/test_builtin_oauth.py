@@ -29,6 +29,7 @@ from mcp_auth.devtools.emulator import free_port
 from mcp_auth.store.identities import IdentityLinks, derived_uid
 from mcp_auth.store.users import UserRecord
 from tests._fixtures.firestore import TEST_PROJECT
+from tests._fixtures.http import mcp_request
 from tests._fixtures.secret_manager import SecretManagerAdmin
 from tests.e2e.clients import mcp_client
 from tests.oauth.documents import DocumentServer, serve_documents
@@ -168,10 +169,7 @@ async def test_paste_the_url_sign_in_and_use_the_tools_then_refresh_rotate_and_r
     second = rotated.json()["refresh_token"]
     assert second != first
     async with httpx.AsyncClient() as http:  # the refreshed access token serves tools
-        r = await http.post(deployment.url, headers={
-            "Authorization": f"Bearer {rotated.json()['access_token']}", "Content-Type": "application/json",
-            "Accept": "application/json, text/event-stream"},
-            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}})
+        r = await http.post(deployment.url, **mcp_request("tools/list", {}, token=rotated.json()["access_token"]))
     assert r.status_code == 200, r.text
 
     reused = await deployment.refresh(client_id, first)  # reuse of a rotated token ...

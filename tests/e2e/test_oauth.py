@@ -8,11 +8,9 @@ with the token it obtained. Then the signing key rotates.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import httpx2
 import pytest
 from mcp.client import Client
@@ -22,6 +20,7 @@ from mcp.shared.auth import OAuthClientMetadata
 
 from factory import FACTORY
 from mcp_auth.devtools.emulator import free_port
+from tests._fixtures.http import post_mcp
 from tests.e2e.clients import mcp_client
 from tests.oidc.helper import MemoryStorage
 from tests.oidc.settings import resource
@@ -96,10 +95,7 @@ async def test_token_for_another_resource_is_rejected(oauth_deployment):
     other = "https://another.resource.test/mcp"
     await idp.add_resource(other, scopes=["mcp:tools"])
     tokens = await idp.authorization_code_flow(account="alice", resource=other, scopes=["mcp:tools"])
-    r = httpx.post(server.url, headers={"Authorization": f"Bearer {tokens['access_token']}",
-                                        "Content-Type": "application/json",
-                                        "Accept": "application/json, text/event-stream"},
-                   content=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}), timeout=30)
+    r = post_mcp(server.url, token=tokens["access_token"])
     assert r.status_code == 401
     assert 'error="invalid_token"' in r.headers["www-authenticate"]
     assert "audience" in r.json()["error_description"]
@@ -142,11 +138,8 @@ async def test_opaque_tokens_are_introspected_and_revocation_takes_effect(
     assert who["user_id"] == "carol" and who["auth_method"] == "oauth"
 
     await idp.revoke(token)
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
-               "Accept": "application/json, text/event-stream"}
     deadline = time.monotonic() + 15
-    while (r := httpx.post(server.url, headers=headers, content=body, timeout=30)).status_code != 401:
+    while (r := post_mcp(server.url, token=token)).status_code != 401:
         assert time.monotonic() < deadline, "the revoked token kept working past the cache TTL"
         time.sleep(0.3)
     assert 'error="invalid_token"' in r.headers["www-authenticate"]

@@ -20,22 +20,12 @@ from collections import Counter
 import httpx
 
 from tests._fixtures.firestore import TEST_PROJECT
+from tests._fixtures.http import MODERN, mcp_request
 from tests.hardening.loadmix import final_message
 from tests.hardening.logscan import server_errors
 
 READERS, WRITERS = 3, 3
 SCOPES = "mcp:tools notes:read notes:write"
-
-
-def _whoami() -> dict:
-    return {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
-        "name": "whoami", "arguments": {},
-        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                  "io.modelcontextprotocol/clientCapabilities": {}}}}
-
-
-HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
-           "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "whoami"}
 
 
 async def _recovered(acknowledged: set[str], within: float = 60) -> bool:
@@ -68,7 +58,8 @@ async def test_firestore_killed_or_hung_mid_load_loses_no_acknowledged_write_and
     async def whoami(http: httpx.AsyncClient, uid: str) -> bool:
         token = watched_mint(uid, audience=fn.url, scopes=SCOPES)
         try:
-            response = await http.post(fn.url, json=_whoami(), headers={**HEADERS, "Authorization": f"Bearer {token}"})
+            response = await http.post(fn.url, **mcp_request("tools/call", {"name": "whoami", "arguments": {}},
+                                                             token=token, protocol=MODERN))
         except httpx.TimeoutException:
             unexpected.append(f"{uid}: no answer within the client timeout")
             return False
@@ -90,11 +81,10 @@ async def test_firestore_killed_or_hung_mid_load_loses_no_acknowledged_write_and
 
     async def tool(http: httpx.AsyncClient, uid: str, name: str, arguments: dict) -> dict | None:
         """The tool's structured result, or None after a retryable failure (anything else is recorded)."""
-        body = {**_whoami(), "params": {**_whoami()["params"], "name": name, "arguments": arguments}}
-        headers = {**HEADERS, "Mcp-Name": name,
-                   "Authorization": f"Bearer {watched_mint(uid, audience=fn.url, scopes=SCOPES)}"}
+        request = mcp_request("tools/call", {"name": name, "arguments": arguments}, protocol=MODERN,
+                              token=watched_mint(uid, audience=fn.url, scopes=SCOPES))
         try:
-            response = await http.post(fn.url, json=body, headers=headers)
+            response = await http.post(fn.url, **request)
         except httpx.TimeoutException:
             unexpected.append(f"{uid}: {name} got no answer within the client timeout")
             return None

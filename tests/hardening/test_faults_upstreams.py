@@ -8,7 +8,6 @@ the token is fine; and service comes back by itself when the dependency does.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import uuid
@@ -19,22 +18,15 @@ import jwt
 from mcp_auth.store.users import UserRecord
 from tests._fixtures.firestore import TEST_PROJECT
 from tests._fixtures.function_server import ISSUER
+from tests._fixtures.http import MODERN, post_mcp
 from tests._fixtures.jwks import make_signing_key
 from tests._fixtures.secret_manager import SecretManagerAdmin
 from tests.e2e.clients import mcp_client
 from tests.hardening.logscan import server_errors
 
-CALL = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
-    "name": "whoami", "arguments": {},
-    "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
-              "io.modelcontextprotocol/clientCapabilities": {}}}}
-HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
-           "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "whoami"}
-
 
 def _call(url: str, token: str) -> httpx.Response:
-    return httpx.post(url, content=json.dumps(CALL), headers={**HEADERS, "Authorization": f"Bearer {token}"},
-                      timeout=30)
+    return post_mcp(url, "tools/call", {"name": "whoami", "arguments": {}}, token=token, protocol=MODERN)
 
 
 def _retryable(response: httpx.Response) -> bool:
