@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import secrets
 
-import httpx
 from mcp.server.mcpserver import MCPServer
 
-from mcp_auth import Settings, wrap_server
+from mcp_auth import wrap_server
 from tests._fixtures.firestore import TEST_PROJECT
+from tests._fixtures.local_app import local_client, local_settings
 
-BASE = "https://mcp.example.com"
 JSON = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
 
 
@@ -20,14 +19,11 @@ def _random_64() -> str:
 
 
 async def test_ipv6_addresses_in_one_64_share_the_failed_authentication_limit(firestore_emulator):
-    settings = Settings.from_env({
-        "MCP_AUTH_RESOURCE_URL": f"{BASE}/mcp", "MCP_AUTH_PROVIDERS": "jwt",
-        "MCP_AUTH_JWT_ISSUER": "https://issuer.example.com/", "MCP_AUTH_JWT_HS256_KEY": "k" * 48,
-        "MCP_AUTH_RATE_LIMIT_IP": "3/day", "GOOGLE_CLOUD_PROJECT": TEST_PROJECT,  # day windows: no boundary
-    })
+    settings = local_settings(MCP_AUTH_RATE_LIMIT_IP="3/day",  # day windows: no boundary
+                              GOOGLE_CLOUD_PROJECT=TEST_PROJECT)
     app = wrap_server(lambda record: MCPServer("t"), settings=settings)
     rotating, neighbour = _random_64(), _random_64()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
+    async with local_client(app) as client:
 
         async def attempt(address: str) -> int:
             headers = {**JSON, "Authorization": "Bearer not-a-token", "X-Forwarded-For": address}
@@ -40,11 +36,7 @@ async def test_ipv6_addresses_in_one_64_share_the_failed_authentication_limit(fi
 
 
 def _app(**env: str):
-    settings = Settings.from_env({
-        "MCP_AUTH_RESOURCE_URL": f"{BASE}/mcp", "MCP_AUTH_PROVIDERS": "jwt",
-        "MCP_AUTH_JWT_ISSUER": "https://issuer.example.com/", "MCP_AUTH_JWT_HS256_KEY": "k" * 48, **env,
-    })
-    return wrap_server(lambda record: MCPServer("t"), settings=settings)
+    return wrap_server(lambda record: MCPServer("t"), settings=local_settings(**env))
 
 
 def test_the_pipeline_is_request_log_then_edge_then_router():
@@ -61,7 +53,7 @@ async def test_what_the_edge_refuses_is_still_logged_with_its_reason(caplog):
     import logging
 
     app = _app()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
+    async with local_client(app) as client:
         with caplog.at_level(logging.INFO, logger="mcp_auth.request"):
             r = await client.post("/mcp", headers={**JSON, "Host": "elsewhere.example"}, content=b"{}")
     assert r.status_code == 421
@@ -72,7 +64,7 @@ async def test_what_the_edge_refuses_is_still_logged_with_its_reason(caplog):
 
 async def test_an_unknown_path_passes_the_edge_and_gets_a_404_with_the_security_headers():
     app = _app()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
+    async with local_client(app) as client:
         r = await client.get("/nothing/here")
     assert r.status_code == 404 and r.json()["error"] == "not_found"
     assert r.headers["x-content-type-options"] == "nosniff"
@@ -80,7 +72,7 @@ async def test_an_unknown_path_passes_the_edge_and_gets_a_404_with_the_security_
 
 async def test_the_mcp_path_with_a_trailing_slash_meets_every_edge_check():
     app = _app(MCP_AUTH_MAX_BODY_BYTES="2048")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
+    async with local_client(app) as client:
         too_big = await client.post("/mcp/", headers=JSON, content=b'{"x": "' + b"a" * 4096 + b'"}')
         not_json = await client.post("/mcp/", headers={"Content-Type": "text/plain"}, content=b"{}")
         too_deep = await client.post("/mcp/", headers=JSON, content=b"[" * 100 + b"]" * 100)
@@ -95,7 +87,7 @@ async def test_an_unhandled_error_downstream_is_a_logged_500_not_a_dropped_conne
         raise RuntimeError("boom")
 
     app = RequestLog(broken, route_of=lambda path: "extra")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
+    async with local_client(app) as client:
         r = await client.get("/x")
     assert r.status_code == 500 and r.json()["error"] == "server_error"
     assert "boom" not in r.text

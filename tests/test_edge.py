@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from mcp.server.mcpserver import MCPServer
 
-from mcp_auth import Settings, wrap_server
+from mcp_auth import wrap_server
 from mcp_auth.edge import MAX_JSON_DEPTH
-
-BASE = "https://mcp.example.com"
+from tests._fixtures.local_app import local_client, local_settings
 
 
 @pytest.fixture
 def client():
-    settings = Settings.from_env({
-        "MCP_AUTH_RESOURCE_URL": f"{BASE}/mcp",
-        "MCP_AUTH_PROVIDERS": "jwt",
-        "MCP_AUTH_JWT_ISSUER": "https://issuer.example.com/",
-        "MCP_AUTH_JWT_HS256_KEY": "k" * 48,
-        "MCP_AUTH_ALLOWED_ORIGINS": "https://app.example.com",
-        "MCP_AUTH_MAX_BODY_BYTES": "4096",
-    })
-    app = wrap_server(lambda record: MCPServer("t"), settings=settings)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE)
+    settings = local_settings(MCP_AUTH_ALLOWED_ORIGINS="https://app.example.com", MCP_AUTH_MAX_BODY_BYTES="4096")
+    return local_client(wrap_server(lambda record: MCPServer("t"), settings=settings))
 
 
 JSON = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
