@@ -23,6 +23,8 @@ from typing import Any
 import aiohttp
 from bench.load import HANDSHAKE, MODERN, LoadResult
 
+from tests._fixtures.http import mcp_request
+
 
 @dataclass(frozen=True)
 class VirtualUser:
@@ -46,20 +48,6 @@ class MixResult:
     def summary(self) -> dict[str, Any]:
         violations = len(self.isolation_violations)
         return {**self.load.summary(), "calls": dict(self.calls), "isolation_violations": violations}
-
-
-def call(protocol: str, method: str, params: dict[str, Any], request_id: int) -> tuple[dict[str, str], bytes]:
-    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
-               "MCP-Protocol-Version": protocol}
-    params = dict(params)
-    if protocol == MODERN:
-        headers["Mcp-Method"] = method
-        if method == "tools/call":
-            headers["Mcp-Name"] = params["name"]
-        params["_meta"] = {"io.modelcontextprotocol/protocolVersion": MODERN,
-                           "io.modelcontextprotocol/clientCapabilities": {}}
-    body = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
-    return headers, json.dumps(body).encode()
 
 
 def final_message(content_type: str, payload: bytes) -> dict[str, Any] | None:
@@ -123,8 +111,8 @@ async def run_mix(url: str, users: Sequence[VirtualUser], *, duration: float, re
             "note": ("tools/call", {"name": "create_note", "arguments": {"title": expected}}),
             "notes": ("tools/call", {"name": "list_notes", "arguments": {"limit": 50}}),
         }[kind]
-        headers, body = call(user.protocol, method, params, n)
-        headers["Authorization"] = f"Bearer {user.token}"
+        request = mcp_request(method, params, token=user.token, protocol=user.protocol, request_id=n)
+        headers, body = request["headers"], request["content"]
         started = time.perf_counter()
         try:
             async with session.post(url, data=body, headers=headers) as response:
