@@ -9,6 +9,14 @@
 # Run, so concurrency, CPU, min/max instances and run.app URLs work as usual.
 
 locals {
+  # Where the function runs: "primary" is var.region; each of var.regions (behind the load
+  # balancer, lb.tf) is keyed by its name. The primary's key is a word rather than its
+  # region because moved blocks (moved.tf) must name it literally.
+  function_regions = merge(
+    { primary = var.region },
+    { for r in local.extra_regions : r => r },
+  )
+
   # Behind the load balancer the custom domain is the one Host clients use (in every region).
   allowed_hosts = local.lb_enabled ? distinct(concat([var.domain], var.http.allowed_hosts)) : var.http.allowed_hosts
 
@@ -86,12 +94,21 @@ locals {
   )
 }
 
-resource "google_cloudfunctions2_function" "this" {
-  # checkov:skip=CKV_GCP_124:MCP clients call from the public internet; the application authenticates every request, and function.ingress narrows it where a load balancer fronts the function.
-  project     = var.project_id
-  name        = local.prefix
-  location    = var.region
-  description = "Authenticated, multi-tenant MCP server (${local.prefix})."
+# One function per region, all alike: the same source, environment and runtime account. Every
+# region answers under one public URL (the custom domain), so a token's audience is valid in
+# each, and all share one Firestore database (firestore.location may be a multi-region such
+# as eur3 or nam5).
+resource "google_cloudfunctions2_function" "server" {
+  # checkov:skip=CKV_GCP_124:MCP clients call from the public internet; the application authenticates every request, and ingress is ALLOW_INTERNAL_AND_GCLB (local.ingress) wherever the load balancer fronts the function, which this check does not evaluate.
+  for_each = local.function_regions
+
+  project  = var.project_id
+  name     = local.prefix
+  location = each.value
+  description = (each.key == "primary"
+    ? "Authenticated, multi-tenant MCP server (${local.prefix})."
+    : "Authenticated, multi-tenant MCP server (${local.prefix}, ${each.value})."
+  )
 
   build_config {
     runtime         = var.function.runtime
@@ -121,6 +138,13 @@ resource "google_cloudfunctions2_function" "this" {
     environment_variables            = local.function_env
   }
 
+  lifecycle {
+    precondition {
+      condition     = each.key == "primary" || local.lb_enabled
+      error_message = "regions needs domain: more regions are served only behind the custom domain's global load balancer."
+    }
+  }
+
   depends_on = [
     google_project_service.this,
     google_project_iam_member.runtime,
@@ -132,15 +156,23 @@ resource "google_cloudfunctions2_function" "this" {
 }
 
 # Anyone may reach the endpoint: every MCP request is authenticated by the application
-# (bearer tokens, RFC 9728 metadata), which MCP clients need to discover how to sign in.
+# (bearer tokens, RFC 9728 metadata), which MCP clients need to discover how to sign in. The
+# load balancer's serverless backends call without a Google identity too.
 # With public_invoker = false only callers holding a Google identity token with
 # roles/run.invoker (or an IAP-fronted load balancer) get through; see docs/deploy.md.
-resource "google_cloud_run_v2_service_iam_member" "public_invoker" {
-  count = var.public_invoker ? 1 : 0
+resource "google_cloud_run_v2_service_iam_member" "public" {
+  for_each = var.public_invoker ? local.function_regions : {}
 
   project  = var.project_id
-  location = var.region
-  name     = google_cloudfunctions2_function.this.service_config[0].service
+  location = each.value
+  name     = google_cloudfunctions2_function.server[each.key].service_config[0].service
   role     = "roles/run.invoker"
   member   = "allUsers"
+}
+
+locals {
+  # Region -> the Cloud Run service under the function there (the load balancer's backends).
+  function_services = {
+    for f in google_cloudfunctions2_function.server : f.location => f.service_config[0].service
+  }
 }

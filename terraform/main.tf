@@ -4,8 +4,8 @@ locals {
   # Every resource name starts with the prefix, so several deployments can share a project.
   prefix = var.name
 
-  # The edge (lb.tf, armor.tf): on when a custom domain is set. var.region always has the
-  # function; var.regions adds more behind the same global address.
+  # The edge (lb.tf, armor.tf): on when a custom domain is set. var.region always has the function;
+  # var.regions adds more behind the same global address (function.tf).
   lb_enabled    = var.domain != null
   extra_regions = toset([for r in var.regions : r if r != var.region])
   regions       = concat([var.region], sort(tolist(local.extra_regions)))

@@ -10,7 +10,7 @@ output "prm_url" {
 
 output "function_uri" {
   description = "The function's own Cloud Run URL (hash form), also served when a custom domain is in front."
-  value       = google_cloudfunctions2_function.this.service_config[0].uri
+  value       = google_cloudfunctions2_function.server["primary"].service_config[0].uri
 }
 
 output "service_accounts" {

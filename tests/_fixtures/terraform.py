@@ -61,12 +61,17 @@ class Workspace:
             raise TerraformFailed(f"terraform {' '.join(args)} failed:\n{result.output[-6000:]}")
         return result
 
-    def plan(self, *, var_file: str = EXAMPLE_TFVARS, variables: Sequence[str] = ()) -> dict[str, Any]:
-        """Plan with the given tfvars (and ``-var`` overrides); the plan as ``show -json`` prints it."""
-        key = hashlib.sha256(json.dumps([var_file, *variables]).encode()).hexdigest()[:12]
+    def plan(
+        self, *, var_file: str = EXAMPLE_TFVARS, variables: Sequence[str] = (), state: Path | None = None
+    ) -> dict[str, Any]:
+        """Plan with the given tfvars (and ``-var`` overrides), from the state file ``state`` when
+        given (read, not refreshed, never written); the plan as ``show -json`` prints it."""
+        key = hashlib.sha256(json.dumps([var_file, *variables, str(state)]).encode()).hexdigest()[:12]
         out = self.path / f"plan-{key}.bin"
         args = ["plan", "-input=false", "-lock=false", f"-var-file={var_file}", f"-out={out}"]
         args += [f"-var=source_archive={self.archive}"] + [f"-var={v}" for v in variables]
+        if state is not None:
+            args += [f"-state={state}", "-refresh=false"]
         self.run(*args)
         return json.loads(self.run("show", "-json", str(out)).stdout)
 
@@ -93,6 +98,29 @@ def terraform_workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 def terraform_plan(terraform_workspace: Workspace) -> dict[str, Any]:
     """The plan of examples/team.tfvars, as JSON."""
     return terraform_workspace.plan()
+
+
+#: Edge combinations planned once per session (each plan takes seconds, so not the full product):
+#: everything off is the example plan (``terraform_plan``); ``domain`` = custom domain in one
+#: region; ``domain+3regions+cmek`` = custom domain, three regions and CMEK; ``cmek`` = CMEK
+#: without a domain.
+EDGE_DOMAIN = "mcp.acme.example"
+EDGE_EXTRA_REGIONS = ["us-central1", "asia-northeast1"]
+EDGE_COMBINATIONS = {
+    "domain": [f"domain={EDGE_DOMAIN}"],
+    "domain+3regions+cmek": [
+        f"domain={EDGE_DOMAIN}",
+        f"regions={json.dumps(EDGE_EXTRA_REGIONS)}",
+        "cmek={enabled=true}",
+    ],
+    "cmek": ["cmek={enabled=true}"],
+}
+
+
+@pytest.fixture(scope="session")
+def edge_plans(terraform_workspace: Workspace) -> dict[str, dict[str, Any]]:
+    """The plan of the example with each of ``EDGE_COMBINATIONS``, as JSON."""
+    return {name: terraform_workspace.plan(variables=variables) for name, variables in EDGE_COMBINATIONS.items()}
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+#: The function in var.region; the function in each of var.regions is keyed by its region.
+FUNCTION = "google_cloudfunctions2_function.server"
+PRIMARY_FUNCTION = f'{FUNCTION}["primary"]'
+
 
 def planned_resources(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """Every resource in the planned values, through child modules."""
@@ -35,3 +39,8 @@ def config_resource(plan: dict[str, Any], address: str) -> dict[str, Any]:
 
 def references(plan: dict[str, Any], address: str, argument: str) -> list[str]:
     return config_resource(plan, address)["expressions"].get(argument, {}).get("references", [])
+
+
+def function_env(plan: dict[str, Any], address: str = PRIMARY_FUNCTION) -> dict[str, str]:
+    """The environment a planned function runs with (var.region's unless told)."""
+    return one(plan, address)["values"]["service_config"][0]["environment_variables"]

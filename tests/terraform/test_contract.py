@@ -2,7 +2,8 @@
 
 The code's side is what ``lib/mcp_auth/config.py`` declares (``SETTINGS``): every name
 ``Settings.from_env`` reads. Terraform's side is the plan of the example tfvars, so what is
-compared is what would really be deployed.
+compared is what would really be deployed: the function in var.region, and with more regions
+the function in each of them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from mcp_auth import config
 from tests._fixtures.terraform import Workspace
-from tests.terraform.plan_json import of_type, one
+from tests.terraform.plan_json import FUNCTION, PRIMARY_FUNCTION, function_env, of_type, one
 
 #: Settings Terraform must not set, and why. Each must still be declared by the code.
 NOT_FROM_TERRAFORM = {
@@ -31,8 +32,7 @@ def _declared() -> set[str]:
 
 
 def _function_env(plan: dict[str, Any]) -> dict[str, str]:
-    function = one(plan, "google_cloudfunctions2_function.this")["values"]
-    return function["service_config"][0]["environment_variables"]
+    return function_env(plan, PRIMARY_FUNCTION)
 
 
 def _secret_settings(plan: dict[str, Any]) -> dict[str, str]:
@@ -107,10 +107,23 @@ def test_a_jwks_issuer_needs_no_hs256_secret(terraform_workspace: Workspace) -> 
 
 
 def test_the_function_environment_holds_no_secret_value(terraform_plan: dict[str, Any]) -> None:
-    function = one(terraform_plan, "google_cloudfunctions2_function.this")["values"]
+    function = one(terraform_plan, PRIMARY_FUNCTION)["values"]
     assert function["service_config"][0].get("secret_environment_variables") in (None, [])
     env = _function_env(terraform_plan)
     assert set(NOT_FROM_TERRAFORM) & set(env) == set()  # raw keys and peppers are development-only
     secret_ids = set(_secret_settings(terraform_plan).values())
     for name in (n for n in env if n.endswith("_SECRET")):
         assert env[name] in secret_ids | {""}, f"{name} must name a secret Terraform creates, not hold a value"
+
+
+def test_the_function_in_every_region_runs_with_the_settings_the_code_reads(
+    edge_plans: dict[str, dict[str, Any]],
+) -> None:
+    """With more regions, each region's function gets the same environment, which is the contract's."""
+    plan = edge_plans["domain+3regions+cmek"]
+    functions = [r for r in of_type(plan, "google_cloudfunctions2_function") if r["address"].startswith(FUNCTION)]
+    assert len(functions) == 3
+    primary = function_env(plan)
+    assert set(primary) == _declared() - set(NOT_FROM_TERRAFORM) - {"MCP_AUTH_TRUSTED_PROXIES"}  # known after apply
+    for function in functions:
+        assert function_env(plan, function["address"]) == primary, function["address"]

@@ -1,9 +1,7 @@
 """The edge option (custom domain, load balancer, Cloud Armor, regions, CMEK), read from plans.
 
-Planned combinations (one session fixture; each plan takes tens of seconds, so not the full
-product): everything off is the example plan (``terraform_plan``); ``domain`` = custom domain
-in one region; ``domain+3regions+cmek`` = custom domain, three regions and CMEK;
-``cmek`` = CMEK without a domain.
+The combinations planned are ``EDGE_COMBINATIONS`` (tests/_fixtures/terraform.py); everything off
+is the example plan (``terraform_plan``).
 """
 
 from __future__ import annotations
@@ -14,25 +12,16 @@ from typing import Any
 
 import pytest
 
-from tests._fixtures.terraform import TERRAFORM_DIR, Workspace
+from tests._fixtures.terraform import EDGE_COMBINATIONS, EDGE_DOMAIN, EDGE_EXTRA_REGIONS, TERRAFORM_DIR
 from tests.terraform import toolchain
 from tests.terraform.plan_json import of_type, one, planned_resources, references
 from tests.terraform.test_checkov import _failed
 
-DOMAIN = "mcp.acme.example"
-EXTRA = ["us-central1", "asia-northeast1"]
-COMBINATIONS = {
-    "domain": [f"domain={DOMAIN}"],
-    "domain+3regions+cmek": [f"domain={DOMAIN}", f"regions={json.dumps(EXTRA)}", "cmek={enabled=true}"],
-    "cmek": ["cmek={enabled=true}"],
-}
+DOMAIN = EDGE_DOMAIN
+EXTRA = EDGE_EXTRA_REGIONS
+COMBINATIONS = EDGE_COMBINATIONS
 WITH_DOMAIN = ["domain", "domain+3regions+cmek"]
 WITH_CMEK = ["domain+3regions+cmek", "cmek"]
-
-
-@pytest.fixture(scope="session")
-def edge_plans(terraform_workspace: Workspace) -> dict[str, dict[str, Any]]:
-    return {name: terraform_workspace.plan(variables=variables) for name, variables in COMBINATIONS.items()}
 
 
 def _functions(plan: dict[str, Any]) -> list[dict[str, Any]]:

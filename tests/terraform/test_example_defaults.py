@@ -22,14 +22,13 @@ from mcp_auth import Settings, wrap_server
 from mcp_auth.checks import configuration_problems
 from mcp_auth.config import SETTINGS
 from tests._fixtures.firestore import TEST_PROJECT
-from tests.terraform.plan_json import one
+from tests.terraform.plan_json import function_env
 
 BASE = "http://127.0.0.1:8080"
 
 
 def _example_settings(plan: dict[str, Any], **overrides: str) -> Settings:
-    function = one(plan, "google_cloudfunctions2_function.this")["values"]
-    env = {k: v for k, v in function["service_config"][0]["environment_variables"].items() if k in SETTINGS}
+    env = {k: v for k, v in function_env(plan).items() if k in SETTINGS}
     return Settings.from_env({**env, **overrides})
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 
 from tests._fixtures.terraform import TerraformFailed, Workspace
-from tests.terraform.plan_json import of_type, one
+from tests.terraform.plan_json import function_env, of_type
 
 
 def _env(plan) -> dict[str, str]:
-    return one(plan, "google_cloudfunctions2_function.this")["values"]["service_config"][0]["environment_variables"]
+    return function_env(plan)
 
 
 def test_audit_and_tracing_are_off_by_default_and_the_audit_collection_has_a_ttl(terraform_plan):

@@ -7,7 +7,16 @@ from pathlib import Path
 from typing import Any
 
 from tests._fixtures.terraform import Workspace, make_workspace
-from tests.terraform.plan_json import config_resource, of_type, one, planned_resources, references
+from tests.terraform.plan_json import (
+    FUNCTION,
+    PRIMARY_FUNCTION,
+    config_resource,
+    function_env,
+    of_type,
+    one,
+    planned_resources,
+    references,
+)
 
 _BROAD_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
 
@@ -57,7 +66,7 @@ def test_no_project_wide_secret_access(terraform_plan: dict[str, Any]) -> None:
 
 def test_all_users_only_as_the_documented_public_invoker(terraform_plan: dict[str, Any]) -> None:
     public = [r for r in _iam_resources(terraform_plan) if "allUsers" in str(r["values"])]
-    assert [r["address"] for r in public] == ["google_cloud_run_v2_service_iam_member.public_invoker[0]"]
+    assert [r["address"] for r in public] == ['google_cloud_run_v2_service_iam_member.public["primary"]']
     assert public[0]["values"]["role"] == "roles/run.invoker"
 
 
@@ -88,13 +97,13 @@ def test_source_bucket_is_private_versioned_and_not_force_destroyed(terraform_pl
 def test_function_runs_python_311_or_newer_from_the_uploaded_archive(
     terraform_plan: dict[str, Any], terraform_workspace: Workspace
 ) -> None:
-    function = one(terraform_plan, "google_cloudfunctions2_function.this")["values"]
+    function = one(terraform_plan, PRIMARY_FUNCTION)["values"]
     build = function["build_config"][0]
     assert build["entry_point"] == "mcp"
     assert int(build["runtime"].removeprefix("python3")) >= 11
     obj = one(terraform_plan, "google_storage_bucket_object.source")["values"]
     assert obj["source"] == str(terraform_workspace.archive)
-    storage = config_resource(terraform_plan, "google_cloudfunctions2_function.this")["expressions"]["build_config"][0]
+    storage = config_resource(terraform_plan, FUNCTION)["expressions"]["build_config"][0]
     assert (
         "google_storage_bucket_object.source.name" in storage["source"][0]["storage_source"][0]["object"]["references"]
     )
@@ -103,7 +112,7 @@ def test_function_runs_python_311_or_newer_from_the_uploaded_archive(
 def test_function_runs_as_the_runtime_account_and_builds_as_the_build_account(
     terraform_plan: dict[str, Any],
 ) -> None:
-    expressions = config_resource(terraform_plan, "google_cloudfunctions2_function.this")["expressions"]
+    expressions = config_resource(terraform_plan, FUNCTION)["expressions"]
     assert (
         "google_service_account.runtime.email"
         in expressions["service_config"][0]["service_account_email"]["references"]
@@ -112,7 +121,7 @@ def test_function_runs_as_the_runtime_account_and_builds_as_the_build_account(
 
 
 def test_function_shape_follows_the_tfvars(terraform_plan: dict[str, Any]) -> None:
-    service = one(terraform_plan, "google_cloudfunctions2_function.this")["values"]["service_config"][0]
+    service = one(terraform_plan, PRIMARY_FUNCTION)["values"]["service_config"][0]
     assert service["min_instance_count"] == 1 and service["max_instance_count"] == 50
     assert service["max_instance_request_concurrency"] == 40
     assert service["ingress_settings"] == "ALLOW_ALL"
@@ -262,5 +271,5 @@ def test_outputs_give_what_a_user_needs_next(terraform_plan: dict[str, Any]) -> 
 def test_a_custom_domain_becomes_the_resource_url(terraform_workspace: Workspace) -> None:
     plan = terraform_workspace.plan(variables=["public_base_url=https://mcp.acme.example"])
     assert plan["planned_values"]["outputs"]["mcp_url"]["value"] == "https://mcp.acme.example/mcp"
-    env = one(plan, "google_cloudfunctions2_function.this")["values"]["service_config"][0]["environment_variables"]
+    env = function_env(plan)
     assert env["MCP_AUTH_RESOURCE_URL"] == "https://mcp.acme.example/mcp"

@@ -10,7 +10,7 @@ import pytest
 
 from tests._fixtures.terraform import Workspace, make_workspace
 from tests.terraform import toolchain
-from tests.terraform.plan_json import one
+from tests.terraform.plan_json import PRIMARY_FUNCTION, one
 
 pytestmark = pytest.mark.skipif(toolchain.REAL_PROVIDERS, reason="checks the stand-in providers")
 
@@ -38,9 +38,7 @@ def test_schema_has_the_provider_block_and_data_sources(google_schema: dict[str,
 
 
 def test_plan_leaves_computed_values_unknown_down_nested_blocks(terraform_plan: dict[str, Any]) -> None:
-    change = next(
-        c for c in terraform_plan["resource_changes"] if c["address"] == "google_cloudfunctions2_function.this"
-    )
+    change = next(c for c in terraform_plan["resource_changes"] if c["address"] == PRIMARY_FUNCTION)
     assert change["change"]["after_unknown"]["url"] is True
     assert change["change"]["after_unknown"]["service_config"][0]["uri"] is True
 
