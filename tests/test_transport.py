@@ -1,6 +1,6 @@
 """Serving one request with one MCP server, statelessly (lib/mcp_auth/transport.py), in process: a 2026-07-28
-answer is JSON until the tool says something on the way, then SSE; idle streams carry keep-alive comments at
-the interval the setting asks for, applied once per value; a handshake-era GET or DELETE is refused."""
+answer is JSON until the tool says something on the way, then SSE; an idle stream carries keep-alive comments,
+and the keep-alive setting is applied once per value; a handshake-era GET or DELETE is refused."""
 
 from __future__ import annotations
 
@@ -48,7 +48,8 @@ TOOLSET = Toolset("t", tools=[tool(echo), tool(count), tool(wait)])
 
 
 def _serving(keepalive: float = SETTINGS_DEFAULT):
-    """An ASGI app serving every request with a fresh server of ``TOOLSET``, as the MCP endpoint does."""
+    """An ASGI app that serves each request with ``serve_mcp`` and one server of ``TOOLSET``, as the endpoint does
+    after its gates."""
     server, _ = assemble([TOOLSET])
 
     async def app(scope, receive, send):
