@@ -104,14 +104,15 @@ async def test_an_api_key_in_both_headers_is_refused_by_the_api_key_provider(key
     assert r.json()["error_description"] == "Send either an Authorization header or an X-API-Key header, not both."
 
 
-async def test_a_jwt_beside_an_x_api_key_is_judged_by_the_jwt_provider_alone(keyed_app, alice):
-    """The provider that accepts the bearer decides; the JWT provider does not look at X-API-Key."""
+async def test_a_jwt_beside_an_x_api_key_is_refused_whichever_provider_would_take_it(keyed_app, alice):
+    """Two credentials in one request: which one decides would depend on the provider order, so neither does."""
     headers = {"X-API-Key": "mak_" + "A" * 16 + "_" + "s" * 32}
     async with local_client(keyed_app) as client:
-        served = await client.post("/mcp", **mcp_request(token=local_token(alice.uid), headers=headers))
-        forged = await client.post("/mcp", **mcp_request(token=local_token(alice.uid)[:-4] + "AAAA", headers=headers))
-    assert served.status_code == 200, served.text
-    assert forged.status_code == 401 and challenge(forged)["error"] == "invalid_token"
+        both = await client.post("/mcp", **mcp_request(token=local_token(alice.uid), headers=headers))
+        alone = await client.post("/mcp", **mcp_request(token=local_token(alice.uid)))
+    assert both.status_code == 401 and challenge(both)["error"] == "invalid_token"
+    assert "not both" in both.json()["error_description"]
+    assert alone.status_code == 200, alone.text
 
 
 async def test_the_users_request_limit_answers_429_with_retry_after(local_app, alice, make_user):

@@ -147,11 +147,13 @@ def _check_named_tool(headers: Headers, scope_map: ScopeMap, granted: frozenset[
 
 
 def credentials_from(headers: Headers) -> Credentials:
-    """Split the credential out of the headers; exactly one of each header kind is accepted."""
+    """The one credential of the request: one Authorization (Bearer) header or one X-API-Key header."""
     authorizations = headers.getlist("authorization")
     api_keys = headers.getlist("x-api-key")
     if len(authorizations) > 1 or len(api_keys) > 1:
         raise InvalidToken("Send exactly one Authorization (or X-API-Key) header.")
+    if authorizations and api_keys:  # two credentials: which one decides would depend on the provider order
+        raise InvalidToken("Send either an Authorization header or an X-API-Key header, not both.")
     bearer: str | None = None
     if authorizations:
         scheme, _, token = authorizations[0].strip().partition(" ")
