@@ -27,3 +27,17 @@ resource "google_project_service" "this" {
   disable_on_destroy         = false
   disable_dependent_services = false
 }
+
+# APIs only the optional features use: Compute Engine for the custom domain's load balancer
+# (edge.tf), Cloud KMS for customer-managed keys (kms.tf).
+resource "google_project_service" "edge" {
+  for_each = toset(concat(
+    local.lb_enabled ? ["compute.googleapis.com"] : [],
+    var.cmek.enabled ? ["cloudkms.googleapis.com"] : [],
+  ))
+
+  project                    = var.project_id
+  service                    = each.value
+  disable_on_destroy         = false
+  disable_dependent_services = false
+}

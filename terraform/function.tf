@@ -10,7 +10,7 @@
 
 locals {
   # Where the function runs: "primary" is var.region; each of var.regions (behind the load
-  # balancer, lb.tf) is keyed by its name. The primary's key is a word rather than its
+  # balancer, edge.tf) is keyed by its name. The primary's key is a word rather than its
   # region because moved blocks (moved.tf) must name it literally.
   function_regions = merge(
     { primary = var.region },
@@ -73,7 +73,7 @@ locals {
       MCP_AUTH_OAUTH_REGISTRATION_RATE     = tostring(var.oauth.registration_rate)
       MCP_AUTH_OAUTH_AUTHORIZE_RATE        = tostring(var.oauth.authorize_rate)
       MCP_AUTH_OAUTH_TOKEN_RATE            = tostring(var.oauth.token_rate)
-      MCP_AUTH_TRUSTED_PROXIES             = local.lb_enabled ? google_compute_global_address.this[0].address : ""
+      MCP_AUTH_TRUSTED_PROXIES             = local.lb_enabled ? module.edge[0].address : ""
     },
     # Audit copy in Firestore and OpenTelemetry traces (lib/mcp_auth/store/audit.py, tracing.py).
     {

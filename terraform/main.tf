@@ -4,7 +4,7 @@ locals {
   # Every resource name starts with the prefix, so several deployments can share a project.
   prefix = var.name
 
-  # The edge (lb.tf, armor.tf): on when a custom domain is set. var.region always has the function;
+  # The edge (edge.tf): on when a custom domain is set. var.region always has the function;
   # var.regions adds more behind the same global address (function.tf).
   lb_enabled    = var.domain != null
   extra_regions = toset([for r in var.regions : r if r != var.region])
@@ -17,7 +17,7 @@ locals {
 
   # The function's Cloud Run service has a deterministic URL:
   # https://SERVICE-PROJECT_NUMBER.REGION.run.app. A custom domain replaces it.
-  # With a custom domain (lb.tf) every region answers under it, so tokens carry one audience.
+  # With a custom domain (edge.tf) every region answers under it, so tokens carry one audience.
   base_url = local.lb_enabled ? "https://${var.domain}" : coalesce(
     var.public_base_url,
     "https://${local.prefix}-${data.google_project.this.number}.${var.region}.run.app",

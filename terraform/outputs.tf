@@ -44,7 +44,7 @@ output "firestore_database" {
 
 output "load_balancer_ip" {
   description = "The custom domain's global address: point the domain's A record here (null without domain)."
-  value       = local.lb_enabled ? google_compute_global_address.this[0].address : null
+  value       = one(module.edge[*].address)
 }
 
 output "regions" {

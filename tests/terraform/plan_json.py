@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 #: The function in var.region; the function in each of var.regions is keyed by its region.
 FUNCTION = "google_cloudfunctions2_function.server"
 PRIMARY_FUNCTION = f'{FUNCTION}["primary"]'
+#: The load balancer and its Cloud Armor policy (terraform/modules/edge), when a domain is set.
+EDGE = "module.edge[0]"
 
 
 def planned_resources(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -29,15 +32,27 @@ def one(plan: dict[str, Any], address: str) -> dict[str, Any]:
     return found[0]
 
 
+def config_address(address: str) -> str:
+    """The configuration address of a planned resource: its address without instance keys."""
+    return re.sub(r"\[[^\]]*\]", "", address)
+
+
 def config_resource(plan: dict[str, Any], address: str) -> dict[str, Any]:
-    """The configuration (expressions, references) behind a resource address without index."""
-    for resource in plan["configuration"]["root_module"]["resources"]:
-        if resource["address"] == address:
-            return resource
+    """The configuration (expressions, references) behind a resource address without instance
+    keys, through module calls (``module.edge.google_compute_url_map.https``)."""
+    stack = [("", plan["configuration"]["root_module"])]
+    while stack:
+        prefix, module = stack.pop()
+        for resource in module.get("resources", []):
+            if prefix + resource["address"] == address:
+                return resource
+        calls = module.get("module_calls", {})
+        stack.extend((f"{prefix}module.{name}.", call["module"]) for name, call in calls.items())
     raise AssertionError(f"{address} is not in the configuration")
 
 
 def references(plan: dict[str, Any], address: str, argument: str) -> list[str]:
+    """What an argument's expression refers to, as written (addresses relative to its module)."""
     return config_resource(plan, address)["expressions"].get(argument, {}).get("references", [])
 
 

@@ -217,8 +217,9 @@ def test_package_step_writes_where_terraform_reads_the_archive(deploy_build: dic
 
 def test_deploy_applies_the_configuration_the_tests_plan(terraform_workspace: Workspace) -> None:
     # The test command plans exactly terraform/ with the same tfvars the trigger passes.
-    assert sorted(p.name for p in (ROOT / "terraform").glob("*.tf")) == sorted(
-        p.name for p in Path(terraform_workspace.path).glob("*.tf")
+    source, planned = ROOT / "terraform", Path(terraform_workspace.path)
+    assert sorted(p.relative_to(source) for p in source.rglob("*.tf") if ".terraform" not in p.parts) == sorted(
+        p.relative_to(planned) for p in planned.rglob("*.tf") if ".terraform" not in p.parts
     )
 
 

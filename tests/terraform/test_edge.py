@@ -14,7 +14,7 @@ import pytest
 
 from tests._fixtures.terraform import EDGE_COMBINATIONS, EDGE_DOMAIN, EDGE_EXTRA_REGIONS, TERRAFORM_DIR
 from tests.terraform import toolchain
-from tests.terraform.plan_json import of_type, one, planned_resources, references
+from tests.terraform.plan_json import EDGE, config_address, of_type, one, planned_resources, references
 from tests.terraform.test_checkov import _failed
 
 DOMAIN = EDGE_DOMAIN
@@ -62,6 +62,15 @@ def test_with_a_domain_only_the_load_balancer_reaches_the_function_in_every_regi
 
 
 @pytest.mark.parametrize("combination", WITH_DOMAIN)
+def test_the_load_balancer_and_its_armor_policy_are_one_instance_of_the_edge_module(
+    edge_plans: dict[str, dict[str, Any]], combination: str
+) -> None:
+    edge = [r["address"] for r in planned_resources(edge_plans[combination]) if r["type"].startswith("google_compute_")]
+    assert len(edge) >= 11
+    assert [a for a in edge if not a.startswith(f"{EDGE}.")] == []
+
+
+@pytest.mark.parametrize("combination", WITH_DOMAIN)
 def test_one_managed_certificate_per_domain(edge_plans: dict[str, dict[str, Any]], combination: str) -> None:
     certificates = of_type(edge_plans[combination], "google_compute_managed_ssl_certificate")
     assert [c["values"]["managed"][0]["domains"] for c in certificates] == [[DOMAIN]]
@@ -75,8 +84,10 @@ def test_the_armor_policy_is_attached_to_every_backend_service(
     backends = of_type(plan, "google_compute_backend_service")
     assert backends
     for backend in backends:
-        base = backend["address"].split("[")[0]
-        assert "google_compute_security_policy.this" in references(plan, base, "security_policy")
+        # The reference is written inside the module, relative to it.
+        assert "google_compute_security_policy.this" in references(
+            plan, config_address(backend["address"]), "security_policy"
+        )
         assert _unknown(plan, backend["address"]).get("security_policy") is True  # the policy's id, after apply
 
 
@@ -101,7 +112,7 @@ def test_http_only_redirects_to_https_and_https_answers_carry_hsts(
     edge_plans: dict[str, dict[str, Any]], combination: str
 ) -> None:
     plan = edge_plans[combination]
-    redirect = one(plan, "google_compute_url_map.redirect[0]")["values"]
+    redirect = one(plan, f"{EDGE}.google_compute_url_map.redirect")["values"]
     assert redirect["default_url_redirect"][0]["https_redirect"] is True
     assert redirect.get("default_service") is None
     rules = {r["values"]["port_range"]: r["address"] for r in of_type(plan, "google_compute_global_forwarding_rule")}
@@ -109,13 +120,13 @@ def test_http_only_redirects_to_https_and_https_answers_carry_hsts(
     (backend,) = of_type(plan, "google_compute_backend_service")
     headers = backend["values"]["custom_response_headers"]
     assert any(h.startswith("Strict-Transport-Security: max-age=") for h in headers)
-    assert one(plan, "google_compute_ssl_policy.this[0]")["values"]["min_tls_version"] == "TLS_1_2"
+    assert one(plan, f"{EDGE}.google_compute_ssl_policy.this")["values"]["min_tls_version"] == "TLS_1_2"
 
 
 def test_armor_throttles_and_bans_per_client_ip_and_keeps_json_rpc_breaking_waf_sets_off(
     edge_plans: dict[str, dict[str, Any]],
 ) -> None:
-    policy = one(edge_plans["domain"], "google_compute_security_policy.this[0]")["values"]
+    policy = one(edge_plans["domain"], f"{EDGE}.google_compute_security_policy.this")["values"]
     assert policy["advanced_options_config"][0]["json_parsing"] == "STANDARD"
     (ban,) = [r for r in policy["rule"] if r["action"] == "rate_based_ban"]
     limits = ban["rate_limit_options"][0]

@@ -47,6 +47,30 @@ PREVIOUS_LAYOUT: dict[str, dict[str, Any]] = {
         "location": "asia-northeast1",
         "member": "allUsers",
     },
+    # lb.tf and armor.tf: the load balancer and its Cloud Armor policy in the root module, with count.
+    "google_compute_global_address.this[0]": {"name": "acme-mcp-lb"},
+    "google_compute_managed_ssl_certificate.this[0]": {"name": "acme-mcp-3efc6096"},
+    "google_compute_ssl_policy.this[0]": {"name": "acme-mcp-tls12"},
+    "google_compute_url_map.https[0]": {"name": "acme-mcp-https"},
+    "google_compute_target_https_proxy.this[0]": {"name": "acme-mcp-https"},
+    "google_compute_global_forwarding_rule.https[0]": {"name": "acme-mcp-https", "port_range": "443"},
+    "google_compute_url_map.redirect[0]": {"name": "acme-mcp-redirect"},
+    "google_compute_target_http_proxy.redirect[0]": {"name": "acme-mcp-redirect"},
+    "google_compute_global_forwarding_rule.http[0]": {"name": "acme-mcp-http", "port_range": "80"},
+    'google_compute_region_network_endpoint_group.function["europe-west1"]': {
+        "name": "acme-mcp-europe-west1",
+        "region": "europe-west1",
+    },
+    'google_compute_region_network_endpoint_group.function["us-central1"]': {
+        "name": "acme-mcp-us-central1",
+        "region": "us-central1",
+    },
+    'google_compute_region_network_endpoint_group.function["asia-northeast1"]': {
+        "name": "acme-mcp-asia-northeast1",
+        "region": "asia-northeast1",
+    },
+    "google_compute_backend_service.function[0]": {"name": "acme-mcp-function"},
+    "google_compute_security_policy.this[0]": {"name": "acme-mcp-armor"},
 }
 
 _MOVED = re.compile(r"^moved \{\n\s+from\s+=\s+(?P<from>\S+)\n\s+to\s+=\s+(?P<to>\S+)\n\}", re.M)

@@ -1,4 +1,4 @@
-# Cloud Armor on the load balancer's backend service (on when var.domain is set).
+# Cloud Armor on the load balancer's backend service (backend.tf).
 #
 # Rules, first match wins (lower priority number first):
 #   1000  deny armor.deny_ranges
@@ -18,15 +18,13 @@
 # traffic never needs.
 
 locals {
-  armor_waf = { for i, name in var.armor.waf_rules : name => 4000 + i }
+  waf_priorities = { for i, name in var.armor.waf_rules : name => 4000 + i }
 }
 
 resource "google_compute_security_policy" "this" {
-  count = local.lb_count
-
   project     = var.project_id
-  name        = "${local.prefix}-armor"
-  description = "Rate limits, size limit, WAF and source ranges for ${local.prefix}."
+  name        = "${var.prefix}-armor"
+  description = "Rate limits, size limit, WAF and source ranges for ${var.prefix}."
 
   advanced_options_config {
     json_parsing = "STANDARD"
@@ -97,7 +95,7 @@ resource "google_compute_security_policy" "this" {
   }
 
   dynamic "rule" {
-    for_each = local.armor_waf
+    for_each = local.waf_priorities
     content {
       priority    = rule.value
       action      = "deny(403)"
@@ -136,6 +134,4 @@ resource "google_compute_security_policy" "this" {
       }
     }
   }
-
-  depends_on = [google_project_service.edge]
 }
