@@ -41,7 +41,7 @@ resource "google_kms_key_ring" "this" {
 }
 
 resource "google_kms_crypto_key" "this" {
-  # checkov:skip=CKV_GCP_43:rotation_period is var.cmek.rotation_period, which a validation in variables.tf holds to at most 90 days (7776000s); the scan cannot read variables.
+  # checkov:skip=CKV_GCP_43:rotation_period is var.cmek.rotation_period, which a validation in variables-cmek.tf holds to at most 90 days (7776000s); the scan cannot read variables.
   for_each = local.cmek_keys
 
   name            = "${local.prefix}-${each.key}"

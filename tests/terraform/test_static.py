@@ -1,7 +1,9 @@
-"""terraform fmt and validate, and proof that validation really uses the provider schema."""
+"""terraform fmt and validate, proof that validation really uses the provider schema, and how
+variables are declared."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,27 @@ from tests.terraform import toolchain
 def test_terraform_files_are_formatted() -> None:
     result = toolchain.terraform([f"-chdir={TERRAFORM_DIR}", "fmt", "-check", "-recursive", "-diff", "-no-color"])
     assert result.returncode == 0, f"Run: terraform fmt -recursive terraform/\n{result.output}"
+
+
+_VARIABLE = re.compile(r'^variable "(?P<name>\w+)" \{\n(?P<body>.*?)^\}\n', re.M | re.S)
+MODULES = [TERRAFORM_DIR, *sorted(p for p in (TERRAFORM_DIR / "modules").iterdir() if p.is_dir())]
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda p: p.relative_to(TERRAFORM_DIR.parent).as_posix())
+def test_every_variable_is_declared_in_a_variables_file_typed_and_described_in_its_own_words(module: Path) -> None:
+    """One variables file per concern (variables.tf, variables-<concern>.tf), each variable with a
+    type and a one-line description that no other variable of the module shares."""
+    descriptions: dict[str, str] = {}
+    for path in sorted(module.glob("*.tf")):
+        for variable in _VARIABLE.finditer(path.read_text()):
+            name, body = variable["name"], variable["body"]
+            assert re.fullmatch(r"variables(-[a-z]+(-[a-z]+)*)?\.tf", path.name), f"{name} is declared in {path.name}"
+            assert re.search(r"^  type\s+=", body, re.M), f"{name} has no type"
+            description = re.search(r'^  description\s+=\s+"(.+)"$', body, re.M)
+            assert description, f"{name} has no one-line description"
+            assert description[1] not in descriptions.values(), f"{name} repeats another variable's description"
+            descriptions[name] = description[1]
+    assert descriptions, f"no variables found in {module}"
 
 
 def test_configuration_is_valid(terraform_workspace: Workspace) -> None:

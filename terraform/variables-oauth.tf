@@ -1,0 +1,43 @@
+# The built-in authorization server (the oauth provider).
+
+variable "oauth" {
+  description = "The built-in authorization server (enabled by listing \"oauth\" in auth.providers): the upstream OpenID provider users sign in with, who may sign in, token lifetimes, and requests accepted per client address and minute."
+  type = object({
+    upstream_issuer     = optional(string, "https://accounts.google.com")
+    upstream_client_id  = optional(string)
+    allowed_domains     = optional(list(string), [])
+    allowed_emails      = optional(list(string), [])
+    require_user_record = optional(bool, false)
+    access_token_ttl    = optional(number, 600)
+    refresh_token_ttl   = optional(number, 2592000)
+    registration_rate   = optional(number, 10)
+    authorize_rate      = optional(number, 60)
+    token_rate          = optional(number, 120)
+  })
+  default = {}
+
+  validation {
+    condition     = can(regex("^https://", var.oauth.upstream_issuer))
+    error_message = "oauth.upstream_issuer must be an https URL."
+  }
+  validation {
+    condition     = var.oauth.access_token_ttl >= 60 && var.oauth.access_token_ttl <= 3600
+    error_message = "oauth.access_token_ttl must be between 60 and 3600 seconds."
+  }
+  validation {
+    condition     = var.oauth.refresh_token_ttl >= 3600 && var.oauth.refresh_token_ttl <= 7776000
+    error_message = "oauth.refresh_token_ttl must be between 3600 and 7776000 seconds (90 days)."
+  }
+  validation {
+    condition     = var.oauth.registration_rate >= 1 && var.oauth.registration_rate <= 1000
+    error_message = "oauth.registration_rate must be between 1 and 1000 registrations per address and minute."
+  }
+  validation {
+    condition     = var.oauth.authorize_rate >= 1 && var.oauth.authorize_rate <= 10000
+    error_message = "oauth.authorize_rate must be between 1 and 10000 authorization requests per address and minute."
+  }
+  validation {
+    condition     = var.oauth.token_rate >= 1 && var.oauth.token_rate <= 10000
+    error_message = "oauth.token_rate must be between 1 and 10000 token requests per address and minute."
+  }
+}
