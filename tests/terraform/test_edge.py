@@ -12,7 +12,14 @@ from typing import Any
 
 import pytest
 
-from tests._fixtures.terraform import EDGE_COMBINATIONS, EDGE_DOMAIN, EDGE_EXTRA_REGIONS, TERRAFORM_DIR
+from tests._fixtures.terraform import (
+    EDGE_COMBINATIONS,
+    EDGE_DOMAIN,
+    EDGE_EXTRA_REGIONS,
+    TERRAFORM_DIR,
+    TerraformFailed,
+    Workspace,
+)
 from tests.terraform import toolchain
 from tests.terraform.plan_json import EDGE, config_address, of_type, one, planned_resources, references
 from tests.terraform.test_checkov import _failed
@@ -68,6 +75,12 @@ def test_the_load_balancer_and_its_armor_policy_are_one_instance_of_the_edge_mod
     edge = [r["address"] for r in planned_resources(edge_plans[combination]) if r["type"].startswith("google_compute_")]
     assert len(edge) >= 11
     assert [a for a in edge if not a.startswith(f"{EDGE}.")] == []
+
+
+def test_more_regions_without_a_domain_are_refused(terraform_workspace: Workspace) -> None:
+    with pytest.raises(TerraformFailed) as failure:
+        terraform_workspace.plan(variables=[f"regions={json.dumps(EXTRA)}"])
+    assert "regions needs domain" in " ".join(str(failure.value).split())
 
 
 @pytest.mark.parametrize("combination", WITH_DOMAIN)
