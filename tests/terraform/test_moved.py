@@ -27,7 +27,7 @@ from tests._fixtures.terraform import EDGE_COMBINATIONS, TERRAFORM_DIR, Workspac
 from tests.terraform import toolchain
 
 pytestmark = pytest.mark.skipif(
-    toolchain.REAL_PROVIDERS, reason="plans from a made-up state, which the real providers would try to refresh"
+    toolchain.REAL_PROVIDERS, reason="builds its made-up state from the schema the stand-in providers serve"
 )
 
 COMBINATION = "domain+3regions+cmek"
