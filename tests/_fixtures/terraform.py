@@ -230,19 +230,21 @@ def packaged_function(packaged_install: PackagedInstall, firestore_emulator: Any
         "FUNCTION_TARGET": "mcp",
     }
     cli = Path(sys.executable).parent / "mcp-auth"
+    # The operator's command line finds the team's factory in the unpacked source, as `PYTHONPATH=functions` does.
+    cli_env = {**env, "PYTHONPATH": str(app_dir)}
     server: subprocess.Popen[bytes] | None = None
     log = base / "function.log"
     try:
         seeded = subprocess.run(
             [cli, "users", "create", user, "--toolsets", "basics", "--scopes", "mcp:tools"],
-            env=env,
+            env=cli_env,
             capture_output=True,
             text=True,
             check=False,
         )
         assert seeded.returncode == 0, seeded.stderr
         minted = subprocess.run(
-            [cli, "token", "mint", "--user", user], env=env, capture_output=True, text=True, check=False
+            [cli, "token", "mint", "--user", user], env=cli_env, capture_output=True, text=True, check=False
         )
         assert minted.returncode == 0, minted.stderr
         with open(log, "wb") as out:
