@@ -1,8 +1,8 @@
 """Run every benchmark in one go and write ``bench/RESULTS.md`` (and the raw figures as JSON).
 
-    python -m bench                      the full run (what ``make bench`` does; about 5 minutes)
-    python -m bench --soak 10            a shorter soak at 64 clients
-    python -m bench --quick --out X.md   tiny sizes, to check the harness itself works
+python -m bench                      the full run (what ``make bench`` does; about 5 minutes)
+python -m bench --soak 10            a shorter soak at 64 clients
+python -m bench --quick --out X.md   tiny sizes, to check the harness itself works
 """
 
 from __future__ import annotations
@@ -40,19 +40,44 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--firestore-emulator", metavar="HOST:PORT", help="use this emulator instead of starting one")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md", help="the Markdown report")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw figures here")
-    parser.add_argument("--render", type=Path, metavar="JSON", default=None,
-                        help="measure nothing: rewrite the report from the raw figures of an earlier run")
+    parser.add_argument(
+        "--render",
+        type=Path,
+        metavar="JSON",
+        default=None,
+        help="measure nothing: rewrite the report from the raw figures of an earlier run",
+    )
     return parser
 
 
 def _sizes(args: argparse.Namespace) -> dict[str, Any]:
     if args.quick:
-        return {"repeats": 1, "duration": 0.5, "concurrencies": (1, 4), "soak": min(args.soak, 1.0), "warmup": 10,
-                "auth_iterations": 50, "users": 200, "memory_users": 50, "requests": 500, "inproc_requests": 30,
-                "ttl0_duration": 0.5}
-    return {"repeats": args.repeats, "duration": args.duration, "concurrencies": (1, 16, 64), "soak": args.soak,
-            "warmup": 200, "auth_iterations": 2000, "users": args.users, "memory_users": 1000,
-            "requests": 5 * args.users, "inproc_requests": 1000, "ttl0_duration": args.duration}
+        return {
+            "repeats": 1,
+            "duration": 0.5,
+            "concurrencies": (1, 4),
+            "soak": min(args.soak, 1.0),
+            "warmup": 10,
+            "auth_iterations": 50,
+            "users": 200,
+            "memory_users": 50,
+            "requests": 500,
+            "inproc_requests": 30,
+            "ttl0_duration": 0.5,
+        }
+    return {
+        "repeats": args.repeats,
+        "duration": args.duration,
+        "concurrencies": (1, 16, 64),
+        "soak": args.soak,
+        "warmup": 200,
+        "auth_iterations": 2000,
+        "users": args.users,
+        "memory_users": 1000,
+        "requests": 5 * args.users,
+        "inproc_requests": 1000,
+        "ttl0_duration": args.duration,
+    }
 
 
 @contextlib.contextmanager
@@ -67,11 +92,22 @@ def _emulator(host: str | None) -> Iterator[str]:
 
 
 def machine() -> dict[str, Any]:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor() or "unknown")
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown",
+    )
     load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
-    return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version(),
-            "platform": platform.platform(), "loadavg_at_start": [round(v, 2) for v in load]}
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "loadavg_at_start": [round(v, 2) for v in load],
+    }
 
 
 def _versions() -> dict[str, str]:
@@ -101,7 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": "python -m bench " + shlex.join(argv if argv is not None else sys.argv[1:]),
-        "commit": _commit(), "machine": machine(), "versions": _versions(), "sizes": size, "quick": args.quick,
+        "commit": _commit(),
+        "machine": machine(),
+        "versions": _versions(),
+        "sizes": size,
+        "quick": args.quick,
     }
 
     def say(text: str) -> None:
@@ -112,8 +152,9 @@ def main(argv: list[str] | None = None) -> int:
         results["auth"] = auth.run(iterations=size["auth_iterations"])
     if "servers" in sections:
         say(f"servers: build cost, memory, {size['users']} distinct users")
-        results["servers"] = servers.run(users=size["users"], memory_users=size["memory_users"],
-                                         requests=size["requests"], cache_size=1024)
+        results["servers"] = servers.run(
+            users=size["users"], memory_users=size["memory_users"], requests=size["requests"], cache_size=1024
+        )
     if "inproc" in sections:
         say("inproc: per-request cost without HTTP")
         results["inproc"] = inproc.run(requests=size["inproc_requests"], rounds=1 if args.quick else 3)
@@ -124,10 +165,13 @@ def main(argv: list[str] | None = None) -> int:
                 env = full_env(firestore, key)
                 say("cold: import times")
                 results["imports"] = coldstart.import_times(
-                    {**env, "MCP_AUTH_RESOURCE_URL": "http://127.0.0.1:8080/mcp"}, repeats=size["repeats"],
-                    precompile=not args.quick)
+                    {**env, "MCP_AUTH_RESOURCE_URL": "http://127.0.0.1:8080/mcp"},
+                    repeats=size["repeats"],
+                    precompile=not args.quick,
+                )
                 results["import_profile"] = coldstart.import_profile(
-                    {**env, "MCP_AUTH_RESOURCE_URL": "http://127.0.0.1:8080/mcp"})
+                    {**env, "MCP_AUTH_RESOURCE_URL": "http://127.0.0.1:8080/mcp"}
+                )
                 say("cold: process start to first answered tools/call")
                 results["first_call"] = coldstart.first_call_times(env, key, repeats=size["repeats"])
             if "warm" in sections:
@@ -148,8 +192,13 @@ def _warm(firestore: str, key: str, size: dict[str, Any], say: Any) -> dict[str,
         try:
             out["first_request_firestore"] = warm.first_request(pair)
             say("warm: full stack vs bare, both protocols, sequential and concurrent")
-            out["warm"] = warm.matrix(pair, concurrencies=size["concurrencies"], duration=size["duration"],
-                                      warmup=size["warmup"], progress=lambda text: say(text))
+            out["warm"] = warm.matrix(
+                pair,
+                concurrencies=size["concurrencies"],
+                duration=size["duration"],
+                warmup=size["warmup"],
+                progress=lambda text: say(text),
+            )
             say(f"warm: soak, 64 clients for {size['soak']:.0f} s")
             out["soak"] = warm.soak(pair, seconds=size["soak"])
             out["rss_kib"] = {"full": pair.full.rss_kib(), "bare": pair.function("bare").rss_kib()}
@@ -158,15 +207,20 @@ def _warm(firestore: str, key: str, size: dict[str, Any], say: Any) -> dict[str,
         say("warm: MCP_AUTH_USER_CACHE_TTL=0 (a Firestore read on every request)")
         uncached = warm.Pair(proxy, key, user_cache_ttl=0, bare=False)
         try:
-            out["ttl0"] = uncached.load("full", warm.MODERN, concurrency=16, duration=size["ttl0_duration"],
-                                        warmup=5)
+            out["ttl0"] = uncached.load("full", warm.MODERN, concurrency=16, duration=size["ttl0_duration"], warmup=5)
         finally:
             uncached.stop()
         say("warm: per-user and per-tool rate limits on (Firestore-shared windows), against bare")
         limited = warm.Pair(proxy, key, rate_limits=True)
         try:
-            cell = warm.matrix(limited, concurrencies=(16,), duration=size["ttl0_duration"], warmup=size["warmup"],
-                               protocols=(warm.MODERN,), progress=lambda text: say(text))[0]
+            cell = warm.matrix(
+                limited,
+                concurrencies=(16,),
+                duration=size["ttl0_duration"],
+                warmup=size["warmup"],
+                protocols=(warm.MODERN,),
+                progress=lambda text: say(text),
+            )[0]
             out["ratelimited"] = {**cell, "lease": _default_lease()}
         finally:
             limited.stop()
@@ -184,8 +238,9 @@ def _commit() -> str:
     if os.environ.get("BENCH_COMMIT"):  # a run from an exported tree names the commit it was exported from
         return os.environ["BENCH_COMMIT"]
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,  # noqa: S607
-                              text=True, check=True, timeout=10).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 

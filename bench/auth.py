@@ -48,7 +48,7 @@ def _serve(routes: dict[str, Callable[[bytes], bytes]]) -> Iterator[str]:
             self.end_headers()
             self.wfile.write(body)
 
-        do_GET = do_POST = _answer  # noqa: N815 - http.server's naming
+        do_GET = do_POST = _answer
 
         def log_message(self, *args: Any) -> None:
             pass
@@ -65,8 +65,15 @@ def _serve(routes: dict[str, Callable[[bytes], bytes]]) -> Iterator[str]:
 
 def _claims(uid: str) -> dict[str, Any]:
     now = int(time.time())
-    return {"iss": ISSUER, "aud": AUDIENCE, "sub": uid, "iat": now, "exp": now + 3600, "scope": "mcp:tools",
-            "jti": secrets.token_hex(8)}
+    return {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": uid,
+        "iat": now,
+        "exp": now + 3600,
+        "scope": "mcp:tools",
+        "jti": secrets.token_hex(8),
+    }
 
 
 async def _per_call(call: Callable[[Credentials], Awaitable[Any]], credentials: list[Credentials]) -> float:
@@ -82,10 +89,12 @@ async def measure(*, iterations: int) -> dict[str, dict[str, float]]:
     hs_key = secrets.token_bytes(32)
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     ec_key = ec.generate_private_key(ec.SECP256R1())
-    jwks = {"keys": [
-        {**RSAAlgorithm.to_jwk(rsa_key.public_key(), as_dict=True), "kid": "rsa", "alg": "RS256", "use": "sig"},
-        {**ECAlgorithm.to_jwk(ec_key.public_key(), as_dict=True), "kid": "ec", "alg": "ES256", "use": "sig"},
-    ]}
+    jwks = {
+        "keys": [
+            {**RSAAlgorithm.to_jwk(rsa_key.public_key(), as_dict=True), "kid": "rsa", "alg": "RS256", "use": "sig"},
+            {**ECAlgorithm.to_jwk(ec_key.public_key(), as_dict=True), "kid": "ec", "alg": "ES256", "use": "sig"},
+        ]
+    }
     signers: dict[str, Callable[[str], str]] = {
         "HS256": lambda uid: jwt.encode(_claims(uid), hs_key, algorithm="HS256"),
         "RS256": lambda uid: jwt.encode(_claims(uid), rsa_key, algorithm="RS256", headers={"kid": "rsa"}),
@@ -94,8 +103,17 @@ async def measure(*, iterations: int) -> dict[str, dict[str, float]]:
 
     def introspect(_body: bytes) -> bytes:
         now = int(time.time())
-        return json.dumps({"active": True, "sub": "bench-user", "aud": AUDIENCE, "iss": ISSUER, "exp": now + 3600,
-                           "scope": "mcp:tools", "client_id": "bench"}).encode()
+        return json.dumps(
+            {
+                "active": True,
+                "sub": "bench-user",
+                "aud": AUDIENCE,
+                "iss": ISSUER,
+                "exp": now + 3600,
+                "scope": "mcp:tools",
+                "client_id": "bench",
+            }
+        ).encode()
 
     results: dict[str, dict[str, float]] = {}
     with _serve({"/jwks": lambda _body: json.dumps(jwks).encode(), "/introspect": introspect}) as base:
@@ -106,8 +124,9 @@ async def measure(*, iterations: int) -> dict[str, dict[str, float]]:
                 await provider.authenticate(tokens[0])  # JWKS fetched once, outside the measurement
                 results[alg] = await _pair(provider, tokens, iterations)
         slow = max(50, iterations // 20)
-        introspection = IntrospectionProvider(endpoint=f"{base}/introspect", client_id="bench",
-                                              client_secret="bench-secret", audience=AUDIENCE)  # noqa: S106
+        introspection = IntrospectionProvider(
+            endpoint=f"{base}/introspect", client_id="bench", client_secret="bench-secret", audience=AUDIENCE
+        )
         try:
             tokens = [Credentials(bearer=secrets.token_urlsafe(32)) for _ in range(slow)]
             await introspection.authenticate(tokens[0])  # connection pool warmed outside the measurement

@@ -43,9 +43,14 @@ print(time.perf_counter() - t)
 
 
 def _python(subject: str, env: dict[str, str], *flags: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - fixed interpreter and snippet
+    return subprocess.run(
         [sys.executable, *flags, "-c", _SNIPPET.format(subject=subject)],
-        env=clean_env(env), cwd=ROOT, capture_output=True, text=True, check=True, timeout=120,
+        env=clean_env(env),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     )
 
 
@@ -56,7 +61,7 @@ def import_times(env: dict[str, str], *, repeats: int, precompile: bool = True) 
     samples: dict[str, list[float]] = defaultdict(list)
     names = list(IMPORTS)
     for round_ in range(repeats):
-        for name in names[round_ % len(names):] + names[: round_ % len(names)]:  # each goes first in turn
+        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:  # each goes first in turn
             samples[name].append(float(_python(IMPORTS[name], env).stdout.split()[-1]))
     return {name: _stats(values) for name, values in samples.items()}
 
@@ -96,7 +101,7 @@ def import_profile(env: dict[str, str], *, top: int = 8) -> list[dict[str, Any]]
 def _importer(rows: list[tuple[int, str, float]], index: int) -> str:
     """The first mcp_auth (or team) module above ``rows[index]`` in the import tree."""
     depth = rows[index][0]
-    for later_depth, name, _ in rows[index + 1:]:
+    for later_depth, name, _ in rows[index + 1 :]:
         if later_depth < depth:
             depth = later_depth
             if name.startswith(("mcp_auth", "factory", "toolsets")) or name == "main":

@@ -20,10 +20,30 @@ from hpack import Decoder
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 _HEADERS, _CONTINUATION = 0x1, 0x9
 _END_HEADERS, _PADDED, _PRIORITY = 0x4, 0x8, 0x20
-READ_METHODS = frozenset({"GetDocument", "BatchGetDocuments", "RunQuery", "RunAggregationQuery", "ListDocuments",
-                          "Listen", "ListCollectionIds", "PartitionQuery"})
-WRITE_METHODS = frozenset({"Commit", "BatchWrite", "CreateDocument", "UpdateDocument", "DeleteDocument", "Write",
-                           "BeginTransaction", "Rollback"})
+READ_METHODS = frozenset(
+    {
+        "GetDocument",
+        "BatchGetDocuments",
+        "RunQuery",
+        "RunAggregationQuery",
+        "ListDocuments",
+        "Listen",
+        "ListCollectionIds",
+        "PartitionQuery",
+    }
+)
+WRITE_METHODS = frozenset(
+    {
+        "Commit",
+        "BatchWrite",
+        "CreateDocument",
+        "UpdateDocument",
+        "DeleteDocument",
+        "Write",
+        "BeginTransaction",
+        "Rollback",
+    }
+)
 
 
 class FrameCounter:

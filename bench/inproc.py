@@ -31,8 +31,10 @@ from typing import Any
 from bench.load import PROTOCOLS, answered, echo_call
 from bench.stack import ROOT, SOURCES, USER, mint
 
-Asgi = Callable[[dict[str, Any], Callable[[], Awaitable[dict[str, Any]]], Callable[[dict[str, Any]], Awaitable[None]]],
-                Awaitable[None]]
+Asgi = Callable[
+    [dict[str, Any], Callable[[], Awaitable[dict[str, Any]]], Callable[[dict[str, Any]], Awaitable[None]]],
+    Awaitable[None],
+]
 RESOURCE = "http://127.0.0.1:8080/mcp"
 
 
@@ -49,7 +51,7 @@ def _load_bare() -> Asgi:
     spec = importlib.util.spec_from_file_location("bench_bare_main", SOURCES["bare"])
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module._serve  # noqa: SLF001
+    return module._serve
 
 
 def _build_full(key: str) -> Asgi:
@@ -60,23 +62,45 @@ def _build_full(key: str) -> Asgi:
     from mcp_auth import Settings, wrap_server
     from mcp_auth.store.users import UserDirectory
 
-    env = {"MCP_AUTH_RESOURCE_URL": RESOURCE, "MCP_AUTH_PROVIDERS": "jwt", "MCP_AUTH_JWT_ISSUER": "https://issuer.bench/",
-           "MCP_AUTH_JWT_HS256_KEY": key, "MCP_AUTH_FIRST_LOGIN": "reject", "GOOGLE_CLOUD_PROJECT": "demo-bench",
-           # one bench user calls far more than a person would: per-user limits off, the address limit stays
-           "MCP_AUTH_RATE_LIMIT_USER": "off", "MCP_AUTH_RATE_LIMIT_TOOL": "off"}
+    env = {
+        "MCP_AUTH_RESOURCE_URL": RESOURCE,
+        "MCP_AUTH_PROVIDERS": "jwt",
+        "MCP_AUTH_JWT_ISSUER": "https://issuer.bench/",
+        "MCP_AUTH_JWT_HS256_KEY": key,
+        "MCP_AUTH_FIRST_LOGIN": "reject",
+        "GOOGLE_CLOUD_PROJECT": "demo-bench",
+        # one bench user calls far more than a person would: per-user limits off, the address limit stays
+        "MCP_AUTH_RATE_LIMIT_USER": "off",
+        "MCP_AUTH_RATE_LIMIT_TOOL": "off",
+    }
     settings = Settings.from_env({**{k: v for k, v in os.environ.items() if not k.startswith("MCP_AUTH_")}, **env})
     from mcp_auth.ratelimit import MemoryWindows, RateLimiter
 
     limiter = RateLimiter(MemoryWindows())  # the production limits, counted in memory: no Firestore in process
-    return wrap_server(FACTORY, settings=settings, users=UserDirectory(_Repository()),  # type: ignore[arg-type]
-                       limiter=limiter)
+    return wrap_server(
+        FACTORY,
+        settings=settings,
+        users=UserDirectory(_Repository()),  # type: ignore[arg-type]
+        limiter=limiter,
+    )
 
 
 def _scope(headers: dict[str, str]) -> dict[str, Any]:
     raw = [(k.lower().encode(), v.encode()) for k, v in {"Host": "127.0.0.1:8080", **headers}.items()]
-    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-            "path": "/mcp", "raw_path": b"/mcp", "query_string": b"", "root_path": "", "headers": raw,
-            "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8080)}
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/mcp",
+        "raw_path": b"/mcp",
+        "query_string": b"",
+        "root_path": "",
+        "headers": raw,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8080),
+    }
 
 
 async def _call(app: Asgi, scope: dict[str, Any], body: bytes) -> tuple[int, bytes]:
@@ -113,7 +137,7 @@ async def _time(app: Asgi, scope: dict[str, Any], body: bytes, *, requests: int)
 
 @contextlib.contextmanager
 def _log_level(level: int) -> Iterator[None]:
-    """"full_quiet" is the full stack with MCP_AUTH_LOG_LEVEL=WARNING: no request or audit lines."""
+    """ "full_quiet" is the full stack with MCP_AUTH_LOG_LEVEL=WARNING: no request or audit lines."""
     root = logging.getLogger()
     saved = root.level
     root.setLevel(level)
@@ -160,17 +184,23 @@ def _log_line_cost(calls: int = 5000) -> dict[str, float]:
         return min(times) * 1e6
 
     with _log_level(logging.INFO):
-        return {"format_us": best(lambda: handler.format(record)),
-                "total_us": best(lambda: audit.info("audit %s", "tool_call", extra=extra))}
+        return {
+            "format_us": best(lambda: handler.format(record)),
+            "total_us": best(lambda: audit.info("audit %s", "tool_call", extra=extra)),
+        }
 
 
 def run(*, requests: int, rounds: int = 3) -> dict[str, dict[str, float]]:
     """``measure`` in a child process: the framework logs every request to stdout, which goes to /dev/null there."""
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "inproc.json"
-        subprocess.run(  # noqa: S603 - this interpreter, this module
+        subprocess.run(
             [sys.executable, "-m", "bench.inproc", "measure", str(requests), str(rounds), str(out)],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True, timeout=600,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            check=True,
+            timeout=600,
         )
         return json.loads(out.read_text())
 

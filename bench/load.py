@@ -159,4 +159,3 @@ async def run_load(
         await asyncio.gather(*tasks)
         result.seconds = time.perf_counter() - began
     return result
-

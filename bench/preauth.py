@@ -29,7 +29,7 @@ def measure() -> list[tuple[str, str, float]]:
     from mcp_auth.logs import redact
     from mcp_auth.proxies import address_key, client_origin
 
-    call = (b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}')
+    call = b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}'
     depth = {
         "a tools/call (100 B)": call,
         "1 MiB ordinary JSON": b'{"a": "' + b"x" * (MIB - 10) + b'"}',
@@ -37,14 +37,23 @@ def measure() -> list[tuple[str, str, float]]:
         "1 MiB of open brackets": b"[" * MIB,
         "1 MiB of depth-64 arrays": (b"[" * 64 + b"]" * 64) * (MIB // 128),
     }
-    rows = [("JSON depth scan", name, _median_ms(lambda b=body: nested_deeper_than(b, 64), 5 if len(body) > 1000
-                                                  else 2000)) for name, body in depth.items()]
+    rows = [
+        ("JSON depth scan", name, _median_ms(lambda b=body: nested_deeper_than(b, 64), 5 if len(body) > 1000 else 2000))
+        for name, body in depth.items()
+    ]
     lines = {"a request's log line (200 B)": "POST /mcp 401 " * 14, "1 MB of 'eyJ' runs": "eyJ" * 350_000}
-    rows += [("log redaction", name, _median_ms(lambda t=text: redact(t), 5 if len(text) > 1000 else 2000))
-             for name, text in lines.items()]
+    rows += [
+        ("log redaction", name, _median_ms(lambda t=text: redact(t), 5 if len(text) > 1000 else 2000))
+        for name, text in lines.items()
+    ]
     forwarded = {"x-forwarded-for": ", ".join(f"2001:db8::{n:x}" for n in range(800))[:16_000]}
-    rows.append(("X-Forwarded-For", "16 KB of entries", _median_ms(
-        lambda: address_key(client_origin({"client": ("127.0.0.1", 1)}, forwarded).ip), 200)))
+    rows.append(
+        (
+            "X-Forwarded-For",
+            "16 KB of entries",
+            _median_ms(lambda: address_key(client_origin({"client": ("127.0.0.1", 1)}, forwarded).ip), 200),
+        )
+    )
     rows.append(("whole pipeline, no credential", "POST /mcp -> 401", _unauthenticated_request_ms()))
     return rows
 
@@ -55,10 +64,15 @@ def _unauthenticated_request_ms() -> float:
 
     from mcp_auth import Settings, wrap_server
 
-    settings = Settings.from_env({
-        "MCP_AUTH_RESOURCE_URL": "https://mcp.example.com/mcp", "MCP_AUTH_JWT_ISSUER": "https://issuer.example/",
-        "MCP_AUTH_JWT_HS256_KEY": "k" * 48, "MCP_AUTH_RATE_LIMIT_IP": "off", "MCP_AUTH_LOG_LEVEL": "ERROR",
-    })
+    settings = Settings.from_env(
+        {
+            "MCP_AUTH_RESOURCE_URL": "https://mcp.example.com/mcp",
+            "MCP_AUTH_JWT_ISSUER": "https://issuer.example/",
+            "MCP_AUTH_JWT_HS256_KEY": "k" * 48,
+            "MCP_AUTH_RATE_LIMIT_IP": "off",
+            "MCP_AUTH_LOG_LEVEL": "ERROR",
+        }
+    )
     app = wrap_server(lambda record: MCPServer("bench"), settings=settings)
     headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
 

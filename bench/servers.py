@@ -30,8 +30,12 @@ def _factory() -> Any:
 def _record(i: int) -> Any:
     from mcp_auth.store.users import UserRecord
 
-    return UserRecord(uid=f"user-{i:05d}", toolsets=frozenset({"basics"}), scopes=frozenset({"mcp:tools"}),
-                      version="2026-01-01T00:00:00+00:00")
+    return UserRecord(
+        uid=f"user-{i:05d}",
+        toolsets=frozenset({"basics"}),
+        scopes=frozenset({"mcp:tools"}),
+        version="2026-01-01T00:00:00+00:00",
+    )
 
 
 async def build_cost(*, users: int) -> dict[str, float]:
@@ -62,8 +66,13 @@ async def build_cost(*, users: int) -> dict[str, float]:
     for record in records:
         await cache.get(record)
     hit = (time.perf_counter() - started) / users
-    return {"bare_sdk_build_us": bare * 1e6, "factory_build_us": factory_build * 1e6, "cache_miss_us": miss * 1e6,
-            "cache_hit_us": hit * 1e6, "users": users}
+    return {
+        "bare_sdk_build_us": bare * 1e6,
+        "factory_build_us": factory_build * 1e6,
+        "cache_miss_us": miss * 1e6,
+        "cache_hit_us": hit * 1e6,
+        "users": users,
+    }
 
 
 async def memory_per_server(*, users: int) -> dict[str, float]:
@@ -108,9 +117,15 @@ async def many_users(*, users: int, requests: int, cache_size: int, seed: int = 
     tracemalloc.stop()
     distinct = len(set(order))
     return {
-        "users": users, "distinct_seen": distinct, "requests": requests, "cache_size": cache_size,
-        "builds": cache.builds, "hit_rate": 1 - cache.builds / requests, "largest_cache": largest,
-        "memory_samples_mib": [round(s / 2**20, 1) for s in samples], "peak_mib": peak / 2**20,
+        "users": users,
+        "distinct_seen": distinct,
+        "requests": requests,
+        "cache_size": cache_size,
+        "builds": cache.builds,
+        "hit_rate": 1 - cache.builds / requests,
+        "largest_cache": largest,
+        "memory_samples_mib": [round(s / 2**20, 1) for s in samples],
+        "peak_mib": peak / 2**20,
         "seconds": elapsed,
     }
 

@@ -1,10 +1,10 @@
 """The processes a benchmark run needs: the full-stack function and the bare baseline.
 
-    full_env(firestore_host, key)   settings the full-stack function runs with (JWT HS256, Firestore)
-    Function.start(kind, env)       functions-framework serving functions/main.py ("full") or the
-                                    bare baseline ("bare") on a free loopback port, as deployed
-    seed_user(uid)                  the user record the benchmark's tokens name
-    mint(key, uid, audience)        an HS256 token the full stack accepts
+full_env(firestore_host, key)   settings the full-stack function runs with (JWT HS256, Firestore)
+Function.start(kind, env)       functions-framework serving functions/main.py ("full") or the
+                                bare baseline ("bare") on a free loopback port, as deployed
+seed_user(uid)                  the user record the benchmark's tokens name
+mint(key, uid, audience)        an HS256 token the full stack accepts
 """
 
 from __future__ import annotations
@@ -59,14 +59,29 @@ def full_env(
 
 
 def function_command(kind: str, port: int) -> list[str]:
-    return [sys.executable, "-m", "functions_framework", "--source", str(SOURCES[kind]), "--target", "mcp",
-            "--asgi", "--host", "127.0.0.1", "--port", str(port)]
+    return [
+        sys.executable,
+        "-m",
+        "functions_framework",
+        "--source",
+        str(SOURCES[kind]),
+        "--target",
+        "mcp",
+        "--asgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
 
 
 def clean_env(extra: dict[str, str]) -> dict[str, str]:
     """This process's environment without any MCP_AUTH_* or emulator setting, plus ``extra``."""
-    base = {k: v for k, v in os.environ.items()
-            if not k.startswith("MCP_AUTH_") and k not in ("FIRESTORE_EMULATOR_HOST", "K_SERVICE")}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("MCP_AUTH_") and k not in ("FIRESTORE_EMULATOR_HOST", "K_SERVICE")
+    }
     return {**base, **extra}
 
 
@@ -87,11 +102,15 @@ class Function:
         """Start the process and return at once (``started_at`` is just before the spawn)."""
         port = free_port()
         env = clean_env({**env, "MCP_AUTH_RESOURCE_URL": f"http://127.0.0.1:{port}/mcp"} if kind == "full" else env)
-        log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
+        log = tempfile.TemporaryFile()
         started = time.perf_counter()
-        process = subprocess.Popen(  # noqa: S603 - fixed argv
-            function_command(kind, port), env=env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, cwd=ROOT,
+        process = subprocess.Popen(
+            function_command(kind, port),
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=ROOT,
         )
         return cls(kind=kind, port=port, process=process, log=log, started_at=started)
 

@@ -88,8 +88,12 @@ def first_request(pair: Pair) -> dict[str, Any]:
     if not answered(response.status_code, response.content):
         raise RuntimeError(f"the full stack answered {response.status_code}: {response.text[:300]}")
     counts = pair.proxy.snapshot() - before
-    return {"at": time.time(), "reads": CountingProxy.reads(counts), "writes": CountingProxy.writes(counts),
-            "methods": dict(counts)}
+    return {
+        "at": time.time(),
+        "reads": CountingProxy.reads(counts),
+        "writes": CountingProxy.writes(counts),
+        "methods": dict(counts),
+    }
 
 
 def matrix(
@@ -110,11 +114,14 @@ def matrix(
             flip = not flip
             cell: dict[str, Any] = {"protocol": protocol, "concurrency": concurrency}
             for kind in order:
-                cell[kind] = pair.load(kind, protocol, concurrency=concurrency, duration=duration,
-                                       warmup=max(5, warmup // concurrency))
-            progress(f"  {protocol} x{concurrency}: bare {cell['bare']['rps']:.0f} req/s "
-                     f"p99 {cell['bare']['p99_ms']:.1f} ms | full {cell['full']['rps']:.0f} req/s "
-                     f"p99 {cell['full']['p99_ms']:.1f} ms, errors {cell['bare']['errors']}/{cell['full']['errors']}")
+                cell[kind] = pair.load(
+                    kind, protocol, concurrency=concurrency, duration=duration, warmup=max(5, warmup // concurrency)
+                )
+            progress(
+                f"  {protocol} x{concurrency}: bare {cell['bare']['rps']:.0f} req/s "
+                f"p99 {cell['bare']['p99_ms']:.1f} ms | full {cell['full']['rps']:.0f} req/s "
+                f"p99 {cell['full']['p99_ms']:.1f} ms, errors {cell['bare']['errors']}/{cell['full']['errors']}"
+            )
             cells.append(cell)
     return cells
 

@@ -19,8 +19,10 @@ def _random_64() -> str:
 
 
 async def test_ipv6_addresses_in_one_64_share_the_failed_authentication_limit(firestore_emulator):
-    settings = local_settings(MCP_AUTH_RATE_LIMIT_IP="3/day",  # day windows: no boundary
-                              GOOGLE_CLOUD_PROJECT=TEST_PROJECT)
+    settings = local_settings(
+        MCP_AUTH_RATE_LIMIT_IP="3/day",  # day windows: no boundary
+        GOOGLE_CLOUD_PROJECT=TEST_PROJECT,
+    )
     app = wrap_server(lambda record: MCPServer("t"), settings=settings)
     rotating, neighbour = _random_64(), _random_64()
     async with local_client(app) as client:
@@ -45,8 +47,13 @@ def test_the_pipeline_is_request_log_then_edge_then_router():
 
     app = _app()
     assert app.stages == (RequestLog, EdgeMiddleware)
-    assert set(app.router.paths) == {"/mcp", "/healthz", "/readyz", "/.well-known/oauth-protected-resource",
-                                     "/.well-known/oauth-protected-resource/mcp"}
+    assert set(app.router.paths) == {
+        "/mcp",
+        "/healthz",
+        "/readyz",
+        "/.well-known/oauth-protected-resource",
+        "/.well-known/oauth-protected-resource/mcp",
+    }
 
 
 async def test_what_the_edge_refuses_is_still_logged_with_its_reason(caplog):
@@ -59,7 +66,8 @@ async def test_what_the_edge_refuses_is_still_logged_with_its_reason(caplog):
     assert r.status_code == 421
     lines = [rec for rec in caplog.records if rec.name == "mcp_auth.request"]
     assert [(rec.httpRequest["status"], rec.outcome, rec.route) for rec in lines] == [
-        (421, "misdirected_request", "mcp")]
+        (421, "misdirected_request", "mcp")
+    ]
 
 
 async def test_an_unknown_path_passes_the_edge_and_gets_a_404_with_the_security_headers():

@@ -31,8 +31,9 @@ RFC_6750_DESCRIPTION = {chr(c) for c in (0x20, 0x21, *range(0x23, 0x5C), *range(
 
 
 def _header(error, **options) -> str:
-    return www_authenticate(error, resource_metadata=options.pop("metadata", METADATA),
-                            scopes=options.pop("scopes", ADVERTISED))
+    return www_authenticate(
+        error, resource_metadata=options.pop("metadata", METADATA), scopes=options.pop("scopes", ADVERTISED)
+    )
 
 
 def test_quotes_and_backslashes_in_quoted_values_are_escaped_and_read_back_unchanged():
@@ -84,20 +85,23 @@ def test_without_advertised_scopes_the_challenge_has_no_scope():
     assert "scope" not in challenge(_header(InvalidToken("x"), scopes=()))
 
 
-@pytest.mark.parametrize(("error", "status", "code", "challenged"), [
-    (MissingToken(), 401, "unauthorized", True),
-    (InvalidToken("x"), 401, "invalid_token", True),
-    (ExpiredToken(), 401, "invalid_token", True),
-    (WrongAudience(), 401, "invalid_token", True),
-    (InsufficientScope(["a"]), 403, "insufficient_scope", True),
-    (UnknownUser(), 403, "unknown_user", False),
-    (DisabledUser(), 403, "disabled_user", False),
-    (JwksUnavailable("issuer down"), 503, "jwks_unavailable", False),
-    (SecretUnavailable("secret manager down"), 503, "secret_unavailable", False),
-    (StoreUnavailable("firestore down"), 503, "store_unavailable", False),
-    (CredentialUnavailable("platform down"), 503, "credential_unavailable", False),
-    (ConfigError("bad setting"), 500, "config_error", False),
-])
+@pytest.mark.parametrize(
+    ("error", "status", "code", "challenged"),
+    [
+        (MissingToken(), 401, "unauthorized", True),
+        (InvalidToken("x"), 401, "invalid_token", True),
+        (ExpiredToken(), 401, "invalid_token", True),
+        (WrongAudience(), 401, "invalid_token", True),
+        (InsufficientScope(["a"]), 403, "insufficient_scope", True),
+        (UnknownUser(), 403, "unknown_user", False),
+        (DisabledUser(), 403, "disabled_user", False),
+        (JwksUnavailable("issuer down"), 503, "jwks_unavailable", False),
+        (SecretUnavailable("secret manager down"), 503, "secret_unavailable", False),
+        (StoreUnavailable("firestore down"), 503, "store_unavailable", False),
+        (CredentialUnavailable("platform down"), 503, "credential_unavailable", False),
+        (ConfigError("bad setting"), 500, "config_error", False),
+    ],
+)
 def test_each_error_class_has_its_status_code_and_challenge(error, status, code, challenged):
     response = error_response(error, resource_metadata=METADATA, scopes=ADVERTISED)
     body = json.loads(response.body)
@@ -107,8 +111,9 @@ def test_each_error_class_has_its_status_code_and_challenge(error, status, code,
     assert ("www-authenticate" in response.headers) is challenged  # only authentication errors challenge
 
 
-@pytest.mark.parametrize("error", [JwksUnavailable("x"), SecretUnavailable("x"), StoreUnavailable("x"),
-                                   CredentialUnavailable("x")])
+@pytest.mark.parametrize(
+    "error", [JwksUnavailable("x"), SecretUnavailable("x"), StoreUnavailable("x"), CredentialUnavailable("x")]
+)
 def test_an_upstream_error_tells_the_client_when_to_retry(error):
     response = error_response(error, resource_metadata=METADATA)
     assert response.headers["retry-after"] == str(error.retry_after) == "5"
@@ -124,7 +129,10 @@ def test_error_codes_for_logs_are_snake_case_class_names():
         pass
 
     assert [error_code(e) for e in (ExpiredToken(), DisabledUser(), TooManyThings("x"))] == [
-        "expired_token", "disabled_user", "too_many_things"]
+        "expired_token",
+        "disabled_user",
+        "too_many_things",
+    ]
 
 
 def test_a_plain_error_is_json_no_store_with_its_extra_headers():

@@ -88,24 +88,34 @@ def test_every_setting_is_described():
     assert all(description.endswith(".") and len(description) > 20 for description in SETTINGS.values())
 
 
-@pytest.mark.parametrize(("field", "value", "needle"), [
-    ("tool_timeout", 0, "MCP_AUTH_TOOL_TIMEOUT must be between 1 and 3600"),
-    ("max_body_bytes", 10, "MCP_AUTH_MAX_BODY_BYTES must be between"),
-    ("first_login", "maybe", "MCP_AUTH_FIRST_LOGIN must be one of reject, create"),
-    ("backchannel", "carrier-pigeon", "MCP_AUTH_BACKCHANNEL must be one of firestore, off"),
-    ("jwt_leeway", True, "MCP_AUTH_JWT_LEEWAY must be a whole number"),
-    ("rate_limit_user", "lots", "MCP_AUTH_RATE_LIMIT_USER"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "needle"),
+    [
+        ("tool_timeout", 0, "MCP_AUTH_TOOL_TIMEOUT must be between 1 and 3600"),
+        ("max_body_bytes", 10, "MCP_AUTH_MAX_BODY_BYTES must be between"),
+        ("first_login", "maybe", "MCP_AUTH_FIRST_LOGIN must be one of reject, create"),
+        ("backchannel", "carrier-pigeon", "MCP_AUTH_BACKCHANNEL must be one of firestore, off"),
+        ("jwt_leeway", True, "MCP_AUTH_JWT_LEEWAY must be a whole number"),
+        ("rate_limit_user", "lots", "MCP_AUTH_RATE_LIMIT_USER"),
+    ],
+)
 def test_settings_built_in_code_are_checked_like_settings_from_the_environment(field, value, needle):
     with pytest.raises(ConfigError, match=needle):
-        Settings(resource_url="https://mcp.example.com/mcp", jwt_issuer="https://i.example/",
-                 jwt_jwks_url="https://i.example/jwks", **{field: value})
+        Settings(
+            resource_url="https://mcp.example.com/mcp",
+            jwt_issuer="https://i.example/",
+            jwt_jwks_url="https://i.example/jwks",
+            **{field: value},
+        )
 
 
 def test_a_setting_is_declared_once_and_its_default_applies_whichever_way_settings_are_built():
     from_env = Settings.from_env(BASE)
-    in_code = Settings(resource_url="https://mcp.example.com/mcp", jwt_issuer="https://issuer.example.com/",
-                       jwt_jwks_url="https://issuer.example.com/jwks")
+    in_code = Settings(
+        resource_url="https://mcp.example.com/mcp",
+        jwt_issuer="https://issuer.example.com/",
+        jwt_jwks_url="https://issuer.example.com/jwks",
+    )
     assert from_env == in_code
     assert in_code.jwt_audience == in_code.resource_url and in_code.rate_limits.user.limit == 600
 

@@ -20,8 +20,11 @@ JSON = {"Content-Type": "application/json", "Accept": "application/json, text/ev
 
 
 async def test_every_response_carries_security_headers(client):
-    for r in (await client.get("/healthz"), await client.post("/mcp", headers=JSON, content=b"{}"),
-              await client.get("/nope")):
+    for r in (
+        await client.get("/healthz"),
+        await client.post("/mcp", headers=JSON, content=b"{}"),
+        await client.get("/nope"),
+    ):
         assert r.headers["x-content-type-options"] == "nosniff"
         assert r.headers["strict-transport-security"].startswith("max-age=")
         assert r.headers["cache-control"] == "no-store"
@@ -29,12 +32,14 @@ async def test_every_response_carries_security_headers(client):
 
 
 async def test_cors_is_closed_except_for_configured_origins(client):
-    r = await client.options("/mcp", headers={"Origin": "https://evil.example",
-                                              "Access-Control-Request-Method": "POST"})
+    r = await client.options(
+        "/mcp", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+    )
     assert r.status_code == 403
     assert "access-control-allow-origin" not in r.headers
-    r = await client.options("/mcp", headers={"Origin": "https://app.example.com",
-                                              "Access-Control-Request-Method": "POST"})
+    r = await client.options(
+        "/mcp", headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "POST"}
+    )
     assert r.status_code == 204
     assert r.headers["access-control-allow-origin"] == "https://app.example.com"
     assert "authorization" in r.headers["access-control-allow-headers"]
@@ -45,8 +50,10 @@ async def test_cors_is_closed_except_for_configured_origins(client):
     assert "MCP-Protocol-Version" in r.headers["access-control-expose-headers"]
 
 
-@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded",
-                                          "multipart/form-data; boundary=x", "application/jsonx"])
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/jsonx"],
+)
 async def test_mcp_post_must_be_json(client, content_type):
     headers = {"Accept": "application/json"} | ({"Content-Type": content_type} if content_type else {})
     r = await client.post("/mcp", headers=headers, content=b"{}")

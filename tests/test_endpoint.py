@@ -25,8 +25,9 @@ def secret() -> str:
     return "the secret"
 
 
-FACTORY = ToolsetFactory([Toolset("basics", tools=[tool(echo, scopes=["mcp:tools"]),
-                                                   tool(secret, scopes=["admin:secrets"])])])
+FACTORY = ToolsetFactory(
+    [Toolset("basics", tools=[tool(echo, scopes=["mcp:tools"]), tool(secret, scopes=["admin:secrets"])])]
+)
 
 
 @pytest.fixture
@@ -64,10 +65,18 @@ SCHEME = "Use the Bearer scheme: 'Authorization: Bearer <token>'."
 NO_TOKEN = "The Authorization header has no token after 'Bearer'."
 
 
-@pytest.mark.parametrize(("authorization", "description"), [
-    ("Basic dXNlcjpwYXNz", SCHEME), ("Token abc", SCHEME), ("Bearer:abc", SCHEME), ("JWT a.b.c", SCHEME),
-    ("Bearer", NO_TOKEN), ("Bearer ", NO_TOKEN), ("Bearer \t ", NO_TOKEN),
-])
+@pytest.mark.parametrize(
+    ("authorization", "description"),
+    [
+        ("Basic dXNlcjpwYXNz", SCHEME),
+        ("Token abc", SCHEME),
+        ("Bearer:abc", SCHEME),
+        ("JWT a.b.c", SCHEME),
+        ("Bearer", NO_TOKEN),
+        ("Bearer ", NO_TOKEN),
+        ("Bearer \t ", NO_TOKEN),
+    ],
+)
 async def test_a_non_bearer_scheme_or_an_empty_bearer_is_refused_saying_what_to_send(app, authorization, description):
     async with local_client(app) as client:
         r = await client.post("/mcp", **mcp_request(headers={"Authorization": authorization}))
@@ -119,8 +128,9 @@ async def test_the_users_request_limit_answers_429_with_retry_after(local_app, a
     app = local_app(FACTORY, MCP_AUTH_RATE_LIMIT_USER="2/day")  # day windows: no boundary in a test
     other = await make_user(toolsets=("basics",), scopes=("mcp:tools",))
     async with local_client(app) as client:
-        statuses = [(await client.post("/mcp", **mcp_request(token=local_token(alice.uid)))).status_code
-                    for _ in range(2)]
+        statuses = [
+            (await client.post("/mcp", **mcp_request(token=local_token(alice.uid)))).status_code for _ in range(2)
+        ]
         limited = await client.post("/mcp", **mcp_request(token=local_token(alice.uid)))
         others = await client.post("/mcp", **mcp_request(token=local_token(other.uid)))
     assert statuses == [200, 200]

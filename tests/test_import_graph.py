@@ -15,11 +15,31 @@ import ast
 from pathlib import Path
 
 LIB = Path(__file__).resolve().parents[1] / "lib"
-FOUNDATION = {f"mcp_auth.{m}" for m in ("errors", "config", "setting", "rates", "proxies", "challenge", "logs", "http",
-                                         "bounded_json", "principal", "_sdk")}
+FOUNDATION = {
+    f"mcp_auth.{m}"
+    for m in (
+        "errors",
+        "config",
+        "setting",
+        "rates",
+        "proxies",
+        "challenge",
+        "logs",
+        "http",
+        "bounded_json",
+        "principal",
+        "_sdk",
+    )
+}
 COMPOSITION = {"mcp_auth.services", "mcp_auth.endpoint", "mcp_auth.app"}
-ABOVE_COMPOSITION = ("mcp_auth", "mcp_auth.app", "mcp_auth.endpoint", "mcp_auth.stdio", "mcp_auth.cli",
-                     "mcp_auth.devtools")
+ABOVE_COMPOSITION = (
+    "mcp_auth",
+    "mcp_auth.app",
+    "mcp_auth.endpoint",
+    "mcp_auth.stdio",
+    "mcp_auth.cli",
+    "mcp_auth.devtools",
+)
 
 
 def _name(path: Path) -> str:
@@ -40,7 +60,7 @@ class _Imports(ast.NodeVisitor):
     def __init__(self) -> None:
         self.found: set[str] = set()
 
-    def visit_If(self, node: ast.If) -> None:  # noqa: N802
+    def visit_If(self, node: ast.If) -> None:
         test = node.test
         if getattr(test, "id", None) == "TYPE_CHECKING" or getattr(test, "attr", None) == "TYPE_CHECKING":
             for child in node.orelse:
@@ -48,10 +68,10 @@ class _Imports(ast.NodeVisitor):
             return
         self.generic_visit(node)
 
-    def visit_Import(self, node: ast.Import) -> None:  # noqa: N802
+    def visit_Import(self, node: ast.Import) -> None:
         self.found |= {t for a in node.names if (t := _target(a.name))}
 
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:  # noqa: N802
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         if node.module and not node.level:
             self.found |= {t for a in node.names if (t := _target(f"{node.module}.{a.name}"))}
 
@@ -116,8 +136,11 @@ def test_the_foundation_imports_only_the_foundation():
 
 
 def test_the_store_layer_imports_only_the_foundation_and_itself():
-    up = {m: sorted(t for t in GRAPH[m] if t not in FOUNDATION and not _within(t, ("mcp_auth.store",)))
-          for m in GRAPH if _within(m, ("mcp_auth.store",))}
+    up = {
+        m: sorted(t for t in GRAPH[m] if t not in FOUNDATION and not _within(t, ("mcp_auth.store",)))
+        for m in GRAPH
+        if _within(m, ("mcp_auth.store",))
+    }
     assert {m: t for m, t in up.items() if t} == {}
 
 

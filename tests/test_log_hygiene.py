@@ -56,7 +56,8 @@ async def test_a_full_credential_scenario_logs_no_secret(
     fn = start_function(**credential_stack.env(MCP_AUTH_LOG_LEVEL="DEBUG", MCP_AUTH_PLATFORM_FORWARD_USER_TOKEN="true"))
     leak_watch.watch_file(fn.log)
     alice, bob, carol = (
-        await make_user(toolsets=("github",)), await make_user(toolsets=("github",)),
+        await make_user(toolsets=("github",)),
+        await make_user(toolsets=("github",)),
         await make_user(toolsets=("github",)),
     )
     alice_token = credential_stack.connect_github(alice.uid, "alice-gh", ["alpha"])
@@ -96,7 +97,7 @@ async def test_a_full_credential_scenario_logs_no_secret(
         for user in (alice, bob, carol):
             try:
                 await resolver.resolve(user.uid, "github", user_token=leak_watch.secret(secrets.token_urlsafe(20)))
-            except Exception as exc:  # noqa: BLE001 - failures are part of the scenario; their text is scanned
+            except Exception as exc:
                 logging.getLogger("tests.hygiene").warning("resolve failed: %s %r", exc, exc)
             else:
                 logging.getLogger("tests.hygiene").debug("resolved %r", await resolver.resolve(user.uid, "github"))

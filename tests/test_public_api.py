@@ -14,13 +14,53 @@ import mcp_auth
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPECTED = [
-    "AuthError", "AuthProvider", "ConfigError", "Conflict", "Credential", "CredentialNotConnected",
-    "CredentialUnavailable", "Credentials", "CredentialsNotConfigured", "DisabledUser", "Document", "ExpiredToken",
-    "InsufficientScope", "InvalidToken", "JwksUnavailable", "McpAuthApp", "McpAuthError", "MissingToken", "NotFound",
-    "Principal", "SecretUnavailable", "Settings", "StoreUnavailable", "TaskPolicy", "TasksExtension", "Toolset",
-    "ToolsetFactory", "ToolsetPrompt", "ToolsetResource", "UnknownUser", "UpstreamError", "UserCollection",
-    "UserContext", "UserError", "UserRecord", "UserStore", "WrongAudience", "current_user", "forget_user_credential",
-    "http_client", "prompt", "resource", "task_elicit", "task_input", "tool", "user_credential", "user_store",
+    "AuthError",
+    "AuthProvider",
+    "ConfigError",
+    "Conflict",
+    "Credential",
+    "CredentialNotConnected",
+    "CredentialUnavailable",
+    "Credentials",
+    "CredentialsNotConfigured",
+    "DisabledUser",
+    "Document",
+    "ExpiredToken",
+    "InsufficientScope",
+    "InvalidToken",
+    "JwksUnavailable",
+    "McpAuthApp",
+    "McpAuthError",
+    "MissingToken",
+    "NotFound",
+    "Principal",
+    "SecretUnavailable",
+    "Settings",
+    "StoreUnavailable",
+    "TaskPolicy",
+    "TasksExtension",
+    "Toolset",
+    "ToolsetFactory",
+    "ToolsetPrompt",
+    "ToolsetResource",
+    "UnknownUser",
+    "UpstreamError",
+    "UserCollection",
+    "UserContext",
+    "UserError",
+    "UserRecord",
+    "UserStore",
+    "WrongAudience",
+    "current_user",
+    "forget_user_credential",
+    "http_client",
+    "prompt",
+    "resource",
+    "task_elicit",
+    "task_input",
+    "tool",
+    "user_credential",
+    "user_store",
     "wrap_server",
 ]
 
@@ -65,8 +105,15 @@ def test_the_framework_never_loads_the_template_or_rewrites_the_process():
         for module, _ in _imports(path):
             if module.split(".")[0] in ("functions", "toolsets", "factory", "main"):
                 offences.append(f"{path.relative_to(ROOT)} imports {module}")
-        for needle in ("sys.path.insert", "sys.path.append", "os.environ[", "os.environ.setdefault", "os.putenv",
-                       "spec_from_file_location", "run_path("):
+        for needle in (
+            "sys.path.insert",
+            "sys.path.append",
+            "os.environ[",
+            "os.environ.setdefault",
+            "os.putenv",
+            "spec_from_file_location",
+            "run_path(",
+        ):
             if needle in text:
                 offences.append(f"{path.relative_to(ROOT)} uses {needle}")
     assert offences == []

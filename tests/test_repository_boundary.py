@@ -20,8 +20,13 @@ REPOSITORIES = (
     "lib/mcp_auth/oauth/store.py",
     "lib/mcp_auth/ratelimit/windows.py",
 )
-WIRING = ("lib/mcp_auth/services.py", "lib/mcp_auth/cli/", "lib/mcp_auth/devtools/", "lib/mcp_auth/auth/api_keys.py",
-          "lib/mcp_auth/oauth/__init__.py")
+WIRING = (
+    "lib/mcp_auth/services.py",
+    "lib/mcp_auth/cli/",
+    "lib/mcp_auth/devtools/",
+    "lib/mcp_auth/auth/api_keys.py",
+    "lib/mcp_auth/oauth/__init__.py",
+)
 """Modules that may obtain the client, only to hand it to a repository."""
 ACCESS_METHODS = frozenset({"collection_group", "collections", "document", "get_all", "recursive_delete"})
 CLIENT_FACTORIES = frozenset({"firestore_client"})
@@ -35,7 +40,8 @@ def violations(source: str, *, may_build_client: bool = False) -> list[str]:
             names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
             imported = [f"{n}.{a.name}" for n in names for a in getattr(node, "names", [])] + names
             if any(n.startswith("google.cloud.firestore") or n == "google.cloud.firestore" for n in imported) or (
-                isinstance(node, ast.ImportFrom) and node.module == "google.cloud"
+                isinstance(node, ast.ImportFrom)
+                and node.module == "google.cloud"
                 and any(a.name.startswith("firestore") for a in node.names)
             ):
                 found.append(f"{node.lineno}: imports the Firestore library")
@@ -59,8 +65,12 @@ def _on_store_handle(receiver: ast.expr) -> bool:
 
 
 def _python_files() -> list[Path]:
-    return sorted(p for folder in ("lib", "functions") for p in (ROOT / folder).rglob("*.py")
-                  if "egg-info" not in p.parts and "__pycache__" not in p.parts)
+    return sorted(
+        p
+        for folder in ("lib", "functions")
+        for p in (ROOT / folder).rglob("*.py")
+        if "egg-info" not in p.parts and "__pycache__" not in p.parts
+    )
 
 
 def _listed(path: Path, listing: tuple[str, ...]) -> bool:
@@ -79,14 +89,17 @@ def test_no_code_outside_the_repository_layer_touches_firestore_directly():
     assert offenders == {}, f"Firestore access outside the repository layer (use the store handle): {offenders}"
 
 
-@pytest.mark.parametrize("source", [
-    "from google.cloud import firestore",
-    "import google.cloud.firestore_v1 as fs",
-    "from google.cloud.firestore_v1.base_query import FieldFilter",
-    "client.collection('users').document(uid).get()",
-    "db.collection_group('notes').stream()",
-    "from mcp_auth.store.firestore import firestore_client\nfirestore_client(project=None)",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from google.cloud import firestore",
+        "import google.cloud.firestore_v1 as fs",
+        "from google.cloud.firestore_v1.base_query import FieldFilter",
+        "client.collection('users').document(uid).get()",
+        "db.collection_group('notes').stream()",
+        "from mcp_auth.store.firestore import firestore_client\nfirestore_client(project=None)",
+    ],
+)
 def test_the_scan_catches_each_way_of_bypassing_the_handle(source):
     assert violations(source)
 

@@ -20,9 +20,12 @@ from mcp_auth import Toolset, ToolsetFactory, current_user, tool
 from tests._fixtures.http import MODERN, mcp_request, messages
 from tests._fixtures.local_app import LOCAL, local_client, local_token
 
-ASK = ElicitRequest(params=ElicitRequestFormParams(
-    message="Go ahead?", requested_schema={"type": "object", "properties": {"ok": {"type": "boolean"}},
-                                           "required": ["ok"]}))
+ASK = ElicitRequest(
+    params=ElicitRequestFormParams(
+        message="Go ahead?",
+        requested_schema={"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]},
+    )
+)
 ANSWER = {"confirm": {"action": "accept", "content": {"ok": True}}}
 INVALID_PARAMS = -32602
 OTHER = "https://other.example.com"
@@ -32,8 +35,9 @@ async def proceed(ctx: Context) -> InputRequiredResult | str:
     """Asks for a confirmation, then proceeds with what it wrote into the state the first time."""
     answer = (ctx.input_responses or {}).get("confirm")
     if not ctx.request_state or not isinstance(answer, ElicitResult) or answer.action != "accept":
-        return InputRequiredResult(input_requests={"confirm": ASK},
-                                   request_state=json.dumps({"asked_for": current_user().user_id}))
+        return InputRequiredResult(
+            input_requests={"confirm": ASK}, request_state=json.dumps({"asked_for": current_user().user_id})
+        )
     return f"proceeding for {json.loads(ctx.request_state)['asked_for']}"
 
 
@@ -43,8 +47,12 @@ FACTORY = ToolsetFactory([Toolset("basics", tools=[tool(proceed)])])
 async def _round(app: Any, uid: str, *, base: str = LOCAL, **params: Any) -> dict[str, Any]:
     """One stateless tools/call of ``proceed`` as ``uid``; the JSON-RPC answer."""
     meta = {"io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}}
-    request = mcp_request("tools/call", {"name": "proceed", "arguments": {}, "_meta": meta, **params},
-                          token=local_token(uid, audience=f"{base}/mcp"), protocol=MODERN)
+    request = mcp_request(
+        "tools/call",
+        {"name": "proceed", "arguments": {}, "_meta": meta, **params},
+        token=local_token(uid, audience=f"{base}/mcp"),
+        protocol=MODERN,
+    )
     async with local_client(app, base) as client:
         response = await client.post("/mcp", **request)
     assert response.status_code in (200, 400), response.text
@@ -67,8 +75,10 @@ def _proceeded(answer: dict[str, Any]) -> str:
 
 
 def _refused(answer: dict[str, Any]) -> bool:
-    return answer.get("error", {}).get("code") == INVALID_PARAMS and \
-        answer["error"]["message"] == "Invalid or expired requestState"
+    return (
+        answer.get("error", {}).get("code") == INVALID_PARAMS
+        and answer["error"]["message"] == "Invalid or expired requestState"
+    )
 
 
 @pytest.fixture
@@ -80,8 +90,10 @@ async def alice(make_user):
 def shared_key(secret_manager):
     """A request-state key secret with one version; the settings that name it."""
     secret_manager.create_secret("request-state", os.urandom(32))
-    return {"MCP_AUTH_REQUEST_STATE_KEY_SECRET": f"projects/{secret_manager.project}/secrets/request-state",
-            "MCP_AUTH_SECRET_MANAGER_ENDPOINT": secret_manager.endpoint}
+    return {
+        "MCP_AUTH_REQUEST_STATE_KEY_SECRET": f"projects/{secret_manager.project}/secrets/request-state",
+        "MCP_AUTH_SECRET_MANAGER_ENDPOINT": secret_manager.endpoint,
+    }
 
 
 async def test_the_state_is_sealed_and_completes_its_users_retry_but_not_another_users(local_app, alice, make_user):
@@ -109,8 +121,7 @@ async def test_a_state_sealed_by_an_instance_with_a_key_of_its_own_is_refused_el
 
 async def test_instances_sharing_the_key_accept_each_others_state(local_app, alice, shared_key):
     first, second = local_app(FACTORY, **shared_key), local_app(FACTORY, **shared_key)
-    assert _proceeded(await _retry(second, alice.uid, await _state(first, alice.uid))) == \
-        f"proceeding for {alice.uid}"
+    assert _proceeded(await _retry(second, alice.uid, await _state(first, alice.uid))) == f"proceeding for {alice.uid}"
 
 
 async def test_the_state_is_bound_to_the_resource_url(local_app, alice, shared_key):

@@ -83,9 +83,12 @@ def test_the_async_firestore_client_still_keeps_its_api_where_it_is_closed():
 def test_no_other_module_reaches_a_private_name_of_the_sdk(path):
     tree = ast.parse(path.read_text())
     private_imports = [
-        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
-        and node.module.split(".")[0] in ("mcp", "sse_starlette") and any(
-            part.startswith("_") for part in node.module.split(".") + [a.name for a in node.names])
+        node.module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        and node.module
+        and node.module.split(".")[0] in ("mcp", "sse_starlette")
+        and any(part.startswith("_") for part in node.module.split(".") + [a.name for a in node.names])
     ]
     assert private_imports == []
     assert "noqa: SLF001" not in path.read_text()

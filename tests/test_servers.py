@@ -20,7 +20,7 @@ def ping() -> str:
     return "pong"
 
 
-def page(id: str) -> str:  # noqa: A002 - the template's variable
+def page(id: str) -> str:
     """A page."""
     return id
 
@@ -30,8 +30,12 @@ def greeting(name: str = "you") -> str:
     return f"Hello {name}"
 
 
-ONE = Toolset("one", tools=[tool(ping, scopes=["a"])], resources=[resource(page, "page://{id}", scopes=["b"])],
-              prompts=[prompt(greeting, scopes=["c"])])
+ONE = Toolset(
+    "one",
+    tools=[tool(ping, scopes=["a"])],
+    resources=[resource(page, "page://{id}", scopes=["b"])],
+    prompts=[prompt(greeting, scopes=["c"])],
+)
 FACTORY = ToolsetFactory([ONE])
 
 
@@ -112,9 +116,12 @@ def test_a_server_is_assembled_from_the_selected_toolsets_with_the_scope_of_each
     assert server.name == "mcp-auth-server"
 
 
-@pytest.mark.parametrize(("select", "message"), [
-    (lambda user, toolsets: [Toolset("stranger")], "does not hold"),
-])
+@pytest.mark.parametrize(
+    ("select", "message"),
+    [
+        (lambda user, toolsets: [Toolset("stranger")], "does not hold"),
+    ],
+)
 def test_a_selection_outside_the_factory_is_refused(select, message):
     from mcp_auth import ConfigError
 

@@ -23,8 +23,10 @@ def _env(function_env: dict[str, str]) -> dict[str, str]:
 
 def _server(function_env: dict[str, str], *args: str) -> StdioServerParameters:
     return StdioServerParameters(
-        command=sys.executable, args=["-m", "mcp_auth.cli", "stdio", *args],
-        env=_env(function_env), cwd=str(ROOT),
+        command=sys.executable,
+        args=["-m", "mcp_auth.cli", "stdio", *args],
+        env=_env(function_env),
+        cwd=str(ROOT),
     )
 
 
@@ -48,9 +50,14 @@ async def test_stdio_gives_a_user_without_toolsets_no_tools(
 
 
 def test_stdio_refuses_to_run_without_an_explicit_user(function_env: dict[str, str]) -> None:
-    result = subprocess.run(  # noqa: S603 - fixed argv
-        [sys.executable, "-m", "mcp_auth.cli", "stdio"], env=_env(function_env), cwd=ROOT,
-        capture_output=True, text=True, timeout=60, check=False,
+    result = subprocess.run(
+        [sys.executable, "-m", "mcp_auth.cli", "stdio"],
+        env=_env(function_env),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 2
     assert "--user" in result.stderr
@@ -58,9 +65,15 @@ def test_stdio_refuses_to_run_without_an_explicit_user(function_env: dict[str, s
 
 
 def test_stdio_refuses_an_unknown_user_with_a_message_on_stderr(function_env: dict[str, str]) -> None:
-    result = subprocess.run(  # noqa: S603 - fixed argv
-        [sys.executable, "-m", "mcp_auth.cli", "stdio", "--user", "nobody-at-all"], env=_env(function_env), cwd=ROOT,
-        capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
+    result = subprocess.run(
+        [sys.executable, "-m", "mcp_auth.cli", "stdio", "--user", "nobody-at-all"],
+        env=_env(function_env),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 2
     assert "nobody-at-all" in result.stderr
@@ -91,9 +104,13 @@ async def test_stdout_carries_json_rpc_messages_and_nothing_else(
     import json
 
     user = await make_user(toolsets=("basics",))
-    with subprocess.Popen(  # noqa: S603 - fixed argv
-        [sys.executable, "-m", "mcp_auth.cli", "stdio", "--user", user.uid], env=_env(function_env), cwd=ROOT,
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    with subprocess.Popen(
+        [sys.executable, "-m", "mcp_auth.cli", "stdio", "--user", user.uid],
+        env=_env(function_env),
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     ) as process:
         assert process.stdin is not None and process.stdout is not None
 
@@ -101,8 +118,18 @@ async def test_stdout_carries_json_rpc_messages_and_nothing_else(
             process.stdin.write((json.dumps(message) + "\n").encode())
             process.stdin.flush()
 
-        send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}})
+        send(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-06-18",
+                    "capabilities": {},
+                    "clientInfo": {"name": "raw", "version": "1"},
+                },
+            }
+        )
         first = json.loads(process.stdout.readline())
         send({"jsonrpc": "2.0", "method": "notifications/initialized"})
         send({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})

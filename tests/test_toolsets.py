@@ -28,7 +28,7 @@ def echo(text: str) -> str:
     return text
 
 
-async def missing(id: str) -> str:  # noqa: A002
+async def missing(id: str) -> str:
     """Always missing."""
     raise NotFound("No note with that id.")
 
@@ -54,29 +54,35 @@ def test_strict_tools_refuse_unknown_arguments_and_say_so_in_their_schema():
     assert tool(echo).fn_metadata.validate_arguments({"text": "x", "txet": "y"})["text"] == "x"  # lenient by default
 
 
-@pytest.mark.parametrize(("build", "message"), [
-    (lambda: Toolset("Bad Name"), "lower-case"),
-    (lambda: Toolset("t", tools=[echo]), "built with tool"),
-    (lambda: Toolset("t", tools=[tool(echo), tool(echo)]), "two tools named 'echo'"),
-    (lambda: tool(echo, scopes="mcp:tools"), "list of scope names"),
-    (lambda: tool(echo, scopes=["has space"]), "not a scope name"),
-    (lambda: resource(echo, "page://{unclosed"), "not a valid URI template"),
-    (lambda: ToolsetFactory([Toolset("t"), Toolset("t")]), "Two toolsets are named 't'"),
-    (lambda: ToolsetFactory([Toolset("a", tools=[tool(echo)]), Toolset("b", tools=[tool(echo)])]), "in both"),
-    (lambda: ToolsetFactory(["notes"]), "takes Toolset objects"),
-])
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: Toolset("Bad Name"), "lower-case"),
+        (lambda: Toolset("t", tools=[echo]), "built with tool"),
+        (lambda: Toolset("t", tools=[tool(echo), tool(echo)]), "two tools named 'echo'"),
+        (lambda: tool(echo, scopes="mcp:tools"), "list of scope names"),
+        (lambda: tool(echo, scopes=["has space"]), "not a scope name"),
+        (lambda: resource(echo, "page://{unclosed"), "not a valid URI template"),
+        (lambda: ToolsetFactory([Toolset("t"), Toolset("t")]), "Two toolsets are named 't'"),
+        (lambda: ToolsetFactory([Toolset("a", tools=[tool(echo)]), Toolset("b", tools=[tool(echo)])]), "in both"),
+        (lambda: ToolsetFactory(["notes"]), "takes Toolset objects"),
+    ],
+)
 def test_a_malformed_toolset_is_refused_at_import_with_what_to_fix(build, message):
     with pytest.raises(ConfigError, match=message):
         build()
 
 
-@pytest.mark.parametrize(("error", "kind", "expected", "text"), [
-    (NotFound("No note with that id."), "tool", ToolError, "No note with that id."),
-    (StoreUnavailable("down"), "tool", ToolError, "Temporarily unavailable, retryable: down"),
-    (NotFound("gone"), "resource", ResourceNotFoundError, "gone"),
-    (Conflict("changed"), "resource", ResourceError, "changed"),
-    (CredentialNotConnected("github", display_name="GitHub"), "tool", ToolError, "connect GitHub"),
-])
+@pytest.mark.parametrize(
+    ("error", "kind", "expected", "text"),
+    [
+        (NotFound("No note with that id."), "tool", ToolError, "No note with that id."),
+        (StoreUnavailable("down"), "tool", ToolError, "Temporarily unavailable, retryable: down"),
+        (NotFound("gone"), "resource", ResourceNotFoundError, "gone"),
+        (Conflict("changed"), "resource", ResourceError, "changed"),
+        (CredentialNotConnected("github", display_name="GitHub"), "tool", ToolError, "connect GitHub"),
+    ],
+)
 def test_framework_errors_become_the_mcp_error_of_the_handlers_kind(error, kind, expected, text):
     translated = mcp_error(error, kind)
     assert type(translated) is expected and text in str(translated)

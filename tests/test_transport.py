@@ -83,8 +83,9 @@ async def test_a_tool_that_reports_progress_is_answered_with_sse_progress_first(
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/event-stream")
     *progress, final = messages(r)
-    assert [(m["method"], m["params"]["progress"]) for m in progress] == [("notifications/progress", n)
-                                                                         for n in (1, 2, 3)]
+    assert [(m["method"], m["params"]["progress"]) for m in progress] == [
+        ("notifications/progress", n) for n in (1, 2, 3)
+    ]
     assert final["result"]["content"][0]["text"] == "counted to 3"
 
 
@@ -99,9 +100,20 @@ async def _post_streaming(app, request: dict[str, Any], on_chunk) -> list[bytes]
     """One POST straight through ASGI, each body chunk handed to ``on_chunk`` as it is sent (httpx's ASGI
     transport would hold the response until it ends)."""
     headers = [(k.lower().encode(), v.encode()) for k, v in {"Host": "local", **request["headers"]}.items()]
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-             "path": "/mcp", "raw_path": b"/mcp", "query_string": b"", "root_path": "", "headers": headers,
-             "client": ("127.0.0.1", 50000), "server": ("local", 80)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/mcp",
+        "raw_path": b"/mcp",
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("local", 80),
+    }
     chunks: list[bytes] = []
     sent = False
     finished = asyncio.Event()
@@ -134,8 +146,9 @@ async def test_an_idle_stream_carries_keep_alive_comments_until_the_tool_answers
             GATE["open"].set()  # release the tool only once a keep-alive has arrived
 
     async with asyncio.timeout(30):  # a stream that never comments would otherwise wait for ever
-        chunks = await _post_streaming(_serving(keepalive=0.05), _call("wait", {}, progressToken="p"),
-                                       open_on_a_comment)
+        chunks = await _post_streaming(
+            _serving(keepalive=0.05), _call("wait", {}, progressToken="p"), open_on_a_comment
+        )
     stream = b"".join(chunks).decode()
     assert any(line.startswith(":") for line in stream.splitlines())
     assert '"released"' in stream

@@ -59,8 +59,9 @@ class Issues(BaseModel):
     issues: list[Issue]
 
 
-async def _github(method: str, path: str, *, params: dict[str, Any] | None = None,
-                  json: dict[str, Any] | None = None) -> Any:
+async def _github(
+    method: str, path: str, *, params: dict[str, Any] | None = None, json: dict[str, Any] | None = None
+) -> Any:
     credential = await user_credential(PROVIDER, display_name=NAME)
     headers = {
         "Authorization": credential.authorization,
@@ -68,8 +69,9 @@ async def _github(method: str, path: str, *, params: dict[str, Any] | None = Non
         "X-GitHub-Api-Version": "2022-11-28",
     }
     try:
-        response = await http_client().request(method, api_url() + path, params=params, json=json, headers=headers,
-                                               timeout=TIMEOUT)
+        response = await http_client().request(
+            method, api_url() + path, params=params, json=json, headers=headers, timeout=TIMEOUT
+        )
     except httpx.TimeoutException:
         raise ToolError(f"{NAME} did not answer in time; try again.") from None
     except httpx.TransportError:
@@ -108,8 +110,9 @@ async def list_my_repositories(
 
 
 async def create_issue(
-    repository: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$",
-                            description="The repository as owner/name."),
+    repository: str = Field(
+        pattern=r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$", description="The repository as owner/name."
+    ),
     title: str = Field(min_length=1, max_length=256, description="The issue's title."),
     body: str = Field(default="", max_length=65_536, description="The issue's text (Markdown)."),
 ) -> Issue:

@@ -72,14 +72,26 @@ def _notes() -> UserCollection:
 
 def _note(doc: Document) -> Note:
     d = doc.data
-    return Note(id=doc.id, title=d.get("title", ""), body=d.get("body", ""), tags=list(d.get("tags") or []),
-                created_at=d["created_at"], updated_at=d["updated_at"], version=doc.version)
+    return Note(
+        id=doc.id,
+        title=d.get("title", ""),
+        body=d.get("body", ""),
+        tags=list(d.get("tags") or []),
+        created_at=d["created_at"],
+        updated_at=d["updated_at"],
+        version=doc.version,
+    )
 
 
 def _summary(doc: Document) -> NoteSummary:
     d = doc.data
-    return NoteSummary(id=doc.id, title=d.get("title", ""), tags=list(d.get("tags") or []),
-                       created_at=d["created_at"], version=doc.version)
+    return NoteSummary(
+        id=doc.id,
+        title=d.get("title", ""),
+        tags=list(d.get("tags") or []),
+        created_at=d["created_at"],
+        version=doc.version,
+    )
 
 
 def _fields(title: str | None, body: str | None, tags: list[str] | None) -> dict[str, Any]:
@@ -97,14 +109,20 @@ async def create_note(
     title: Title,
     body: Body = "",
     tags: Tags | None = None,
-    request_id: Annotated[str | None, Field(max_length=128, pattern=r"^[A-Za-z0-9._:-]+$",
-                                            description="Your id for this request; a retry with it is safe.")] = None,
+    request_id: Annotated[
+        str | None,
+        Field(
+            max_length=128,
+            pattern=r"^[A-Za-z0-9._:-]+$",
+            description="Your id for this request; a retry with it is safe.",
+        ),
+    ] = None,
 ) -> Note:
     """Create a note. Send a request_id to make retries safe (the same id returns the same note)."""
     return _note(await _notes().create(_fields(title, body, tags or []), request_id=request_id))
 
 
-async def get_note(id: NoteId) -> Note:  # noqa: A002 - the argument clients see
+async def get_note(id: NoteId) -> Note:
     """Get one of your notes by id."""
     return _note(await _notes().get(id))
 
@@ -117,7 +135,7 @@ async def list_notes(tag: Tag | None = None, limit: Limit = 20, cursor: CursorAr
 
 
 async def update_note(
-    id: NoteId,  # noqa: A002
+    id: NoteId,
     version: Version,
     title: Title | None = None,
     body: Body | None = None,
@@ -130,7 +148,7 @@ async def update_note(
     return _note(await _notes().update(id, fields, version=version))
 
 
-async def delete_note(id: NoteId, version: Version | None = None) -> Deleted:  # noqa: A002
+async def delete_note(id: NoteId, version: Version | None = None) -> Deleted:
     """Delete a note (only if still at ``version``, when given)."""
     await _notes().delete(id, version=version)
     return Deleted(id=id, deleted=True)
@@ -157,7 +175,7 @@ async def search_notes(
     return NotePage(notes=[_summary(d) for d in docs], next_cursor=next_cursor)
 
 
-async def note_resource(id: str) -> str:  # noqa: A002
+async def note_resource(id: str) -> str:
     """The note as JSON (the same answer as get_note); a foreign or unknown id reads like a missing one."""
     return _note(await _notes().get(id)).model_dump_json()
 
@@ -186,7 +204,15 @@ TOOLSET = Toolset(
         tool(delete_note, scopes=[WRITE], strict=True, structured_output=True),
         tool(search_notes, scopes=[READ], strict=True, structured_output=True),
     ],
-    resources=[resource(note_resource, "note://{id}", name="note", description="One of your notes, as JSON.",
-                        mime_type="application/json", scopes=[READ])],
+    resources=[
+        resource(
+            note_resource,
+            "note://{id}",
+            name="note",
+            description="One of your notes, as JSON.",
+            mime_type="application/json",
+            scopes=[READ],
+        )
+    ],
     prompts=[prompt(summarize_notes, scopes=[READ])],
 )

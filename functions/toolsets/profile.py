@@ -57,9 +57,7 @@ def _settings(stored: dict[str, Any]) -> ProfileSettings:
     try:
         return ProfileSettings.model_validate(known)
     except ValidationError:
-        return ProfileSettings.model_validate(
-            {k: v for k, v in known.items() if _valid(k, v)}
-        )
+        return ProfileSettings.model_validate({k: v for k, v in known.items() if _valid(k, v)})
 
 
 def _valid(key: str, value: Any) -> bool:
@@ -72,8 +70,14 @@ def _valid(key: str, value: Any) -> bool:
 
 def _profile(settings: dict[str, Any], version: str) -> Profile:
     user = current_user()
-    return Profile(user_id=user.user_id, auth_method=user.auth_method, scopes=sorted(user.scopes),
-                   toolsets=sorted(user.record.toolsets), settings=_settings(settings), version=version)
+    return Profile(
+        user_id=user.user_id,
+        auth_method=user.auth_method,
+        scopes=sorted(user.scopes),
+        toolsets=sorted(user.record.toolsets),
+        settings=_settings(settings),
+        version=version,
+    )
 
 
 async def get_profile() -> Profile:

@@ -37,7 +37,7 @@ def lowlevel_server(server: MCPServer) -> Server[Any]:
     Touches ``MCPServer._lowlevel_server``. Watch for: a public accessor, or a session manager
     that takes an ``MCPServer``.
     """
-    return server._lowlevel_server  # noqa: SLF001
+    return server._lowlevel_server
 
 
 def set_sse_keepalive(seconds: float) -> None:
@@ -55,7 +55,7 @@ def set_sse_keepalive(seconds: float) -> None:
 
     AppStatus.disable_automatic_graceful_drain()
     EventSourceResponse.DEFAULT_PING_INTERVAL = seconds
-    modern._SSE_PING_INTERVAL = float(seconds)  # noqa: SLF001
+    modern._SSE_PING_INTERVAL = float(seconds)
 
 
 STATELESS_REQUEST_HOOK = "_handle_stateless_request"
@@ -67,31 +67,31 @@ Watch for: a transport factory argument on the session manager."""
 def manager_task_group(manager: Any) -> Any:
     """The task group ``StreamableHTTPSessionManager.run()`` opens (``_task_group``), which the overridden
     hook starts the request's server in. Watch for: the same as ``STATELESS_REQUEST_HOOK``."""
-    return manager._task_group  # noqa: SLF001
+    return manager._task_group
 
 
 def manager_lifespan_state(manager: Any) -> Any:
     """The lifespan state ``run()`` keeps (``_lifespan_state``), passed on to the served connection."""
-    return manager._lifespan_state  # noqa: SLF001
+    return manager._lifespan_state
 
 
 def read_stream_writer(transport: Any) -> Any:
     """The sending end of a ``StreamableHTTPServerTransport``'s read stream (``_read_stream_writer``, set
     by ``connect()``): a client's reply routed from another instance enters the transport there.
     Watch for: a public way to feed a message into a connected transport."""
-    return transport._read_stream_writer  # noqa: SLF001
+    return transport._read_stream_writer
 
 
 def apply_extension(server: MCPServer, extension: Any) -> None:
     """Add an extension to an ``MCPServer`` already built: the two steps its constructor takes
     (``_apply_extension``, ``_install_extension_interceptor``). Watch for: ``MCPServer.add_extension``."""
-    server._apply_extension(extension)  # noqa: SLF001
-    server._install_extension_interceptor()  # noqa: SLF001
+    server._apply_extension(extension)
+    server._install_extension_interceptor()
 
 
 async def close_firestore_client(client: Any) -> None:
     """Close an async Firestore client's gRPC channel (``_firestore_api_internal.transport``); the async
     client has no ``close()``. Watch for: ``AsyncClient.close``."""
-    api = client._firestore_api_internal  # noqa: SLF001
+    api = client._firestore_api_internal
     if api is not None:
         await api.transport.close()

@@ -53,20 +53,33 @@ class McpAuthApp:
         settings = services.settings
         mcp_path = urlsplit(settings.resource_url).path or "/"
         document = get_only(MetadataDocument(settings))
-        self.router = Router({
-            **{path: ("extra", route) for path, route in services.routes.items()},
-            **{path: ("metadata", document) for path in metadata_paths(settings)},
-            "/healthz": ("healthz", get_only(liveness)),
-            "/readyz": ("readyz", get_only(Readiness(lambda: services.users, services.secrets,
-                                                     settings.secret_names))),
-            mcp_path: ("mcp", McpEndpoint(services)),
-        }, mcp_path=mcp_path)
-        body_limits = {path: getattr(route, "max_body_bytes", DEFAULT_BODY_BYTES) for path, route in
-                       services.routes.items()}
+        self.router = Router(
+            {
+                **{path: ("extra", route) for path, route in services.routes.items()},
+                **{path: ("metadata", document) for path in metadata_paths(settings)},
+                "/healthz": ("healthz", get_only(liveness)),
+                "/readyz": (
+                    "readyz",
+                    get_only(Readiness(lambda: services.users, services.secrets, settings.secret_names)),
+                ),
+                mcp_path: ("mcp", McpEndpoint(services)),
+            },
+            mcp_path=mcp_path,
+        )
+        body_limits = {
+            path: getattr(route, "max_body_bytes", DEFAULT_BODY_BYTES) for path, route in services.routes.items()
+        }
         stages: list[tuple[type, dict[str, object]]] = [
-            (RequestLog, {"route_of": self.router.route_name, "trusted_proxies": settings.trusted_proxies,
-                          "project": settings.project, "active_users": services.active_users,
-                          "audit": services.audit}),
+            (
+                RequestLog,
+                {
+                    "route_of": self.router.route_name,
+                    "trusted_proxies": settings.trusted_proxies,
+                    "project": settings.project,
+                    "active_users": services.active_users,
+                    "audit": services.audit,
+                },
+            ),
             (EdgeMiddleware, {"settings": settings, "mcp_path": mcp_path, "body_limits": body_limits}),
         ]
         if services.tracing is not None:
@@ -87,7 +100,7 @@ class McpAuthApp:
         return self.services.users
 
     @property
-    def servers(self):  # noqa: ANN201 - mcp_auth.servers.ServerCache
+    def servers(self):
         return self.services.servers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

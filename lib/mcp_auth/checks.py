@@ -22,8 +22,10 @@ def configuration_problems(settings: Settings, factory: ToolsetFactory) -> list[
     known = factory.toolsets
     unknown = sorted(set(settings.default_toolsets) - set(known))
     if unknown:
-        problems.append(f"MCP_AUTH_DEFAULT_TOOLSETS names {', '.join(unknown)}, which the factory does not hold "
-                        f"(known: {', '.join(sorted(known)) or 'none'}).")
+        problems.append(
+            f"MCP_AUTH_DEFAULT_TOOLSETS names {', '.join(unknown)}, which the factory does not hold "
+            f"(known: {', '.join(sorted(known)) or 'none'})."
+        )
     defaults = [known[name] for name in settings.default_toolsets if name in known]
     granted = frozenset(settings.default_scopes)
     if defaults and not any(required_scopes(t.meta) <= granted for toolset in defaults for t in toolset.tools):
@@ -35,6 +37,8 @@ def configuration_problems(settings: Settings, factory: ToolsetFactory) -> list[
         )
     unused = sorted(set(settings.scopes_supported) - factory.scopes)
     if unused:
-        problems.append(f"MCP_AUTH_SCOPES_SUPPORTED advertises {', '.join(unused)}, which no tool, resource or prompt "
-                        "uses: remove it (the toolsets' own scopes are advertised without it).")
+        problems.append(
+            f"MCP_AUTH_SCOPES_SUPPORTED advertises {', '.join(unused)}, which no tool, resource or prompt "
+            "uses: remove it (the toolsets' own scopes are advertised without it)."
+        )
     return problems

@@ -37,163 +37,308 @@ EXTERNAL: dict[str, str] = {
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     # -- the deployment -------------------------------------------------------------------
-    resource_url: str = setting("MCP_AUTH_RESOURCE_URL", REQUIRED, kind="url",
-                                doc="Public URL of the MCP endpoint (https://host/mcp): PRM `resource` and default "
-                                    "audience.")
-    factory: str = setting("MCP_AUTH_FACTORY", "factory:FACTORY",
-                           doc="The team's ToolsetFactory as module:attribute.")
-    project: str | None = setting("GOOGLE_CLOUD_PROJECT", None,
-                                  doc="Google Cloud project id (set by Cloud Run; any id with the emulator).")
-    on_cloud_run: bool = setting("K_SERVICE", False, kind="present",
-                                 doc="Set by Cloud Run; its presence forbids the development-only settings.")
+    resource_url: str = setting(
+        "MCP_AUTH_RESOURCE_URL",
+        REQUIRED,
+        kind="url",
+        doc="Public URL of the MCP endpoint (https://host/mcp): PRM `resource` and default audience.",
+    )
+    factory: str = setting("MCP_AUTH_FACTORY", "factory:FACTORY", doc="The team's ToolsetFactory as module:attribute.")
+    project: str | None = setting(
+        "GOOGLE_CLOUD_PROJECT", None, doc="Google Cloud project id (set by Cloud Run; any id with the emulator)."
+    )
+    on_cloud_run: bool = setting(
+        "K_SERVICE", False, kind="present", doc="Set by Cloud Run; its presence forbids the development-only settings."
+    )
     firestore_database: str = setting("MCP_AUTH_FIRESTORE_DATABASE", "(default)", doc="Firestore database id.")
-    log_level: str = setting("MCP_AUTH_LOG_LEVEL", "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
-                             doc="Log level of the JSON log lines.")
+    log_level: str = setting(
+        "MCP_AUTH_LOG_LEVEL",
+        "INFO",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        doc="Log level of the JSON log lines.",
+    )
     # -- authentication -------------------------------------------------------------------
-    providers: tuple[str, ...] = setting("MCP_AUTH_PROVIDERS", ("jwt",),
-                                         doc="Comma-separated auth providers, tried in order: jwt, introspection, "
-                                             "api_key, oauth, dev.")
+    providers: tuple[str, ...] = setting(
+        "MCP_AUTH_PROVIDERS",
+        ("jwt",),
+        doc="Comma-separated auth providers, tried in order: jwt, introspection, api_key, oauth, dev.",
+    )
     jwt_issuer: str | None = setting("MCP_AUTH_JWT_ISSUER", None, doc="Required `iss` of accepted JWTs.")
-    jwt_audience: str | None = setting("MCP_AUTH_JWT_AUDIENCE", None, shown_default="MCP_AUTH_RESOURCE_URL",
-                                       doc="Required `aud` of accepted JWTs.")
-    jwt_hs256_key: str | None = setting("MCP_AUTH_JWT_HS256_KEY", None, secret=True,
-                                        doc="HS256 key given directly (local development only; refused on Cloud Run).")
-    jwt_hs_secret: str | None = setting("MCP_AUTH_JWT_HS_SECRET", None,
-                                        doc="Secret Manager secret holding the HS256 key; its two newest enabled "
-                                            "versions verify.")
-    jwt_jwks_url: str | None = setting("MCP_AUTH_JWT_JWKS_URL", None, kind="url",
-                                       doc="JWKS URL of the issuer, for RS256/PS256/ES256/EdDSA tokens.")
-    jwt_jwks_refresh_cooldown: int = setting("MCP_AUTH_JWT_JWKS_REFRESH_COOLDOWN", 30, low=0, high=3600,
-                                             doc="Least seconds between JWKS refetches on an unknown kid.")
-    jwt_leeway: int = setting("MCP_AUTH_JWT_LEEWAY", 30, low=0, high=60,
-                              doc="Clock skew in seconds allowed on exp/nbf/iat.")
+    jwt_audience: str | None = setting(
+        "MCP_AUTH_JWT_AUDIENCE", None, shown_default="MCP_AUTH_RESOURCE_URL", doc="Required `aud` of accepted JWTs."
+    )
+    jwt_hs256_key: str | None = setting(
+        "MCP_AUTH_JWT_HS256_KEY",
+        None,
+        secret=True,
+        doc="HS256 key given directly (local development only; refused on Cloud Run).",
+    )
+    jwt_hs_secret: str | None = setting(
+        "MCP_AUTH_JWT_HS_SECRET",
+        None,
+        doc="Secret Manager secret holding the HS256 key; its two newest enabled versions verify.",
+    )
+    jwt_jwks_url: str | None = setting(
+        "MCP_AUTH_JWT_JWKS_URL", None, kind="url", doc="JWKS URL of the issuer, for RS256/PS256/ES256/EdDSA tokens."
+    )
+    jwt_jwks_refresh_cooldown: int = setting(
+        "MCP_AUTH_JWT_JWKS_REFRESH_COOLDOWN",
+        30,
+        low=0,
+        high=3600,
+        doc="Least seconds between JWKS refetches on an unknown kid.",
+    )
+    jwt_leeway: int = setting(
+        "MCP_AUTH_JWT_LEEWAY", 30, low=0, high=60, doc="Clock skew in seconds allowed on exp/nbf/iat."
+    )
     jwt_user_claim: str = setting("MCP_AUTH_JWT_USER_CLAIM", "sub", doc="Claim holding the user id.")
-    introspection_url: str | None = setting("MCP_AUTH_INTROSPECTION_URL", None, kind="url",
-                                            doc="RFC 7662 introspection endpoint, for opaque OAuth tokens.")
-    introspection_client_id: str | None = setting("MCP_AUTH_INTROSPECTION_CLIENT_ID", None,
-                                                  doc="Client id this server introspects with.")
-    introspection_secret: str | None = setting("MCP_AUTH_INTROSPECTION_SECRET", None,
-                                               doc="Secret Manager secret holding the introspection client secret.")
-    api_key_pepper_secret: str | None = setting("MCP_AUTH_API_KEY_PEPPER_SECRET", None,
-                                                doc="Secret Manager secret holding the API-key hashing pepper.")
-    api_key_pepper: str | None = setting("MCP_AUTH_API_KEY_PEPPER", None, secret=True,
-                                         doc="API-key pepper given directly (local development only; refused on "
-                                             "Cloud Run).")
-    auth_cache_ttl: int = setting("MCP_AUTH_AUTH_CACHE_TTL", 300, low=1, high=3600,
-                                  doc="Seconds a verified credential stays cached (never past its expiry).")
-    dev_user: str | None = setting("MCP_AUTH_DEV_USER", None,
-                                   doc="User id the development provider authenticates every request as (local "
-                                       "only).")
+    introspection_url: str | None = setting(
+        "MCP_AUTH_INTROSPECTION_URL", None, kind="url", doc="RFC 7662 introspection endpoint, for opaque OAuth tokens."
+    )
+    introspection_client_id: str | None = setting(
+        "MCP_AUTH_INTROSPECTION_CLIENT_ID", None, doc="Client id this server introspects with."
+    )
+    introspection_secret: str | None = setting(
+        "MCP_AUTH_INTROSPECTION_SECRET", None, doc="Secret Manager secret holding the introspection client secret."
+    )
+    api_key_pepper_secret: str | None = setting(
+        "MCP_AUTH_API_KEY_PEPPER_SECRET", None, doc="Secret Manager secret holding the API-key hashing pepper."
+    )
+    api_key_pepper: str | None = setting(
+        "MCP_AUTH_API_KEY_PEPPER",
+        None,
+        secret=True,
+        doc="API-key pepper given directly (local development only; refused on Cloud Run).",
+    )
+    auth_cache_ttl: int = setting(
+        "MCP_AUTH_AUTH_CACHE_TTL",
+        300,
+        low=1,
+        high=3600,
+        doc="Seconds a verified credential stays cached (never past its expiry).",
+    )
+    dev_user: str | None = setting(
+        "MCP_AUTH_DEV_USER", None, doc="User id the development provider authenticates every request as (local only)."
+    )
     # -- users ------------------------------------------------------------------------------
-    first_login: str = setting("MCP_AUTH_FIRST_LOGIN", "reject", choices=("reject", "create"),
-                               meaning="create gives an authenticated user without a record one with the defaults; "
-                                       "reject refuses them (403).",
-                               doc="What to do with an authenticated user that has no record: create or reject.")
-    default_toolsets: tuple[str, ...] = setting("MCP_AUTH_DEFAULT_TOOLSETS", (),
-                                                doc="Comma-separated toolsets a record created on first login gets.")
-    default_scopes: tuple[str, ...] = setting("MCP_AUTH_DEFAULT_SCOPES", (),
-                                              doc="Comma-separated scopes a record created on first login gets.")
-    user_cache_ttl: int = setting("MCP_AUTH_USER_CACHE_TTL", 30, low=0, high=3600,
-                                  doc="Seconds an instance trusts a cached user record before rereading it.")
-    server_cache_size: int = setting("MCP_AUTH_SERVER_CACHE_SIZE", 1024, low=1, high=1_000_000,
-                                     doc="How many per-user MCP servers an instance keeps built.")
+    first_login: str = setting(
+        "MCP_AUTH_FIRST_LOGIN",
+        "reject",
+        choices=("reject", "create"),
+        meaning="create gives an authenticated user without a record one with the defaults; reject refuses them (403).",
+        doc="What to do with an authenticated user that has no record: create or reject.",
+    )
+    default_toolsets: tuple[str, ...] = setting(
+        "MCP_AUTH_DEFAULT_TOOLSETS", (), doc="Comma-separated toolsets a record created on first login gets."
+    )
+    default_scopes: tuple[str, ...] = setting(
+        "MCP_AUTH_DEFAULT_SCOPES", (), doc="Comma-separated scopes a record created on first login gets."
+    )
+    user_cache_ttl: int = setting(
+        "MCP_AUTH_USER_CACHE_TTL",
+        30,
+        low=0,
+        high=3600,
+        doc="Seconds an instance trusts a cached user record before rereading it.",
+    )
+    server_cache_size: int = setting(
+        "MCP_AUTH_SERVER_CACHE_SIZE",
+        1024,
+        low=1,
+        high=1_000_000,
+        doc="How many per-user MCP servers an instance keeps built.",
+    )
     # -- discovery and the HTTP edge -----------------------------------------------------
-    authorization_servers: tuple[str, ...] = setting("MCP_AUTH_AUTHORIZATION_SERVERS", (), kind="urls",
-                                                     doc="Comma-separated issuer URLs advertised in protected-resource "
-                                                         "metadata.")
-    scopes_supported: tuple[str, ...] = setting("MCP_AUTH_SCOPES_SUPPORTED", (),
-                                                doc="Comma-separated scopes advertised beyond those the toolsets use.")
-    allowed_hosts: tuple[str, ...] = setting("MCP_AUTH_ALLOWED_HOSTS", (), shown_default="the resource URL's host",
-                                             doc="Comma-separated Host values accepted.")
-    allowed_origins: tuple[str, ...] = setting("MCP_AUTH_ALLOWED_ORIGINS", (),
-                                               doc="Comma-separated browser Origins accepted (CORS is closed without "
-                                                   "them).")
-    trusted_proxies: tuple[str, ...] = setting("MCP_AUTH_TRUSTED_PROXIES", (),
-                                               doc="Comma-separated load balancer addresses whose X-Forwarded-For/-"
-                                                   "Proto are trusted.")
-    max_body_bytes: int = setting("MCP_AUTH_MAX_BODY_BYTES", 1_048_576, low=1024, high=32 * 1_048_576,
-                                  doc="Largest accepted MCP request body in bytes.")
-    sse_keepalive: int = setting("MCP_AUTH_SSE_KEEPALIVE", 15, low=1, high=60,
-                                 doc="Seconds between keep-alive comments on an idle SSE stream.")
-    tool_timeout: int = setting("MCP_AUTH_TOOL_TIMEOUT", 60, low=1, high=3600,
-                                doc="Seconds a tool call may run before it is cancelled and the client told why.")
-    backchannel: str = setting("MCP_AUTH_BACKCHANNEL", "firestore", choices=BACKCHANNELS,
-                               meaning="firestore routes clients' replies to server requests, off refuses server "
-                                       "requests.",
-                               doc="Server requests (elicit, sample, roots) to handshake-era clients: firestore or "
-                                   "off.")
-    request_state_key_secret: str | None = setting("MCP_AUTH_REQUEST_STATE_KEY_SECRET", None,
-                                                   doc="Secret Manager secret holding the key sealing input_required "
-                                                       "requestState.")
+    authorization_servers: tuple[str, ...] = setting(
+        "MCP_AUTH_AUTHORIZATION_SERVERS",
+        (),
+        kind="urls",
+        doc="Comma-separated issuer URLs advertised in protected-resource metadata.",
+    )
+    scopes_supported: tuple[str, ...] = setting(
+        "MCP_AUTH_SCOPES_SUPPORTED", (), doc="Comma-separated scopes advertised beyond those the toolsets use."
+    )
+    allowed_hosts: tuple[str, ...] = setting(
+        "MCP_AUTH_ALLOWED_HOSTS",
+        (),
+        shown_default="the resource URL's host",
+        doc="Comma-separated Host values accepted.",
+    )
+    allowed_origins: tuple[str, ...] = setting(
+        "MCP_AUTH_ALLOWED_ORIGINS", (), doc="Comma-separated browser Origins accepted (CORS is closed without them)."
+    )
+    trusted_proxies: tuple[str, ...] = setting(
+        "MCP_AUTH_TRUSTED_PROXIES",
+        (),
+        doc="Comma-separated load balancer addresses whose X-Forwarded-For/-Proto are trusted.",
+    )
+    max_body_bytes: int = setting(
+        "MCP_AUTH_MAX_BODY_BYTES",
+        1_048_576,
+        low=1024,
+        high=32 * 1_048_576,
+        doc="Largest accepted MCP request body in bytes.",
+    )
+    sse_keepalive: int = setting(
+        "MCP_AUTH_SSE_KEEPALIVE", 15, low=1, high=60, doc="Seconds between keep-alive comments on an idle SSE stream."
+    )
+    tool_timeout: int = setting(
+        "MCP_AUTH_TOOL_TIMEOUT",
+        60,
+        low=1,
+        high=3600,
+        doc="Seconds a tool call may run before it is cancelled and the client told why.",
+    )
+    backchannel: str = setting(
+        "MCP_AUTH_BACKCHANNEL",
+        "firestore",
+        choices=BACKCHANNELS,
+        meaning="firestore routes clients' replies to server requests, off refuses server requests.",
+        doc="Server requests (elicit, sample, roots) to handshake-era clients: firestore or off.",
+    )
+    request_state_key_secret: str | None = setting(
+        "MCP_AUTH_REQUEST_STATE_KEY_SECRET",
+        None,
+        doc="Secret Manager secret holding the key sealing input_required requestState.",
+    )
     # -- downstream credentials -----------------------------------------------------------
-    platform_url: str | None = setting("MCP_AUTH_PLATFORM_URL", None, kind="url",
-                                       doc="Base URL of the platform's credential API (GET "
-                                           "/api/credentials/{user}/{provider}).")
-    platform_token_secret: str | None = setting("MCP_AUTH_PLATFORM_TOKEN_SECRET", None,
-                                                doc="Secret Manager secret holding the service token sent to the "
-                                                    "platform.")
-    platform_forward_user_token: bool = setting("MCP_AUTH_PLATFORM_FORWARD_USER_TOKEN", False,
-                                                doc="true: also send the caller's bearer token to the platform.")
-    webhook_secret: str | None = setting("MCP_AUTH_WEBHOOK_SECRET", None,
-                                         doc="Secret Manager secret holding the HMAC key of the credential-updated "
-                                             "webhook.")
-    credential_cache_ttl: int = setting("MCP_AUTH_CREDENTIAL_CACHE_TTL", 300, low=1, high=3600,
-                                        doc="Seconds a downstream credential stays cached.")
+    platform_url: str | None = setting(
+        "MCP_AUTH_PLATFORM_URL",
+        None,
+        kind="url",
+        doc="Base URL of the platform's credential API (GET /api/credentials/{user}/{provider}).",
+    )
+    platform_token_secret: str | None = setting(
+        "MCP_AUTH_PLATFORM_TOKEN_SECRET",
+        None,
+        doc="Secret Manager secret holding the service token sent to the platform.",
+    )
+    platform_forward_user_token: bool = setting(
+        "MCP_AUTH_PLATFORM_FORWARD_USER_TOKEN", False, doc="true: also send the caller's bearer token to the platform."
+    )
+    webhook_secret: str | None = setting(
+        "MCP_AUTH_WEBHOOK_SECRET",
+        None,
+        doc="Secret Manager secret holding the HMAC key of the credential-updated webhook.",
+    )
+    credential_cache_ttl: int = setting(
+        "MCP_AUTH_CREDENTIAL_CACHE_TTL", 300, low=1, high=3600, doc="Seconds a downstream credential stays cached."
+    )
     # -- secrets ------------------------------------------------------------------------------
-    secret_manager_endpoint: str | None = setting("MCP_AUTH_SECRET_MANAGER_ENDPOINT", None, kind="url",
-                                                  doc="Secret Manager endpoint override for an emulator (refused on "
-                                                      "Cloud Run).")
-    secret_refresh_seconds: int = setting("MCP_AUTH_SECRET_REFRESH_SECONDS", 300, low=1, high=86_400,
-                                          doc="Seconds before a cached secret is reread.")
+    secret_manager_endpoint: str | None = setting(
+        "MCP_AUTH_SECRET_MANAGER_ENDPOINT",
+        None,
+        kind="url",
+        doc="Secret Manager endpoint override for an emulator (refused on Cloud Run).",
+    )
+    secret_refresh_seconds: int = setting(
+        "MCP_AUTH_SECRET_REFRESH_SECONDS", 300, low=1, high=86_400, doc="Seconds before a cached secret is reread."
+    )
     # -- rate limits ----------------------------------------------------------------------
-    rate_limit_ip: str = setting("MCP_AUTH_RATE_LIMIT_IP", "60/minute",
-                                 doc="Failed or unauthenticated requests per client address (N/unit, or off).")
-    rate_limit_user: str = setting("MCP_AUTH_RATE_LIMIT_USER", "600/minute",
-                                   doc="Requests per user across all instances (N/unit, or off).")
-    rate_limit_tool: str = setting("MCP_AUTH_RATE_LIMIT_TOOL", "120/minute",
-                                   doc="Calls per user per tool across all instances (N/unit, or off).")
-    rate_limit_lease: int = setting("MCP_AUTH_RATE_LIMIT_LEASE", 10, low=1, high=1000,
-                                    doc="Units an instance takes per Firestore write to a shared window.")
+    rate_limit_ip: str = setting(
+        "MCP_AUTH_RATE_LIMIT_IP",
+        "60/minute",
+        doc="Failed or unauthenticated requests per client address (N/unit, or off).",
+    )
+    rate_limit_user: str = setting(
+        "MCP_AUTH_RATE_LIMIT_USER", "600/minute", doc="Requests per user across all instances (N/unit, or off)."
+    )
+    rate_limit_tool: str = setting(
+        "MCP_AUTH_RATE_LIMIT_TOOL", "120/minute", doc="Calls per user per tool across all instances (N/unit, or off)."
+    )
+    rate_limit_lease: int = setting(
+        "MCP_AUTH_RATE_LIMIT_LEASE",
+        10,
+        low=1,
+        high=1000,
+        doc="Units an instance takes per Firestore write to a shared window.",
+    )
     rate_limits: RateLimits = field(init=False, repr=False, compare=False)
     # -- the built-in authorization server --------------------------------------------------
-    oauth_upstream_issuer: str = setting("MCP_AUTH_OAUTH_UPSTREAM_ISSUER", "https://accounts.google.com", kind="url",
-                                         doc="OpenID issuer users sign in with.")
-    oauth_upstream_client_id: str | None = setting("MCP_AUTH_OAUTH_UPSTREAM_CLIENT_ID", None,
-                                                   doc="OAuth client id of this deployment at the upstream OpenID "
-                                                       "provider.")
-    oauth_upstream_client_secret: str | None = setting("MCP_AUTH_OAUTH_UPSTREAM_CLIENT_SECRET", None,
-                                                       doc="Secret Manager secret holding that upstream client's "
-                                                           "secret.")
-    oauth_signing_key_secret: str | None = setting("MCP_AUTH_OAUTH_SIGNING_KEY_SECRET", None,
-                                                   doc="Secret Manager secret holding the EC P-256 PEM key that signs "
-                                                       "access tokens.")
-    oauth_allowed_domains: tuple[str, ...] = setting("MCP_AUTH_OAUTH_ALLOWED_DOMAINS", (),
-                                                     doc="Comma-separated email domains (or Workspace hd) whose users "
-                                                         "may sign in.")
-    oauth_allowed_emails: tuple[str, ...] = setting("MCP_AUTH_OAUTH_ALLOWED_EMAILS", (),
-                                                    doc="Comma-separated email addresses that may sign in.")
-    oauth_require_user_record: bool = setting("MCP_AUTH_OAUTH_REQUIRE_USER_RECORD", False,
-                                              doc="true: users whose email already has a user record may sign in.")
-    oauth_access_token_ttl: int = setting("MCP_AUTH_OAUTH_ACCESS_TOKEN_TTL", 600, low=60, high=3600,
-                                          doc="Seconds an issued access token lives.")
-    oauth_refresh_token_ttl: int = setting("MCP_AUTH_OAUTH_REFRESH_TOKEN_TTL", 2_592_000, low=3600, high=7_776_000,
-                                           doc="Seconds an issued refresh token lives.")
-    oauth_registration_rate: int = setting("MCP_AUTH_OAUTH_REGISTRATION_RATE", 10, low=1, high=1000,
-                                           doc="Client registrations accepted per address and minute.")
-    oauth_authorize_rate: int = setting("MCP_AUTH_OAUTH_AUTHORIZE_RATE", 60, low=1, high=10_000,
-                                        doc="Authorization requests accepted per address and minute.")
-    oauth_token_rate: int = setting("MCP_AUTH_OAUTH_TOKEN_RATE", 120, low=1, high=10_000,
-                                    doc="Token requests accepted per address and minute.")
-    oauth_allow_loopback: bool = setting("MCP_AUTH_OAUTH_ALLOW_LOOPBACK", False,
-                                         doc="true: allow http loopback upstream and client documents (tests only).")
+    oauth_upstream_issuer: str = setting(
+        "MCP_AUTH_OAUTH_UPSTREAM_ISSUER",
+        "https://accounts.google.com",
+        kind="url",
+        doc="OpenID issuer users sign in with.",
+    )
+    oauth_upstream_client_id: str | None = setting(
+        "MCP_AUTH_OAUTH_UPSTREAM_CLIENT_ID",
+        None,
+        doc="OAuth client id of this deployment at the upstream OpenID provider.",
+    )
+    oauth_upstream_client_secret: str | None = setting(
+        "MCP_AUTH_OAUTH_UPSTREAM_CLIENT_SECRET",
+        None,
+        doc="Secret Manager secret holding that upstream client's secret.",
+    )
+    oauth_signing_key_secret: str | None = setting(
+        "MCP_AUTH_OAUTH_SIGNING_KEY_SECRET",
+        None,
+        doc="Secret Manager secret holding the EC P-256 PEM key that signs access tokens.",
+    )
+    oauth_allowed_domains: tuple[str, ...] = setting(
+        "MCP_AUTH_OAUTH_ALLOWED_DOMAINS",
+        (),
+        doc="Comma-separated email domains (or Workspace hd) whose users may sign in.",
+    )
+    oauth_allowed_emails: tuple[str, ...] = setting(
+        "MCP_AUTH_OAUTH_ALLOWED_EMAILS", (), doc="Comma-separated email addresses that may sign in."
+    )
+    oauth_require_user_record: bool = setting(
+        "MCP_AUTH_OAUTH_REQUIRE_USER_RECORD",
+        False,
+        doc="true: users whose email already has a user record may sign in.",
+    )
+    oauth_access_token_ttl: int = setting(
+        "MCP_AUTH_OAUTH_ACCESS_TOKEN_TTL", 600, low=60, high=3600, doc="Seconds an issued access token lives."
+    )
+    oauth_refresh_token_ttl: int = setting(
+        "MCP_AUTH_OAUTH_REFRESH_TOKEN_TTL",
+        2_592_000,
+        low=3600,
+        high=7_776_000,
+        doc="Seconds an issued refresh token lives.",
+    )
+    oauth_registration_rate: int = setting(
+        "MCP_AUTH_OAUTH_REGISTRATION_RATE",
+        10,
+        low=1,
+        high=1000,
+        doc="Client registrations accepted per address and minute.",
+    )
+    oauth_authorize_rate: int = setting(
+        "MCP_AUTH_OAUTH_AUTHORIZE_RATE",
+        60,
+        low=1,
+        high=10_000,
+        doc="Authorization requests accepted per address and minute.",
+    )
+    oauth_token_rate: int = setting(
+        "MCP_AUTH_OAUTH_TOKEN_RATE", 120, low=1, high=10_000, doc="Token requests accepted per address and minute."
+    )
+    oauth_allow_loopback: bool = setting(
+        "MCP_AUTH_OAUTH_ALLOW_LOOPBACK",
+        False,
+        doc="true: allow http loopback upstream and client documents (tests only).",
+    )
     # -- observability ----------------------------------------------------------------------
-    audit_firestore: bool = setting("MCP_AUTH_AUDIT_FIRESTORE", False,
-                                    doc="true: also write each audit record to the Firestore `audit` collection.")
-    audit_retention_days: int = setting("MCP_AUTH_AUDIT_RETENTION_DAYS", 30, low=1, high=3650,
-                                        doc="Days an audit document is kept before TTL deletes it.")
-    otel_exporter: str = setting("MCP_AUTH_OTEL_EXPORTER", "none", choices=OTEL_EXPORTERS,
-                                 meaning="otlp exports traces over OTLP/HTTP, none turns tracing off.",
-                                 doc="OpenTelemetry traces: none or otlp (OTLP/HTTP export, needs the otel extra).")
+    audit_firestore: bool = setting(
+        "MCP_AUTH_AUDIT_FIRESTORE", False, doc="true: also write each audit record to the Firestore `audit` collection."
+    )
+    audit_retention_days: int = setting(
+        "MCP_AUTH_AUDIT_RETENTION_DAYS",
+        30,
+        low=1,
+        high=3650,
+        doc="Days an audit document is kept before TTL deletes it.",
+    )
+    otel_exporter: str = setting(
+        "MCP_AUTH_OTEL_EXPORTER",
+        "none",
+        choices=OTEL_EXPORTERS,
+        meaning="otlp exports traces over OTLP/HTTP, none turns tracing off.",
+        doc="OpenTelemetry traces: none or otlp (OTLP/HTTP export, needs the otel extra).",
+    )
 
     def __post_init__(self) -> None:
         from mcp_auth.proxies import parse_networks
@@ -204,9 +349,16 @@ class Settings:
             raise ConfigError("MCP_AUTH_RESOURCE_URL is required: the public URL of the MCP endpoint.")
         if self.jwt_audience is None:
             object.__setattr__(self, "jwt_audience", self.resource_url)  # the audience is bound to this resource
-        object.__setattr__(self, "rate_limits", RateLimits.from_strings(
-            ip=self.rate_limit_ip, user=self.rate_limit_user, tool=self.rate_limit_tool,
-            lease=str(self.rate_limit_lease)))
+        object.__setattr__(
+            self,
+            "rate_limits",
+            RateLimits.from_strings(
+                ip=self.rate_limit_ip,
+                user=self.rate_limit_user,
+                tool=self.rate_limit_tool,
+                lease=str(self.rate_limit_lease),
+            ),
+        )
         parse_networks(self.trusted_proxies)
         if not self.providers:
             raise ConfigError("MCP_AUTH_PROVIDERS is empty: name at least one provider (jwt or dev).")
@@ -291,11 +443,15 @@ class Settings:
                 raise ConfigError("MCP_AUTH_RESOURCE_URL must be https:// on Cloud Run.")
 
     def _check_oauth(self) -> None:
-        missing = [name for name, value in (
-            ("MCP_AUTH_OAUTH_UPSTREAM_CLIENT_ID", self.oauth_upstream_client_id),
-            ("MCP_AUTH_OAUTH_UPSTREAM_CLIENT_SECRET", self.oauth_upstream_client_secret),
-            ("MCP_AUTH_OAUTH_SIGNING_KEY_SECRET", self.oauth_signing_key_secret),
-        ) if not value]
+        missing = [
+            name
+            for name, value in (
+                ("MCP_AUTH_OAUTH_UPSTREAM_CLIENT_ID", self.oauth_upstream_client_id),
+                ("MCP_AUTH_OAUTH_UPSTREAM_CLIENT_SECRET", self.oauth_upstream_client_secret),
+                ("MCP_AUTH_OAUTH_SIGNING_KEY_SECRET", self.oauth_signing_key_secret),
+            )
+            if not value
+        ]
         if missing:
             raise ConfigError(f"The oauth provider (built-in authorization server) needs {', '.join(missing)}.")
         if not (self.oauth_allowed_domains or self.oauth_allowed_emails or self.oauth_require_user_record):

@@ -73,9 +73,7 @@ def current_request() -> RequestContext:
     """The request being served; raises outside a request."""
     request = _current.get()
     if request is None:
-        raise NoUserContext(
-            "current_user() was called outside an authenticated request: call it from a tool handler."
-        )
+        raise NoUserContext("current_user() was called outside an authenticated request: call it from a tool handler.")
     return request
 
 

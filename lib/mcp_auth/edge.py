@@ -38,8 +38,10 @@ DEFAULT_BODY_BYTES = 16 * 1024
 """The body cap of a route that declares none (OAuth forms, metadata, health, unknown paths)."""
 BODY = "mcp_auth.body"
 """Scope key of the body, read once (bounded) by the edge and replayed downstream."""
-_ALLOW_HEADERS = "authorization, content-type, accept, mcp-protocol-version, mcp-session-id, mcp-method, " \
+_ALLOW_HEADERS = (
+    "authorization, content-type, accept, mcp-protocol-version, mcp-session-id, mcp-method, "
     "mcp-name, last-event-id, x-api-key, traceparent"
+)
 _EXPOSE_HEADERS = "WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version"
 _LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 
@@ -90,23 +92,30 @@ class EdgeMiddleware:
         if sum(len(k) + len(v) for k, v in scope["headers"]) > MAX_HEADER_BYTES:
             return _refused(scope, 431, "headers_too_large", f"Request headers exceed {MAX_HEADER_BYTES} bytes.")
         if (headers.get("host") or "").lower() not in self.allowed_hosts:
-            return _refused(scope, 421, "misdirected_request",
-                            "The Host header does not name this server (see MCP_AUTH_ALLOWED_HOSTS).")
+            return _refused(
+                scope,
+                421,
+                "misdirected_request",
+                "The Host header does not name this server (see MCP_AUTH_ALLOWED_HOSTS).",
+            )
         public = scope["path"].startswith("/.well-known/") and scope["method"] in ("GET", "HEAD", "OPTIONS")
         if origin is not None and not cors and not public and origin.rstrip("/").lower() != self.own_origin:
-            return _refused(scope, 403, "forbidden_origin",
-                            "This Origin is not allowed (see MCP_AUTH_ALLOWED_ORIGINS).")
+            return _refused(
+                scope, 403, "forbidden_origin", "This Origin is not allowed (see MCP_AUTH_ALLOWED_ORIGINS)."
+            )
         if scope["method"] == "OPTIONS" and origin is not None:
-            return Response(status_code=204, headers={
-                "Access-Control-Allow-Methods": "POST, GET, OPTIONS",
-                "Access-Control-Allow-Headers": _ALLOW_HEADERS,
-                "Access-Control-Max-Age": "600",
-            })
+            return Response(
+                status_code=204,
+                headers={
+                    "Access-Control-Allow-Methods": "POST, GET, OPTIONS",
+                    "Access-Control-Allow-Headers": _ALLOW_HEADERS,
+                    "Access-Control-Max-Age": "600",
+                },
+            )
         if scope["path"] == self.mcp_path and scope["method"] == "POST":
             content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
             if content_type != "application/json":
-                return _refused(scope, 415, "unsupported_media_type",
-                                "Send the JSON-RPC message as application/json.")
+                return _refused(scope, 415, "unsupported_media_type", "Send the JSON-RPC message as application/json.")
         limit = self.body_limit(scope["path"])
         length = headers.get("content-length")
         if length is not None and (not length.isdigit() or len(length) > 12 or int(length) > limit):
@@ -137,8 +146,11 @@ class EdgeMiddleware:
         body = b"".join(chunks)
         is_mcp_post = scope["path"] == self.mcp_path and scope["method"] == "POST"
         if is_mcp_post and nested_deeper_than(body, MAX_JSON_DEPTH):
-            error = {"jsonrpc": "2.0", "id": None,
-                     "error": {"code": -32700, "message": f"Parse error: JSON nested deeper than {MAX_JSON_DEPTH}."}}
+            error = {
+                "jsonrpc": "2.0",
+                "id": None,
+                "error": {"code": -32700, "message": f"Parse error: JSON nested deeper than {MAX_JSON_DEPTH}."},
+            }
             await Response(json.dumps(error), status_code=400, media_type="application/json")(scope, receive, send)
             return None
         scope[BODY] = body  # read by the app (a client's reply to a server request is not the SDK's)

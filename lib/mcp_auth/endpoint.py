@@ -48,8 +48,12 @@ class McpEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "POST":
-            response = plain_error(405, "method_not_allowed",
-                                   "This endpoint accepts POST only (stateless Streamable HTTP).", {"Allow": "POST"})
+            response = plain_error(
+                405,
+                "method_not_allowed",
+                "This endpoint accepts POST only (stateless Streamable HTTP).",
+                {"Allow": "POST"},
+            )
             await response(scope, receive, send)
             return
         record = record_of(scope)
@@ -89,15 +93,23 @@ class McpEndpoint:
             await error_response(exc, **self._challenge)(scope, receive, send)
             return
         context = RequestContext(
-            user=user, stores=self.services.stores, record=record, resolver=self._resolver,
+            user=user,
+            stores=self.services.stores,
+            record=record,
+            resolver=self._resolver,
             user_token=credentials.bearer if self._forward_token else None,
         )
         settings = self.services.settings
         with request_context(context):
             await serve_mcp(
-                built.server, scope, receive, send,
-                max_body_bytes=settings.max_body_bytes, keepalive_seconds=settings.sse_keepalive,
-                mailbox=self.services.mailbox, uid=user.user_id,
+                built.server,
+                scope,
+                receive,
+                send,
+                max_body_bytes=settings.max_body_bytes,
+                keepalive_seconds=settings.sse_keepalive,
+                mailbox=self.services.mailbox,
+                uid=user.user_id,
             )
 
     async def _authenticate(self, credentials: Credentials, record: RequestRecord | None) -> UserContext:
@@ -109,8 +121,15 @@ class McpEndpoint:
             record.auth_decision = "allowed"
         return UserContext(principal=principal, record=user_record, scopes=effective_scopes(principal, user_record))
 
-    async def _accept_reply(self, user: UserContext, reply: dict[str, Any], record: RequestRecord | None,
-                            scope: Scope, receive: Receive, send: Send) -> None:
+    async def _accept_reply(
+        self,
+        user: UserContext,
+        reply: dict[str, Any],
+        record: RequestRecord | None,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
         """A handshake-era client's answer to a server request: to the waiting request, wherever it is."""
         from starlette.responses import Response
 
@@ -127,8 +146,9 @@ class McpEndpoint:
         await response(scope, receive, send)
 
 
-async def _rate_limited(decision: Decision, record: RequestRecord | None, scope: Scope, receive: Receive,
-                        send: Send) -> None:
+async def _rate_limited(
+    decision: Decision, record: RequestRecord | None, scope: Scope, receive: Receive, send: Send
+) -> None:
     if record is not None:
         record.outcome = "rate_limited"
     await rate_limited_response(decision)(scope, receive, send)

@@ -22,9 +22,7 @@ TIMEOUT = 3.0
 logger = logging.getLogger("mcp_auth")
 
 
-async def check_readiness(
-    users: UserDirectory, secrets: SecretStore | None, secret_names: Sequence[str]
-) -> list[str]:
+async def check_readiness(users: UserDirectory, secrets: SecretStore | None, secret_names: Sequence[str]) -> list[str]:
     """The dependencies that failed (empty when ready): ``firestore``, ``secret_manager``."""
     failing: list[str] = []
     try:
@@ -52,9 +50,15 @@ class Readiness:
     Anyone may call it, so its cost is bounded: at most one probe runs at a time, and its answer serves
     every call for ``interval`` seconds (a probe is one Firestore read and one read per secret)."""
 
-    def __init__(self, users: Callable[[], UserDirectory], secrets: SecretStore | None,
-                 secret_names: Sequence[str], *, interval: float = 2.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        users: Callable[[], UserDirectory],
+        secrets: SecretStore | None,
+        secret_names: Sequence[str],
+        *,
+        interval: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._users, self._secrets, self._names = users, secrets, tuple(secret_names)
         self._interval, self._clock = interval, clock
         self._lock = asyncio.Lock()

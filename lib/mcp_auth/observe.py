@@ -82,8 +82,13 @@ class RequestLog:
     writes the request's one log line (and its audit copy) when it ends."""
 
     def __init__(
-        self, app: ASGIApp, *, route_of: Callable[[str], str], trusted_proxies: tuple[str, ...] = (),
-        project: str | None = None, active_users: ActiveUsers | None = None,
+        self,
+        app: ASGIApp,
+        *,
+        route_of: Callable[[str], str],
+        trusted_proxies: tuple[str, ...] = (),
+        project: str | None = None,
+        active_users: ActiveUsers | None = None,
         audit: FirestoreAuditSink | None = None,
     ) -> None:
         self.app = app
@@ -219,8 +224,10 @@ class AuditMiddleware:
             outcome = "error" if isinstance(exc, Exception) else "cancelled"
             raise
         else:
-            if isinstance(result, CallToolResult) and result.is_error or (
-                isinstance(result, dict) and result.get("isError") is True
+            if (
+                isinstance(result, CallToolResult)
+                and result.is_error
+                or (isinstance(result, dict) and result.get("isError") is True)
             ):
                 outcome = "tool_error"
             return result

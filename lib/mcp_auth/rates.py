@@ -93,8 +93,9 @@ class RateLimits:
             raise ConfigError(f"MCP_AUTH_RATE_LIMIT_LEASE must be 1-1000, not {self.lease}.")
 
     @classmethod
-    def from_strings(cls, *, ip: str = "60/minute", user: str = "600/minute", tool: str = "120/minute",
-                     lease: int | str = 10) -> RateLimits:
+    def from_strings(
+        cls, *, ip: str = "60/minute", user: str = "600/minute", tool: str = "120/minute", lease: int | str = 10
+    ) -> RateLimits:
         try:
             lease_n = int(lease)
         except (TypeError, ValueError):

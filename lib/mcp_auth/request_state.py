@@ -191,12 +191,14 @@ def build_request_state(settings: Settings, secrets: SecretStore | None = None) 
             logger.warning(
                 "%s is not set: a multi-round-trip (input_required) retry that reaches another instance is "
                 "refused. Set it to a Secret Manager secret shared by all instances (Terraform: "
-                "request_state_key = true).", SETTING,
+                "request_state_key = true).",
+                SETTING,
             )
         else:
             logger.info(
                 "%s is not set: multi-round-trip (input_required) state is sealed with a key of this instance "
-                "only and will not survive on another instance or a restart.", SETTING,
+                "only and will not survive on another instance or a restart.",
+                SETTING,
             )
         return RequestState(audience=settings.resource_url)
     name = raw.strip()
@@ -242,4 +244,3 @@ def _run(coro: Any) -> None:
     """Run ``coro`` to completion in a thread of its own, inside or outside an event loop."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         pool.submit(asyncio.run, coro).result()
-

@@ -1,8 +1,8 @@
 """The router stage: which ASGI app answers a path, and the route name a log line carries.
 
-    Router({path: (name, app)}, not_found=...)    exact paths only; the edge has already turned
-                                                  ``<mcp path>/`` into the MCP path itself
-    get_only(app)                                 405 for anything but GET and HEAD
+Router({path: (name, app)}, not_found=...)    exact paths only; the edge has already turned
+                                              ``<mcp path>/`` into the MCP path itself
+get_only(app)                                 405 for anything but GET and HEAD
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class Router:
         await entry[1](scope, receive, send)
 
 
-class get_only:  # noqa: N801 - reads as a function at the call site
+class get_only:
     """``app`` for GET and HEAD; 405 with ``Allow`` for any other method."""
 
     def __init__(self, app: ASGIApp) -> None:

@@ -58,17 +58,28 @@ class BuiltServer:
         self.rules = rules
 
 
-def assemble(toolsets: Sequence[Toolset], *, name: str = "mcp-auth-server", instructions: str | None = None,
-             extensions: Sequence[Any] = ()) -> tuple[MCPServer, ScopeRules]:
+def assemble(
+    toolsets: Sequence[Toolset],
+    *,
+    name: str = "mcp-auth-server",
+    instructions: str | None = None,
+    extensions: Sequence[Any] = (),
+) -> tuple[MCPServer, ScopeRules]:
     """One user's MCP server from their toolsets (prebuilt objects: nothing is parsed per user)."""
     from mcp.server.mcpserver import MCPServer
 
-    server = MCPServer(name, instructions=instructions, tools=[t for ts in toolsets for t in ts.tools],
-                       extensions=list(extensions) or None, log_level="WARNING")
+    server = MCPServer(
+        name,
+        instructions=instructions,
+        tools=[t for ts in toolsets for t in ts.tools],
+        extensions=list(extensions) or None,
+        log_level="WARNING",
+    )
     for toolset in toolsets:
         for entry in toolset.resources:
-            server.resource(entry.uri, name=entry.name, title=entry.title, description=entry.description,
-                            mime_type=entry.mime_type)(entry.fn)
+            server.resource(
+                entry.uri, name=entry.name, title=entry.title, description=entry.description, mime_type=entry.mime_type
+            )(entry.fn)
         for entry in toolset.prompts:
             server.add_prompt(entry.prompt)
     rules = ScopeRules(
@@ -141,8 +152,12 @@ class ServerCache:
         factory = self._factory
         if isinstance(factory, ToolsetFactory):
             self.builds += 1
-            return assemble(factory.select(record), name=factory.server_name, instructions=factory.instructions,
-                            extensions=factory.extensions)
+            return assemble(
+                factory.select(record),
+                name=factory.server_name,
+                instructions=factory.instructions,
+                extensions=factory.extensions,
+            )
         built = factory(record)
         if inspect.isawaitable(built):
             built = await built

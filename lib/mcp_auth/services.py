@@ -91,7 +91,10 @@ def build_services(settings: Settings, factory: ServerFactory, overrides: Overri
     credentials = build_credentials(settings, secrets)  # None unless MCP_AUTH_PLATFORM_URL is set
     limiter = overrides.limiter or RateLimiter(FirestoreWindows(_client(settings)), lease=settings.rate_limits.lease)
     servers = ServerCache(
-        factory, max_size=settings.server_cache_size, tool_timeout=settings.tool_timeout, limiter=limiter,
+        factory,
+        max_size=settings.server_cache_size,
+        tool_timeout=settings.tool_timeout,
+        limiter=limiter,
         limits=settings.rate_limits,
         request_state=build_request_state(settings, secrets),  # MCP_AUTH_REQUEST_STATE_KEY_SECRET
     )

@@ -38,16 +38,30 @@ class Spec:
 
 
 def setting(
-    env: str, default: Any = REQUIRED, *, doc: str, kind: Kind | None = None, low: int | None = None,
-    high: int | None = None, choices: tuple[str, ...] = (), meaning: str = "", secret: bool = False,
+    env: str,
+    default: Any = REQUIRED,
+    *,
+    doc: str,
+    kind: Kind | None = None,
+    low: int | None = None,
+    high: int | None = None,
+    choices: tuple[str, ...] = (),
+    meaning: str = "",
+    secret: bool = False,
     shown_default: str | None = None,
 ) -> Any:
     """A ``Settings`` field read from ``env``; ``secret=True`` keeps its value out of ``repr``."""
     if kind is None:
-        kind = "bool" if isinstance(default, bool) else "int" if isinstance(default, int) else (
-            "list" if isinstance(default, tuple) else "choice" if choices else "str")
-    spec = Spec(env=env, doc=doc, kind=kind, low=low, high=high, choices=choices, meaning=meaning,
-                shown_default=shown_default)
+        kind = (
+            "bool"
+            if isinstance(default, bool)
+            else "int"
+            if isinstance(default, int)
+            else ("list" if isinstance(default, tuple) else "choice" if choices else "str")
+        )
+    spec = Spec(
+        env=env, doc=doc, kind=kind, low=low, high=high, choices=choices, meaning=meaning, shown_default=shown_default
+    )
     return dataclasses.field(default=default, repr=not secret, metadata={"setting": spec})
 
 
@@ -98,8 +112,10 @@ def check(spec: Spec, value: Any) -> None:
             raise ConfigError(f"{name} must be between {spec.low} and {spec.high}, got {value}.")
     elif spec.kind == "choice" and value not in spec.choices:
         shown = value[:40] if isinstance(value, str) else value
-        raise ConfigError(f"{name} must be one of {', '.join(spec.choices)}, got {shown!r}"
-                          + (f": {spec.meaning}" if spec.meaning else "."))
+        raise ConfigError(
+            f"{name} must be one of {', '.join(spec.choices)}, got {shown!r}"
+            + (f": {spec.meaning}" if spec.meaning else ".")
+        )
 
 
 def split(value: str | None) -> tuple[str, ...]:
@@ -125,16 +141,19 @@ def markdown(cls: type, external: dict[str, str]) -> str:
     for f, spec in specs(cls):
         rows.append(f"| `{spec.env}` | {_shown_default(f, spec)} | {_accepted(spec)} | {spec.doc} |")
     rows += [f"| `{name}` | | | {doc} |" for name, doc in external.items()]
-    return "\n".join([
-        "# Settings",
-        "",
-        "Generated from `lib/mcp_auth/config.py` (`make settings-doc`); a test fails when this file is out of date.",
-        "Every setting is an environment variable; Terraform sets them from the tfvars (`terraform/`). A setting",
-        "that does not parse, or is out of range, stops the start with a message naming it.",
-        "",
-        *rows,
-        "",
-    ])
+    return "\n".join(
+        [
+            "# Settings",
+            "",
+            "Generated from `lib/mcp_auth/config.py` (`make settings-doc`); "
+            "a test fails when this file is out of date.",
+            "Every setting is an environment variable; Terraform sets them from the tfvars (`terraform/`). A setting",
+            "that does not parse, or is out of range, stops the start with a message naming it.",
+            "",
+            *rows,
+            "",
+        ]
+    )
 
 
 def _shown_default(f: dataclasses.Field[Any], spec: Spec) -> str:

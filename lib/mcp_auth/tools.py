@@ -25,8 +25,16 @@ from mcp_auth.toolsets import SCOPES_META_KEY, required_scopes
 if TYPE_CHECKING:
     from mcp_auth.toolsets import ToolsetResource
 
-__all__ = ["INSUFFICIENT_SCOPE", "SCOPES_META_KEY", "DeadlineMiddleware", "ScopeMap", "ScopeMiddleware", "ScopeRules",
-           "missing_scopes", "required_scopes"]
+__all__ = [
+    "INSUFFICIENT_SCOPE",
+    "SCOPES_META_KEY",
+    "DeadlineMiddleware",
+    "ScopeMap",
+    "ScopeMiddleware",
+    "ScopeRules",
+    "missing_scopes",
+    "required_scopes",
+]
 
 INSUFFICIENT_SCOPE = -32003
 """JSON-RPC error code for a call the caller's scopes do not allow (server-defined range)."""
@@ -88,8 +96,9 @@ class ScopeMiddleware:
         if listing is not None:
             key, field_name, scopes_of = listing
             granted = current_user().scopes
-            result = _filtered(result, key, lambda item: not (scopes_of(self._rules, _field(item, field_name))
-                                                               - granted))
+            result = _filtered(
+                result, key, lambda item: not (scopes_of(self._rules, _field(item, field_name)) - granted)
+            )
         return result
 
 
@@ -97,8 +106,11 @@ def _refuse_missing(what: str, needed: frozenset[str]) -> None:
     missing = needed - current_user().scopes
     if missing:
         scope = " ".join(sorted(missing))
-        raise MCPError(code=INSUFFICIENT_SCOPE, message=f"insufficient_scope: {what} needs scope(s) {scope}.",
-                       data={"error": "insufficient_scope", "scope": scope})
+        raise MCPError(
+            code=INSUFFICIENT_SCOPE,
+            message=f"insufficient_scope: {what} needs scope(s) {scope}.",
+            data={"error": "insufficient_scope", "scope": scope},
+        )
 
 
 def _by_name(rules: ScopeMap) -> Callable[[Any], frozenset[str]]:
@@ -109,8 +121,11 @@ _LISTINGS: dict[str, tuple[str, str, Callable[[ScopeRules, Any], frozenset[str]]
     "tools/list": ("tools", "name", lambda rules, name: _by_name(rules.tools)(name)),
     "prompts/list": ("prompts", "name", lambda rules, name: _by_name(rules.prompts)(name)),
     "resources/list": ("resources", "uri", lambda rules, uri: rules.listed_resource(str(uri))),
-    "resources/templates/list": ("resourceTemplates", "uri_template",
-                                 lambda rules, uri: rules.listed_resource(str(uri))),
+    "resources/templates/list": (
+        "resourceTemplates",
+        "uri_template",
+        lambda rules, uri: rules.listed_resource(str(uri)),
+    ),
 }
 
 

@@ -145,8 +145,14 @@ class ToolsetResource:
 
 
 def resource(
-    fn: Callable[..., Any], uri: str, *, scopes: Iterable[str] = (), name: str | None = None,
-    title: str | None = None, description: str | None = None, mime_type: str | None = None,
+    fn: Callable[..., Any],
+    uri: str,
+    *,
+    scopes: Iterable[str] = (),
+    name: str | None = None,
+    title: str | None = None,
+    description: str | None = None,
+    mime_type: str | None = None,
 ) -> ToolsetResource:
     """A resource read by ``fn``; ``uri`` with ``{variables}`` makes it a template whose variables are
     ``fn``'s parameters."""
@@ -155,8 +161,13 @@ def resource(
     except ValueError as exc:
         raise ConfigError(f"resource {uri!r}: not a valid URI template ({exc}).") from None
     return ToolsetResource(
-        uri=uri, fn=translating(fn, "resource"), scopes=_scopes(scopes, f"resource {uri!r}"), name=name,
-        title=title, description=description or inspect.getdoc(fn), mime_type=mime_type,
+        uri=uri,
+        fn=translating(fn, "resource"),
+        scopes=_scopes(scopes, f"resource {uri!r}"),
+        name=name,
+        title=title,
+        description=description or inspect.getdoc(fn),
+        mime_type=mime_type,
     )
 
 
@@ -173,7 +184,11 @@ class ToolsetPrompt:
 
 
 def prompt(
-    fn: Callable[..., Any], *, scopes: Iterable[str] = (), name: str | None = None, title: str | None = None,
+    fn: Callable[..., Any],
+    *,
+    scopes: Iterable[str] = (),
+    name: str | None = None,
+    title: str | None = None,
     description: str | None = None,
 ) -> ToolsetPrompt:
     """A prompt rendered by ``fn`` that needs ``scopes`` to be listed and rendered."""
@@ -195,8 +210,11 @@ class Toolset:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
             raise ConfigError(f"Toolset name {self.name!r}: use 1-64 lower-case letters, digits, '-' and '_'.")
-        for attribute, kind, label in (("tools", Tool, "tool(...)"), ("resources", ToolsetResource, "resource(...)"),
-                                       ("prompts", ToolsetPrompt, "prompt(...)")):
+        for attribute, kind, label in (
+            ("tools", Tool, "tool(...)"),
+            ("resources", ToolsetResource, "resource(...)"),
+            ("prompts", ToolsetPrompt, "prompt(...)"),
+        ):
             items = tuple(getattr(self, attribute))
             wrong = [type(item).__name__ for item in items if not isinstance(item, kind)]
             if wrong:
@@ -239,8 +257,13 @@ class ToolsetFactory:
     """
 
     def __init__(
-        self, toolsets: Iterable[Toolset], *, select: Selector = by_record, server_name: str = "mcp-auth-server",
-        instructions: str | None = None, extensions: Sequence[Any] = (),
+        self,
+        toolsets: Iterable[Toolset],
+        *,
+        select: Selector = by_record,
+        server_name: str = "mcp-auth-server",
+        instructions: str | None = None,
+        extensions: Sequence[Any] = (),
     ) -> None:
         registry: dict[str, Toolset] = {}
         for toolset in toolsets:
@@ -253,8 +276,10 @@ class ToolsetFactory:
         for toolset in registry.values():
             for built in toolset.tools:
                 if owners.setdefault(built.name, toolset.name) != toolset.name:
-                    raise ConfigError(f"The tool {built.name!r} is in both {owners[built.name]!r} and "
-                                      f"{toolset.name!r}: a user with both would see one of them.")
+                    raise ConfigError(
+                        f"The tool {built.name!r} is in both {owners[built.name]!r} and "
+                        f"{toolset.name!r}: a user with both would see one of them."
+                    )
         self.toolsets: Mapping[str, Toolset] = registry
         self.server_name = server_name
         self.instructions = instructions

@@ -38,7 +38,11 @@ if TYPE_CHECKING:
     from mcp_auth.observe import RequestRecord
 
 SAMPLERS = (
-    "always_on", "always_off", "traceidratio", "parentbased_always_on", "parentbased_always_off",
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
     "parentbased_traceidratio",
 )
 DEFAULT_ENDPOINT = "http://localhost:4318"
@@ -57,8 +61,7 @@ def traces_endpoint(env: Mapping[str, str]) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
         raise ConfigError(
-            f"{name} must be an http(s) URL of an OTLP/HTTP collector, such as http://localhost:4318; "
-            f"got {url[:80]!r}."
+            f"{name} must be an http(s) URL of an OTLP/HTTP collector, such as http://localhost:4318; got {url[:80]!r}."
         )
     return url
 
@@ -92,9 +95,7 @@ class Tracing:
         """The request's SERVER span, current while the request runs; the log line gets its trace id."""
         from opentelemetry import context, propagate, trace
 
-        carrier = {
-            k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", ()) if k in _PROPAGATED
-        }
+        carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", ()) if k in _PROPAGATED}
         parent = propagate.extract(carrier)
         attributes: dict[str, Any] = {"http.request.method": record.method}
         if route:  # a known route only: an unknown path is whatever the client sent

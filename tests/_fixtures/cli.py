@@ -16,8 +16,11 @@ from collections.abc import Callable, Mapping
 
 import pytest
 
-CLI_ENV = {"MCP_AUTH_RESOURCE_URL": "http://127.0.0.1:8080/mcp", "MCP_AUTH_JWT_ISSUER": "http://127.0.0.1:8080/dev",
-           "MCP_AUTH_JWT_HS256_KEY": "k" * 48}
+CLI_ENV = {
+    "MCP_AUTH_RESOURCE_URL": "http://127.0.0.1:8080/mcp",
+    "MCP_AUTH_JWT_ISSUER": "http://127.0.0.1:8080/dev",
+    "MCP_AUTH_JWT_HS256_KEY": "k" * 48,
+}
 
 Done = subprocess.CompletedProcess[str]
 Cli = Callable[..., Done]

@@ -1,9 +1,9 @@
 """The official Firestore emulator, one per test session.
 
-    firestore_emulator   session: the running emulator; FIRESTORE_EMULATOR_HOST and
-                         GOOGLE_CLOUD_PROJECT are set for this process while it runs
-    user_repo            a UserRepository on the emulator, for seeding records
-    make_user            make_user(toolsets=, scopes=, status=) -> a new UserRecord with a fresh id
+firestore_emulator   session: the running emulator; FIRESTORE_EMULATOR_HOST and
+                     GOOGLE_CLOUD_PROJECT are set for this process while it runs
+user_repo            a UserRepository on the emulator, for seeding records
+make_user            make_user(toolsets=, scopes=, status=) -> a new UserRecord with a fresh id
 """
 
 from __future__ import annotations
@@ -49,12 +49,15 @@ async def user_repo(firestore_emulator: FirestoreEmulator) -> AsyncIterator[User
 def make_user(user_repo: UserRepository) -> Callable[..., Awaitable[UserRecord]]:
     """Create a user record with a fresh id: make_user(toolsets=..., scopes=..., status=...)."""
 
-    async def make(*, toolsets: tuple[str, ...] = ("basics",), scopes: tuple[str, ...] = ("mcp:tools",),
-                   status: str = "active", prefix: str = "user") -> UserRecord:
+    async def make(
+        *,
+        toolsets: tuple[str, ...] = ("basics",),
+        scopes: tuple[str, ...] = ("mcp:tools",),
+        status: str = "active",
+        prefix: str = "user",
+    ) -> UserRecord:
         uid = f"{prefix}-{uuid.uuid4().hex[:12]}"
-        record = await user_repo.create(
-            UserRecord(uid=uid, toolsets=frozenset(toolsets), scopes=frozenset(scopes))
-        )
+        record = await user_repo.create(UserRecord(uid=uid, toolsets=frozenset(toolsets), scopes=frozenset(scopes)))
         if status != "active":
             record = await user_repo.update(uid, status=status)
         return record

@@ -1,10 +1,10 @@
 """The function under functions-framework, in a subprocess, exactly as deployed.
 
-    function_env       the settings every test server gets (HS256 key, issuer, emulator)
-    start_function     factory: start_function(**env_overrides) -> RunningFunction; stopped after the test
-                       (_SOURCE=path serves another main.py; a None value removes a setting)
-    function_server    session: one server with the default settings
-    mint               mint(user, scopes=..., **claims) -> a token the default servers accept
+function_env       the settings every test server gets (HS256 key, issuer, emulator)
+start_function     factory: start_function(**env_overrides) -> RunningFunction; stopped after the test
+                   (_SOURCE=path serves another main.py; a None value removes a setting)
+function_server    session: one server with the default settings
+mint               mint(user, scopes=..., **claims) -> a token the default servers accept
 """
 
 from __future__ import annotations
@@ -84,9 +84,21 @@ def launch_function(env: dict[str, str], log_dir: Path, *, source: Path | None =
 
 
 def _popen(port: int, env: dict[str, str], out: Any, source: Path | None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(  # noqa: S603 - fixed argv
-        [sys.executable, "-m", "functions_framework", "--source", str(source or ROOT / "functions" / "main.py"),
-         "--target", "mcp", "--asgi", "--host", "127.0.0.1", "--port", str(port)],
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "functions_framework",
+            "--source",
+            str(source or ROOT / "functions" / "main.py"),
+            "--target",
+            "mcp",
+            "--asgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         env={k: v for k, v in {**os.environ, **env}.items() if v is not None},
         stdout=out,
         stderr=subprocess.STDOUT,
@@ -133,7 +145,8 @@ def start_function(
         env = {**function_env, **overrides}
         source = env.pop("_SOURCE", None)
         running = launch_function(
-            {k: v for k, v in env.items() if v is not None}, tmp_path_factory.mktemp("fn"),
+            {k: v for k, v in env.items() if v is not None},
+            tmp_path_factory.mktemp("fn"),
             source=Path(source) if source else None,
         )
         started.append(running)

@@ -38,9 +38,7 @@ class RestartableFirestore(FirestoreEmulator):
         if self._snapshot is not None:
             argv.append(f"--import-data={self._snapshot}")
         with open(self._log_path or os.devnull, "ab") as log:
-            self._process = subprocess.Popen(  # noqa: S603 - fixed launcher, no shell
-                argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
+            self._process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
@@ -56,11 +54,13 @@ class RestartableFirestore(FirestoreEmulator):
         target = self._export_dir / f"snap-{time.monotonic_ns()}"
         target.mkdir(parents=True)
         body = json.dumps({"database": f"projects/{project}/databases/(default)", "export_directory": str(target)})
-        request = urllib.request.Request(  # noqa: S310 - loopback
-            f"http://{self.host}/emulator/v1/projects/{project}:export", data=body.encode(), method="POST",
+        request = urllib.request.Request(
+            f"http://{self.host}/emulator/v1/projects/{project}:export",
+            data=body.encode(),
+            method="POST",
             headers={"Content-Type": "application/json"},
         )
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=30) as response:
             response.read()
         found = sorted(target.rglob("*.overall_export_metadata"))
         if not found:

@@ -169,9 +169,7 @@ class SigningKey:
     public_jwk: dict[str, Any] = field(repr=False)
 
     def sign(self, claims: dict[str, Any], *, headers: dict[str, Any] | None = None) -> str:
-        return jwt.encode(
-            claims, self.private, algorithm=self.alg, headers={"kid": self.kid, **(headers or {})}
-        )
+        return jwt.encode(claims, self.private, algorithm=self.alg, headers={"kid": self.kid, **(headers or {})})
 
 
 def _jwk(private: Any, kid: str, alg: str | None) -> dict[str, Any]:
@@ -271,9 +269,7 @@ async def assert_rejected(provider: Any, token: str, error: type[Exception], mat
 
 
 @pytest.fixture
-def published_jwks(
-    issuer_server: IssuerServer, rsa_signing_key, ec_signing_key, ed_signing_key
-) -> IssuerServer:
+def published_jwks(issuer_server: IssuerServer, rsa_signing_key, ec_signing_key, ed_signing_key) -> IssuerServer:
     """The issuer server publishing the RSA, EC and Ed25519 test keys."""
     keys = (rsa_signing_key, ec_signing_key, ed_signing_key)
     issuer_server.jwks = {"keys": [key.public_jwk for key in keys]}

@@ -49,15 +49,17 @@ class OAuthApp:
     def client(self, *, address: str | None = None) -> httpx.AsyncClient:
         """Requests as from ``address`` (default: the first address of a fresh /64)."""
         return httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=self.app), base_url=self.base,
+            transport=httpx.ASGITransport(app=self.app),
+            base_url=self.base,
             headers={"X-Forwarded-For": address or f"{random_64()}::1"},
         )
 
     @contextmanager
     def serve(self, port: int) -> Iterator[str]:
         """The app behind uvicorn on ``127.0.0.1:port`` (its resource URL must name that port); yields its base URL."""
-        server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning",
-                                               lifespan="off"))
+        server = uvicorn.Server(
+            uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        )
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         deadline = time.monotonic() + 10
@@ -75,26 +77,35 @@ class OAuthApp:
 @pytest.fixture
 def oauth_app(firestore_emulator, secret_manager) -> Iterator[Callable[..., OAuthApp]]:
     key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     secret_manager.create_secret("oauth-upstream", secrets.token_urlsafe(32).encode())
     secret_manager.create_secret("oauth-signing", key)
     names = f"projects/{secret_manager.project}/secrets"
     with serve_documents() as documents:
         upstream = documents.base
-        documents.publish("/.well-known/openid-configuration", {
-            "issuer": upstream, "authorization_endpoint": f"{upstream}/authorize",
-            "token_endpoint": f"{upstream}/token", "jwks_uri": f"{upstream}/jwks",
-        })
+        documents.publish(
+            "/.well-known/openid-configuration",
+            {
+                "issuer": upstream,
+                "authorization_endpoint": f"{upstream}/authorize",
+                "token_endpoint": f"{upstream}/token",
+                "jwks_uri": f"{upstream}/jwks",
+            },
+        )
 
         def make(**settings: str | None) -> OAuthApp:
             env: dict[str, str | None] = {
-                "MCP_AUTH_RESOURCE_URL": f"{BASE}/mcp", "MCP_AUTH_PROVIDERS": "oauth",
+                "MCP_AUTH_RESOURCE_URL": f"{BASE}/mcp",
+                "MCP_AUTH_PROVIDERS": "oauth",
                 "GOOGLE_CLOUD_PROJECT": TEST_PROJECT,
                 "MCP_AUTH_SECRET_MANAGER_ENDPOINT": secret_manager.endpoint,
-                "MCP_AUTH_OAUTH_UPSTREAM_ISSUER": upstream, "MCP_AUTH_OAUTH_UPSTREAM_CLIENT_ID": UPSTREAM_CLIENT,
+                "MCP_AUTH_OAUTH_UPSTREAM_ISSUER": upstream,
+                "MCP_AUTH_OAUTH_UPSTREAM_CLIENT_ID": UPSTREAM_CLIENT,
                 "MCP_AUTH_OAUTH_UPSTREAM_CLIENT_SECRET": f"{names}/oauth-upstream",
                 "MCP_AUTH_OAUTH_SIGNING_KEY_SECRET": f"{names}/oauth-signing",
-                "MCP_AUTH_OAUTH_ALLOWED_DOMAINS": "example.com", "MCP_AUTH_OAUTH_ALLOW_LOOPBACK": "true",
+                "MCP_AUTH_OAUTH_ALLOWED_DOMAINS": "example.com",
+                "MCP_AUTH_OAUTH_ALLOW_LOOPBACK": "true",
                 **settings,
             }
             settings = Settings.from_env({k: v for k, v in env.items() if v is not None})

@@ -1,14 +1,14 @@
 """A fake platform credential API and a GitHub-compatible API, both on loopback, plus a leak watch.
 
-    fake_platform      FakePlatform: GET /api/credentials/{user}/{provider} with the service token;
-                       .connect(user, provider, token=..., expires_at=...), .disconnect(...), .fail_next(...),
-                       .hold()/.release(), .hits(user, provider), .requests (headers of every call)
-    fake_github        FakeGitHub: /user/repos, /repos/{o}/{r}/issues, /search/issues; answers only
-                       known tokens and records every request's headers
-    credential_stack   both, plus Secret Manager secrets (service token, webhook key) and .env(...) for
-                       start_function; .webhook(url, user, provider) sends a signed webhook
-    leak_watch         session: every secret/token the tests make is registered here; it also records
-                       the test process's log lines and the paths of function logs to scan
+fake_platform      FakePlatform: GET /api/credentials/{user}/{provider} with the service token;
+                   .connect(user, provider, token=..., expires_at=...), .disconnect(...), .fail_next(...),
+                   .hold()/.release(), .hits(user, provider), .requests (headers of every call)
+fake_github        FakeGitHub: /user/repos, /repos/{o}/{r}/issues, /search/issues; answers only
+                   known tokens and records every request's headers
+credential_stack   both, plus Secret Manager secrets (service token, webhook key) and .env(...) for
+                   start_function; .webhook(url, user, provider) sends a signed webhook
+leak_watch         session: every secret/token the tests make is registered here; it also records
+                   the test process's log lines and the paths of function logs to scan
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class LeakWatch(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             text = self.format(record) + repr(getattr(record, "__dict__", {}))
-        except Exception:  # noqa: BLE001 - a broken record must not break the test run
+        except Exception:
             text = repr(record.__dict__)
         with self._lock2:
             self.lines.append(text)
@@ -66,8 +66,12 @@ class LeakWatch(logging.Handler):
         for path in self.files:
             if path.exists():
                 texts[str(path.name)] = path.read_text(errors="replace")
-        return [f"a registered secret ({value[:4]}…) appears in {where}"
-                for where, text in texts.items() for value in self.values if value and value in text]
+        return [
+            f"a registered secret ({value[:4]}…) appears in {where}"
+            for where, text in texts.items()
+            for value in self.values
+            if value and value in text
+        ]
 
 
 @pytest.fixture(scope="session")
@@ -122,8 +126,9 @@ class FakePlatform(_Loopback):
         self._gate.set()
         super().stop()
 
-    def connect(self, user: str, provider: str, *, token: str | None = None,
-                expires_at: float | str | None = None, **extra: Any) -> str:
+    def connect(
+        self, user: str, provider: str, *, token: str | None = None, expires_at: float | str | None = None, **extra: Any
+    ) -> str:
         token = self._watch.secret(token or f"tok-{provider}-" + secrets.token_urlsafe(24))
         body: dict[str, Any] = {"access_token": token, "token_type": "bearer", **extra}
         if expires_at is not None:
@@ -169,8 +174,9 @@ class FakePlatform(_Loopback):
             return JSONResponse({"error": "failure"}, status_code=int(answer))
         body = self.credentials.get((user, provider))
         if body is None:
-            return JSONResponse({"error": "not_connected", "connect_url": f"{self.url}/connect/{provider}"},
-                                status_code=404)
+            return JSONResponse(
+                {"error": "not_connected", "connect_url": f"{self.url}/connect/{provider}"}, status_code=404
+            )
         return JSONResponse(body)
 
 
@@ -181,17 +187,26 @@ class FakeGitHub(_Loopback):
         self.issues: list[dict[str, Any]] = []
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.forced: list[tuple[int, Any]] = []  # (status, JSON body) for the next requests
-        super().__init__(Starlette(routes=[
-            Route("/user/repos", self._repos),
-            Route("/repos/{owner}/{repo}/issues", self._create_issue, methods=["POST"]),
-            Route("/search/issues", self._search),
-        ]))
+        super().__init__(
+            Starlette(
+                routes=[
+                    Route("/user/repos", self._repos),
+                    Route("/repos/{owner}/{repo}/issues", self._create_issue, methods=["POST"]),
+                    Route("/search/issues", self._search),
+                ]
+            )
+        )
 
     def add_user(self, login: str, token: str, repos: list[str]) -> None:
         self.logins[token] = login
         self.repos[login] = [
-            {"full_name": f"{login}/{name}", "private": False, "description": None,
-             "html_url": f"https://github.test/{login}/{name}", "updated_at": "2026-01-01T00:00:00Z"}
+            {
+                "full_name": f"{login}/{name}",
+                "private": False,
+                "description": None,
+                "html_url": f"https://github.test/{login}/{name}",
+                "updated_at": "2026-01-01T00:00:00Z",
+            }
             for name in repos
         ]
 
@@ -220,9 +235,15 @@ class FakeGitHub(_Loopback):
         if not any(r["full_name"] == f"{owner}/{repo}" for r in self.repos[login]):
             return JSONResponse({"message": "Not Found"}, status_code=404)
         body = await request.json()
-        issue = {"number": len(self.issues) + 1, "title": body["title"], "body": body.get("body", ""),
-                 "state": "open", "author": login, "html_url": f"https://github.test/{owner}/{repo}/issues/1",
-                 "repository_url": f"{self.url}/repos/{owner}/{repo}"}
+        issue = {
+            "number": len(self.issues) + 1,
+            "title": body["title"],
+            "body": body.get("body", ""),
+            "state": "open",
+            "author": login,
+            "html_url": f"https://github.test/{owner}/{repo}/issues/1",
+            "repository_url": f"{self.url}/repos/{owner}/{repo}",
+        }
         self.issues.append(issue)
         return JSONResponse(issue, status_code=201)
 
@@ -287,12 +308,25 @@ class CredentialStack:
         self.github.add_user(login, token, repos)
         return token
 
-    def signed(self, user: str, provider: str, *, event_id: str | None = None, timestamp: int | None = None,
-               key: bytes | None = None) -> tuple[bytes, dict[str, str]]:
+    def signed(
+        self,
+        user: str,
+        provider: str,
+        *,
+        event_id: str | None = None,
+        timestamp: int | None = None,
+        key: bytes | None = None,
+    ) -> tuple[bytes, dict[str, str]]:
         import json
 
-        body = json.dumps({"event_id": event_id or f"evt_{uuid.uuid4().hex}", "user_id": user,
-                           "provider": provider, "type": "credential.updated"}).encode()
+        body = json.dumps(
+            {
+                "event_id": event_id or f"evt_{uuid.uuid4().hex}",
+                "user_id": user,
+                "provider": provider,
+                "type": "credential.updated",
+            }
+        ).encode()
         ts = int(time.time()) if timestamp is None else timestamp
         signature = self.watch.secret(sign(key or self.webhook_key, ts, body))
         return body, {"Content-Type": "application/json", TIMESTAMP_HEADER: str(ts), SIGNATURE_HEADER: signature}
@@ -303,10 +337,17 @@ class CredentialStack:
 
 
 @pytest.fixture
-def credential_stack(fake_platform: FakePlatform, fake_github: FakeGitHub, secret_manager: Any,
-                     leak_watch: LeakWatch) -> CredentialStack:
+def credential_stack(
+    fake_platform: FakePlatform, fake_github: FakeGitHub, secret_manager: Any, leak_watch: LeakWatch
+) -> CredentialStack:
     key = leak_watch.secret(secrets.token_urlsafe(32)).encode()
     secret_manager.create_secret("platform-token", fake_platform.service_token.encode())
     secret_manager.create_secret("webhook-key", key)
-    return CredentialStack(platform=fake_platform, github=fake_github, sm_endpoint=secret_manager.endpoint,
-                           project=secret_manager.project, webhook_key=key, watch=leak_watch)
+    return CredentialStack(
+        platform=fake_platform,
+        github=fake_github,
+        sm_endpoint=secret_manager.endpoint,
+        project=secret_manager.project,
+        webhook_key=key,
+        watch=leak_watch,
+    )

@@ -35,8 +35,9 @@ class RoundRobinProxy:
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
         self.url = f"http://{self.host}"
-        config = uvicorn.Config(self._app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off",
-                                interface="asgi3")
+        config = uvicorn.Config(
+            self._app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off", interface="asgi3"
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 
@@ -54,7 +55,9 @@ class RoundRobinProxy:
         response = await client.send(upstream, stream=True)
         out_headers = {k: v for k, v in response.headers.items() if k.lower() not in _HOP}
         await StreamingResponse(
-            response.aiter_raw(), status_code=response.status_code, headers=out_headers,
+            response.aiter_raw(),
+            status_code=response.status_code,
+            headers=out_headers,
             background=BackgroundTask(_close, response, client),
         )(scope, receive, send)
 
@@ -92,5 +95,3 @@ def round_robin_proxy() -> Iterator[Callable[[], RoundRobinProxy]]:
     yield start
     for proxy in proxies:
         proxy.stop()
-
-

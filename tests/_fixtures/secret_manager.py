@@ -44,7 +44,7 @@ def _start_drongo(log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
         port = free_port()
         endpoint = f"http://127.0.0.1:{port}"
         with log_path.open("ab") as log:
-            process = subprocess.Popen(  # noqa: S603 - fixed argv
+            process = subprocess.Popen(
                 [sys.executable, "-m", "drongo.cli", "server", "--host", "127.0.0.1", "--port", str(port)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -93,9 +93,7 @@ class SecretManagerAdmin:
 
     def create_secret(self, secret: str, *values: bytes) -> list[str]:
         """Create a secret with one version per value; returns the version numbers."""
-        response = self._http.post(
-            "/secrets", params={"secretId": secret}, json={"replication": {"automatic": {}}}
-        )
+        response = self._http.post("/secrets", params={"secretId": secret}, json={"replication": {"automatic": {}}})
         response.raise_for_status()
         return [self.add_version(secret, value) for value in values]
 

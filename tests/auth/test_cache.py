@@ -56,9 +56,7 @@ def calls(server: IssuerServer) -> int:
     return server.fetches("POST", INTROSPECT_PATH)
 
 
-async def test_repeated_verification_is_served_from_the_cache(
-    cached: CachedProvider, issuer_server: IssuerServer
-):
+async def test_repeated_verification_is_served_from_the_cache(cached: CachedProvider, issuer_server: IssuerServer):
     token = issue(issuer_server)
     first = await cached.authenticate(bearer(token))
     second = await cached.authenticate(bearer(token))
@@ -153,9 +151,7 @@ async def test_a_shared_failure_reaches_every_caller_and_is_not_cached(
     assert calls(issuer_server) == 2
 
 
-async def test_a_cancelled_caller_does_not_cancel_the_shared_call(
-    cached: CachedProvider, issuer_server: IssuerServer
-):
+async def test_a_cancelled_caller_does_not_cancel_the_shared_call(cached: CachedProvider, issuer_server: IssuerServer):
     token = issue(issuer_server)
     issuer_server.mode = "gated"
     impatient = asyncio.create_task(cached.authenticate(bearer(token)))
@@ -192,9 +188,7 @@ async def test_no_credential_goes_straight_to_the_provider(cached: CachedProvide
         await cached.authenticate(Credentials())
 
 
-def test_wrapper_keeps_the_providers_name_and_choices(
-    cached: CachedProvider, upstream: IntrospectionProvider
-):
+def test_wrapper_keeps_the_providers_name_and_choices(cached: CachedProvider, upstream: IntrospectionProvider):
     assert isinstance(cached, AuthProvider)
     assert cached.name == upstream.name
     assert cached.accepts(bearer("opaque")) and not cached.accepts(bearer("mak_1_2"))

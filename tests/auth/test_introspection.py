@@ -68,9 +68,7 @@ async def provider(issuer_server: IssuerServer) -> AsyncIterator[IntrospectionPr
         yield p
 
 
-async def refused(
-    provider: IntrospectionProvider, token: str, error: type[Exception], match: str
-) -> Exception:
+async def refused(provider: IntrospectionProvider, token: str, error: type[Exception], match: str) -> Exception:
     with pytest.raises(error, match=match) as raised:
         await provider.authenticate(Credentials(bearer=token))
     assert type(raised.value) is error
@@ -100,9 +98,7 @@ async def test_token_for_one_of_several_audiences_is_accepted(provider, issuer_s
     assert (await provider.authenticate(Credentials(bearer=token))).user_id == "user-1"
 
 
-async def test_answer_without_scope_or_exp_gives_no_scopes_and_no_expiry(
-    provider, issuer_server: IssuerServer
-):
+async def test_answer_without_scope_or_exp_gives_no_scopes_and_no_expiry(provider, issuer_server: IssuerServer):
     token = issue(issuer_server, scope=None, exp=None)
     principal = await provider.authenticate(Credentials(bearer=token))
     assert principal.scopes == frozenset() and principal.expires_at is None
@@ -133,9 +129,7 @@ async def test_malformed_exp_is_refused(provider, issuer_server: IssuerServer):
 
 
 async def test_wrong_audience_is_wrong_audience(provider, issuer_server: IssuerServer):
-    await refused(
-        provider, issue(issuer_server, aud="https://other.test/mcp"), WrongAudience, "another resource"
-    )
+    await refused(provider, issue(issuer_server, aud="https://other.test/mcp"), WrongAudience, "another resource")
 
 
 async def test_missing_audience_is_wrong_audience(provider, issuer_server: IssuerServer):
@@ -163,9 +157,7 @@ async def test_refused_client_credentials_are_an_upstream_error(issuer_server: I
 
 
 async def test_introspection_down_is_an_upstream_error(down_url: str, issuer_server: IssuerServer):
-    async with IntrospectionProvider(
-        **settings(issuer_server, endpoint=down_url + INTROSPECT_PATH)
-    ) as provider:
+    async with IntrospectionProvider(**settings(issuer_server, endpoint=down_url + INTROSPECT_PATH)) as provider:
         error = await refused(provider, secrets.token_urlsafe(32), UpstreamError, "unreachable")
     assert error.status == 503
 

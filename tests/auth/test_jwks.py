@@ -18,15 +18,11 @@ async def cache(
     issuer_server: IssuerServer, rsa_signing_key: SigningKey, clock: ManualClock
 ) -> AsyncIterator[JwksCache]:
     issuer_server.jwks = {"keys": [rsa_signing_key.public_jwk]}
-    async with JwksCache(
-        issuer_server.jwks_url, ttl=300, refresh_cooldown=30, fetch_timeout=2, clock=clock
-    ) as c:
+    async with JwksCache(issuer_server.jwks_url, ttl=300, refresh_cooldown=30, fetch_timeout=2, clock=clock) as c:
         yield c
 
 
-async def test_keys_are_fetched_once_and_reused_within_ttl(
-    cache: JwksCache, issuer_server: IssuerServer, clock
-):
+async def test_keys_are_fetched_once_and_reused_within_ttl(cache: JwksCache, issuer_server: IssuerServer, clock):
     for _ in range(5):
         (key,) = await cache.signing_keys("rsa-1")
         clock.advance(10)
@@ -72,9 +68,7 @@ async def test_rotated_key_is_found_by_refreshing_on_its_unknown_kid(
     assert issuer_server.fetches() == 2
 
 
-async def test_last_good_key_set_is_kept_while_the_issuer_fails(
-    cache: JwksCache, issuer_server: IssuerServer, clock
-):
+async def test_last_good_key_set_is_kept_while_the_issuer_fails(cache: JwksCache, issuer_server: IssuerServer, clock):
     await cache.signing_keys("rsa-1")
     issuer_server.mode = "error"
     clock.advance(301)
@@ -159,9 +153,7 @@ async def test_concurrent_refreshes_share_one_fetch(cache: JwksCache, issuer_ser
         "rsa-1\x00",
     ],
 )
-async def test_hostile_kid_is_an_unknown_key_and_reaches_no_url(
-    cache: JwksCache, issuer_server: IssuerServer, kid
-):
+async def test_hostile_kid_is_an_unknown_key_and_reaches_no_url(cache: JwksCache, issuer_server: IssuerServer, kid):
     with pytest.raises(InvalidToken, match="unknown 'kid'"):
         await cache.signing_keys(kid)
     assert set(issuer_server.requests) == {("GET", "/jwks")}
@@ -198,9 +190,7 @@ def test_key_set_without_usable_keys_is_rejected():
         parse_key_set({"keys": [{"kty": "oct", "k": "AAAA"}]})
 
 
-@pytest.mark.parametrize(
-    "url", ["http://issuer.example/jwks", "ftp://127.0.0.1/jwks", "/jwks", "issuer.example"]
-)
+@pytest.mark.parametrize("url", ["http://issuer.example/jwks", "ftp://127.0.0.1/jwks", "/jwks", "issuer.example"])
 def test_jwks_url_must_be_https_except_on_loopback(url: str):
     with pytest.raises(ConfigError, match="https"):
         JwksCache(url)

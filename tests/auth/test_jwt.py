@@ -150,9 +150,7 @@ async def test_new_jwks_key_is_picked_up_after_rotation(
         (Credentials(), False),
     ],
 )
-def test_accepts_only_jwt_shaped_bearer_tokens(
-    jwt_provider: JwtProvider, credentials: Credentials, expected: bool
-):
+def test_accepts_only_jwt_shaped_bearer_tokens(jwt_provider: JwtProvider, credentials: Credentials, expected: bool):
     assert jwt_provider.accepts(credentials) is expected
 
 

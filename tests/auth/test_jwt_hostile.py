@@ -59,9 +59,7 @@ async def test_tampered_payload_is_refused(jwt_provider: JwtProvider, rsa_signin
     for token in (rsa_signing_key.sign(jwt_claims()), hs_token(hs_keys[0])):
         header, _, signature = token.split(".")
         forged = b64url(json.dumps(jwt_claims(sub="admin", scope="admin")).encode())
-        await assert_rejected(
-            jwt_provider, f"{header}.{forged}.{signature}", InvalidToken, "signature does not verify"
-        )
+        await assert_rejected(jwt_provider, f"{header}.{forged}.{signature}", InvalidToken, "signature does not verify")
 
 
 @pytest.mark.parametrize(
@@ -108,9 +106,7 @@ async def test_es256_header_on_an_rsa_key_is_refused(jwt_provider: JwtProvider, 
     await assert_rejected(jwt_provider, token, InvalidToken, "cannot verify ES256")
 
 
-async def test_algorithm_not_enabled_for_the_jwks_is_refused(
-    jwt_provider: JwtProvider, rsa_signing_key: SigningKey
-):
+async def test_algorithm_not_enabled_for_the_jwks_is_refused(jwt_provider: JwtProvider, rsa_signing_key: SigningKey):
     token = jwt.encode(jwt_claims(), rsa_signing_key.private, algorithm="RS512", headers={"kid": "rsa-1"})
     await assert_rejected(jwt_provider, token, InvalidToken, "'RS512' are not accepted")
 
@@ -144,9 +140,7 @@ async def test_wrong_audience_is_wrong_audience(jwt_provider: JwtProvider, rsa_s
 
 
 async def test_missing_audience_is_wrong_audience(jwt_provider: JwtProvider, rsa_signing_key: SigningKey):
-    await assert_rejected(
-        jwt_provider, rsa_signing_key.sign(jwt_claims(aud=None)), WrongAudience, "no audience"
-    )
+    await assert_rejected(jwt_provider, rsa_signing_key.sign(jwt_claims(aud=None)), WrongAudience, "no audience")
 
 
 @pytest.mark.parametrize(
@@ -196,9 +190,7 @@ async def test_non_json_header_is_refused(jwt_provider: JwtProvider, hs_keys):
     await assert_rejected(
         jwt_provider, f"{b64url(b'not json at all')}.{payload}.{signature}", InvalidToken, "malformed"
     )
-    await assert_rejected(
-        jwt_provider, f"{b64url(b'[1,2,3]')}.{payload}.{signature}", InvalidToken, "malformed"
-    )
+    await assert_rejected(jwt_provider, f"{b64url(b'[1,2,3]')}.{payload}.{signature}", InvalidToken, "malformed")
 
 
 @pytest.mark.parametrize("body", [b"not json at all", b"[1, 2, 3]", b'"a string"'])
@@ -208,9 +200,7 @@ async def test_non_json_payload_is_refused_even_when_signed(jwt_provider: JwtPro
 
 
 @pytest.mark.parametrize("header", [{"alg": "HS256", "kid": 7}, {"alg": ["HS256"]}, {"typ": "JWT"}])
-async def test_header_with_fields_of_the_wrong_type_is_refused(
-    jwt_provider: JwtProvider, header: dict[str, Any]
-):
+async def test_header_with_fields_of_the_wrong_type_is_refused(jwt_provider: JwtProvider, header: dict[str, Any]):
     await assert_rejected(jwt_provider, unsigned(header, jwt_claims(), b"sig"), InvalidToken, "malformed")
 
 
@@ -222,9 +212,7 @@ async def test_unknown_critical_header_is_refused(jwt_provider: JwtProvider, hs_
 async def test_jwks_down_is_jwks_unavailable(down_url: str, rsa_signing_key: SigningKey):
     async with JwksCache(down_url + "/jwks", fetch_timeout=2) as cache:
         provider = JwtProvider(issuer=ISSUER, audience=AUDIENCE, jwks=cache)
-        await assert_rejected(
-            provider, rsa_signing_key.sign(jwt_claims()), JwksUnavailable, "could not be fetched"
-        )
+        await assert_rejected(provider, rsa_signing_key.sign(jwt_claims()), JwksUnavailable, "could not be fetched")
 
 
 async def test_slow_jwks_is_jwks_unavailable_without_hanging(issuer_server: IssuerServer, rsa_signing_key):

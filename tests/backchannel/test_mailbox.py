@@ -29,8 +29,7 @@ pytestmark = pytest.mark.usefixtures("firestore_emulator")
 
 
 def _mailbox() -> Mailbox:
-    return Mailbox(user_stores(project=TEST_PROJECT), ttl=timedelta(minutes=2), first_poll=0.02,
-                   max_poll=0.1)
+    return Mailbox(user_stores(project=TEST_PROJECT), ttl=timedelta(minutes=2), first_poll=0.02, max_poll=0.1)
 
 
 def _uid() -> str:
@@ -96,27 +95,42 @@ async def test_an_error_reply_is_delivered_as_sent() -> None:
     assert (await _wait(slot))["error"] == error
 
 
-@pytest.mark.parametrize("reply_id", [
-    "srv-" + "0" * 32,  # well-formed, never issued
-    "srv-" + "0" * 31, "SRV-" + "a" * 32, "srv-" + "g" * 32, "../users/x", "", "a" * 10_000, 7, None, ["srv-x"],
-    {"$gt": ""}, "srv-" + "a" * 32 + "\n",
-])
+@pytest.mark.parametrize(
+    "reply_id",
+    [
+        "srv-" + "0" * 32,  # well-formed, never issued
+        "srv-" + "0" * 31,
+        "SRV-" + "a" * 32,
+        "srv-" + "g" * 32,
+        "../users/x",
+        "",
+        "a" * 10_000,
+        7,
+        None,
+        ["srv-x"],
+        {"$gt": ""},
+        "srv-" + "a" * 32 + "\n",
+    ],
+)
 async def test_ids_never_issued_to_the_caller_are_unknown(reply_id: Any) -> None:
     with pytest.raises(UnknownReply) as refused:
         await _mailbox().deliver(_uid(), {"jsonrpc": "2.0", "id": reply_id, "result": {}})
     assert "timed out" in refused.value.message
 
 
-@pytest.mark.parametrize("message", [
-    {"id": "srv-" + "a" * 32, "result": {}},  # no jsonrpc
-    {"jsonrpc": "1.0", "id": "srv-" + "a" * 32, "result": {}},
-    {"jsonrpc": "2.0", "id": "srv-" + "a" * 32, "result": "yes"},
-    {"jsonrpc": "2.0", "id": "srv-" + "a" * 32, "result": {}, "error": {"code": 1, "message": "x"}},
-    {"jsonrpc": "2.0", "id": "srv-" + "a" * 32, "error": "no"},
-    {"jsonrpc": "2.0", "id": "srv-" + "a" * 32, "error": {"code": "1", "message": "x"}},
-    {"jsonrpc": "2.0", "id": "srv-" + "a" * 32, "error": {"code": True, "message": "x"}},
-    {"jsonrpc": "2.0", "id": "srv-" + "a" * 32, "error": {"code": 1}},
-])
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"id": "srv-" + "a" * 32, "result": {}},  # no jsonrpc
+        {"jsonrpc": "1.0", "id": "srv-" + "a" * 32, "result": {}},
+        {"jsonrpc": "2.0", "id": "srv-" + "a" * 32, "result": "yes"},
+        {"jsonrpc": "2.0", "id": "srv-" + "a" * 32, "result": {}, "error": {"code": 1, "message": "x"}},
+        {"jsonrpc": "2.0", "id": "srv-" + "a" * 32, "error": "no"},
+        {"jsonrpc": "2.0", "id": "srv-" + "a" * 32, "error": {"code": "1", "message": "x"}},
+        {"jsonrpc": "2.0", "id": "srv-" + "a" * 32, "error": {"code": True, "message": "x"}},
+        {"jsonrpc": "2.0", "id": "srv-" + "a" * 32, "error": {"code": 1}},
+    ],
+)
 async def test_malformed_replies_are_refused_with_what_to_fix(message: dict[str, Any]) -> None:
     with pytest.raises(InvalidReply) as refused:
         await _mailbox().deliver(_uid(), message)
@@ -148,18 +162,21 @@ async def test_slots_carry_an_expiry_for_the_ttl_policy() -> None:
     assert stored.data["expire_at"] > stored.data["created_at"] + timedelta(minutes=1)
 
 
-@pytest.mark.parametrize(("body", "headers", "expected"), [
-    (b'{"jsonrpc":"2.0","id":"srv-1","result":{}}', {}, True),
-    (b'{"jsonrpc":"2.0","id":"srv-1","result":{}}', {"mcp-protocol-version": "2025-11-25"}, True),
-    (b'{"jsonrpc":"2.0","id":"srv-1","error":{"code":1,"message":"no"}}', {}, True),
-    (b'{"jsonrpc":"2.0","id":"srv-1","result":{}}', {"mcp-protocol-version": "2026-07-28"}, False),
-    (b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"arguments":{"result":1}}}', {}, False),
-    (b'{"jsonrpc":"2.0","method":"notifications/initialized"}', {}, False),
-    (b'{"jsonrpc":"2.0","result":{}}', {}, False),  # no id: not a reply to anything
-    (b'[{"jsonrpc":"2.0","id":"srv-1","result":{}}]', {}, False),  # batches are not handshake-era MCP
-    (b'{"result": ', {}, False),
-    (b'\xff\xfe"result"', {}, False),
-])
+@pytest.mark.parametrize(
+    ("body", "headers", "expected"),
+    [
+        (b'{"jsonrpc":"2.0","id":"srv-1","result":{}}', {}, True),
+        (b'{"jsonrpc":"2.0","id":"srv-1","result":{}}', {"mcp-protocol-version": "2025-11-25"}, True),
+        (b'{"jsonrpc":"2.0","id":"srv-1","error":{"code":1,"message":"no"}}', {}, True),
+        (b'{"jsonrpc":"2.0","id":"srv-1","result":{}}', {"mcp-protocol-version": "2026-07-28"}, False),
+        (b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"arguments":{"result":1}}}', {}, False),
+        (b'{"jsonrpc":"2.0","method":"notifications/initialized"}', {}, False),
+        (b'{"jsonrpc":"2.0","result":{}}', {}, False),  # no id: not a reply to anything
+        (b'[{"jsonrpc":"2.0","id":"srv-1","result":{}}]', {}, False),  # batches are not handshake-era MCP
+        (b'{"result": ', {}, False),
+        (b'\xff\xfe"result"', {}, False),
+    ],
+)
 def test_only_handshake_era_responses_are_taken_for_replies(
     body: bytes, headers: dict[str, str], expected: bool
 ) -> None:

@@ -9,14 +9,20 @@ from bench.__main__ import main
 from bench.fsproxy import CountingProxy
 from bench.load import MODERN, answered, echo_call
 
-SECTIONS = ("## Targets", "## 1. Cold start", "## 2. Warm", "## 3. Authentication", "## 4. Per-user servers",
-            "## 5. Firestore", "## Where a target is missed")
+SECTIONS = (
+    "## Targets",
+    "## 1. Cold start",
+    "## 2. Warm",
+    "## 3. Authentication",
+    "## 4. Per-user servers",
+    "## 5. Firestore",
+    "## Where a target is missed",
+)
 
 
 def test_quick_run_writes_every_section_with_no_errors_and_no_warm_reads(firestore_emulator, tmp_path):
     report, raw = tmp_path / "RESULTS.md", tmp_path / "results.json"
-    code = main(["--quick", "--firestore-emulator", firestore_emulator.host, "--out", str(report),
-                 "--json", str(raw)])
+    code = main(["--quick", "--firestore-emulator", firestore_emulator.host, "--out", str(report), "--json", str(raw)])
     assert code == 0
     text = report.read_text()
     assert [s for s in SECTIONS if s not in text] == []

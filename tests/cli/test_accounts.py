@@ -21,7 +21,7 @@ ISSUER = "https://accounts.google.com"
 @pytest.fixture
 async def links(user_repo) -> IdentityLinks:
     await warm(user_repo)
-    return IdentityLinks(user_repo._client)  # noqa: SLF001 - the session client
+    return IdentityLinks(user_repo._client)
 
 
 @pytest.fixture
@@ -47,7 +47,11 @@ async def test_an_administrator_gives_a_renamed_user_the_record_of_the_old_addre
     await links.link(Identity(issuer=ISSUER, sub=sub, email=new, email_vouched=True))  # her first sign-in
 
     assert _json(await asyncio.to_thread(accounts, "show", "--sub", sub)) == {
-        "uid": derived_uid(ISSUER, sub), "issuer": ISSUER, "sub": sub, "email": new}
+        "uid": derived_uid(ISSUER, sub),
+        "issuer": ISSUER,
+        "sub": sub,
+        "email": new,
+    }
     linked = _json(await asyncio.to_thread(accounts, "link", old, "--sub", sub))
     assert linked["uid"] == old and linked["previous_uid"] == derived_uid(ISSUER, sub) and linked["displaced"] is None
     assert (await links.link(Identity(issuer=ISSUER, sub=sub, email=new, email_vouched=True))).uid == old
@@ -65,14 +69,17 @@ async def test_a_record_another_account_claimed_is_taken_only_with_replace(accou
     assert taken["uid"] == email and taken["displaced"] == {"sub": f"2{tag}", "email": email}
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    (("link", "nobody-" + uuid.uuid4().hex, "--sub", "1"), "create it first"),
-    (("link", "../../etc", "--sub", "1"), "user id"),
-    (("link", "someone", "--sub", "has space"), "--sub takes"),
-    (("link", "someone", "--sub", "x" * 300), "--sub takes"),
-    (("show", "--sub", "1", "--issuer", "file:///etc/passwd"), "--issuer takes"),
-    (("show", "--sub", "never-" + uuid.uuid4().hex), "never signed in"),
-])
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("link", "nobody-" + uuid.uuid4().hex, "--sub", "1"), "create it first"),
+        (("link", "../../etc", "--sub", "1"), "user id"),
+        (("link", "someone", "--sub", "has space"), "--sub takes"),
+        (("link", "someone", "--sub", "x" * 300), "--sub takes"),
+        (("show", "--sub", "1", "--issuer", "file:///etc/passwd"), "--issuer takes"),
+        (("show", "--sub", "never-" + uuid.uuid4().hex), "never signed in"),
+    ],
+)
 def test_bad_input_is_one_clear_error_line_and_exit_status_2(accounts, args, needle):
     done = accounts(*args)
     lines = done.stderr.strip().splitlines()

@@ -11,8 +11,12 @@ from tests._fixtures.cli import CLI_ENV
 def test_minted_token_carries_issuer_audience_subject_and_scopes(cli):
     done = cli("token", "mint", "--user", "alice", "--scopes", "b,a,a", "--ttl", "120")
     assert done.returncode == 0, done.stderr
-    claims = jwt.decode(done.stdout.strip(), CLI_ENV["MCP_AUTH_JWT_HS256_KEY"], algorithms=["HS256"],
-                        audience=CLI_ENV["MCP_AUTH_RESOURCE_URL"])
+    claims = jwt.decode(
+        done.stdout.strip(),
+        CLI_ENV["MCP_AUTH_JWT_HS256_KEY"],
+        algorithms=["HS256"],
+        audience=CLI_ENV["MCP_AUTH_RESOURCE_URL"],
+    )
     assert claims["sub"] == "alice" and claims["iss"] == CLI_ENV["MCP_AUTH_JWT_ISSUER"]
     assert claims["scope"] == "a b"
     assert claims["exp"] - claims["iat"] == 120

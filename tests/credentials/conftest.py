@@ -25,8 +25,11 @@ def platform_client(fake_platform) -> Callable[..., PlatformClient]:
         async def token() -> str:
             return fake_platform.service_token
 
-        return PlatformClient(base_url=fake_platform.url, service_token=kwargs.pop("service_token", token),
-                              **{"deadline": 3.0, "attempt_timeout": 1.0, **kwargs})
+        return PlatformClient(
+            base_url=fake_platform.url,
+            service_token=kwargs.pop("service_token", token),
+            **{"deadline": 3.0, "attempt_timeout": 1.0, **kwargs},
+        )
 
     return make
 
@@ -34,7 +37,12 @@ def platform_client(fake_platform) -> Callable[..., PlatformClient]:
 @pytest.fixture
 def resolver(platform_client, versions, clock) -> Callable[..., CredentialResolver]:
     def make(**kwargs) -> CredentialResolver:
-        return CredentialResolver(platform=kwargs.pop("platform", None) or platform_client(), versions=versions,
-                                  clock=clock.monotonic, wall_clock=clock.time, **kwargs)
+        return CredentialResolver(
+            platform=kwargs.pop("platform", None) or platform_client(),
+            versions=versions,
+            clock=clock.monotonic,
+            wall_clock=clock.time,
+            **kwargs,
+        )
 
     return make

@@ -29,8 +29,14 @@ print(json.dumps(["mcp_auth.credentials.platform" in sys.modules, PlatformClient
 
 def test_without_a_platform_or_secrets_their_clients_are_not_imported():
     env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_AUTH_")}
-    result = subprocess.run(  # noqa: S603 - this interpreter, a fixed probe
-        [sys.executable, "-c", _PROBE], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     loaded, later = (json.loads(line) for line in result.stdout.strip().splitlines()[-2:])

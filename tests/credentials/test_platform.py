@@ -65,14 +65,17 @@ async def test_a_refused_service_token_is_not_retried(fake_platform, platform_cl
     assert fake_platform.hits("alice", "github") == 1
 
 
-@pytest.mark.parametrize("body", [
-    {"token_type": "bearer"},
-    {"access_token": ""},
-    {"access_token": 5},
-    {"access_token": "t", "expires_at": "tomorrow"},
-    {"access_token": "t", "expires_at": True},
-    {"access_token": "t", "scopes": "repo"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"token_type": "bearer"},
+        {"access_token": ""},
+        {"access_token": 5},
+        {"access_token": "t", "expires_at": "tomorrow"},
+        {"access_token": "t", "expires_at": True},
+        {"access_token": "t", "scopes": "repo"},
+    ],
+)
 async def test_a_malformed_credential_is_refused(fake_platform, platform_client, body):
     fake_platform.credentials[("alice", "github")] = body
     with pytest.raises(CredentialUnavailable, match="unusable"):

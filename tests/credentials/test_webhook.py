@@ -32,13 +32,16 @@ def post(keys, versions, invalidated):
     async def source():
         return keys
 
-    webhook = CredentialWebhook(keys=source, versions=versions,
-                                on_invalidate=lambda u, p: invalidated.append((u, p)))
+    webhook = CredentialWebhook(keys=source, versions=versions, on_invalidate=lambda u, p: invalidated.append((u, p)))
     # Served as a deployment serves it: behind the edge, which caps the body before the webhook reads it.
-    settings = Settings.from_env({
-        "MCP_AUTH_RESOURCE_URL": "http://test/mcp", "MCP_AUTH_PROVIDERS": "jwt",
-        "MCP_AUTH_JWT_ISSUER": "https://issuer.example.com/", "MCP_AUTH_JWT_HS256_KEY": "k" * 48,
-    })
+    settings = Settings.from_env(
+        {
+            "MCP_AUTH_RESOURCE_URL": "http://test/mcp",
+            "MCP_AUTH_PROVIDERS": "jwt",
+            "MCP_AUTH_JWT_ISSUER": "https://issuer.example.com/",
+            "MCP_AUTH_JWT_HS256_KEY": "k" * 48,
+        }
+    )
     app = wrap_server(lambda record: MCPServer("t"), settings=settings, routes={PATH: webhook})
 
     async def send(body: bytes, headers: dict[str, str], method: str = "POST") -> httpx.Response:
@@ -140,21 +143,24 @@ def _form(key: bytes, body: bytes) -> tuple[bytes, dict[str, str]]:
     return body, signed(key, body) | {"Content-Type": "application/x-www-form-urlencoded"}
 
 
-@pytest.mark.parametrize("attack, status, code", [
-    (_forged, 401, "invalid_signature"),
-    (_tampered, 401, "invalid_signature"),
-    (_replayed, 401, "stale_timestamp"),
-    (_future, 401, "stale_timestamp"),
-    (_unsigned, 401, "missing_signature"),
-    (_no_timestamp, 401, "missing_signature"),
-    (_garbled_signature, 400, "malformed_signature"),
-    (_garbled_timestamp, 400, "malformed_signature"),
-    (_oversized, 413, "payload_too_large"),
-    (_not_json, 400, "malformed_body"),
-    (_bad_user, 400, "malformed_body"),
-    (_no_event_id, 400, "malformed_body"),
-    (_form, 415, "unsupported_media_type"),
-])
+@pytest.mark.parametrize(
+    "attack, status, code",
+    [
+        (_forged, 401, "invalid_signature"),
+        (_tampered, 401, "invalid_signature"),
+        (_replayed, 401, "stale_timestamp"),
+        (_future, 401, "stale_timestamp"),
+        (_unsigned, 401, "missing_signature"),
+        (_no_timestamp, 401, "missing_signature"),
+        (_garbled_signature, 400, "malformed_signature"),
+        (_garbled_timestamp, 400, "malformed_signature"),
+        (_oversized, 413, "payload_too_large"),
+        (_not_json, 400, "malformed_body"),
+        (_bad_user, 400, "malformed_body"),
+        (_no_event_id, 400, "malformed_body"),
+        (_form, 415, "unsupported_media_type"),
+    ],
+)
 async def test_bad_calls_are_rejected_logged_and_change_nothing(
     post, keys, versions, uid, invalidated, caplog, attack, status, code
 ):
@@ -167,8 +173,9 @@ async def test_bad_calls_are_rejected_logged_and_change_nothing(
     assert await versions.current(alice, "github") == 0
     assert invalidated == []
     # the webhook's own log line, or (for what the edge refuses first) the request line's outcome
-    logged = "\n".join(f"{r.getMessage()} {getattr(r, 'outcome', '')}"
-                       for r in caplog.records if r.name.startswith("mcp_auth"))
+    logged = "\n".join(
+        f"{r.getMessage()} {getattr(r, 'outcome', '')}" for r in caplog.records if r.name.startswith("mcp_auth")
+    )
     assert code in logged
     sent = headers.get(SIGNATURE_HEADER)
     assert not sent or (sent not in logged and sent[3:] not in logged)

@@ -100,9 +100,14 @@ async def test_records_still_queued_at_shutdown_are_written_before_the_process_e
 
 async def test_with_firestore_down_requests_succeed_and_the_drop_is_logged(restartable_firestore, start_function, mint):
     fs = restartable_firestore
-    server = start_function(FIRESTORE_EMULATOR_HOST=fs.host, MCP_AUTH_FIRST_LOGIN="create",
-                            MCP_AUTH_DEFAULT_TOOLSETS="basics", MCP_AUTH_DEFAULT_SCOPES="mcp:tools",
-                            MCP_AUTH_USER_CACHE_TTL="300", **AUDIT_ON)
+    server = start_function(
+        FIRESTORE_EMULATOR_HOST=fs.host,
+        MCP_AUTH_FIRST_LOGIN="create",
+        MCP_AUTH_DEFAULT_TOOLSETS="basics",
+        MCP_AUTH_DEFAULT_SCOPES="mcp:tools",
+        MCP_AUTH_USER_CACHE_TTL="300",
+        **AUDIT_ON,
+    )
     token = mint(f"down-{secrets.token_hex(4)}", audience=server.url)
     async with mcp_client(server.url, token) as client:
         assert not (await client.call_tool("echo", {"text": "before"})).is_error  # caches the user record
@@ -112,11 +117,15 @@ async def test_with_firestore_down_requests_succeed_and_the_drop_is_logged(resta
     deadline = time.monotonic() + 60
     while "bound for Firestore" not in server.output() and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
-    drops = [json.loads(line) for line in server.output().splitlines()
-             if line.startswith("{") and "bound for Firestore" in line]
+    drops = [
+        json.loads(line)
+        for line in server.output().splitlines()
+        if line.startswith("{") and "bound for Firestore" in line
+    ]
     assert drops, server.output()[-3000:]
-    assert all(d["severity"] == "WARNING" and d["logger"] == "mcp_auth.audit" and d["audit_dropped"] >= 1
-               for d in drops)
+    assert all(
+        d["severity"] == "WARNING" and d["logger"] == "mcp_auth.audit" and d["audit_dropped"] >= 1 for d in drops
+    )
     assert token not in server.output()
 
 
@@ -132,29 +141,39 @@ async def test_with_the_setting_off_nothing_is_written(start_function, make_user
     assert await _documents("trace", f"projects/{TEST_PROJECT}/traces/{trace_id}", wait=0) == []
 
 
-@pytest.mark.parametrize(("env", "needle"), [
-    ({"MCP_AUTH_AUDIT_FIRESTORE": "maybe"}, "MCP_AUTH_AUDIT_FIRESTORE must be true or false"),
-    ({"MCP_AUTH_AUDIT_FIRESTORE": "true", "MCP_AUTH_AUDIT_RETENTION_DAYS": "0"}, "between 1 and 3650"),
-    ({"MCP_AUTH_AUDIT_RETENTION_DAYS": "3651"}, "between 1 and 3650"),
-    ({"MCP_AUTH_AUDIT_RETENTION_DAYS": "30d"}, "must be a whole number"),
-    ({"MCP_AUTH_AUDIT_RETENTION_DAYS": "9" * 5000}, "must be a whole number"),
-    ({"MCP_AUTH_AUDIT_RETENTION_DAYS": "-1"}, "between 1 and 3650"),
-])
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"MCP_AUTH_AUDIT_FIRESTORE": "maybe"}, "MCP_AUTH_AUDIT_FIRESTORE must be true or false"),
+        ({"MCP_AUTH_AUDIT_FIRESTORE": "true", "MCP_AUTH_AUDIT_RETENTION_DAYS": "0"}, "between 1 and 3650"),
+        ({"MCP_AUTH_AUDIT_RETENTION_DAYS": "3651"}, "between 1 and 3650"),
+        ({"MCP_AUTH_AUDIT_RETENTION_DAYS": "30d"}, "must be a whole number"),
+        ({"MCP_AUTH_AUDIT_RETENTION_DAYS": "9" * 5000}, "must be a whole number"),
+        ({"MCP_AUTH_AUDIT_RETENTION_DAYS": "-1"}, "between 1 and 3650"),
+    ],
+)
 def test_bad_audit_settings_are_refused_with_the_setting_named(env, needle):
     with pytest.raises(ConfigError, match=needle):
         _audit_settings(env)
 
 
 def _audit_settings(env: dict[str, str]) -> tuple[bool, int]:
-    settings = Settings.from_env({"MCP_AUTH_RESOURCE_URL": "http://127.0.0.1:9/mcp", "MCP_AUTH_PROVIDERS": "dev",
-                                  "MCP_AUTH_DEV_USER": "u", **env})
+    settings = Settings.from_env(
+        {
+            "MCP_AUTH_RESOURCE_URL": "http://127.0.0.1:9/mcp",
+            "MCP_AUTH_PROVIDERS": "dev",
+            "MCP_AUTH_DEV_USER": "u",
+            **env,
+        }
+    )
     return settings.audit_firestore, settings.audit_retention_days
 
 
 def test_audit_settings_default_to_off_and_thirty_days():
     assert _audit_settings({}) == (False, 30)
     assert _audit_settings({"MCP_AUTH_AUDIT_FIRESTORE": " TRUE ", "MCP_AUTH_AUDIT_RETENTION_DAYS": "365"}) == (
-        True, 365
+        True,
+        365,
     )
 
 
@@ -166,13 +185,17 @@ def test_a_bad_audit_setting_stops_the_function_at_start(start_function):
 
 # -- mcp-auth audit list -------------------------------------------------------------------------
 
+
 @pytest.fixture
 def audit(cli, firestore_emulator):
     """``mcp-auth audit …`` in this process, against the emulator (from an async test: ``asyncio.to_thread``)."""
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return cli("audit", *args, env={"GOOGLE_CLOUD_PROJECT": TEST_PROJECT,
-                                        "FIRESTORE_EMULATOR_HOST": firestore_emulator.host})
+        return cli(
+            "audit",
+            *args,
+            env={"GOOGLE_CLOUD_PROJECT": TEST_PROJECT, "FIRESTORE_EMULATOR_HOST": firestore_emulator.host},
+        )
 
     return run
 
@@ -199,17 +222,20 @@ async def test_audit_list_prints_a_users_records_newest_first(start_function, ma
     assert nobody.returncode == 0 and nobody.stdout.startswith("# No audit documents for 'nobody-here'")
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    (("list",), "the following arguments are required: --user"),
-    (("list", "--user", "../users/x"), "A user id is"),
-    (("list", "--user", "__admin"), "A user id is"),
-    (("list", "--user", "x" * 300), "A user id is"),
-    (("list", "--user", "a b"), "A user id is"),
-    (("list", "--user", "u", "--limit", "0"), "--limit must be between 1 and 1000"),
-    (("list", "--user", "u", "--limit", "1001"), "--limit must be between 1 and 1000"),
-    (("list", "--user", "u", "--limit", "ten"), "--limit takes a whole number"),
-    (("drop", "--user", "u"), "invalid choice"),
-])
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("list",), "the following arguments are required: --user"),
+        (("list", "--user", "../users/x"), "A user id is"),
+        (("list", "--user", "__admin"), "A user id is"),
+        (("list", "--user", "x" * 300), "A user id is"),
+        (("list", "--user", "a b"), "A user id is"),
+        (("list", "--user", "u", "--limit", "0"), "--limit must be between 1 and 1000"),
+        (("list", "--user", "u", "--limit", "1001"), "--limit must be between 1 and 1000"),
+        (("list", "--user", "u", "--limit", "ten"), "--limit takes a whole number"),
+        (("drop", "--user", "u"), "invalid choice"),
+    ],
+)
 def test_audit_list_refuses_bad_input_with_one_clear_line(audit, args, needle):
     done = audit(*args)
     assert done.returncode == 2 and needle in done.stderr, done.stderr
@@ -219,9 +245,11 @@ def test_audit_list_refuses_bad_input_with_one_clear_line(audit, args, needle):
 def test_the_declared_index_serves_the_query_audit_list_runs():
     indexes = json.loads((Path(mcp_auth.store.__file__).parent / "indexes.json").read_text())
     [index] = [i for i in indexes["composite_indexes"] if i["collection"] == COLLECTION]
-    assert index["fields"] == [{"field_path": "user", "order": "ASCENDING"},
-                               {"field_path": "at", "order": "DESCENDING"},
-                               {"field_path": "__name__", "order": "DESCENDING"}]
+    assert index["fields"] == [
+        {"field_path": "user", "order": "ASCENDING"},
+        {"field_path": "at", "order": "DESCENDING"},
+        {"field_path": "__name__", "order": "DESCENDING"},
+    ]
 
 
 async def test_a_full_queue_drops_new_records_with_one_counted_warning(user_repo, caplog):
@@ -232,8 +260,18 @@ async def test_a_full_queue_drops_new_records_with_one_counted_warning(user_repo
     uid = f"full-{secrets.token_hex(4)}"
     with caplog.at_level("WARNING", logger="mcp_auth.audit"):
         for _ in range(5):  # no await in between: the writer cannot drain before the queue fills
-            record = RequestRecord(method="POST", path="/mcp", route="mcp", remote_ip=None, user_agent=None,
-                                   trace=None, status=200, user=uid, auth_method="jwt", auth_decision="allowed")
+            record = RequestRecord(
+                method="POST",
+                path="/mcp",
+                route="mcp",
+                remote_ip=None,
+                user_agent=None,
+                trace=None,
+                status=200,
+                user=uid,
+                auth_method="jwt",
+                auth_decision="allowed",
+            )
             sink.submit(record)
         await sink.aclose()
     assert (sink.written, sink.dropped) == (2, 3)

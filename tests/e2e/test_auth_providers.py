@@ -42,9 +42,13 @@ async def test_hs_keys_from_secret_manager_rotate_without_downtime(
     secret = _name("jwt-hs")
     old, new = os.urandom(32), os.urandom(32)
     first = secrets_admin.create_secret(secret, old)[0]
-    server = start_function(MCP_AUTH_JWT_HS256_KEY=None, MCP_AUTH_JWT_HS_SECRET=secret,
-                            MCP_AUTH_SECRET_MANAGER_ENDPOINT=drongo_endpoint, MCP_AUTH_SECRET_REFRESH_SECONDS="1",
-                            MCP_AUTH_AUTH_CACHE_TTL="1")
+    server = start_function(
+        MCP_AUTH_JWT_HS256_KEY=None,
+        MCP_AUTH_JWT_HS_SECRET=secret,
+        MCP_AUTH_SECRET_MANAGER_ENDPOINT=drongo_endpoint,
+        MCP_AUTH_SECRET_REFRESH_SECONDS="1",
+        MCP_AUTH_AUTH_CACHE_TTL="1",
+    )
     user = await make_user()
     assert post_mcp(server.url, token=_hs_token(old, user.uid, server.url)).status_code == 200
     assert post_mcp(server.url, token=_hs_token(new, user.uid, server.url)).status_code == 401
@@ -66,9 +70,14 @@ async def test_hs_keys_from_secret_manager_rotate_without_downtime(
 
 def test_missing_secret_stops_the_start_naming_it(function_env, drongo_endpoint, tmp_path):
     secret = _name("absent")
-    env = {**os.environ, **function_env, "MCP_AUTH_RESOURCE_URL": "http://127.0.0.1:1/mcp",
-           "MCP_AUTH_JWT_HS256_KEY": "", "MCP_AUTH_JWT_HS_SECRET": secret,
-           "MCP_AUTH_SECRET_MANAGER_ENDPOINT": drongo_endpoint}
+    env = {
+        **os.environ,
+        **function_env,
+        "MCP_AUTH_RESOURCE_URL": "http://127.0.0.1:1/mcp",
+        "MCP_AUTH_JWT_HS256_KEY": "",
+        "MCP_AUTH_JWT_HS_SECRET": secret,
+        "MCP_AUTH_SECRET_MANAGER_ENDPOINT": drongo_endpoint,
+    }
     code = "import runpy, sys; sys.path.insert(0, 'functions'); runpy.run_path('functions/main.py')"
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
@@ -80,8 +89,11 @@ def test_missing_secret_stops_the_start_naming_it(function_env, drongo_endpoint,
 def api_key_server(start_function, secrets_admin, drongo_endpoint):
     pepper_secret = _name("pepper")
     secrets_admin.create_secret(pepper_secret, os.urandom(32))
-    server = start_function(MCP_AUTH_PROVIDERS="jwt,api_key", MCP_AUTH_API_KEY_PEPPER_SECRET=pepper_secret,
-                            MCP_AUTH_SECRET_MANAGER_ENDPOINT=drongo_endpoint)
+    server = start_function(
+        MCP_AUTH_PROVIDERS="jwt,api_key",
+        MCP_AUTH_API_KEY_PEPPER_SECRET=pepper_secret,
+        MCP_AUTH_SECRET_MANAGER_ENDPOINT=drongo_endpoint,
+    )
     return server
 
 
@@ -122,7 +134,7 @@ async def test_api_key_rejections_are_specific(api_key_server, keys, make_user, 
     user = await make_user()
     key = await _create_key(keys, user.uid)
     key_id = key.split("_")[1]
-    wrong_secret = key[: -4] + ("AAAA" if not key.endswith("AAAA") else "BBBB")
+    wrong_secret = key[:-4] + ("AAAA" if not key.endswith("AAAA") else "BBBB")
     r = post_mcp(api_key_server.url, token=wrong_secret)
     assert r.status_code == 401 and "unknown or its secret is wrong" in r.json()["error_description"]
     unknown = "mak_" + "Z" * 16 + "_" + key.split("_", 2)[2]

@@ -43,8 +43,9 @@ async def test_an_answer_posted_to_the_other_instance_completes_the_call_and_onl
     a, b = pair()
     owner, intruder = await make_user(), await make_user()
     token, other = mint(owner.uid, audience=RESOURCE), mint(intruder.uid, audience=RESOURCE)
-    call = mcp_request("tools/call", {"name": "test_elicitation", "arguments": {"message": "Who are you?"}},
-                       token=token, headers=HOST)
+    call = mcp_request(
+        "tools/call", {"name": "test_elicitation", "arguments": {"message": "Who are you?"}}, token=token, headers=HOST
+    )
     with httpx.Client(timeout=30) as http, http.stream("POST", f"{a.base}/mcp", **call) as stream:
         assert stream.status_code == 200
         events = sse_messages(stream.iter_lines())
@@ -53,18 +54,24 @@ async def test_an_answer_posted_to_the_other_instance_completes_the_call_and_onl
         assert question["params"]["message"] == "Who are you?"
         reply_id = question["id"]
         assert isinstance(reply_id, str) and reply_id.startswith("srv-")  # global, not the transport's 1, 2, ...
-        answer = {"jsonrpc": "2.0", "id": reply_id,
-                  "result": {"action": "accept", "content": {"username": "ada", "email": "ada@example.com"}}}
+        answer = {
+            "jsonrpc": "2.0",
+            "id": reply_id,
+            "result": {"action": "accept", "content": {"username": "ada", "email": "ada@example.com"}},
+        }
 
-        stolen = _reply(b, other, {**answer, "result": {"action": "accept", "content": {"username": "eve",
-                                                                                          "email": "e@x.io"}}})
+        stolen = _reply(
+            b, other, {**answer, "result": {"action": "accept", "content": {"username": "eve", "email": "e@x.io"}}}
+        )
         assert stolen.status_code == 404, stolen.text
         assert "waiting for a reply with this id from you" in stolen.json()["error_description"]
         malformed = _reply(b, token, {"jsonrpc": "2.0", "id": reply_id, "error": {"code": "-1", "message": "no"}})
         assert malformed.status_code == 400
         assert "integer" in malformed.json()["error_description"]
-        assert _reply(b, token, b'{"jsonrpc": "2.0", "id": "' + reply_id.encode() + b'", "result": ').status_code \
-            in (400, 202)  # unparsable JSON is the SDK's parse error, never a 500 (below: the slot survived)
+        assert _reply(b, token, b'{"jsonrpc": "2.0", "id": "' + reply_id.encode() + b'", "result": ').status_code in (
+            400,
+            202,
+        )  # unparsable JSON is the SDK's parse error, never a 500 (below: the slot survived)
 
         accepted = _reply(b, token, answer)
         assert accepted.status_code == 202, accepted.text
@@ -79,9 +86,7 @@ async def test_an_answer_posted_to_the_other_instance_completes_the_call_and_onl
     assert "eve" not in text
 
 
-async def test_the_mcp_client_samples_and_elicits_through_two_instances(
-    pair, round_robin_proxy, make_user, mint
-):
+async def test_the_mcp_client_samples_and_elicits_through_two_instances(pair, round_robin_proxy, make_user, mint):
     proxy = round_robin_proxy()
     resource = f"{proxy.url}/mcp"
     instances = pair(MCP_AUTH_RESOURCE_URL=resource)
@@ -92,8 +97,9 @@ async def test_the_mcp_client_samples_and_elicits_through_two_instances(
     async def sample(context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
         asked.append("sampling")
         prompt = params.messages[0].content.text
-        return types.CreateMessageResult(role="assistant", model="test-model",
-                                         content=types.TextContent(type="text", text=f"echo {prompt}"))
+        return types.CreateMessageResult(
+            role="assistant", model="test-model", content=types.TextContent(type="text", text=f"echo {prompt}")
+        )
 
     async def elicit(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
         asked.append("elicitation")
@@ -102,10 +108,16 @@ async def test_the_mcp_client_samples_and_elicits_through_two_instances(
     import httpx2
 
     headers = authorization(mint(user.uid, audience=resource))
-    async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=60)) as http, Client(
-        streamable_http_client(resource, http_client=http), mode="legacy", raise_exceptions=True,
-        sampling_callback=sample, elicitation_callback=elicit,
-    ) as client:
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=60)) as http,
+        Client(
+            streamable_http_client(resource, http_client=http),
+            mode="legacy",
+            raise_exceptions=True,
+            sampling_callback=sample,
+            elicitation_callback=elicit,
+        ) as client,
+    ):
         for n in range(3):
             sampled = await client.call_tool("test_sampling", {"prompt": f"hello {n}"})
             assert not sampled.is_error, sampled
@@ -123,8 +135,14 @@ async def test_with_the_back_channel_off_a_server_request_fails_cleanly_and_repl
     instance = start_function(_SOURCE=str(FIXTURE), MCP_AUTH_RESOURCE_URL=RESOURCE, MCP_AUTH_BACKCHANNEL="off")
     user = await make_user()
     token = mint(user.uid, audience=RESOURCE)
-    response = post_mcp(f"{instance.base}/mcp", "tools/call", {"name": "test_sampling", "arguments": {"prompt": "hi"}},
-                        token=token, request_id=3, headers=HOST)
+    response = post_mcp(
+        f"{instance.base}/mcp",
+        "tools/call",
+        {"name": "test_sampling", "arguments": {"prompt": "hi"}},
+        token=token,
+        request_id=3,
+        headers=HOST,
+    )
     assert response.status_code == 200
     final = messages(response)[-1]
     assert "result" not in final, final
@@ -139,8 +157,13 @@ async def test_a_question_left_unanswered_past_the_tool_deadline_is_withdrawn_an
     a, b = pair(MCP_AUTH_TOOL_TIMEOUT="1")
     user = await make_user()
     token = mint(user.uid, audience=RESOURCE)
-    call = mcp_request("tools/call", {"name": "test_elicitation", "arguments": {"message": "Still there?"}},
-                       token=token, request_id=5, headers=HOST)
+    call = mcp_request(
+        "tools/call",
+        {"name": "test_elicitation", "arguments": {"message": "Still there?"}},
+        token=token,
+        request_id=5,
+        headers=HOST,
+    )
     with httpx.Client(timeout=30) as http, http.stream("POST", f"{a.base}/mcp", **call) as stream:
         events = list(sse_messages(stream.iter_lines()))  # nobody answers: the deadline ends the call
     question, *rest = events

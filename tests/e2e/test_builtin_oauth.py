@@ -47,16 +47,24 @@ class Deployment:
 
     async def register(self, redirect_uris: list[str] | None = None) -> str:
         async with httpx.AsyncClient(timeout=10) as http:
-            r = await http.post(f"{self.base}/oauth/register",
-                                json={"redirect_uris": redirect_uris or [REDIRECT_URI], "client_name": "t"})
+            r = await http.post(
+                f"{self.base}/oauth/register",
+                json={"redirect_uris": redirect_uris or [REDIRECT_URI], "client_name": "t"},
+            )
         assert r.status_code == 201, r.text
         return str(r.json()["client_id"])
 
-    def authorize_url(self, client_id: str, challenge: str, *, redirect_uri: str = REDIRECT_URI,
-                      **extra: str) -> str:
-        params = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
-                  "code_challenge": challenge, "code_challenge_method": "S256", "state": "s1",
-                  "resource": self.url, **extra}
+    def authorize_url(self, client_id: str, challenge: str, *, redirect_uri: str = REDIRECT_URI, **extra: str) -> str:
+        params = {
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "state": "s1",
+            "resource": self.url,
+            **extra,
+        }
         return f"{self.base}/oauth/authorize?{urlencode(params)}"
 
     async def browse(self, url: str, *, account: str = "alice", decision: str = "allow") -> str:
@@ -70,20 +78,21 @@ class Deployment:
                 if r.status_code == 200 and 'name="approval"' in r.text:
                     approval = re.search(r'name="approval" value="([^"]+)"', r.text)
                     assert approval is not None
-                    r = await browser.post(f"{self.base}/oauth/consent",
-                                           data={"approval": approval.group(1), "decision": decision})
+                    r = await browser.post(
+                        f"{self.base}/oauth/consent", data={"approval": approval.group(1), "decision": decision}
+                    )
                 assert r.is_redirect, (url, r.status_code, r.text[:300])
                 url = urljoin(str(r.url), r.headers["location"])
                 if same_endpoint(url, REDIRECT_URI):
                     return url
         raise AssertionError("no redirect to the client")
 
-    async def sign_in(self, client_id: str, *, account: str = "alice",
-                      decision: str = "allow") -> tuple[dict[str, str], str]:
+    async def sign_in(
+        self, client_id: str, *, account: str = "alice", decision: str = "allow"
+    ) -> tuple[dict[str, str], str]:
         """Front channel through the upstream sign-in and consent: (callback query, PKCE verifier)."""
         verifier = secrets.token_urlsafe(40)
-        callback = await self.browse(self.authorize_url(client_id, _s256(verifier)), account=account,
-                                     decision=decision)
+        callback = await self.browse(self.authorize_url(client_id, _s256(verifier)), account=account, decision=decision)
         return {k: v[0] for k, v in parse_qs(urlsplit(callback).query).items()}, verifier
 
     async def token(self, **form: str) -> httpx.Response:
@@ -91,8 +100,13 @@ class Deployment:
             return await http.post(f"{self.base}/oauth/token", data=form)
 
     async def redeem(self, client_id: str, code: str, verifier: str) -> httpx.Response:
-        return await self.token(grant_type="authorization_code", code=code, code_verifier=verifier,
-                                client_id=client_id, redirect_uri=REDIRECT_URI)
+        return await self.token(
+            grant_type="authorization_code",
+            code=code,
+            code_verifier=verifier,
+            client_id=client_id,
+            redirect_uri=REDIRECT_URI,
+        )
 
     async def refresh(self, client_id: str, refresh_token: str) -> httpx.Response:
         return await self.token(grant_type="refresh_token", refresh_token=refresh_token, client_id=client_id)
@@ -107,13 +121,20 @@ def deployment(oidc_server_factory, start_function, drongo_endpoint):
     port = free_port()
     url = f"http://127.0.0.1:{port}/mcp"
     upstream_secret = secrets.token_urlsafe(32)
-    idp = oidc_server_factory(clients=[{
-        "client_id": UPSTREAM_CLIENT, "client_secret": upstream_secret,
-        "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
-        "redirect_uris": [f"http://127.0.0.1:{port}/oauth/callback"],
-    }])
+    idp = oidc_server_factory(
+        clients=[
+            {
+                "client_id": UPSTREAM_CLIENT,
+                "client_secret": upstream_secret,
+                "grant_types": ["authorization_code", "refresh_token"],
+                "response_types": ["code"],
+                "redirect_uris": [f"http://127.0.0.1:{port}/oauth/callback"],
+            }
+        ]
+    )
     key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     suffix = uuid.uuid4().hex[:8]
     admin = SecretManagerAdmin(drongo_endpoint, TEST_PROJECT)
     admin.create_secret(f"oauth-upstream-{suffix}", upstream_secret.encode())
@@ -121,19 +142,28 @@ def deployment(oidc_server_factory, start_function, drongo_endpoint):
     admin.close()
     with serve_documents() as documents:
         start_function(
-            PORT=str(port), MCP_AUTH_RESOURCE_URL=url, MCP_AUTH_PROVIDERS="oauth", MCP_AUTH_JWT_HS256_KEY=None,
-            MCP_AUTH_JWT_ISSUER=None, MCP_AUTH_SECRET_MANAGER_ENDPOINT=drongo_endpoint,
-            MCP_AUTH_OAUTH_UPSTREAM_ISSUER=idp.issuer, MCP_AUTH_OAUTH_UPSTREAM_CLIENT_ID=UPSTREAM_CLIENT,
+            PORT=str(port),
+            MCP_AUTH_RESOURCE_URL=url,
+            MCP_AUTH_PROVIDERS="oauth",
+            MCP_AUTH_JWT_HS256_KEY=None,
+            MCP_AUTH_JWT_ISSUER=None,
+            MCP_AUTH_SECRET_MANAGER_ENDPOINT=drongo_endpoint,
+            MCP_AUTH_OAUTH_UPSTREAM_ISSUER=idp.issuer,
+            MCP_AUTH_OAUTH_UPSTREAM_CLIENT_ID=UPSTREAM_CLIENT,
             MCP_AUTH_OAUTH_UPSTREAM_CLIENT_SECRET=f"oauth-upstream-{suffix}",
             MCP_AUTH_OAUTH_SIGNING_KEY_SECRET=f"oauth-signing-{suffix}",
-            MCP_AUTH_OAUTH_ALLOWED_DOMAINS="example.com", MCP_AUTH_OAUTH_ALLOW_LOOPBACK="true",
-            MCP_AUTH_FIRST_LOGIN="create", MCP_AUTH_DEFAULT_TOOLSETS="basics", MCP_AUTH_DEFAULT_SCOPES="mcp:tools",
+            MCP_AUTH_OAUTH_ALLOWED_DOMAINS="example.com",
+            MCP_AUTH_OAUTH_ALLOW_LOOPBACK="true",
+            MCP_AUTH_FIRST_LOGIN="create",
+            MCP_AUTH_DEFAULT_TOOLSETS="basics",
+            MCP_AUTH_DEFAULT_SCOPES="mcp:tools",
         )
         yield Deployment(url, idp, documents)
 
 
-async def _connect_and_call(deployment: Deployment, storage: MemoryStorage, *,
-                            client_metadata_url: str | None = None) -> dict[str, Any]:
+async def _connect_and_call(
+    deployment: Deployment, storage: MemoryStorage, *, client_metadata_url: str | None = None
+) -> dict[str, Any]:
     callbacks: list[str] = []
 
     async def redirect_handler(authorization_url: str) -> None:
@@ -146,9 +176,16 @@ async def _connect_and_call(deployment: Deployment, storage: MemoryStorage, *,
 
     oauth = OAuthClientProvider(
         deployment.url,
-        OAuthClientMetadata(redirect_uris=[REDIRECT_URI], client_name="test client",
-                            grant_types=["authorization_code", "refresh_token"], response_types=["code"]),
-        storage, redirect_handler, callback_handler, client_metadata_url=client_metadata_url,
+        OAuthClientMetadata(
+            redirect_uris=[REDIRECT_URI],
+            client_name="test client",
+            grant_types=["authorization_code", "refresh_token"],
+            response_types=["code"],
+        ),
+        storage,
+        redirect_handler,
+        callback_handler,
+        client_metadata_url=client_metadata_url,
     )
     async with httpx2.AsyncClient(auth=oauth, timeout=30) as http:
         async with Client(streamable_http_client(deployment.url, http_client=http), raise_exceptions=True) as client:
@@ -180,17 +217,25 @@ async def test_paste_the_url_sign_in_and_use_the_tools_then_refresh_rotate_and_r
     query, verifier = await deployment.sign_in(client_id)
     tokens = (await deployment.redeem(client_id, query["code"], verifier)).json()
     async with httpx.AsyncClient() as http:
-        revoked = await http.post(f"{deployment.base}/oauth/revoke",
-                                  data={"token": tokens["refresh_token"], "client_id": client_id})
+        revoked = await http.post(
+            f"{deployment.base}/oauth/revoke", data={"token": tokens["refresh_token"], "client_id": client_id}
+        )
     assert revoked.status_code == 200
     assert (await deployment.refresh(client_id, tokens["refresh_token"])).json()["error"] == "invalid_grant"
 
 
 async def test_client_with_a_metadata_document_signs_in_without_registering(deployment):
-    client_id = deployment.documents.publish("/client.json", {
-        "client_id": deployment.documents.client_id("/client.json"), "client_name": "CIMD client",
-        "redirect_uris": [REDIRECT_URI], "grant_types": ["authorization_code", "refresh_token"],
-        "response_types": ["code"], "token_endpoint_auth_method": "none"})
+    client_id = deployment.documents.publish(
+        "/client.json",
+        {
+            "client_id": deployment.documents.client_id("/client.json"),
+            "client_name": "CIMD client",
+            "redirect_uris": [REDIRECT_URI],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none",
+        },
+    )
     storage = MemoryStorage()
     who = await _connect_and_call(deployment, storage, client_metadata_url=client_id)
     assert who["user_id"] == derived_uid(deployment.idp.issuer, "alice")
@@ -220,9 +265,13 @@ async def test_wrong_verifier_replayed_code_and_redirect_mismatch_are_refused(de
     assert spent.json()["error"] == "invalid_grant"
 
     query, verifier = await deployment.sign_in(client_id)
-    other_redirect = await deployment.token(grant_type="authorization_code", code=query["code"],
-                                            code_verifier=verifier, client_id=client_id,
-                                            redirect_uri="http://localhost:9999/callback")
+    other_redirect = await deployment.token(
+        grant_type="authorization_code",
+        code=query["code"],
+        code_verifier=verifier,
+        client_id=client_id,
+        redirect_uri="http://localhost:9999/callback",
+    )
     assert other_redirect.json()["error"] == "invalid_grant"
 
     query, verifier = await deployment.sign_in(client_id)
@@ -255,12 +304,19 @@ async def test_unverified_redirects_are_never_followed(deployment):
 async def test_hostile_metadata_documents_are_refused(deployment):
     docs = deployment.documents
     huge = docs.publish("/huge.json", b'{"client_id": "' + b"x" * 100_000 + b'"}')
-    slow = docs.publish("/slow.json", {"client_id": docs.client_id("/slow.json"), "redirect_uris": [REDIRECT_URI]},
-                        delay=8.0)
-    liar = docs.publish("/liar.json", {"client_id": "https://elsewhere.example/c.json",
-                                       "redirect_uris": [REDIRECT_URI]})
-    cases = {huge: "larger than", slow: "too long", liar: "its own URL",
-             "https://10.0.0.1/client.json": "private", "https://169.254.169.254/latest/meta-data": "private"}
+    slow = docs.publish(
+        "/slow.json", {"client_id": docs.client_id("/slow.json"), "redirect_uris": [REDIRECT_URI]}, delay=8.0
+    )
+    liar = docs.publish(
+        "/liar.json", {"client_id": "https://elsewhere.example/c.json", "redirect_uris": [REDIRECT_URI]}
+    )
+    cases = {
+        huge: "larger than",
+        slow: "too long",
+        liar: "its own URL",
+        "https://10.0.0.1/client.json": "private",
+        "https://169.254.169.254/latest/meta-data": "private",
+    }
     async with httpx.AsyncClient(timeout=20) as http:
         for client_id, reason in cases.items():
             r = await http.get(deployment.authorize_url(client_id, _s256("x" * 43)))
@@ -300,7 +356,7 @@ async def test_users_are_their_upstream_account_not_their_email_address(deployme
     renamed = f"gina.renamed-{tag}@example.com"  # her address changes upstream: she stays the same user
     await idp.add_account(f"gina-{tag}", email=renamed, email_verified=True, hd="example.com")
     assert (await _whoami(deployment, client_id, f"gina-{tag}"))["user_id"] == legacy
-    link = await IdentityLinks(user_repo._client).get(idp.issuer, f"gina-{tag}")  # noqa: SLF001
+    link = await IdentityLinks(user_repo._client).get(idp.issuer, f"gina-{tag}")
     assert link is not None and link.email == renamed
 
     heir = await _whoami(deployment, client_id, f"heir-{tag}")  # the old address, now someone else's
@@ -313,8 +369,9 @@ async def test_a_user_who_denies_consent_gets_no_code_and_an_answer_works_once(d
     query, _ = await deployment.sign_in(client_id, decision="deny")
     assert query["error"] == "access_denied" and "code" not in query and query["state"] == "s1"
     async with httpx.AsyncClient() as http:
-        forged = await http.post(f"{deployment.base}/oauth/consent",
-                                 data={"approval": secrets.token_urlsafe(32), "decision": "allow"})
+        forged = await http.post(
+            f"{deployment.base}/oauth/consent", data={"approval": secrets.token_urlsafe(32), "decision": "allow"}
+        )
     assert forged.status_code == 400 and "location" not in forged.headers
 
 
@@ -322,7 +379,10 @@ async def test_registration_is_rate_limited_per_address(deployment):
     statuses = []
     async with httpx.AsyncClient() as http:
         for _ in range(25):  # at most two minute-windows: one of them sees more than 10
-            r = await http.post(f"{deployment.base}/oauth/register", json={"redirect_uris": [REDIRECT_URI]},
-                                headers={"X-Forwarded-For": "203.0.113.7"})
+            r = await http.post(
+                f"{deployment.base}/oauth/register",
+                json={"redirect_uris": [REDIRECT_URI]},
+                headers={"X-Forwarded-For": "203.0.113.7"},
+            )
             statuses.append(r.status_code)
     assert 429 in statuses and set(statuses) <= {201, 429}

@@ -27,9 +27,13 @@ async def test_an_emulator_outage_is_a_retryable_tool_error_loses_nothing_and_he
     restartable_firestore, start_function, mint
 ):
     fs = restartable_firestore
-    fn = start_function(FIRESTORE_EMULATOR_HOST=fs.host, MCP_AUTH_FIRST_LOGIN="create",
-                        MCP_AUTH_DEFAULT_TOOLSETS="notes", MCP_AUTH_DEFAULT_SCOPES=",".join(SCOPES),
-                        MCP_AUTH_USER_CACHE_TTL="300")
+    fn = start_function(
+        FIRESTORE_EMULATOR_HOST=fs.host,
+        MCP_AUTH_FIRST_LOGIN="create",
+        MCP_AUTH_DEFAULT_TOOLSETS="notes",
+        MCP_AUTH_DEFAULT_SCOPES=",".join(SCOPES),
+        MCP_AUTH_USER_CACHE_TTL="300",
+    )
     token = mint(f"faults-{uuid.uuid4().hex[:8]}", audience=fn.url, scopes=" ".join(SCOPES))
     async with mcp_client(fn.url, token) as client:
         for title in ("one", "two", "three"):
@@ -57,17 +61,17 @@ async def test_an_emulator_outage_is_a_retryable_tool_error_loses_nothing_and_he
         assert sorted(await _titles(client)) == ["four", "one", "three", "two"]
 
 
-async def test_two_clients_editing_one_note_end_with_one_success_and_one_conflict(
-    function_server, make_user, mint
-):
+async def test_two_clients_editing_one_note_end_with_one_success_and_one_conflict(function_server, make_user, mint):
     user = await make_user(toolsets=("notes",), scopes=SCOPES)
     token = mint(user.uid, audience=function_server.url, scopes=" ".join(SCOPES))
     async with mcp_client(function_server.url, token) as first, mcp_client(function_server.url, token) as second:
         note = (await first.call_tool("create_note", {"title": "shared"})).structured_content
-        results = await asyncio.gather(*(
-            client.call_tool("update_note", {"id": note["id"], "version": note["version"], "body": body})
-            for client, body in ((first, "from first"), (second, "from second"))
-        ))
+        results = await asyncio.gather(
+            *(
+                client.call_tool("update_note", {"id": note["id"], "version": note["version"], "body": body})
+                for client, body in ((first, "from first"), (second, "from second"))
+            )
+        )
         wins = [r for r in results if not r.is_error]
         losses = [r for r in results if r.is_error]
         assert len(wins) == 1 and len(losses) == 1

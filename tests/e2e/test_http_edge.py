@@ -28,8 +28,9 @@ def _forged(function_server, mint, user: str, case: str) -> str:
     url = function_server.url
     now = int(time.time())
     if case == "wrong_signature":
-        return jwt.encode({"iss": "https://issuer.test/", "aud": url, "sub": user, "exp": now + 60},
-                          b"x" * 48, algorithm="HS256")
+        return jwt.encode(
+            {"iss": "https://issuer.test/", "aud": url, "sub": user, "exp": now + 60}, b"x" * 48, algorithm="HS256"
+        )
     if case == "expired":
         return mint(user, audience=url, exp=now - 120, iat=now - 720)
     if case == "wrong_audience":
@@ -38,9 +39,13 @@ def _forged(function_server, mint, user: str, case: str) -> str:
         return mint(user, audience=url, iss="https://evil.example/")
     if case == "alg_none":
         header = base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').rstrip(b"=").decode()
-        body = base64.urlsafe_b64encode(
-            json.dumps({"iss": "https://issuer.test/", "aud": url, "sub": user, "exp": now + 60}).encode()
-        ).rstrip(b"=").decode()
+        body = (
+            base64.urlsafe_b64encode(
+                json.dumps({"iss": "https://issuer.test/", "aud": url, "sub": user, "exp": now + 60}).encode()
+            )
+            .rstrip(b"=")
+            .decode()
+        )
         return f"{header}.{body}."
     if case == "garbage":
         return "not-a-jwt"
@@ -92,8 +97,9 @@ def test_unknown_user_is_rejected_when_first_login_rejects(function_server, mint
 
 
 async def test_first_login_create_makes_a_record_with_defaults(start_function, mint, user_repo):
-    server = start_function(MCP_AUTH_FIRST_LOGIN="create", MCP_AUTH_DEFAULT_TOOLSETS="basics",
-                            MCP_AUTH_DEFAULT_SCOPES="mcp:tools")
+    server = start_function(
+        MCP_AUTH_FIRST_LOGIN="create", MCP_AUTH_DEFAULT_TOOLSETS="basics", MCP_AUTH_DEFAULT_SCOPES="mcp:tools"
+    )
     uid = f"newcomer-{time.time_ns()}"
     r = post_mcp(server.url, token=mint(uid, audience=server.url))
     assert r.status_code == 200, r.text
@@ -120,8 +126,12 @@ async def test_malformed_json_is_a_jsonrpc_parse_error(function_server, make_use
     user = await make_user()
     token = mint(user.uid, audience=function_server.url)
     for version in ("2025-11-25", "2026-07-28"):
-        r = post_mcp(function_server.url, token=token, content=b'{"jsonrpc": "2.0", "id": 1, "method": ',
-                     headers={"MCP-Protocol-Version": version})
+        r = post_mcp(
+            function_server.url,
+            token=token,
+            content=b'{"jsonrpc": "2.0", "id": 1, "method": ',
+            headers={"MCP-Protocol-Version": version},
+        )
         assert r.status_code == 400, r.text
         assert r.json()["error"]["code"] == -32700
 
@@ -157,6 +167,9 @@ def test_foreign_origin_is_forbidden(function_server):
 
 
 def test_oversized_body_is_refused(function_server, mint):
-    r = post_mcp(function_server.url, token=mint("someone", audience=function_server.url),
-                 content=b'{"pad": "' + b"x" * 2_000_000 + b'"}')
+    r = post_mcp(
+        function_server.url,
+        token=mint("someone", audience=function_server.url),
+        content=b'{"pad": "' + b"x" * 2_000_000 + b'"}',
+    )
     assert r.status_code in (403, 413)

@@ -44,8 +44,9 @@ class ClientThread:
         self._loop = asyncio.new_event_loop()
         self._jobs: asyncio.Queue[tuple[Callable[[list[Client]], Awaitable[Any]], Future[Any]] | None]
         self._ready: Future[None] = Future()
-        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._serve(url, tokens),),
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_until_complete, args=(self._serve(url, tokens),), daemon=True
+        )
         self._thread.start()
         self._ready.result(timeout=60)
 
@@ -107,11 +108,20 @@ def model() -> Model:
 
 TARGETS = st.sampled_from(["own", "foreign", "guessed", "deleted"])
 OPERATIONS = st.one_of(
-    st.tuples(st.just("create"), st.integers(0, USERS - 1), st.text("abcXYZ", min_size=1, max_size=12),
-              st.lists(st.sampled_from(TAGS), max_size=2, unique=True)),
+    st.tuples(
+        st.just("create"),
+        st.integers(0, USERS - 1),
+        st.text("abcXYZ", min_size=1, max_size=12),
+        st.lists(st.sampled_from(TAGS), max_size=2, unique=True),
+    ),
     st.tuples(st.sampled_from(["get", "resource", "delete"]), st.integers(0, USERS - 1), TARGETS, st.integers(0, 99)),
-    st.tuples(st.just("update"), st.integers(0, USERS - 1), TARGETS, st.integers(0, 99),
-              st.text("abcXYZ", min_size=1, max_size=12)),
+    st.tuples(
+        st.just("update"),
+        st.integers(0, USERS - 1),
+        TARGETS,
+        st.integers(0, 99),
+        st.text("abcXYZ", min_size=1, max_size=12),
+    ),
     st.tuples(st.just("search"), st.integers(0, USERS - 1), st.sampled_from(["a", "X", "b", "Z"])),
     st.tuples(st.just("tag"), st.integers(0, USERS - 1), st.sampled_from(TAGS)),
 )
@@ -131,7 +141,7 @@ def _target(model: Model, user: int, kind: str, index: int) -> tuple[str, bool]:
 async def _listing(client: Client, **args: Any) -> list[dict[str, Any]]:
     notes, cursor = [], None
     while True:
-        page = (await client.call_tool("list_notes", {"limit": 5, **args} | ({"cursor": cursor} if cursor else {})))
+        page = await client.call_tool("list_notes", {"limit": 5, **args} | ({"cursor": cursor} if cursor else {}))
         assert not page.is_error, text(page)
         notes += page.structured_content["notes"]
         if (cursor := page.structured_content["next_cursor"]) is None:

@@ -30,9 +30,15 @@ async def test_tool_past_its_deadline_is_cancelled_and_the_client_told_why(start
 async def test_sigterm_lets_an_inflight_stream_finish_then_refuses_new_requests(start_function, make_user, mint):
     server = start_function()
     user = await make_user()
-    request = mcp_request("tools/call", {"name": "echo_with_progress", "_meta": {"progressToken": "p"},
-                                         "arguments": {"text": "finished", "steps": 3, "delay": 1}},
-                          token=mint(user.uid, audience=server.url))
+    request = mcp_request(
+        "tools/call",
+        {
+            "name": "echo_with_progress",
+            "_meta": {"progressToken": "p"},
+            "arguments": {"text": "finished", "steps": 3, "delay": 1},
+        },
+        token=mint(user.uid, audience=server.url),
+    )
     events: list[dict] = []
     async with httpx.AsyncClient(timeout=30) as http:
         async with http.stream("POST", server.url, **request) as response:

@@ -47,7 +47,7 @@ async def test_requests_and_decisions_are_logged_structured_and_without_secrets(
         assert {"requestMethod", "requestUrl", "status", "latency", "remoteIp"} <= set(entry["httpRequest"])
         assert entry["httpRequest"]["latency"].endswith("s")
     # one line per request (start-up lines aside), and on the MCP route it is the audit record
-    serving = lines[lines.index(requests[0]):]
+    serving = lines[lines.index(requests[0]) :]
     assert len([e for e in serving if e.get("logger", "").startswith("mcp_auth")]) == len(requests)
     calls = [e for e in requests if e.get("mcp", {}).get("tool") == "echo"]
     assert len(calls) == 1

@@ -94,16 +94,19 @@ async def test_a_retried_create_with_the_same_request_id_makes_one_note(notes_cl
         assert [n["title"] for n in listed] == ["once"]
 
 
-@pytest.mark.parametrize("tool, args, needle", [
-    ("create_note", {"title": "x", "tittle": "typo"}, "tittle"),
-    ("create_note", {"title": "x" * 201}, "title"),
-    ("create_note", {"title": "x", "tags": [f"t{i}" for i in range(11)]}, "tags"),
-    ("create_note", {"title": "x", "tags": ["Not A Tag"]}, "tags"),
-    ("list_notes", {"limit": 1000}, "limit"),
-    ("list_notes", {"cursor": "garbage"}, "cursor"),
-    ("update_settings", {"version": "v", "settings": {"colour": "red"}}, "colour"),
-    ("update_settings", {"version": "v", "settings": {"timezone": "Mars/Olympus"}}, "time zone"),
-])
+@pytest.mark.parametrize(
+    "tool, args, needle",
+    [
+        ("create_note", {"title": "x", "tittle": "typo"}, "tittle"),
+        ("create_note", {"title": "x" * 201}, "title"),
+        ("create_note", {"title": "x", "tags": [f"t{i}" for i in range(11)]}, "tags"),
+        ("create_note", {"title": "x", "tags": ["Not A Tag"]}, "tags"),
+        ("list_notes", {"limit": 1000}, "limit"),
+        ("list_notes", {"cursor": "garbage"}, "cursor"),
+        ("update_settings", {"version": "v", "settings": {"colour": "red"}}, "colour"),
+        ("update_settings", {"version": "v", "settings": {"timezone": "Mars/Olympus"}}, "time zone"),
+    ],
+)
 async def test_strict_schemas_reject_unknown_and_oversized_input_with_a_clear_tool_error(
     notes_client, tool, args, needle
 ):
@@ -118,8 +121,16 @@ async def test_schemas_published_to_clients_forbid_unknown_fields(notes_client):
     _, connecting = await notes_client()
     async with connecting as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
-    assert set(tools) == {"create_note", "get_note", "list_notes", "update_note", "delete_note", "search_notes",
-                          "get_profile", "update_settings"}
+    assert set(tools) == {
+        "create_note",
+        "get_note",
+        "list_notes",
+        "update_note",
+        "delete_note",
+        "search_notes",
+        "get_profile",
+        "update_settings",
+    }
     assert all(t.input_schema.get("additionalProperties") is False for t in tools.values())
     assert all(t.output_schema for t in tools.values())
 
@@ -144,13 +155,17 @@ async def test_profile_shows_who_you_are_and_keeps_settings_with_optimistic_conc
         profile = (await client.call_tool("get_profile", {})).structured_content
         assert profile["user_id"] == uid and profile["auth_method"] == "jwt"
         assert profile["toolsets"] == ["notes", "profile"]
-        changed = await client.call_tool("update_settings", {
-            "version": profile["version"], "settings": {"timezone": "Europe/Paris", "display_name": "Ada"}})
+        changed = await client.call_tool(
+            "update_settings",
+            {"version": profile["version"], "settings": {"timezone": "Europe/Paris", "display_name": "Ada"}},
+        )
         assert changed.structured_content["settings"]["timezone"] == "Europe/Paris"
-        stale = await client.call_tool("update_settings", {
-            "version": profile["version"], "settings": {"timezone": "UTC"}})
+        stale = await client.call_tool(
+            "update_settings", {"version": profile["version"], "settings": {"timezone": "UTC"}}
+        )
         assert stale.is_error and "changed since you read them" in text(stale)
-        cleared = await client.call_tool("update_settings", {
-            "version": changed.structured_content["version"], "clear": ["display_name"]})
+        cleared = await client.call_tool(
+            "update_settings", {"version": changed.structured_content["version"], "clear": ["display_name"]}
+        )
         assert cleared.structured_content["settings"]["display_name"] is None
         assert (await client.call_tool("get_profile", {})).structured_content["settings"]["timezone"] == "Europe/Paris"

@@ -36,10 +36,16 @@ def oauth_deployment(oidc_server_factory, start_function):
     url = f"http://127.0.0.1:{port}/mcp"
     idp = oidc_server_factory(resources={url: resource(scopes=ADVERTISED, alg="RS256")})
     server = start_function(
-        PORT=str(port), MCP_AUTH_RESOURCE_URL=url, MCP_AUTH_JWT_HS256_KEY=None,
-        MCP_AUTH_JWT_ISSUER=idp.issuer, MCP_AUTH_JWT_JWKS_URL=idp.jwks_url, MCP_AUTH_JWT_JWKS_REFRESH_COOLDOWN="0",
-        MCP_AUTH_AUTHORIZATION_SERVERS=idp.issuer, MCP_AUTH_FIRST_LOGIN="create",
-        MCP_AUTH_DEFAULT_TOOLSETS="basics", MCP_AUTH_DEFAULT_SCOPES="mcp:tools",
+        PORT=str(port),
+        MCP_AUTH_RESOURCE_URL=url,
+        MCP_AUTH_JWT_HS256_KEY=None,
+        MCP_AUTH_JWT_ISSUER=idp.issuer,
+        MCP_AUTH_JWT_JWKS_URL=idp.jwks_url,
+        MCP_AUTH_JWT_JWKS_REFRESH_COOLDOWN="0",
+        MCP_AUTH_AUTHORIZATION_SERVERS=idp.issuer,
+        MCP_AUTH_FIRST_LOGIN="create",
+        MCP_AUTH_DEFAULT_TOOLSETS="basics",
+        MCP_AUTH_DEFAULT_SCOPES="mcp:tools",
     )
     return idp, server
 
@@ -56,9 +62,15 @@ async def _sign_in_and_call(idp, url: str, account: str, storage: MemoryStorage)
 
     oauth = OAuthClientProvider(
         url,
-        OAuthClientMetadata(redirect_uris=[REDIRECT_URI], client_name="test client",
-                            grant_types=["authorization_code", "refresh_token"], response_types=["code"]),
-        storage, redirect_handler, callback_handler,
+        OAuthClientMetadata(
+            redirect_uris=[REDIRECT_URI],
+            client_name="test client",
+            grant_types=["authorization_code", "refresh_token"],
+            response_types=["code"],
+        ),
+        storage,
+        redirect_handler,
+        callback_handler,
     )
     async with httpx2.AsyncClient(auth=oauth, timeout=30) as http:
         async with Client(streamable_http_client(url, http_client=http), raise_exceptions=True) as client:
@@ -71,8 +83,13 @@ async def _sign_in_and_call(idp, url: str, account: str, storage: MemoryStorage)
 async def test_client_without_a_token_signs_in_and_calls_tools(oauth_deployment):
     idp, server = oauth_deployment
     result, token = await _sign_in_and_call(idp, server.url, "bob", MemoryStorage())
-    assert result == {"user_id": "bob", "auth_method": "jwt", "scopes": ["mcp:tools"], "toolsets": ["basics"],
-                      "echo": "signed in"}
+    assert result == {
+        "user_id": "bob",
+        "auth_method": "jwt",
+        "scopes": ["mcp:tools"],
+        "toolsets": ["basics"],
+        "echo": "signed in",
+    }
     claims = await idp.decode(token, audience=server.url)
     assert claims["aud"] == server.url  # RFC 8707: the token is bound to this resource
 
@@ -80,7 +97,7 @@ async def test_client_without_a_token_signs_in_and_calls_tools(oauth_deployment)
 async def test_signing_key_rotation_keeps_old_and_new_tokens_working(oauth_deployment):
     idp, server = oauth_deployment
     _, old_token = await _sign_in_and_call(idp, server.url, "alice", MemoryStorage())
-    old_kid = (await idp.key_state())
+    old_kid = await idp.key_state()
     await idp.rotate_keys()
     assert await idp.key_state() != old_kid
     _, new_token = await _sign_in_and_call(idp, server.url, "alice", MemoryStorage())
@@ -124,10 +141,17 @@ async def test_opaque_tokens_are_introspected_and_revocation_takes_effect(
     admin.create_secret(secret_name, idp.client("resource-server")["client_secret"].encode())
     admin.close()
     server = start_function(
-        PORT=str(port), MCP_AUTH_RESOURCE_URL=url, MCP_AUTH_PROVIDERS="introspection", MCP_AUTH_JWT_HS256_KEY=None,
-        MCP_AUTH_INTROSPECTION_URL=idp.introspection_endpoint, MCP_AUTH_INTROSPECTION_CLIENT_ID="resource-server",
-        MCP_AUTH_INTROSPECTION_SECRET=secret_name, MCP_AUTH_SECRET_MANAGER_ENDPOINT=drongo_endpoint,
-        MCP_AUTH_AUTH_CACHE_TTL="1", MCP_AUTH_FIRST_LOGIN="create", MCP_AUTH_DEFAULT_TOOLSETS="basics",
+        PORT=str(port),
+        MCP_AUTH_RESOURCE_URL=url,
+        MCP_AUTH_PROVIDERS="introspection",
+        MCP_AUTH_JWT_HS256_KEY=None,
+        MCP_AUTH_INTROSPECTION_URL=idp.introspection_endpoint,
+        MCP_AUTH_INTROSPECTION_CLIENT_ID="resource-server",
+        MCP_AUTH_INTROSPECTION_SECRET=secret_name,
+        MCP_AUTH_SECRET_MANAGER_ENDPOINT=drongo_endpoint,
+        MCP_AUTH_AUTH_CACHE_TTL="1",
+        MCP_AUTH_FIRST_LOGIN="create",
+        MCP_AUTH_DEFAULT_TOOLSETS="basics",
         MCP_AUTH_DEFAULT_SCOPES="mcp:tools",
     )
     tokens = await idp.authorization_code_flow(account="carol", resource=url, scopes=["mcp:tools"])

@@ -20,9 +20,7 @@ SOURCE = Path(__file__).parent / "rate_limited_function" / "main.py"
 NOW = "1800000030"  # the limiter's frozen clock: 30 s into a minute window
 
 
-async def test_an_address_limit_holds_in_total_across_two_instances_not_per_instance(
-    start_function, round_robin_proxy
-):
+async def test_an_address_limit_holds_in_total_across_two_instances_not_per_instance(start_function, round_robin_proxy):
     proxy = round_robin_proxy()
     public = proxy.url + "/mcp"
     env = {"MCP_AUTH_RESOURCE_URL": public, "RATE_TEST_LIMIT": "12/minute", "RATE_TEST_NOW": NOW}
@@ -53,13 +51,20 @@ async def test_a_users_tool_quota_holds_across_instances_and_answers_with_the_re
 ):
     proxy = round_robin_proxy()
     public = proxy.url + "/mcp"
-    env = {"MCP_AUTH_RESOURCE_URL": public, "RATE_TEST_LIMIT": "off", "RATE_TEST_TOOL_LIMIT": "50/minute",
-           "RATE_TEST_NOW": NOW}
+    env = {
+        "MCP_AUTH_RESOURCE_URL": public,
+        "RATE_TEST_LIMIT": "off",
+        "RATE_TEST_TOOL_LIMIT": "50/minute",
+        "RATE_TEST_NOW": NOW,
+    }
     instances = [start_function(**env, _SOURCE=str(SOURCE)) for _ in range(2)]
     proxy.route_to([fn.base for fn in instances])
     uid = f"quota-{uuid.uuid4().hex[:12]}"
-    await user_repo.create(UserRecord(uid=uid, toolsets=frozenset({"basics"}), scopes=frozenset({"mcp:tools"}),
-                                      quotas={"tool:echo": "3/minute"}))
+    await user_repo.create(
+        UserRecord(
+            uid=uid, toolsets=frozenset({"basics"}), scopes=frozenset({"mcp:tools"}), quotas={"tool:echo": "3/minute"}
+        )
+    )
     token = mint(uid, audience=public)
     outcomes: list[object] = []
     async with mcp_client(public, token, mode=mode) as client:

@@ -57,8 +57,12 @@ def shared_key(admin: SecretManagerAdmin) -> str:
 def two_instances(start_function: Callable[..., Any], drongo_endpoint: str) -> Callable[..., list[Any]]:
     def start(**env: str | None) -> list[Any]:
         return [
-            start_function(_SOURCE=str(FIXTURE), MCP_AUTH_RESOURCE_URL=RESOURCE,
-                           MCP_AUTH_SECRET_MANAGER_ENDPOINT=drongo_endpoint, **env)
+            start_function(
+                _SOURCE=str(FIXTURE),
+                MCP_AUTH_RESOURCE_URL=RESOURCE,
+                MCP_AUTH_SECRET_MANAGER_ENDPOINT=drongo_endpoint,
+                **env,
+            )
             for _ in range(2)
         ]
 
@@ -68,9 +72,15 @@ def two_instances(start_function: Callable[..., Any], drongo_endpoint: str) -> C
 def _call(instance: Any, token: str, arguments: dict[str, Any] | None = None, **params: Any) -> dict[str, Any]:
     """One stateless 2026-07-28 tools/call to one instance; returns the JSON-RPC response."""
     meta = {"io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}}
-    response = post_mcp(f"{instance.base}/mcp", "tools/call",
-                        {"name": TOOL, "arguments": arguments or {}, "_meta": meta, **params}, token=token,
-                        protocol=MODERN, request_id=7, headers={"Host": "mcp.example.test"})
+    response = post_mcp(
+        f"{instance.base}/mcp",
+        "tools/call",
+        {"name": TOOL, "arguments": arguments or {}, "_meta": meta, **params},
+        token=token,
+        protocol=MODERN,
+        request_id=7,
+        headers={"Host": "mcp.example.test"},
+    )
     assert response.status_code in (200, 400), response.text
     return messages(response)[-1]
 
@@ -133,19 +143,27 @@ async def test_state_minted_for_one_user_is_refused_for_another(two_instances, s
     stolen = _round_two(b, mint(bob.uid, audience=RESOURCE), state)
     assert stolen["error"]["code"] == INVALID_STATE
     assert _round_two(b, mint(alice.uid, audience=RESOURCE), state)["result"]["content"][0]["text"].startswith(
-        "state-ok")
+        "state-ok"
+    )
 
 
 async def test_state_of_another_deployment_sharing_the_key_is_refused(
     start_function, drongo_endpoint, shared_key, make_user, mint
 ):
-    ours = start_function(_SOURCE=str(FIXTURE), MCP_AUTH_RESOURCE_URL=RESOURCE,
-                          MCP_AUTH_SECRET_MANAGER_ENDPOINT=drongo_endpoint,
-                          MCP_AUTH_REQUEST_STATE_KEY_SECRET=shared_key)
-    other = start_function(_SOURCE=str(FIXTURE), MCP_AUTH_RESOURCE_URL="http://other.example.test/mcp",
-                           MCP_AUTH_ALLOWED_HOSTS="mcp.example.test", MCP_AUTH_JWT_AUDIENCE=RESOURCE,
-                           MCP_AUTH_SECRET_MANAGER_ENDPOINT=drongo_endpoint,
-                           MCP_AUTH_REQUEST_STATE_KEY_SECRET=shared_key)
+    ours = start_function(
+        _SOURCE=str(FIXTURE),
+        MCP_AUTH_RESOURCE_URL=RESOURCE,
+        MCP_AUTH_SECRET_MANAGER_ENDPOINT=drongo_endpoint,
+        MCP_AUTH_REQUEST_STATE_KEY_SECRET=shared_key,
+    )
+    other = start_function(
+        _SOURCE=str(FIXTURE),
+        MCP_AUTH_RESOURCE_URL="http://other.example.test/mcp",
+        MCP_AUTH_ALLOWED_HOSTS="mcp.example.test",
+        MCP_AUTH_JWT_AUDIENCE=RESOURCE,
+        MCP_AUTH_SECRET_MANAGER_ENDPOINT=drongo_endpoint,
+        MCP_AUTH_REQUEST_STATE_KEY_SECRET=shared_key,
+    )
     user = await make_user()
     token = mint(user.uid, audience=RESOURCE)
     assert _round_two(ours, token, _round_one(other, token))["error"]["code"] == INVALID_STATE
@@ -156,8 +174,15 @@ async def test_state_of_another_deployment_sharing_the_key_is_refused(
 
 def _start(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     code = f"import runpy, sys; sys.path.insert(0, {str(FIXTURE.parent)!r}); runpy.run_path({str(FIXTURE)!r})"
-    return subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, cwd=ROOT,  # noqa: S603
-                          capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.fixture
@@ -199,21 +224,31 @@ def test_a_short_key_stops_the_start_without_showing_it(startup_env, admin):
 
 
 def _settings(**env: str) -> Settings:
-    return Settings.from_env({"MCP_AUTH_RESOURCE_URL": RESOURCE, "MCP_AUTH_PROVIDERS": "dev",
-                              "MCP_AUTH_DEV_USER": "u", "GOOGLE_CLOUD_PROJECT": TEST_PROJECT, **env})
+    return Settings.from_env(
+        {
+            "MCP_AUTH_RESOURCE_URL": RESOURCE,
+            "MCP_AUTH_PROVIDERS": "dev",
+            "MCP_AUTH_DEV_USER": "u",
+            "GOOGLE_CLOUD_PROJECT": TEST_PROJECT,
+            **env,
+        }
+    )
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    (" padded ", "surrounding spaces"),
-    ("has space", "Invalid secret name"),
-    ("a/b", "Invalid secret name"),
-    ("x" * 300, "Invalid secret name"),
-    ("projects/p/secrets/s/versions/3", "pins a version"),
-    ("projects/p/secrets/s/versions/latest", "pins a version"),
-    ("projects/p/secrets/s/versions/0", "version"),
-    ("k\u00e9y", "Invalid secret name"),
-    ("key\n", "surrounding spaces"),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (" padded ", "surrounding spaces"),
+        ("has space", "Invalid secret name"),
+        ("a/b", "Invalid secret name"),
+        ("x" * 300, "Invalid secret name"),
+        ("projects/p/secrets/s/versions/3", "pins a version"),
+        ("projects/p/secrets/s/versions/latest", "pins a version"),
+        ("projects/p/secrets/s/versions/0", "version"),
+        ("k\u00e9y", "Invalid secret name"),
+        ("key\n", "surrounding spaces"),
+    ],
+)
 def test_malformed_setting_values_are_rejected_with_a_clear_message(value, expected):
     with pytest.raises(ConfigError) as raised:
         build_request_state(_settings(**{SETTING: value}))
@@ -223,8 +258,14 @@ def test_malformed_setting_values_are_rejected_with_a_clear_message(value, expec
 
 
 def test_the_setting_needs_a_project():
-    settings = Settings.from_env({"MCP_AUTH_RESOURCE_URL": RESOURCE, "MCP_AUTH_PROVIDERS": "dev",
-                                  "MCP_AUTH_DEV_USER": "u", SETTING: "request-state"})
+    settings = Settings.from_env(
+        {
+            "MCP_AUTH_RESOURCE_URL": RESOURCE,
+            "MCP_AUTH_PROVIDERS": "dev",
+            "MCP_AUTH_DEV_USER": "u",
+            SETTING: "request-state",
+        }
+    )
     with pytest.raises(ConfigError, match="GOOGLE_CLOUD_PROJECT"):
         build_request_state(settings)
 
@@ -237,9 +278,14 @@ def test_without_the_setting_the_key_is_this_instances_own(caplog):
 
 
 def test_on_cloud_run_a_missing_setting_is_a_warning(caplog):
-    settings = Settings.from_env({"MCP_AUTH_RESOURCE_URL": "https://mcp.example.test/mcp", "K_SERVICE": "mcp",
-                                  "MCP_AUTH_JWT_ISSUER": "https://issuer.example.test",
-                                  "MCP_AUTH_JWT_JWKS_URL": "https://issuer.example.test/jwks"})
+    settings = Settings.from_env(
+        {
+            "MCP_AUTH_RESOURCE_URL": "https://mcp.example.test/mcp",
+            "K_SERVICE": "mcp",
+            "MCP_AUTH_JWT_ISSUER": "https://issuer.example.test",
+            "MCP_AUTH_JWT_JWKS_URL": "https://issuer.example.test/jwks",
+        }
+    )
     state = build_request_state(settings)
     assert not state.shared
     warning = [r for r in caplog.records if r.levelname == "WARNING" and SETTING in r.getMessage()]
@@ -254,8 +300,9 @@ async def test_rotation_seals_with_a_new_version_only_once_every_instance_accept
     first = admin.create_secret(secret, os.urandom(32))[0]
     store = SecretStore(project=TEST_PROJECT, endpoint=drongo_endpoint, refresh_interval=5, clock=clock)
     ring = KeyRing(store, secret, refresh_interval=5, clock=clock)
-    peer = KeyRing(SecretStore(project=TEST_PROJECT, endpoint=drongo_endpoint, refresh_interval=5), secret,
-                   refresh_interval=5)
+    peer = KeyRing(
+        SecretStore(project=TEST_PROJECT, endpoint=drongo_endpoint, refresh_interval=5), secret, refresh_interval=5
+    )
     try:
         await ring.load()
         await peer.load()  # another instance that has not reread the secret since the rotation began

@@ -42,8 +42,14 @@ async def test_handshake_era_call_without_scope_is_a_jsonrpc_error_naming_it(fun
 async def test_modern_call_naming_a_forbidden_tool_gets_403_before_dispatch(function_server, make_user, mint):
     user = await make_user()
     token = mint(user.uid, audience=function_server.url, scopes="profile")
-    r = post_mcp(function_server.url, "tools/call", {"name": "echo", "arguments": {"text": "x"}}, token=token,
-                 protocol=MODERN, request_id=7)
+    r = post_mcp(
+        function_server.url,
+        "tools/call",
+        {"name": "echo", "arguments": {"text": "x"}},
+        token=token,
+        protocol=MODERN,
+        request_id=7,
+    )
     assert r.status_code == 403
     challenge = r.headers["www-authenticate"]
     assert 'error="insufficient_scope"' in challenge and 'scope="mcp:tools"' in challenge
@@ -53,8 +59,15 @@ async def test_modern_call_naming_a_forbidden_tool_gets_403_before_dispatch(func
 async def test_header_naming_an_allowed_tool_cannot_smuggle_a_forbidden_call(function_server, make_user, mint):
     user = await make_user()
     token = mint(user.uid, audience=function_server.url, scopes="profile")
-    r = post_mcp(function_server.url, "tools/call", {"name": "echo", "arguments": {"text": "x"}}, token=token,
-                 protocol=MODERN, request_id=8, headers={"Mcp-Name": "whoami"})
+    r = post_mcp(
+        function_server.url,
+        "tools/call",
+        {"name": "echo", "arguments": {"text": "x"}},
+        token=token,
+        protocol=MODERN,
+        request_id=8,
+        headers={"Mcp-Name": "whoami"},
+    )
     assert r.status_code in (200, 400)
     assert "x" not in json.dumps(r.json().get("result", {}))
     assert "error" in r.json()
@@ -63,7 +76,13 @@ async def test_header_naming_an_allowed_tool_cannot_smuggle_a_forbidden_call(fun
 async def test_allowed_call_succeeds_with_headers(function_server, make_user, mint):
     user = await make_user()
     token = mint(user.uid, audience=function_server.url, scopes="mcp:tools")
-    r = post_mcp(function_server.url, "tools/call", {"name": "echo", "arguments": {"text": "ok"}}, token=token,
-                 protocol=MODERN, request_id=9)
+    r = post_mcp(
+        function_server.url,
+        "tools/call",
+        {"name": "echo", "arguments": {"text": "ok"}},
+        token=token,
+        protocol=MODERN,
+        request_id=9,
+    )
     assert r.status_code == 200, r.text
     assert r.json()["result"]["content"][0]["text"] == "ok"

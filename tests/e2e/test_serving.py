@@ -92,9 +92,12 @@ async def test_idle_sse_streams_carry_keep_alive_comments(start_function, make_u
     server = start_function(_SOURCE=str(gated), MCP_AUTH_SSE_KEEPALIVE="1")
     user = await make_user()
     gate = tmp_path / "gate"
-    request = mcp_request("tools/call", {"name": "progress_then_wait", "arguments": {"gate": str(gate)},
-                                         "_meta": {"progressToken": "k"}},
-                          token=mint(user.uid, audience=server.url), protocol=MODERN if mode == "auto" else HANDSHAKE)
+    request = mcp_request(
+        "tools/call",
+        {"name": "progress_then_wait", "arguments": {"gate": str(gate)}, "_meta": {"progressToken": "k"}},
+        token=mint(user.uid, audience=server.url),
+        protocol=MODERN if mode == "auto" else HANDSHAKE,
+    )
     comments, result = [], None
     async with httpx.AsyncClient(timeout=60) as http:
         async with http.stream("POST", server.url, **request) as response:

@@ -52,8 +52,11 @@ def team_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture
 def journal(start_function, team_dir):
-    return start_function(MCP_AUTH_FACTORY="team_toolsets:FACTORY", MCP_AUTH_SCOPES_SUPPORTED=None,
-                          PYTHONPATH=os.pathsep.join([team_dir, os.environ.get("PYTHONPATH", "")]))
+    return start_function(
+        MCP_AUTH_FACTORY="team_toolsets:FACTORY",
+        MCP_AUTH_SCOPES_SUPPORTED=None,
+        PYTHONPATH=os.pathsep.join([team_dir, os.environ.get("PYTHONPATH", "")]),
+    )
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -68,7 +71,8 @@ async def test_a_team_toolset_is_served_with_every_scope_enforced(journal, make_
         read = await client.read_resource(f"journal://{entry_id}")
         assert read.contents[0].text == "shipped the fork"
         assert [t.uri_template for t in (await client.list_resource_templates()).resource_templates] == [
-            "journal://{id}"]
+            "journal://{id}"
+        ]
         rendered = await client.get_prompt("daily_summary", {"day": "Monday"})
         assert user.uid in rendered.messages[0].content.text
 

@@ -58,12 +58,18 @@ class OtlpReceiver(ThreadingHTTPServer):
                 resource = _attributes(resource_spans.resource.attributes)
                 for scope_spans in resource_spans.scope_spans:
                     for span in scope_spans.spans:
-                        self.spans.append({
-                            "name": span.name, "trace_id": span.trace_id.hex(), "span_id": span.span_id.hex(),
-                            "parent_span_id": span.parent_span_id.hex(), "kind": span.kind,
-                            "attributes": _attributes(span.attributes), "resource": resource,
-                            "scope": scope_spans.scope.name,
-                        })
+                        self.spans.append(
+                            {
+                                "name": span.name,
+                                "trace_id": span.trace_id.hex(),
+                                "span_id": span.span_id.hex(),
+                                "parent_span_id": span.parent_span_id.hex(),
+                                "kind": span.kind,
+                                "attributes": _attributes(span.attributes),
+                                "resource": resource,
+                                "scope": scope_spans.scope.name,
+                            }
+                        )
 
     def wait_for(self, predicate: Any, timeout: float = 30.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
@@ -122,8 +128,12 @@ async def _client(url: str, headers: dict[str, str]) -> AsyncIterator[Client]:
 
 
 def _tracing_env(receiver: OtlpReceiver) -> dict[str, str]:
-    return {"MCP_AUTH_OTEL_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
-            "OTEL_SERVICE_NAME": "mcp-trace-test", "OTEL_BSP_SCHEDULE_DELAY": "50"}
+    return {
+        "MCP_AUTH_OTEL_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
+        "OTEL_SERVICE_NAME": "mcp-trace-test",
+        "OTEL_BSP_SCHEDULE_DELAY": "50",
+    }
 
 
 async def test_spans_name_the_user_continue_the_incoming_trace_and_parent_the_sdk_spans(
@@ -176,8 +186,10 @@ async def test_spans_name_the_user_continue_the_incoming_trace_and_parent_the_sd
 async def test_with_tracing_off_nothing_is_exported(otlp_receiver, start_function, make_user, mint):
     server = start_function(OTEL_EXPORTER_OTLP_ENDPOINT=otlp_receiver.url, OTEL_BSP_SCHEDULE_DELAY="50")
     user = await make_user()
-    headers = {**authorization(mint(user.uid, audience=server.url)),
-               "traceparent": f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"}
+    headers = {
+        **authorization(mint(user.uid, audience=server.url)),
+        "traceparent": f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01",
+    }
     async with _client(server.url, headers) as client:
         assert not (await client.call_tool("echo", {"text": "untraced"})).is_error
     server.stop()  # an exporter would flush at exit
@@ -190,9 +202,14 @@ def _otel_modules_after_start(env: dict[str, str]) -> list[str]:
         "import sys; sys.path.insert(0, 'functions'); import main; "
         "print(sorted(m for m in sys.modules if m.startswith(('opentelemetry.sdk', 'opentelemetry.exporter'))))"
     )
-    result = subprocess.run(  # noqa: S603 - fixed argv
-        [sys.executable, "-c", probe], env={**os.environ, **env}, cwd=ROOT, capture_output=True, text=True,
-        timeout=120, check=False,
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1].replace("'", '"'))
@@ -205,21 +222,36 @@ def test_with_tracing_off_the_sdk_is_not_even_imported(function_env, otlp_receiv
     assert "opentelemetry.sdk.trace" in on  # the probe sees the SDK when it is loaded
 
 
-@pytest.mark.parametrize(("env", "needle"), [
-    ({"MCP_AUTH_OTEL_EXPORTER": "jaeger"}, "MCP_AUTH_OTEL_EXPORTER must be one of none, otlp"),
-    ({"MCP_AUTH_OTEL_EXPORTER": "otlp\x00" + "x" * 10_000}, "MCP_AUTH_OTEL_EXPORTER must be one of none, otlp"),
-    ({"MCP_AUTH_OTEL_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": "localhost:4318"},
-     "OTEL_EXPORTER_OTLP_ENDPOINT"),
-    ({"MCP_AUTH_OTEL_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": "ftp://collector"}, "http(s) URL"),
-    ({"MCP_AUTH_OTEL_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://:4318/v1/traces"},
-     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
-    ({"MCP_AUTH_OTEL_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318/?token=x"}, "http(s) URL"),
-    ({"MCP_AUTH_OTEL_EXPORTER": "otlp", "OTEL_TRACES_SAMPLER": "sometimes"}, "OTEL_TRACES_SAMPLER must be one of"),
-    ({"MCP_AUTH_OTEL_EXPORTER": "otlp", "OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "2"},
-     "OTEL_TRACES_SAMPLER_ARG must be a ratio between 0 and 1"),
-    ({"MCP_AUTH_OTEL_EXPORTER": "otlp", "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-      "OTEL_TRACES_SAMPLER_ARG": "half"}, "OTEL_TRACES_SAMPLER_ARG must be a ratio between 0 and 1"),
-])
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"MCP_AUTH_OTEL_EXPORTER": "jaeger"}, "MCP_AUTH_OTEL_EXPORTER must be one of none, otlp"),
+        ({"MCP_AUTH_OTEL_EXPORTER": "otlp\x00" + "x" * 10_000}, "MCP_AUTH_OTEL_EXPORTER must be one of none, otlp"),
+        (
+            {"MCP_AUTH_OTEL_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": "localhost:4318"},
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+        ),
+        ({"MCP_AUTH_OTEL_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": "ftp://collector"}, "http(s) URL"),
+        (
+            {"MCP_AUTH_OTEL_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://:4318/v1/traces"},
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        ),
+        ({"MCP_AUTH_OTEL_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318/?token=x"}, "http(s) URL"),
+        ({"MCP_AUTH_OTEL_EXPORTER": "otlp", "OTEL_TRACES_SAMPLER": "sometimes"}, "OTEL_TRACES_SAMPLER must be one of"),
+        (
+            {"MCP_AUTH_OTEL_EXPORTER": "otlp", "OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "2"},
+            "OTEL_TRACES_SAMPLER_ARG must be a ratio between 0 and 1",
+        ),
+        (
+            {
+                "MCP_AUTH_OTEL_EXPORTER": "otlp",
+                "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+                "OTEL_TRACES_SAMPLER_ARG": "half",
+            },
+            "OTEL_TRACES_SAMPLER_ARG must be a ratio between 0 and 1",
+        ),
+    ],
+)
 def test_bad_tracing_settings_are_refused_with_the_setting_named(env, needle):
     with pytest.raises(ConfigError) as caught:
         if _exporter(env) == "otlp":
@@ -242,9 +274,14 @@ def test_endpoints_follow_the_otlp_conventions():
 
 def _exporter(env: dict[str, str]) -> str:
     """``MCP_AUTH_OTEL_EXPORTER`` as the settings read it (the OTEL_* variables are read by the tracing setup)."""
-    return Settings.from_env({"MCP_AUTH_RESOURCE_URL": "http://127.0.0.1:9/mcp", "MCP_AUTH_PROVIDERS": "dev",
-                              "MCP_AUTH_DEV_USER": "u", **{k: v for k, v in env.items() if k.startswith("MCP_")}}
-                             ).otel_exporter
+    return Settings.from_env(
+        {
+            "MCP_AUTH_RESOURCE_URL": "http://127.0.0.1:9/mcp",
+            "MCP_AUTH_PROVIDERS": "dev",
+            "MCP_AUTH_DEV_USER": "u",
+            **{k: v for k, v in env.items() if k.startswith("MCP_")},
+        }
+    ).otel_exporter
 
 
 def test_a_bad_tracing_setting_stops_the_function_at_start(start_function):

@@ -79,12 +79,15 @@ async def test_search_asks_for_the_users_own_issues(connected, fake_github):
     assert [(i.title, i.repository) for i in result.issues] == [("Disk full", "octo/r1")]
 
 
-@pytest.mark.parametrize("status, body, message", [
-    (500, {"message": "boom"}, "GitHub is having problems (HTTP 500)"),
-    (403, {"message": "API rate limit exceeded"}, "GitHub refused the request (HTTP 403): API rate limit exceeded"),
-    (422, "not an object", "GitHub refused the request (HTTP 422): no details given"),
-    (200, {"not": "a list"}, "GitHub sent an unexpected answer"),
-])
+@pytest.mark.parametrize(
+    "status, body, message",
+    [
+        (500, {"message": "boom"}, "GitHub is having problems (HTTP 500)"),
+        (403, {"message": "API rate limit exceeded"}, "GitHub refused the request (HTTP 403): API rate limit exceeded"),
+        (422, "not an object", "GitHub refused the request (HTTP 422): no details given"),
+        (200, {"not": "a list"}, "GitHub sent an unexpected answer"),
+    ],
+)
 async def test_github_failures_become_tool_errors(connected, fake_github, status, body, message):
     fake_github.forced.append((status, body))
     with connected[1](), pytest.raises(ToolError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -122,8 +125,10 @@ async def test_an_unreadable_service_token_is_a_generic_tool_error(fake_platform
     async def broken() -> str:
         raise SecretUnavailable("Secret 'platform-token' in project 'p' does not exist.")
 
-    resolver = CredentialResolver(platform=PlatformClient(base_url=fake_platform.url, service_token=broken),
-                                  versions=CredentialVersions(project=TEST_PROJECT))
+    resolver = CredentialResolver(
+        platform=PlatformClient(base_url=fake_platform.url, service_token=broken),
+        versions=CredentialVersions(project=TEST_PROJECT),
+    )
     user = UserContext(principal=Principal("sam", "jwt"), record=UserRecord(uid="sam"), scopes=frozenset())
     with serving(user, resolver), pytest.raises(ToolError) as caught:
         await HANDLERS["list_my_repositories"](visibility="all", sort="updated", limit=5)

@@ -18,17 +18,20 @@ def test_every_tool_rejects_unknown_arguments_and_says_so_in_its_schema(name):
         tool.fn_metadata.validate_arguments({"unexpected": 1})
 
 
-@pytest.mark.parametrize(("name", "args"), [
-    ("create_note", {"title": "x", "body": "b" * 20_001}),
-    ("create_note", {"title": "   "}),
-    ("create_note", {"title": "x", "request_id": "has space"}),
-    ("get_note", {"id": "x" * 65}),
-    ("search_notes", {"title_prefix": "p" * 201}),
-    ("list_notes", {"limit": 0}),
-    ("update_settings", {"version": "v", "settings": {"notes_page_size": 51}}),
-    ("update_settings", {"version": "v", "settings": {"language": "english"}}),
-    ("update_settings", {"version": "v", "clear": ["everything"]}),
-])
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("create_note", {"title": "x", "body": "b" * 20_001}),
+        ("create_note", {"title": "   "}),
+        ("create_note", {"title": "x", "request_id": "has space"}),
+        ("get_note", {"id": "x" * 65}),
+        ("search_notes", {"title_prefix": "p" * 201}),
+        ("list_notes", {"limit": 0}),
+        ("update_settings", {"version": "v", "settings": {"notes_page_size": 51}}),
+        ("update_settings", {"version": "v", "settings": {"language": "english"}}),
+        ("update_settings", {"version": "v", "clear": ["everything"]}),
+    ],
+)
 def test_oversized_or_malformed_values_are_refused_before_the_handler_runs(name, args):
     with pytest.raises(ValidationError):
         TOOLS[name].fn_metadata.validate_arguments(args)

@@ -90,8 +90,14 @@ def check(user: VirtualUser, kind: str, expected: str, message: dict[str, Any] |
     return None if expected in texts else f"isolation: {user.uid} got echo {texts!r}, sent {expected!r}"
 
 
-async def run_mix(url: str, users: Sequence[VirtualUser], *, duration: float, request_timeout: float = 30.0,
-                  samplers: Sequence[RssSampler] = ()) -> MixResult:
+async def run_mix(
+    url: str,
+    users: Sequence[VirtualUser],
+    *,
+    duration: float,
+    request_timeout: float = 30.0,
+    samplers: Sequence[RssSampler] = (),
+) -> MixResult:
     """Each user loops over its call mix for ``duration`` seconds; RSS samplers run alongside."""
     result = MixResult(load=LoadResult(concurrency=len(users), seconds=0.0))
     counter = itertools.count(1)
@@ -105,8 +111,10 @@ async def run_mix(url: str, users: Sequence[VirtualUser], *, duration: float, re
         method, params = {
             "whoami": ("tools/call", {"name": "whoami", "arguments": {}}),
             "echo": ("tools/call", {"name": "echo", "arguments": {"text": expected}}),
-            "progress": ("tools/call", {"name": "echo_with_progress",
-                                        "arguments": {"text": expected, "steps": 2, "delay": 0}}),
+            "progress": (
+                "tools/call",
+                {"name": "echo_with_progress", "arguments": {"text": expected, "steps": 2, "delay": 0}},
+            ),
             "list": ("tools/list", {}),
             "note": ("tools/call", {"name": "create_note", "arguments": {"title": expected}}),
             "notes": ("tools/call", {"name": "list_notes", "arguments": {"limit": 50}}),
@@ -123,8 +131,11 @@ async def run_mix(url: str, users: Sequence[VirtualUser], *, duration: float, re
             result.load.errors += 1
             return
         _count(result.calls, kind)
-        problem = f"error: HTTP {status}" if status != 200 else check(
-            user, kind, expected, final_message(content_type, payload))
+        problem = (
+            f"error: HTTP {status}"
+            if status != 200
+            else check(user, kind, expected, final_message(content_type, payload))
+        )
         if problem is None:
             result.load.latencies.append(time.perf_counter() - started)
             return
@@ -184,10 +195,14 @@ class RssSampler:
     def summary(self) -> dict[str, Any]:
         mib = 1024 * 1024
         values = [v for _, v in self.samples] or [0]
-        return {"instance": self.name, "rss_start_mib": round(values[0] / mib, 1),
-                "rss_end_mib": round(values[-1] / mib, 1), "rss_peak_mib": round(max(values) / mib, 1),
-                "growth_after_warmup_mib": round(self.growth(after_fraction=0.25) / mib, 1),
-                "growth_second_half_mib": round(self.growth(after_fraction=0.5) / mib, 1)}
+        return {
+            "instance": self.name,
+            "rss_start_mib": round(values[0] / mib, 1),
+            "rss_end_mib": round(values[-1] / mib, 1),
+            "rss_peak_mib": round(max(values) / mib, 1),
+            "growth_after_warmup_mib": round(self.growth(after_fraction=0.25) / mib, 1),
+            "growth_second_half_mib": round(self.growth(after_fraction=0.5) / mib, 1),
+        }
 
 
 def process_tree_rss(pid: int) -> int:

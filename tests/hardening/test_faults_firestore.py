@@ -43,9 +43,13 @@ async def test_firestore_killed_or_hung_mid_load_loses_no_acknowledged_write_and
     restartable_firestore, start_function, watched_mint
 ):
     fs = restartable_firestore
-    fn = start_function(FIRESTORE_EMULATOR_HOST=fs.host, MCP_AUTH_FIRST_LOGIN="create",
-                        MCP_AUTH_DEFAULT_TOOLSETS="basics,notes", MCP_AUTH_DEFAULT_SCOPES=SCOPES.replace(" ", ","),
-                        MCP_AUTH_USER_CACHE_TTL="0")
+    fn = start_function(
+        FIRESTORE_EMULATOR_HOST=fs.host,
+        MCP_AUTH_FIRST_LOGIN="create",
+        MCP_AUTH_DEFAULT_TOOLSETS="basics,notes",
+        MCP_AUTH_DEFAULT_SCOPES=SCOPES.replace(" ", ","),
+        MCP_AUTH_USER_CACHE_TTL="0",
+    )
     acknowledged: set[str] = set()
     statuses: Counter[str] = Counter()
     unexpected: list[str] = []
@@ -58,8 +62,9 @@ async def test_firestore_killed_or_hung_mid_load_loses_no_acknowledged_write_and
     async def whoami(http: httpx.AsyncClient, uid: str) -> bool:
         token = watched_mint(uid, audience=fn.url, scopes=SCOPES)
         try:
-            response = await http.post(fn.url, **mcp_request("tools/call", {"name": "whoami", "arguments": {}},
-                                                             token=token, protocol=MODERN))
+            response = await http.post(
+                fn.url, **mcp_request("tools/call", {"name": "whoami", "arguments": {}}, token=token, protocol=MODERN)
+            )
         except httpx.TimeoutException:
             unexpected.append(f"{uid}: no answer within the client timeout")
             return False
@@ -81,8 +86,12 @@ async def test_firestore_killed_or_hung_mid_load_loses_no_acknowledged_write_and
 
     async def tool(http: httpx.AsyncClient, uid: str, name: str, arguments: dict) -> dict | None:
         """The tool's structured result, or None after a retryable failure (anything else is recorded)."""
-        request = mcp_request("tools/call", {"name": name, "arguments": arguments}, protocol=MODERN,
-                              token=watched_mint(uid, audience=fn.url, scopes=SCOPES))
+        request = mcp_request(
+            "tools/call",
+            {"name": name, "arguments": arguments},
+            protocol=MODERN,
+            token=watched_mint(uid, audience=fn.url, scopes=SCOPES),
+        )
         try:
             response = await http.post(fn.url, **request)
         except httpx.TimeoutException:
@@ -167,8 +176,16 @@ async def test_firestore_killed_or_hung_mid_load_loses_no_acknowledged_write_and
         stop.set()
         await asyncio.gather(*tasks)
 
-        print("\nfirestore fault statuses:", dict(statuses), "acknowledged users:", len(acknowledged),
-              "acknowledged notes:", len(notes), "note failures:", dict(note_errors))
+        print(
+            "\nfirestore fault statuses:",
+            dict(statuses),
+            "acknowledged users:",
+            len(acknowledged),
+            "acknowledged notes:",
+            len(notes),
+            "note failures:",
+            dict(note_errors),
+        )
         assert unexpected == []
         assert acknowledged_before > 0 and statuses["outage 503"] > 0  # the faults really happened under load
         assert recovered_after_restart, "no write succeeded within 60 s of Firestore coming back"
@@ -183,8 +200,11 @@ async def test_firestore_killed_or_hung_mid_load_loses_no_acknowledged_write_and
                 missing.append(uid)
         assert missing == [], f"{len(missing)} acknowledged writes are lost"
         assert notes and note_errors  # notes were written before and after the faults, and some failed
-        lost = [note_id for note_id, uid in notes.items()
-                if (await tool(http, uid, "get_note", {"id": note_id}) or {}).get("id") != note_id]
+        lost = [
+            note_id
+            for note_id, uid in notes.items()
+            if (await tool(http, uid, "get_note", {"id": note_id}) or {}).get("id") != note_id
+        ]
         assert lost == [], f"{len(lost)} acknowledged notes are not readable by their owner"
         assert unexpected == []
     assert server_errors(fn.output()) == []

@@ -53,10 +53,15 @@ async def test_secret_manager_down_keeps_serving_valid_tokens_reports_unready_an
     secret, key = f"hard-hs-{uuid.uuid4().hex[:8]}", leak_watch.secret(os.urandom(32).hex()).encode()
     admin.create_secret(secret, key)
     admin.close()
-    fn = start_function(MCP_AUTH_JWT_HS256_KEY=None, MCP_AUTH_JWT_HS_SECRET=secret,
-                        MCP_AUTH_SECRET_MANAGER_ENDPOINT=secret_manager_proxy.endpoint,
-                        MCP_AUTH_SECRET_REFRESH_SECONDS="1", MCP_AUTH_AUTH_CACHE_TTL="1")
+    fn = start_function(
+        MCP_AUTH_JWT_HS256_KEY=None,
+        MCP_AUTH_JWT_HS_SECRET=secret,
+        MCP_AUTH_SECRET_MANAGER_ENDPOINT=secret_manager_proxy.endpoint,
+        MCP_AUTH_SECRET_REFRESH_SECONDS="1",
+        MCP_AUTH_AUTH_CACHE_TTL="1",
+    )
     uid = await _user(seed_user)
+
     def token() -> str:
         now = int(time.time())
         claims = {"iss": ISSUER, "aud": fn.url, "sub": uid, "iat": now, "exp": now + 300, "scope": "mcp:tools"}
@@ -79,14 +84,19 @@ async def test_jwks_rotation_and_outage_never_fail_valid_tokens_with_a_server_er
     start_function, issuer_server, rsa_signing_key, seed_user, leak_watch
 ):
     issuer_server.jwks = {"keys": [rsa_signing_key.public_jwk]}
-    fn = start_function(MCP_AUTH_JWT_HS256_KEY=None, MCP_AUTH_JWT_JWKS_URL=issuer_server.jwks_url,
-                        MCP_AUTH_JWT_JWKS_REFRESH_COOLDOWN="1", MCP_AUTH_AUTH_CACHE_TTL="1")
+    fn = start_function(
+        MCP_AUTH_JWT_HS256_KEY=None,
+        MCP_AUTH_JWT_JWKS_URL=issuer_server.jwks_url,
+        MCP_AUTH_JWT_JWKS_REFRESH_COOLDOWN="1",
+        MCP_AUTH_AUTH_CACHE_TTL="1",
+    )
     uid = await _user(seed_user)
 
     def signed(key) -> str:
         now = int(time.time())
-        return leak_watch.secret(key.sign({"iss": ISSUER, "aud": fn.url, "sub": uid, "iat": now, "exp": now + 300,
-                                           "scope": "mcp:tools"}))
+        return leak_watch.secret(
+            key.sign({"iss": ISSUER, "aud": fn.url, "sub": uid, "iat": now, "exp": now + 300, "scope": "mcp:tools"})
+        )
 
     assert _call(fn.url, signed(rsa_signing_key)).status_code == 200
     rotated = make_signing_key("rsa", f"kid-{uuid.uuid4().hex[:6]}")

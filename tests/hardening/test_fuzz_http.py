@@ -48,38 +48,78 @@ OAUTH_EXAMPLES = int(os.environ.get("HARDENING_FUZZ_EXAMPLES", "150"))
 MCP_STATUSES = {200, 202, 204, 400, 401, 403, 404, 405, 406, 413, 415, 421, 422, 429, 431}
 ROUTE_STATUSES = {200, 204, 400, 401, 404, 405, 413, 415, 421, 429, 431}
 WEBHOOK = "/api/webhooks/credential-updated"
-ROUTES = ("/mcp", "/mcp/", "/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp",
-          "/healthz", "/readyz", WEBHOOK)
+ROUTES = (
+    "/mcp",
+    "/mcp/",
+    "/.well-known/oauth-protected-resource",
+    "/.well-known/oauth-protected-resource/mcp",
+    "/healthz",
+    "/readyz",
+    WEBHOOK,
+)
 UNKNOWN = ("/", "/unknown", "/mcp/extra", "/MCP", "/.well-known/x", "/%2e%2e/mcp", "/api/webhooks/")
 PROTOCOLS = ("2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05", "1999-01-01", "", "garbage")
-MCP_METHODS = ("initialize", "tools/list", "tools/call", "server/discover", "ping", "resources/list",
-               "notifications/initialized", "prompts/get", "completion/complete", "x/unknown")
-TOOL_NAMES = ("whoami", "echo", "echo_with_progress", "list_my_repositories", "create_note", "list_notes", "get_note",
-              "search_notes", "nope", "", "../../etc")
+MCP_METHODS = (
+    "initialize",
+    "tools/list",
+    "tools/call",
+    "server/discover",
+    "ping",
+    "resources/list",
+    "notifications/initialized",
+    "prompts/get",
+    "completion/complete",
+    "x/unknown",
+)
+TOOL_NAMES = (
+    "whoami",
+    "echo",
+    "echo_with_progress",
+    "list_my_repositories",
+    "create_note",
+    "list_notes",
+    "get_note",
+    "search_notes",
+    "nope",
+    "",
+    "../../etc",
+)
 SCOPES = "mcp:tools notes:read notes:write"
 ARGUMENT_NAMES = ("text", "steps", "delay", "x", "title", "body", "tags", "id", "limit", "cursor", "query", "tag")
 
 header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=40).map(str.strip)
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50)
-json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4)
-                           | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=20)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=20,
+)
 
 
 @st.composite
 def jsonrpc_bodies(draw: st.DrawFn) -> bytes:
     """JSON-RPC-ish messages: right and wrong types in every field, sometimes huge or deep."""
     method = draw(st.sampled_from(MCP_METHODS) | json_values)
-    params: Any = draw(st.one_of(
-        st.fixed_dictionaries({"name": st.sampled_from(TOOL_NAMES) | json_values,
-                               "arguments": st.dictionaries(st.sampled_from(ARGUMENT_NAMES),
-                                                            json_values, max_size=3) | json_values}),
-        st.fixed_dictionaries({"protocolVersion": st.sampled_from(PROTOCOLS), "capabilities": json_values,
-                               "clientInfo": json_values}),
-        json_values,
-    ))
+    params: Any = draw(
+        st.one_of(
+            st.fixed_dictionaries(
+                {
+                    "name": st.sampled_from(TOOL_NAMES) | json_values,
+                    "arguments": st.dictionaries(st.sampled_from(ARGUMENT_NAMES), json_values, max_size=3)
+                    | json_values,
+                }
+            ),
+            st.fixed_dictionaries(
+                {"protocolVersion": st.sampled_from(PROTOCOLS), "capabilities": json_values, "clientInfo": json_values}
+            ),
+            json_values,
+        )
+    )
     if draw(st.booleans()) and isinstance(params, dict):
-        params["_meta"] = {"io.modelcontextprotocol/protocolVersion": draw(st.sampled_from(PROTOCOLS)),
-                           "io.modelcontextprotocol/clientCapabilities": draw(json_values)}
+        params["_meta"] = {
+            "io.modelcontextprotocol/protocolVersion": draw(st.sampled_from(PROTOCOLS)),
+            "io.modelcontextprotocol/clientCapabilities": draw(json_values),
+        }
     message: dict[str, Any] = {"jsonrpc": draw(st.sampled_from(("2.0", "1.0", 2))), "method": method, "params": params}
     if draw(st.booleans()):
         message["id"] = draw(st.integers() | st.text(max_size=10) | json_values)
@@ -99,18 +139,28 @@ def jsonrpc_bodies(draw: st.DrawFn) -> bytes:
 bodies = st.one_of(
     jsonrpc_bodies(),
     st.binary(max_size=300),
-    st.just(b"\xff\xfe{\"jsonrpc\": \"2.0\", \"method\": \"ping\", \"id\": 1}\xc3\x28"),
+    st.just(b'\xff\xfe{"jsonrpc": "2.0", "method": "ping", "id": 1}\xc3\x28'),
     st.just(b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "echo\xed\xa0\x80"}}'),
     st.just(b""),
     st.just(b"[" * 100_000),
     st.just(b"x" * (1024 * 1024 + 10)),
 )
-content_types = st.sampled_from((
-    "application/json", "application/json; charset=utf-8", "APPLICATION/JSON", "text/plain", "text/event-stream",
-    "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "", "application/jsonx",
-))
-accepts = st.sampled_from(("application/json, text/event-stream", "application/json", "text/event-stream", "*/*",
-                           "text/html", ""))
+content_types = st.sampled_from(
+    (
+        "application/json",
+        "application/json; charset=utf-8",
+        "APPLICATION/JSON",
+        "text/plain",
+        "text/event-stream",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "",
+        "application/jsonx",
+    )
+)
+accepts = st.sampled_from(
+    ("application/json, text/event-stream", "application/json", "text/event-stream", "*/*", "text/html", "")
+)
 
 
 @st.composite
@@ -129,8 +179,14 @@ def requests(draw: st.DrawFn) -> dict[str, Any]:
         headers.append(("Mcp-Method", draw(st.sampled_from(MCP_METHODS) | header_text)))
     if draw(st.booleans()):
         headers.append(("Mcp-Name", draw(st.sampled_from(TOOL_NAMES) | header_text)))
-    for name in draw(st.lists(st.sampled_from(("MCP-Protocol-Version", "Mcp-Method", "Mcp-Name", "Content-Type",
-                                               "Authorization", "X-API-Key")), max_size=2)):
+    for name in draw(
+        st.lists(
+            st.sampled_from(
+                ("MCP-Protocol-Version", "Mcp-Method", "Mcp-Name", "Content-Type", "Authorization", "X-API-Key")
+            ),
+            max_size=2,
+        )
+    ):
         headers.append((name, draw(header_text)))  # duplicates of headers that may already be there
     if draw(st.integers(0, 11)) == 0:
         headers.append(("Host", draw(st.sampled_from(("evil.test", "127.0.0.1:1", "localhost", "")))))
@@ -138,8 +194,13 @@ def requests(draw: st.DrawFn) -> dict[str, Any]:
         headers.append(("X-Padding", "p" * draw(st.sampled_from((8_000, 17_000, 60_000)))))
     if draw(st.integers(0, 5)) == 0:
         headers.append(("Origin", draw(st.sampled_from(("http://evil.test", "null", "http://127.0.0.1", "<own>")))))
-    return {"path": path, "method": method, "headers": headers, "body": draw(bodies),
-            "who": draw(st.sampled_from(("alice", "bob", "none", "garbage", "expired", "other_audience", "api_key")))}
+    return {
+        "path": path,
+        "method": method,
+        "headers": headers,
+        "body": draw(bodies),
+        "who": draw(st.sampled_from(("alice", "bob", "none", "garbage", "expired", "other_audience", "api_key"))),
+    }
 
 
 @pytest.fixture
@@ -159,14 +220,31 @@ async def _create_users(seed_user, *uids: str) -> None:
 def _seed_notes(fn, users: dict[str, str], mint) -> None:
     """One note per user whose title is the user's id: any cross-user leak of notes names the other user."""
     for uid in users.values():
-        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
-            "name": "create_note", "arguments": {"title": f"note of {uid}", "body": uid},
-            "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                      "io.modelcontextprotocol/clientCapabilities": {}}}}
-        response = httpx.post(fn.url, json=body, timeout=30, headers={
-            "Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2026-07-28",
-            "Mcp-Method": "tools/call", "Mcp-Name": "create_note",
-            "Authorization": "Bearer " + mint(uid, audience=fn.url, scopes=SCOPES)})
+        body = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {
+                "name": "create_note",
+                "arguments": {"title": f"note of {uid}", "body": uid},
+                "_meta": {
+                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                    "io.modelcontextprotocol/clientCapabilities": {},
+                },
+            },
+        }
+        response = httpx.post(
+            fn.url,
+            json=body,
+            timeout=30,
+            headers={
+                "Accept": "application/json, text/event-stream",
+                "MCP-Protocol-Version": "2026-07-28",
+                "Mcp-Method": "tools/call",
+                "Mcp-Name": "create_note",
+                "Authorization": "Bearer " + mint(uid, audience=fn.url, scopes=SCOPES),
+            },
+        )
         assert response.status_code == 200 and uid in response.text and '"isError":false' in response.text
 
 
@@ -201,17 +279,21 @@ async def test_random_requests_on_every_route_never_fail_hang_or_leak(fuzz_targe
     _seed_notes(fn, users, watched_mint)
     seen: dict[int, int] = {}
 
-    @settings(max_examples=EXAMPLES, deadline=None, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                     HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+    )
     @given(request=requests())
     def one(request: dict[str, Any]) -> None:
         headers = [(k, fn.base if v == "<own>" else v) for k, v in request["headers"]]
         headers += [*_credential(request["who"], fn=fn, users=users, mint=watched_mint)]
         with httpx.Client(timeout=httpx.Timeout(20.0)) as client:
             try:
-                response = client.request(request["method"], fn.base + request["path"], headers=headers,
-                                           content=request["body"])
+                response = client.request(
+                    request["method"], fn.base + request["path"], headers=headers, content=request["body"]
+                )
             except httpx.RemoteProtocolError:
                 # The HTTP server itself may drop a request it cannot parse (oversized headers); that
                 # is a refusal, not a failure, as long as the server keeps serving (checked below).
@@ -233,15 +315,36 @@ def authenticated_mcp_requests(draw: st.DrawFn) -> dict[str, Any]:
     for name, values in (("MCP-Protocol-Version", PROTOCOLS), ("Mcp-Method", MCP_METHODS), ("Mcp-Name", TOOL_NAMES)):
         for _ in range(draw(st.integers(0, 2))):
             headers.append((name, draw(st.sampled_from(values) | header_text)))
-    body = draw(jsonrpc_bodies() | st.builds(lambda name, args, proto: json.dumps({
-        "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
-            "name": name, "arguments": args,
-            "_meta": {"io.modelcontextprotocol/protocolVersion": proto,
-                      "io.modelcontextprotocol/clientCapabilities": {}}}}).encode(),
-        st.sampled_from(TOOL_NAMES), st.dictionaries(st.sampled_from(ARGUMENT_NAMES), json_values | st.just(20),
-                                                     max_size=3), st.sampled_from(PROTOCOLS)))
-    return {"path": "/mcp", "method": "POST", "headers": headers, "body": body,
-            "who": draw(st.sampled_from(("alice", "bob")))}
+    body = draw(
+        jsonrpc_bodies()
+        | st.builds(
+            lambda name, args, proto: json.dumps(
+                {
+                    "jsonrpc": "2.0",
+                    "id": 1,
+                    "method": "tools/call",
+                    "params": {
+                        "name": name,
+                        "arguments": args,
+                        "_meta": {
+                            "io.modelcontextprotocol/protocolVersion": proto,
+                            "io.modelcontextprotocol/clientCapabilities": {},
+                        },
+                    },
+                }
+            ).encode(),
+            st.sampled_from(TOOL_NAMES),
+            st.dictionaries(st.sampled_from(ARGUMENT_NAMES), json_values | st.just(20), max_size=3),
+            st.sampled_from(PROTOCOLS),
+        )
+    )
+    return {
+        "path": "/mcp",
+        "method": "POST",
+        "headers": headers,
+        "body": body,
+        "who": draw(st.sampled_from(("alice", "bob"))),
+    }
 
 
 def _tool_results(response: httpx.Response) -> list[dict[str, Any]]:
@@ -272,9 +375,12 @@ async def test_hostile_json_rpc_from_signed_in_users_is_answered_for_the_caller_
     seen: dict[int, int] = {}
     answered_whoami = [0]
 
-    @settings(max_examples=DEEP_EXAMPLES, deadline=None, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                     HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=DEEP_EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+    )
     @given(request=authenticated_mcp_requests())
     def one(request: dict[str, Any]) -> None:
         headers = [*request["headers"], ("Authorization", "Bearer " + tokens[request["who"]])]
@@ -297,20 +403,53 @@ async def test_hostile_json_rpc_from_signed_in_users_is_answered_for_the_caller_
 # -- every route with the built-in authorization server on ---------------------------------------------------
 OAUTH_STATUSES = {200, 201, 204, 302, 400, 401, 403, 404, 405, 413, 415, 421, 429, 431}
 SERVED_WITH_OAUTH = {
-    "/mcp", "/healthz", "/readyz", WEBHOOK, "/.well-known/oauth-protected-resource",
-    "/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-authorization-server",
-    "/.well-known/openid-configuration", "/oauth/jwks", "/oauth/register", "/oauth/authorize", "/oauth/callback",
-    "/oauth/consent", "/oauth/token", "/oauth/revoke",
+    "/mcp",
+    "/healthz",
+    "/readyz",
+    WEBHOOK,
+    "/.well-known/oauth-protected-resource",
+    "/.well-known/oauth-protected-resource/mcp",
+    "/.well-known/oauth-authorization-server",
+    "/.well-known/openid-configuration",
+    "/oauth/jwks",
+    "/oauth/register",
+    "/oauth/authorize",
+    "/oauth/callback",
+    "/oauth/consent",
+    "/oauth/token",
+    "/oauth/revoke",
 }
 POSTED = {"/mcp", WEBHOOK, "/oauth/register", "/oauth/consent", "/oauth/token", "/oauth/revoke"}
 OAUTH_UNKNOWN = ("/oauth", "/oauth/", "/oauth/authorize/", "/oauth/unknown", "/.well-known/", "/OAUTH/TOKEN")
 HOSTILE_CLIENT_IDS = (
-    "https://client.example:99999/x", "https://client.example:0/x", "https://[::1/x", "https://client.example/",
-    "a/b", "__reserved__", "..", "x" * 2001, "x" * 1600, "mcp-" + "a" * 24, "é", "", "https://10.0.0.1/c.json",
-    "https://user:pw@client.example/c.json", "https://client.example/c.json#f", "http://client.example/c.json",
+    "https://client.example:99999/x",
+    "https://client.example:0/x",
+    "https://[::1/x",
+    "https://client.example/",
+    "a/b",
+    "__reserved__",
+    "..",
+    "x" * 2001,
+    "x" * 1600,
+    "mcp-" + "a" * 24,
+    "é",
+    "",
+    "https://10.0.0.1/c.json",
+    "https://user:pw@client.example/c.json",
+    "https://client.example/c.json#f",
+    "http://client.example/c.json",
 )
-HOSTILE_URIS = ("https://app.example:99999/cb", "https://[::1/cb", "javascript:alert(1)", "http://evil.example/cb",
-                "com.example.app:/cb", "https://app.example/cb#x", "", "é", "https://" + "a" * 2100)
+HOSTILE_URIS = (
+    "https://app.example:99999/cb",
+    "https://[::1/cb",
+    "javascript:alert(1)",
+    "http://evil.example/cb",
+    "com.example.app:/cb",
+    "https://app.example/cb#x",
+    "",
+    "é",
+    "https://" + "a" * 2100,
+)
 PKCE_CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"  # RFC 7636 appendix B
 
 
@@ -319,14 +458,20 @@ def one_in(n: int) -> st.SearchStrategy[bool]:
     return st.sampled_from((False,) * (n // 2) + (True,) + (False,) * (n - 1 - n // 2))
 
 
-cookie_values = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters=';,\\"'),
-                        max_size=50) | st.just("%C3%A9")
+cookie_values = st.text(
+    st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters=';,\\"'), max_size=50
+) | st.just("%C3%A9")
 oauth_text = st.text(max_size=60) | st.sampled_from(("é" * 43, "a" * 43, "a" * 129, "\x00", "%00", "../"))
 
 
 @st.composite
-def oauth_requests(draw: st.DrawFn, paths: tuple[str, ...], client_ids: tuple[str, ...],
-                   redirect_uris: tuple[str, ...], addresses: tuple[str, ...]) -> dict[str, Any]:
+def oauth_requests(
+    draw: st.DrawFn,
+    paths: tuple[str, ...],
+    client_ids: tuple[str, ...],
+    redirect_uris: tuple[str, ...],
+    addresses: tuple[str, ...],
+) -> dict[str, Any]:
     """A request to one of ``paths`` from one of ``addresses`` (``X-Forwarded-For``): OAuth query
     parameters, a form or JSON, hostile values."""
     path = draw(st.sampled_from(paths))
@@ -336,32 +481,61 @@ def oauth_requests(draw: st.DrawFn, paths: tuple[str, ...], client_ids: tuple[st
         "client_id": st.sampled_from(client_ids) | st.sampled_from(HOSTILE_CLIENT_IDS) | oauth_text,
         "redirect_uri": st.sampled_from(redirect_uris) | st.sampled_from(HOSTILE_URIS) | oauth_text,
         "response_type": st.sampled_from(("code", "token", "")) | oauth_text,
-        "code_challenge": oauth_text, "code_challenge_method": st.sampled_from(("S256", "plain", "")),
-        "state": oauth_text, "scope": oauth_text, "resource": oauth_text, "code": oauth_text,
+        "code_challenge": oauth_text,
+        "code_challenge_method": st.sampled_from(("S256", "plain", "")),
+        "state": oauth_text,
+        "scope": oauth_text,
+        "resource": oauth_text,
+        "code": oauth_text,
         "grant_type": st.sampled_from(("authorization_code", "refresh_token", "client_credentials")) | oauth_text,
-        "code_verifier": oauth_text, "refresh_token": oauth_text, "token": oauth_text, "approval": oauth_text,
-        "decision": st.sampled_from(("allow", "deny")) | oauth_text, "error": oauth_text,
+        "code_verifier": oauth_text,
+        "refresh_token": oauth_text,
+        "token": oauth_text,
+        "approval": oauth_text,
+        "decision": st.sampled_from(("allow", "deny")) | oauth_text,
+        "error": oauth_text,
     }
-    baseline = {  # a well-formed request for the path, which the drawn parameters then change or repeat
-        "/oauth/authorize": {"response_type": "code", "client_id": draw(st.sampled_from(client_ids)),
-                             "redirect_uri": redirect_uris[0], "code_challenge": PKCE_CHALLENGE,
-                             "code_challenge_method": "S256", "state": "s"},
-        "/oauth/token": {"grant_type": "authorization_code", "code": "c", "client_id": client_ids[0],
-                         "code_verifier": "v" * 43, "redirect_uri": redirect_uris[0]},
-        "/oauth/revoke": {"token": "t", "client_id": client_ids[0]},
-        "/oauth/consent": {"approval": "a", "decision": "allow"},
-        "/oauth/callback": {"state": "s", "code": "c"},
-    }.get(path, {}) if draw(st.booleans()) else {}
+    baseline = (
+        {  # a well-formed request for the path, which the drawn parameters then change or repeat
+            "/oauth/authorize": {
+                "response_type": "code",
+                "client_id": draw(st.sampled_from(client_ids)),
+                "redirect_uri": redirect_uris[0],
+                "code_challenge": PKCE_CHALLENGE,
+                "code_challenge_method": "S256",
+                "state": "s",
+            },
+            "/oauth/token": {
+                "grant_type": "authorization_code",
+                "code": "c",
+                "client_id": client_ids[0],
+                "code_verifier": "v" * 43,
+                "redirect_uri": redirect_uris[0],
+            },
+            "/oauth/revoke": {"token": "t", "client_id": client_ids[0]},
+            "/oauth/consent": {"approval": "a", "decision": "allow"},
+            "/oauth/callback": {"state": "s", "code": "c"},
+        }.get(path, {})
+        if draw(st.booleans())
+        else {}
+    )
     names = draw(st.lists(st.sampled_from(sorted(value)), max_size=6))
     pairs = list(baseline.items()) if draw(st.booleans()) else []
     pairs = [p for p in pairs if p[0] not in names] + [(name, draw(value[name])) for name in names]
     query = urlencode(pairs) if draw(st.booleans()) else ""
-    registration = st.fixed_dictionaries({"redirect_uris": st.lists(st.sampled_from(redirect_uris), min_size=1,
-                                                                    max_size=2)
-                                          | st.lists(st.sampled_from(HOSTILE_URIS) | json_values, max_size=3)
-                                          | json_values},
-        optional={"client_name": oauth_text | json_values, "grant_types": json_values,
-                  "response_types": json_values, "token_endpoint_auth_method": json_values})
+    registration = st.fixed_dictionaries(
+        {
+            "redirect_uris": st.lists(st.sampled_from(redirect_uris), min_size=1, max_size=2)
+            | st.lists(st.sampled_from(HOSTILE_URIS) | json_values, max_size=3)
+            | json_values
+        },
+        optional={
+            "client_name": oauth_text | json_values,
+            "grant_types": json_values,
+            "response_types": json_values,
+            "token_endpoint_auth_method": json_values,
+        },
+    )
     bodies = st.one_of(
         st.tuples(st.just("application/x-www-form-urlencoded"), st.just(urlencode(pairs).encode())),
         st.tuples(st.just("application/json"), registration.map(lambda d: json.dumps(d).encode())),
@@ -385,28 +559,48 @@ def oauth_requests(draw: st.DrawFn, paths: tuple[str, ...], client_ids: tuple[st
 @pytest.fixture
 def oauth_fuzz_target(oauth_app, credential_stack):
     port = free_port()
-    deployment = oauth_app(**credential_stack.env(
-        MCP_AUTH_RESOURCE_URL=f"http://127.0.0.1:{port}/mcp", MCP_AUTH_OAUTH_AUTHORIZE_RATE="10000",
-        MCP_AUTH_OAUTH_TOKEN_RATE="10000", MCP_AUTH_OAUTH_REGISTRATION_RATE="1000", MCP_AUTH_RATE_LIMIT_IP="off",
-        MCP_AUTH_FIRST_LOGIN="reject"))
+    deployment = oauth_app(
+        **credential_stack.env(
+            MCP_AUTH_RESOURCE_URL=f"http://127.0.0.1:{port}/mcp",
+            MCP_AUTH_OAUTH_AUTHORIZE_RATE="10000",
+            MCP_AUTH_OAUTH_TOKEN_RATE="10000",
+            MCP_AUTH_OAUTH_REGISTRATION_RATE="1000",
+            MCP_AUTH_RATE_LIMIT_IP="off",
+            MCP_AUTH_FIRST_LOGIN="reject",
+        )
+    )
     with deployment.serve(port) as base:
         yield deployment, base
 
 
-def _corpus(paths: frozenset[str], client_ids: tuple[str, ...], redirect: str, deep: str,
-            address: str) -> list[dict[str, Any]]:
+def _corpus(
+    paths: frozenset[str], client_ids: tuple[str, ...], redirect: str, deep: str, address: str
+) -> list[dict[str, Any]]:
     """A plain GET of every path, well-formed requests that succeed, and requests that once made a
     route fail (and their neighbours), all from ``address``: each must get a clear answer."""
     sender = ("X-Forwarded-For", address)
 
     def authorize(client_id: str, **changed: str) -> dict[str, Any]:
-        query = urlencode({"response_type": "code", "client_id": client_id, "redirect_uri": redirect,
-                           "code_challenge": PKCE_CHALLENGE, "code_challenge_method": "S256", **changed})
+        query = urlencode(
+            {
+                "response_type": "code",
+                "client_id": client_id,
+                "redirect_uri": redirect,
+                "code_challenge": PKCE_CHALLENGE,
+                "code_challenge_method": "S256",
+                **changed,
+            }
+        )
         return {"path": "/oauth/authorize", "method": "GET", "query": query, "headers": [sender], "body": b""}
 
     def post(path: str, body: bytes, content_type: str = "application/json") -> dict[str, Any]:
-        return {"path": path, "method": "POST", "query": "", "headers": [("Content-Type", content_type), sender],
-                "body": body}
+        return {
+            "path": path,
+            "method": "POST",
+            "query": "",
+            "headers": [("Content-Type", content_type), sender],
+            "body": body,
+        }
 
     return [
         *({"path": path, "method": "GET", "query": "", "headers": [sender], "body": b""} for path in (*paths, "/nope")),
@@ -416,8 +610,13 @@ def _corpus(paths: frozenset[str], client_ids: tuple[str, ...], redirect: str, d
         *(post("/oauth/register", body) for body in (b"[" * 8000, b'{"a": ' * 2000, b"\xff\xfe", b"[1, 2")),
         *(post("/oauth/register", json.dumps({"redirect_uris": [uri]}).encode()) for uri in HOSTILE_URIS),
         post("/oauth/register", json.dumps({"redirect_uris": [redirect], "grant_types": [["x"]]}).encode()),
-        {"path": "/oauth/callback", "method": "GET", "query": "state=%C3%A9&code=c", "body": b"",
-         "headers": [("Cookie", "mcp_auth_signin=%C3%A9"), sender]},
+        {
+            "path": "/oauth/callback",
+            "method": "GET",
+            "query": "state=%C3%A9&code=c",
+            "body": b"",
+            "headers": [("Cookie", "mcp_auth_signin=%C3%A9"), sender],
+        },
         authorize(client_ids[0], code_challenge="é" * 43, state="é"),
     ]
 
@@ -431,10 +630,19 @@ def test_random_requests_on_every_route_of_the_authorization_server_never_fail(o
     cimd = docs.publish("/c.json", {"client_id": docs.client_id("/c.json"), "redirect_uris": [redirect]})
     deep = docs.publish("/deep.json", b"[" * 2500 + b"]" * 2500)
     network = random_64()  # the addresses this test sends from: their limits are its own
-    addresses = (f"{network}::1", f"{network}:1:2:3:4", f"::ffff:198.51.100.{secrets.randbelow(254) + 1}", "not-an-ip",
-                 f"198.51.100.7, {network}::5")
-    registered = httpx.post(f"{base}/oauth/register", json={"redirect_uris": [redirect]}, timeout=10,
-                            headers={"X-Forwarded-For": addresses[0]})
+    addresses = (
+        f"{network}::1",
+        f"{network}:1:2:3:4",
+        f"::ffff:198.51.100.{secrets.randbelow(254) + 1}",
+        "not-an-ip",
+        f"198.51.100.7, {network}::5",
+    )
+    registered = httpx.post(
+        f"{base}/oauth/register",
+        json={"redirect_uris": [redirect]},
+        timeout=10,
+        headers={"X-Forwarded-For": addresses[0]},
+    )
     assert registered.status_code == 201, registered.text
     client_ids = (registered.json()["client_id"], cimd)
     seen: dict[int, int] = {}
@@ -455,8 +663,12 @@ def test_random_requests_on_every_route_of_the_authorization_server_never_fail(o
     groups = [(path,) for path in sorted(served)] + [OAUTH_UNKNOWN]
     for paths in groups:  # every route gets its share of examples, whatever Hypothesis favours
 
-        @settings(max_examples=max(5, OAUTH_EXAMPLES // len(groups)), deadline=None, database=None,
-                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+        @settings(
+            max_examples=max(5, OAUTH_EXAMPLES // len(groups)),
+            deadline=None,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        )
         @given(request=oauth_requests(paths, (*client_ids, deep), (redirect,), addresses))
         def one(request: dict[str, Any]) -> None:
             send(request)

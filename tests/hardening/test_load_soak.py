@@ -47,8 +47,11 @@ async def test_two_instances_under_mixed_load_answer_every_user_as_themselves_wi
 
     result = await run_mix(public, users, duration=DURATION, samplers=samplers)
 
-    summary = {**result.summary(), "memory": [s.summary() for s in samplers],
-               "proxy_hits": {f"instance-{n}": proxy.hits[fn.base] for n, fn in enumerate(instances)}}
+    summary = {
+        **result.summary(),
+        "memory": [s.summary() for s in samplers],
+        "proxy_hits": {f"instance-{n}": proxy.hits[fn.base] for n, fn in enumerate(instances)},
+    }
     print("\nload summary:", json.dumps(summary, indent=1))
     assert result.isolation_violations == []
     assert result.load.errors == 0, result.load.error_kinds

@@ -36,15 +36,32 @@ async def test_credentials_sent_anywhere_in_a_request_never_reach_a_log(
     fn = start_function(MCP_AUTH_LOG_LEVEL="DEBUG")
     uid = f"hygiene-{uuid.uuid4().hex[:10]}"
     await seed_user(UserRecord(uid=uid, toolsets=frozenset({"basics"}), scopes=frozenset({"mcp:tools"})))
-    good, expired, foreign = (watched_mint(uid, audience=fn.url), watched_mint(uid, audience=fn.url, ttl=-60),
-                              watched_mint(uid, audience="https://elsewhere.test/mcp"))
+    good, expired, foreign = (
+        watched_mint(uid, audience=fn.url),
+        watched_mint(uid, audience=fn.url, ttl=-60),
+        watched_mint(uid, audience="https://elsewhere.test/mcp"),
+    )
     api_key = leak_watch.secret(f"mak_{secrets.token_hex(6)}_{secrets.token_urlsafe(24)}")
     opaque = leak_watch.secret(secrets.token_urlsafe(32))
-    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": good},
-            "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                      "io.modelcontextprotocol/clientCapabilities": {}}}}
-    base = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
-            "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call"}
+    call = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {
+            "name": "echo",
+            "arguments": {"text": good},
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+            },
+        },
+    }
+    base = {
+        "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2026-07-28",
+        "Mcp-Method": "tools/call",
+    }
     attempts = [
         ({"Authorization": f"Bearer {good}", "Mcp-Name": "echo"}, call, ""),
         ({"Authorization": f"Bearer {expired}", "Mcp-Name": "echo"}, call, ""),
@@ -61,8 +78,12 @@ async def test_credentials_sent_anywhere_in_a_request_never_reach_a_log(
         for headers, body, query in attempts:
             response = await http.post(fn.url + query, content=json.dumps(body), headers={**base, **headers})
             assert response.status_code < 500
-        duplicated = [("Authorization", f"Bearer {good}"), ("Authorization", f"Bearer {opaque}"),
-                      *base.items(), ("Mcp-Name", "echo")]
+        duplicated = [
+            ("Authorization", f"Bearer {good}"),
+            ("Authorization", f"Bearer {opaque}"),
+            *base.items(),
+            ("Mcp-Name", "echo"),
+        ]
         assert (await http.post(fn.url, content=json.dumps(call), headers=duplicated)).status_code == 401
         assert (await http.get(fn.base + "/readyz", headers={"Authorization": f"Bearer {good}"})).status_code == 200
 

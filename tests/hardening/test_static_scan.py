@@ -23,9 +23,13 @@ ACCEPTED: dict[tuple[str, str], tuple[int, str]] = {}
 
 
 def _bandit() -> list[dict]:
-    completed = subprocess.run(  # noqa: S603 - fixed argv
+    completed = subprocess.run(
         [sys.executable, "-m", "bandit", "-q", "-r", *TARGETS, "-f", "json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
     )
     report = json.loads(completed.stdout)
     assert not report.get("errors"), report["errors"]
@@ -38,9 +42,13 @@ def bandit_findings() -> Counter[tuple[str, str]]:
 
 
 def test_ruff_security_rules_find_nothing_in_the_framework_or_the_template():
-    completed = subprocess.run(  # noqa: S603 - fixed argv
+    completed = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "--select", "S", "--output-format", "concise", *TARGETS],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert completed.returncode == 0, completed.stdout
 

@@ -1,9 +1,9 @@
 """Fixtures for the interoperability tests.
 
-    node_bin            the Node 22 runtime from the committed lock file (npm ci on first use)
-    conformance_url     two conformance fixture functions behind a round-robin proxy, as one URL; both
-                        seal requestState with one key from the Secret Manager emulator
-    fixture_endpoint    the conformance fixture behind JWT auth, as production: (url, bearer token of a fresh user)
+node_bin            the Node 22 runtime from the committed lock file (npm ci on first use)
+conformance_url     two conformance fixture functions behind a round-robin proxy, as one URL; both
+                    seal requestState with one key from the Secret Manager emulator
+fixture_endpoint    the conformance fixture behind JWT auth, as production: (url, bearer token of a fresh user)
 """
 
 from __future__ import annotations
@@ -58,17 +58,26 @@ def request_state_secret(drongo_endpoint: str) -> str:
 
 @pytest.fixture
 async def conformance_url(
-    start_function: Callable[..., object], round_robin_proxy: Callable[[], object], user_repo: UserRepository,
-    drongo_endpoint: str, request_state_secret: str,
+    start_function: Callable[..., object],
+    round_robin_proxy: Callable[[], object],
+    user_repo: UserRepository,
+    drongo_endpoint: str,
+    request_state_secret: str,
 ) -> str:
     await _ensure_user(user_repo, CONFORMANCE_USER)
     proxy = round_robin_proxy()
     resource = f"{proxy.url}/mcp"
     instances = [
-        start_function(_SOURCE=str(CONFORMANCE_SOURCE), MCP_AUTH_PROVIDERS="dev", MCP_AUTH_DEV_USER=CONFORMANCE_USER,
-                       MCP_AUTH_RESOURCE_URL=resource, MCP_AUTH_JWT_HS256_KEY=None, MCP_AUTH_JWT_ISSUER=None,
-                       MCP_AUTH_REQUEST_STATE_KEY_SECRET=request_state_secret,
-                       MCP_AUTH_SECRET_MANAGER_ENDPOINT=drongo_endpoint)
+        start_function(
+            _SOURCE=str(CONFORMANCE_SOURCE),
+            MCP_AUTH_PROVIDERS="dev",
+            MCP_AUTH_DEV_USER=CONFORMANCE_USER,
+            MCP_AUTH_RESOURCE_URL=resource,
+            MCP_AUTH_JWT_HS256_KEY=None,
+            MCP_AUTH_JWT_ISSUER=None,
+            MCP_AUTH_REQUEST_STATE_KEY_SECRET=request_state_secret,
+            MCP_AUTH_SECRET_MANAGER_ENDPOINT=drongo_endpoint,
+        )
         for _ in range(2)
     ]
     proxy.route_to([f.base for f in instances])

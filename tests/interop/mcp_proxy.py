@@ -32,9 +32,11 @@ def ensure_mcp_proxy() -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent test runs: one installs, the others wait
         if stamp.exists() and command.exists():
             return command
-        for argv in ([sys.executable, "-m", "venv", "--clear", str(venv)],
-                     [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", *_REQUIREMENTS]):
-            result = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)  # noqa: S603
+        for argv in (
+            [sys.executable, "-m", "venv", "--clear", str(venv)],
+            [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", *_REQUIREMENTS],
+        ):
+            result = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
             if result.returncode != 0:
                 raise RuntimeError(f"installing mcp-proxy failed ({' '.join(argv[:4])}):\n{result.stderr[-2000:]}")
         stamp.write_text(" ".join(_REQUIREMENTS))

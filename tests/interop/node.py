@@ -46,11 +46,15 @@ def ensure_installed() -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent test runs: one installs, the others wait
         if installed():
             return NODE
-        result = subprocess.run(  # noqa: S603 - fixed argv
+        result = subprocess.run(
             # `npm install --no-save` installs exactly the locked versions; `npm ci` refuses this lock file
             # because one dependency (vite) names a Windows-only optional package npm never locks.
             [npm, "install", "--no-save", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=PROJECT_DIR, capture_output=True, text=True, timeout=900, check=False,
+            cwd=PROJECT_DIR,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
         )
         if result.returncode != 0 or not NODE.exists():
             output = (result.stdout + result.stderr)[-3000:]

@@ -18,16 +18,33 @@ from tests.interop import node
 
 EXPECTED_FAILURES = json.loads((Path(__file__).parent / "expected_failures.json").read_text())
 FIXTURE_TOOLS = {
-    "test_simple_text", "test_image_content", "test_audio_content", "test_embedded_resource",
-    "test_multiple_content_types", "test_tool_with_logging", "test_tool_with_progress", "test_error_handling",
-    "test_sampling", "test_elicitation", "test_elicitation_sep1034_defaults", "test_elicitation_sep1330_enums",
-    "test_reconnection", "json_schema_2020_12_tool",
+    "test_simple_text",
+    "test_image_content",
+    "test_audio_content",
+    "test_embedded_resource",
+    "test_multiple_content_types",
+    "test_tool_with_logging",
+    "test_tool_with_progress",
+    "test_error_handling",
+    "test_sampling",
+    "test_elicitation",
+    "test_elicitation_sep1034_defaults",
+    "test_elicitation_sep1330_enums",
+    "test_reconnection",
+    "json_schema_2020_12_tool",
     # spec 2026-07-28 (conformance_function/input_required.py)
-    "test_input_required_result_elicitation", "test_input_required_result_sampling",
-    "test_input_required_result_list_roots", "test_input_required_result_request_state",
-    "test_input_required_result_multiple_inputs", "test_input_required_result_multi_round",
-    "test_input_required_result_tampered_state", "test_input_required_result_capabilities",
-    "test_missing_capability", "test_streaming_elicitation", "test_logging_tool", "test_mcp_param_header",
+    "test_input_required_result_elicitation",
+    "test_input_required_result_sampling",
+    "test_input_required_result_list_roots",
+    "test_input_required_result_request_state",
+    "test_input_required_result_multiple_inputs",
+    "test_input_required_result_multi_round",
+    "test_input_required_result_tampered_state",
+    "test_input_required_result_capabilities",
+    "test_missing_capability",
+    "test_streaming_elicitation",
+    "test_logging_tool",
+    "test_mcp_param_header",
 }
 
 
@@ -43,9 +60,13 @@ SUITES = {
 
 
 def _run_suite(node_bin: Path, script: Path, url: str, out: Path, *selection: str) -> dict[str, str]:
-    result = subprocess.run(  # noqa: S603 - fixed argv
+    result = subprocess.run(
         [str(node_bin), str(script), "server", "--url", url, *selection, "-o", str(out)],
-        capture_output=True, text=True, timeout=300, check=False, cwd=node.PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=node.PROJECT_DIR,
     )
     (out / "stdout.txt").write_text(result.stdout + result.stderr)
     return _outcomes(out)

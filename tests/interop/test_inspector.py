@@ -13,10 +13,23 @@ from tests.interop import node
 
 
 def _inspector(node_bin: Path, url: str, token: str, tmp_path: Path, *args: str) -> dict:
-    result = subprocess.run(  # noqa: S603 - fixed argv
-        [str(node_bin), str(node.INSPECTOR), "--cli", url, "--transport", "http",
-         "--header", f"Authorization: Bearer {token}", *args],
-        capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
+    result = subprocess.run(
+        [
+            str(node_bin),
+            str(node.INSPECTOR),
+            "--cli",
+            url,
+            "--transport",
+            "http",
+            "--header",
+            f"Authorization: Bearer {token}",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
         env={**os.environ, "MCP_CATALOG_PATH": str(tmp_path / "catalog.json"), "HOME": str(tmp_path)},
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -39,6 +52,7 @@ def test_inspector_lists_tools_and_calls_one(inspect) -> None:  # type: ignore[n
 def test_inspector_reads_a_resource_and_gets_a_prompt(inspect) -> None:  # type: ignore[no-untyped-def]
     resource = inspect("--method", "resources/read", "--uri", "test://static-text")
     assert resource["contents"][0]["text"] == "This is the content of the static text resource."
-    prompt = inspect("--method", "prompts/get", "--prompt-name", "test_prompt_with_arguments",
-                     "--prompt-args", "arg1=a", "arg2=b")
+    prompt = inspect(
+        "--method", "prompts/get", "--prompt-name", "test_prompt_with_arguments", "--prompt-args", "arg1=a", "arg2=b"
+    )
     assert prompt["messages"][0]["content"]["text"] == "Prompt with arguments: arg1='a', arg2='b'"

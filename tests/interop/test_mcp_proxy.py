@@ -11,7 +11,7 @@ from tests.interop.mcp_proxy import ensure_mcp_proxy
 
 
 async def test_mcp_proxy_bridges_a_stdio_client_to_the_server_with_a_bearer_token(
-    fixture_endpoint: tuple[str, str]
+    fixture_endpoint: tuple[str, str],
 ) -> None:
     url, token = fixture_endpoint
     server = StdioServerParameters(
@@ -26,4 +26,3 @@ async def test_mcp_proxy_bridges_a_stdio_client_to_the_server_with_a_bearer_toke
     assert "test_simple_text" in names
     assert result.content[0].text == "This is a simple text response for testing."
     assert resource.contents[0].text == "This is the content of the static text resource."
-

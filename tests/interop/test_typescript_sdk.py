@@ -16,9 +16,13 @@ def test_typescript_sdk_client_lists_calls_reads_and_gets_prompts(
     generation: str, node_bin: Path, fixture_endpoint: tuple[str, str]
 ) -> None:
     url, token = fixture_endpoint
-    result = subprocess.run(  # noqa: S603 - fixed argv
+    result = subprocess.run(
         [str(node_bin), str(node.PROJECT_DIR / "ts_client.mjs"), generation, url, token],
-        capture_output=True, text=True, timeout=120, check=False, cwd=node.PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=node.PROJECT_DIR,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     answer = json.loads(result.stdout)

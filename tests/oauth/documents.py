@@ -41,7 +41,7 @@ def serve_documents() -> Iterator[DocumentServer]:
     stopping = threading.Event()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             docs = holder[0]
             docs.hits[self.path] += 1
             body = docs.documents.get(self.path)

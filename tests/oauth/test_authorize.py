@@ -12,20 +12,29 @@ CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(b"v" * 43).digest()).rstrip(
 
 
 def _params(client_id: str, **extra: str) -> dict[str, str]:
-    return {"response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT, "code_challenge": CHALLENGE,
-            "code_challenge_method": "S256", **extra}
+    return {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": REDIRECT,
+        "code_challenge": CHALLENGE,
+        "code_challenge_method": "S256",
+        **extra,
+    }
 
 
-@pytest.mark.parametrize(("client_id", "reason"), [
-    ("https://client.example:99999/x", "not a valid URL"),
-    ("https://client.example:0/x", "not a valid URL"),
-    ("https://[::1/client.json", "neither"),
-    ("a/b", "neither"),
-    ("mcp-abc/def/ghi/jkl/mnopqrstu", "neither"),
-    ("__reserved__", "neither"),
-    ("x" * 1999, "neither"),
-    ("https://client.example/", "neither"),
-])
+@pytest.mark.parametrize(
+    ("client_id", "reason"),
+    [
+        ("https://client.example:99999/x", "not a valid URL"),
+        ("https://client.example:0/x", "not a valid URL"),
+        ("https://[::1/client.json", "neither"),
+        ("a/b", "neither"),
+        ("mcp-abc/def/ghi/jkl/mnopqrstu", "neither"),
+        ("__reserved__", "neither"),
+        ("x" * 1999, "neither"),
+        ("https://client.example/", "neither"),
+    ],
+)
 async def test_a_client_id_that_cannot_name_a_client_is_a_clear_400(oauth_app, client_id, reason):
     deployment = oauth_app()
     async with deployment.client() as client:
@@ -47,7 +56,9 @@ async def test_a_deeply_nested_metadata_document_is_a_clear_400(oauth_app):
 async def test_redirect_uris_with_an_impossible_port_are_refused_in_a_metadata_document(oauth_app):
     deployment = oauth_app()
     client_id = deployment.documents.client_id("/ports.json")
-    deployment.documents.publish("/ports.json", {"client_id": client_id, "redirect_uris": ["https://app.example:70000/cb"]})
+    deployment.documents.publish(
+        "/ports.json", {"client_id": client_id, "redirect_uris": ["https://app.example:70000/cb"]}
+    )
     async with deployment.client() as client:
         r = await client.get("/oauth/authorize", params=_params(client_id, redirect_uri="https://app.example:70000/cb"))
     assert r.status_code == 400, r.text

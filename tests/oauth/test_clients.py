@@ -16,19 +16,37 @@ from mcp_auth.oauth.clients import (
 from tests.oauth.documents import serve_documents
 
 
-@pytest.mark.parametrize("uri", [
-    "https://app.example/callback", "http://127.0.0.1:3030/cb", "http://localhost/cb", "http://[::1]:8080/cb",
-    "com.example.app:/oauth2redirect",
-])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://app.example/callback",
+        "http://127.0.0.1:3030/cb",
+        "http://localhost/cb",
+        "http://[::1]:8080/cb",
+        "com.example.app:/oauth2redirect",
+    ],
+)
 def test_safe_redirect_uris_are_accepted(uri):
     assert check_redirect_uri(uri) == uri
 
 
-@pytest.mark.parametrize("uri", [
-    "http://evil.example/cb", "javascript:alert(1)", "data:text/html,x", "https://app.example/cb#frag",
-    "//evil.example/cb", "file:///etc/passwd", 42, "https://" + "a" * 2001,
-    "https://app.example:99999/cb", "https://app.example:0/cb", "https://app.example:x/cb", "https://[::1/cb",
-])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "http://evil.example/cb",
+        "javascript:alert(1)",
+        "data:text/html,x",
+        "https://app.example/cb#frag",
+        "//evil.example/cb",
+        "file:///etc/passwd",
+        42,
+        "https://" + "a" * 2001,
+        "https://app.example:99999/cb",
+        "https://app.example:0/cb",
+        "https://app.example:x/cb",
+        "https://[::1/cb",
+    ],
+)
 def test_unsafe_redirect_uris_are_refused(uri):
     with pytest.raises(ClientError) as caught:
         check_redirect_uri(uri)
@@ -44,11 +62,16 @@ def test_registration_always_yields_a_public_client_with_a_fresh_id():
     assert first.client_id != second.client_id
 
 
-@pytest.mark.parametrize("metadata", [
-    [], {"redirect_uris": []}, {"redirect_uris": ["https://a.example/cb"] * 11},
-    {"redirect_uris": ["https://a.example/cb"], "grant_types": ["client_credentials"]},
-    {"redirect_uris": ["https://a.example/cb"], "response_types": ["token"]},
-])
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        [],
+        {"redirect_uris": []},
+        {"redirect_uris": ["https://a.example/cb"] * 11},
+        {"redirect_uris": ["https://a.example/cb"], "grant_types": ["client_credentials"]},
+        {"redirect_uris": ["https://a.example/cb"], "response_types": ["token"]},
+    ],
+)
 def test_bad_registrations_are_refused(metadata):
     with pytest.raises(ClientError):
         register(metadata)
@@ -90,8 +113,12 @@ async def test_cached_documents_are_fetched_again_only_after_their_time(clock):
 async def test_the_document_cache_holds_at_most_its_size():
     cache = MetadataDocuments(ttl=60, max_entries=2)
     with serve_documents() as docs:
-        ids = [docs.publish(f"/{n}.json", {"client_id": docs.client_id(f"/{n}.json"),
-                                           "redirect_uris": ["https://a.example/cb"]}) for n in range(3)]
+        ids = [
+            docs.publish(
+                f"/{n}.json", {"client_id": docs.client_id(f"/{n}.json"), "redirect_uris": ["https://a.example/cb"]}
+            )
+            for n in range(3)
+        ]
         async with httpx.AsyncClient() as http:
             for client_id in [*ids, ids[0]]:
                 await cache.client(client_id, http=http, allow_loopback=True)

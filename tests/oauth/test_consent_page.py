@@ -9,9 +9,15 @@ from mcp_auth.oauth.consent_page import render_consent_page
 
 
 def _page(client_id: str, *, name: str | None = "Claude", redirect_uri: str = "https://evil.example/cb") -> str:
-    return render_consent_page(client_id=client_id, client_name=name, redirect_uri=redirect_uri,
-                               resource="https://mcp.example.com/mcp", user="ann@example.com",
-                               action="https://mcp.example.com/oauth/consent", approval="tok")
+    return render_consent_page(
+        client_id=client_id,
+        client_name=name,
+        redirect_uri=redirect_uri,
+        resource="https://mcp.example.com/mcp",
+        user="ann@example.com",
+        action="https://mcp.example.com/oauth/consent",
+        approval="tok",
+    )
 
 
 def _text(page: str) -> str:
@@ -32,8 +38,9 @@ def test_the_page_warns_when_the_answer_goes_to_another_host_than_the_clients():
     page = _page("https://claude.ai.evil.example/cimd.json", redirect_uri="https://collector.example/cb")
     text = _text(page)
     assert 'role="alert"' in page
-    assert ("Warning: the answer goes to collector.example, not to claude.ai.evil.example, where this app is "
-            "published.") in text
+    assert (
+        "Warning: the answer goes to collector.example, not to claude.ai.evil.example, where this app is published."
+    ) in text
 
 
 def test_a_loopback_answer_for_a_published_client_is_named_as_this_computer_and_warned_about():

@@ -47,14 +47,22 @@ class GoogleDeployment:
     async def sign_in(self, account: str) -> tuple[dict[str, str], str]:
         """A browser's way from /oauth/authorize, through the upstream sign-in as ``account`` and our
         consent page (allowed), to the client's redirect URI: (its query, the PKCE verifier)."""
-        registered = await self.browser.post(f"{self.origin}/oauth/register",
-                                             json={"redirect_uris": [REDIRECT_URI], "client_name": "t"})
+        registered = await self.browser.post(
+            f"{self.origin}/oauth/register", json={"redirect_uris": [REDIRECT_URI], "client_name": "t"}
+        )
         assert registered.status_code == 201, registered.text
         verifier = secrets.token_urlsafe(40)
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-        url = f"{self.origin}/oauth/authorize?" + urlencode({
-            "response_type": "code", "client_id": registered.json()["client_id"], "redirect_uri": REDIRECT_URI,
-            "code_challenge": challenge, "code_challenge_method": "S256", "state": "s1"})
+        url = f"{self.origin}/oauth/authorize?" + urlencode(
+            {
+                "response_type": "code",
+                "client_id": registered.json()["client_id"],
+                "redirect_uri": REDIRECT_URI,
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+                "state": "s1",
+            }
+        )
         for _ in range(20):
             if same_endpoint(url, self.idp.authorization_endpoint):
                 url = with_login_hint(url, account)
@@ -63,8 +71,9 @@ class GoogleDeployment:
                 approval = re.search(r'name="approval" value="([^"]+)"', r.text)
                 assert approval is not None
                 self.consent_pages.append(r.text)
-                r = await self.browser.post(f"{self.origin}/oauth/consent",
-                                            data={"approval": approval.group(1), "decision": "allow"})
+                r = await self.browser.post(
+                    f"{self.origin}/oauth/consent", data={"approval": approval.group(1), "decision": "allow"}
+                )
             assert r.is_redirect, (url, r.status_code, r.text[:300])
             url = urljoin(str(r.url), r.headers["location"])
             if same_endpoint(url, REDIRECT_URI):
@@ -75,9 +84,16 @@ class GoogleDeployment:
 
     async def user_of(self, query: dict[str, str], verifier: str) -> str:
         """Redeem the code; the user id our access token names."""
-        r = await self.browser.post(f"{self.origin}/oauth/token", data={
-            "grant_type": "authorization_code", "code": query["code"], "code_verifier": verifier,
-            "client_id": query["client_id"], "redirect_uri": REDIRECT_URI})
+        r = await self.browser.post(
+            f"{self.origin}/oauth/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": query["code"],
+                "code_verifier": verifier,
+                "client_id": query["client_id"],
+                "redirect_uri": REDIRECT_URI,
+            },
+        )
         assert r.status_code == 200, r.text
         return str(jwt.decode(r.json()["access_token"], options={"verify_signature": False})["sub"])
 
@@ -89,9 +105,15 @@ async def google(oidc_server_factory, user_repo: UserRepository) -> AsyncIterato
     upstream_secret = secrets.token_urlsafe(32)
     tag = uuid.uuid4().hex[:8]
     idp = oidc_server_factory(
-        clients=[{"client_id": UPSTREAM_CLIENT, "client_secret": upstream_secret,
-                  "grant_types": ["authorization_code"], "response_types": ["code"],
-                  "redirect_uris": [f"{origin}/oauth/callback"]}],
+        clients=[
+            {
+                "client_id": UPSTREAM_CLIENT,
+                "client_secret": upstream_secret,
+                "grant_types": ["authorization_code"],
+                "response_types": ["code"],
+                "redirect_uris": [f"{origin}/oauth/callback"],
+            }
+        ],
         accounts={
             "worker": {"email": f"worker-{tag}@example.com", "email_verified": True, "hd": "example.com"},
             "personal": {"email": f"worker-{tag}@example.com", "email_verified": True},  # no hd: not Workspace
@@ -99,8 +121,9 @@ async def google(oidc_server_factory, user_repo: UserRepository) -> AsyncIterato
         },
     )
     pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    client = user_repo._client  # noqa: SLF001 - the session's emulator client
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    client = user_repo._client
 
     async def keys() -> list[bytes]:
         return [pem]
@@ -110,12 +133,15 @@ async def google(oidc_server_factory, user_repo: UserRepository) -> AsyncIterato
 
     async with httpx.AsyncClient(timeout=10) as http:
         server = AuthorizationServer(
-            resource=f"{origin}/mcp", keys=SigningKeys(keys), store=OAuthStore(client),
-            upstream=Upstream(issuer=idp.issuer, client_id=UPSTREAM_CLIENT, client_secret=client_secret,
-                              http=lambda: http),
-            policy=SignInPolicy(issuer=idp.issuer, google=True, links=IdentityLinks(client),
-                                domains=["example.com"]),
-            http=lambda: http, allow_loopback=True,
+            resource=f"{origin}/mcp",
+            keys=SigningKeys(keys),
+            store=OAuthStore(client),
+            upstream=Upstream(
+                issuer=idp.issuer, client_id=UPSTREAM_CLIENT, client_secret=client_secret, http=lambda: http
+            ),
+            policy=SignInPolicy(issuer=idp.issuer, google=True, links=IdentityLinks(client), domains=["example.com"]),
+            http=lambda: http,
+            allow_loopback=True,
         )
         routes = server.routes
 
@@ -132,7 +158,7 @@ async def test_a_personal_google_account_with_a_work_address_is_sent_back_with_a
     query, _ = await google.sign_in("personal")
     assert query["error"] == "access_denied" and "code" not in query
     assert "personal Google account" in query["error_description"] and email in query["error_description"]
-    assert await IdentityLinks(user_repo._client).owner(email) is None  # noqa: SLF001 - nothing was claimed
+    assert await IdentityLinks(user_repo._client).owner(email) is None
 
 
 async def test_a_workspace_account_of_the_allowed_domain_signs_in_as_its_own_user(google):

@@ -15,8 +15,9 @@ from mcp_auth.oauth.upstream import nonce_for, verifier_for
 
 def _pem(key=None) -> bytes:
     key = key or ec.generate_private_key(ec.SECP256R1())
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def test_upstream_nonce_and_verifier_are_bound_to_the_state():
@@ -54,9 +55,14 @@ async def test_a_signing_key_that_is_not_ec_p256_stops_with_a_clear_error(pem):
         await SigningKeys(source).jwks()
 
 
-BASE = {"MCP_AUTH_RESOURCE_URL": "https://mcp.example/mcp", "MCP_AUTH_PROVIDERS": "oauth",
-        "MCP_AUTH_OAUTH_UPSTREAM_CLIENT_ID": "cid", "MCP_AUTH_OAUTH_UPSTREAM_CLIENT_SECRET": "up",
-        "MCP_AUTH_OAUTH_SIGNING_KEY_SECRET": "sign", "MCP_AUTH_OAUTH_ALLOWED_DOMAINS": "example.com"}
+BASE = {
+    "MCP_AUTH_RESOURCE_URL": "https://mcp.example/mcp",
+    "MCP_AUTH_PROVIDERS": "oauth",
+    "MCP_AUTH_OAUTH_UPSTREAM_CLIENT_ID": "cid",
+    "MCP_AUTH_OAUTH_UPSTREAM_CLIENT_SECRET": "up",
+    "MCP_AUTH_OAUTH_SIGNING_KEY_SECRET": "sign",
+    "MCP_AUTH_OAUTH_ALLOWED_DOMAINS": "example.com",
+}
 
 
 def test_oauth_settings_default_to_google_and_name_their_secrets():
@@ -65,12 +71,15 @@ def test_oauth_settings_default_to_google_and_name_their_secrets():
     assert set(settings.secret_names) == {"up", "sign"}
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"MCP_AUTH_OAUTH_SIGNING_KEY_SECRET": ""}, "MCP_AUTH_OAUTH_SIGNING_KEY_SECRET"),
-    ({"MCP_AUTH_OAUTH_ALLOWED_DOMAINS": ""}, "sign-in rule"),
-    ({"MCP_AUTH_OAUTH_UPSTREAM_ISSUER": "http://idp.example"}, "https"),
-    ({"MCP_AUTH_OAUTH_ALLOW_LOOPBACK": "true", "K_SERVICE": "svc"}, "Cloud Run"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"MCP_AUTH_OAUTH_SIGNING_KEY_SECRET": ""}, "MCP_AUTH_OAUTH_SIGNING_KEY_SECRET"),
+        ({"MCP_AUTH_OAUTH_ALLOWED_DOMAINS": ""}, "sign-in rule"),
+        ({"MCP_AUTH_OAUTH_UPSTREAM_ISSUER": "http://idp.example"}, "https"),
+        ({"MCP_AUTH_OAUTH_ALLOW_LOOPBACK": "true", "K_SERVICE": "svc"}, "Cloud Run"),
+    ],
+)
 def test_unsafe_or_incomplete_oauth_settings_stop_the_start(change, message):
     with pytest.raises(ConfigError, match=message):
         Settings.from_env({**BASE, **change})

@@ -12,8 +12,12 @@ from tests._fixtures.oauth import random_64
 
 CHUNK = 1024
 HUGE = 64 * 1024 * 1024
-POST_ROUTES = {"/oauth/register": FORM_BYTES, "/oauth/token": FORM_BYTES, "/oauth/revoke": FORM_BYTES,
-               "/oauth/consent": CONSENT_BYTES}
+POST_ROUTES = {
+    "/oauth/register": FORM_BYTES,
+    "/oauth/token": FORM_BYTES,
+    "/oauth/revoke": FORM_BYTES,
+    "/oauth/consent": CONSENT_BYTES,
+}
 CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(b"v" * 43).digest()).rstrip(b"=").decode()
 
 
@@ -44,16 +48,22 @@ async def test_routes_that_read_no_body_accept_none(oauth_app):
 
 
 async def _authorize(client, client_id: str) -> int:
-    params = {"response_type": "code", "client_id": client_id, "redirect_uri": "http://localhost:3030/cb",
-              "code_challenge": CHALLENGE, "code_challenge_method": "S256"}
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": "http://localhost:3030/cb",
+        "code_challenge": CHALLENGE,
+        "code_challenge_method": "S256",
+    }
     return (await client.get("/oauth/authorize", params=params)).status_code
 
 
 async def test_authorization_requests_are_limited_per_address_and_answered_like_oauth(oauth_app):
     deployment = oauth_app(MCP_AUTH_OAUTH_AUTHORIZE_RATE="3")
     async with deployment.client() as client:
-        client_id = (await client.post("/oauth/register", json={"redirect_uris": ["http://localhost:3030/cb"]}
-                                       )).json()["client_id"]
+        client_id = (await client.post("/oauth/register", json={"redirect_uris": ["http://localhost:3030/cb"]})).json()[
+            "client_id"
+        ]
         statuses = [await _authorize(client, client_id) for _ in range(7)]  # two minute-windows at most
         refused = await client.get("/oauth/authorize", params={"client_id": client_id})
     assert 429 in statuses and set(statuses) == {302, 429}

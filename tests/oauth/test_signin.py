@@ -16,7 +16,7 @@ from tests.store.warmup import warm
 @pytest.fixture
 async def links(user_repo: UserRepository) -> IdentityLinks:
     await warm(user_repo)
-    return IdentityLinks(user_repo._client)  # noqa: SLF001 - the session client
+    return IdentityLinks(user_repo._client)
 
 
 def _sub() -> str:
@@ -69,14 +69,17 @@ async def test_other_providers_admit_by_the_verified_email_domain_and_ignore_hd(
         await policy.user_id(_claims(_email("other.org"), hd="example.com"))
 
 
-@pytest.mark.parametrize("claims", [
-    {"sub": "1", "email": "ann@example.com", "email_verified": False, "hd": "example.com"},
-    {"sub": "1", "email": "ann@example.com", "hd": "example.com"},
-    {"sub": "1", "hd": "example.com"},
-    {"email": "ann@example.com", "email_verified": True, "hd": "example.com"},
-    {"sub": "", "email": "ann@example.com", "email_verified": True, "hd": "example.com"},
-    {"sub": "x" * 256, "email": "ann@example.com", "email_verified": True, "hd": "example.com"},
-])
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"sub": "1", "email": "ann@example.com", "email_verified": False, "hd": "example.com"},
+        {"sub": "1", "email": "ann@example.com", "hd": "example.com"},
+        {"sub": "1", "hd": "example.com"},
+        {"email": "ann@example.com", "email_verified": True, "hd": "example.com"},
+        {"sub": "", "email": "ann@example.com", "email_verified": True, "hd": "example.com"},
+        {"sub": "x" * 256, "email": "ann@example.com", "email_verified": True, "hd": "example.com"},
+    ],
+)
 async def test_tokens_without_a_verified_email_or_an_account_id_are_refused(links, claims):
     with pytest.raises(SignInRefused, match="verified email|names no account"):
         await _google(links, domains=["example.com"]).user_id(claims)

@@ -35,6 +35,8 @@ async def test_a_redirect_uri_that_is_not_a_valid_url_is_refused_at_registration
 async def test_grant_types_that_are_not_strings_are_refused_at_registration(oauth_app):
     deployment = oauth_app()
     async with deployment.client() as client:
-        r = await client.post("/oauth/register", json={"redirect_uris": ["https://app.example/cb"],
-                                                       "grant_types": [["authorization_code"]]})
+        r = await client.post(
+            "/oauth/register",
+            json={"redirect_uris": ["https://app.example/cb"], "grant_types": [["authorization_code"]]},
+        )
     assert r.status_code == 400 and r.json()["error"] == "invalid_client_metadata", r.text

@@ -46,9 +46,7 @@ _MAX_REDIRECTS = 20
 class OidcServer:
     """One running oidc-provider instance on loopback."""
 
-    def __init__(
-        self, *, issuer: str, metadata: dict[str, Any], settings: OidcSettings, admin_token: str
-    ) -> None:
+    def __init__(self, *, issuer: str, metadata: dict[str, Any], settings: OidcSettings, admin_token: str) -> None:
         self.issuer = issuer
         self.metadata = metadata
         self.settings = settings
@@ -201,9 +199,7 @@ class OidcServer:
                 url = urljoin(str(response.url), location)
                 if same_endpoint(url, redirect_uri):
                     return url
-        raise AuthorizationServerError(
-            "redirect_loop", f"no redirect to {redirect_uri} after {_MAX_REDIRECTS} hops"
-        )
+        raise AuthorizationServerError("redirect_loop", f"no redirect to {redirect_uri} after {_MAX_REDIRECTS} hops")
 
     async def authorize(
         self,
@@ -265,9 +261,7 @@ class OidcServer:
         form = {"token": token, **({"token_type_hint": token_type_hint} if token_type_hint else {})}
         return oauth_json(await self._post_as_client(self.introspection_endpoint, form, client_id=client_id))
 
-    async def revoke(
-        self, token: str, *, client_id: str = PUBLIC_CLIENT, token_type_hint: str | None = None
-    ) -> None:
+    async def revoke(self, token: str, *, client_id: str = PUBLIC_CLIENT, token_type_hint: str | None = None) -> None:
         form = {"token": token, **({"token_type_hint": token_type_hint} if token_type_hint else {})}
         response = await self._post_as_client(self.revocation_endpoint, form, client_id=client_id)
         if response.status_code != 200:

@@ -58,15 +58,12 @@ def ensure_installed() -> None:
             f"(with npm), or run `npm ci` in {_RELATIVE_DIR} by hand on a machine that has it."
         )
     # Several test runs may share this working tree: one installs, the others wait.
-    lock_path = (
-        Path(tempfile.gettempdir())
-        / f"oidc-npm-ci-{hashlib.sha256(bytes(PROJECT_DIR)).hexdigest()[:16]}.lock"
-    )
+    lock_path = Path(tempfile.gettempdir()) / f"oidc-npm-ci-{hashlib.sha256(bytes(PROJECT_DIR)).hexdigest()[:16]}.lock"
     with lock_path.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if _installed(digest):
             return
-        result = subprocess.run(  # noqa: S603 - fixed argv
+        result = subprocess.run(
             [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
             cwd=PROJECT_DIR,
             capture_output=True,
@@ -82,9 +79,7 @@ def ensure_installed() -> None:
                     " script fetches the Node.js runtime; allow install scripts (see allowScripts in"
                     " package.json) and retry."
                 )
-            raise OidcServerUnavailable(
-                f"`npm ci` in {PROJECT_DIR} failed (exit {result.returncode}):\n{output}"
-            )
+            raise OidcServerUnavailable(f"`npm ci` in {PROJECT_DIR} failed (exit {result.returncode}):\n{output}")
         _STAMP.write_text(digest)
 
 
@@ -118,9 +113,7 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
                 stream.close()
 
 
-def start_process(
-    settings: dict[str, Any], workdir: Path
-) -> tuple[subprocess.Popen[bytes], str, dict[str, Any]]:
+def start_process(settings: dict[str, Any], workdir: Path) -> tuple[subprocess.Popen[bytes], str, dict[str, Any]]:
     """Start server.js with `settings`; returns (process, issuer, discovery document)."""
     ensure_installed()
     settings_path = workdir / "settings.json"
@@ -128,7 +121,7 @@ def start_process(
     settings_path.chmod(0o600)  # it holds client secrets
     log_path = workdir / "server.log"
     with log_path.open("ab") as log:
-        process = subprocess.Popen(  # noqa: S603 - fixed argv
+        process = subprocess.Popen(
             [str(NODE), str(SERVER_SCRIPT), str(settings_path)],
             cwd=PROJECT_DIR,
             stdin=subprocess.PIPE,

@@ -32,9 +32,7 @@ def protected_resource(server: OidcServer) -> Starlette:
         authorization = request.headers.get("authorization", "")
         if authorization.startswith("Bearer "):
             claims = await server.decode(authorization.removeprefix("Bearer "), audience=RESOURCE)
-            return JSONResponse(
-                {"sub": claims["sub"], "client_id": claims["client_id"], "scope": claims["scope"]}
-            )
+            return JSONResponse({"sub": claims["sub"], "client_id": claims["client_id"], "scope": claims["scope"]})
         challenge = f'Bearer resource_metadata="{PRM_URL}", scope="tools:read"'
         return Response(status_code=401, headers={"WWW-Authenticate": challenge})
 
@@ -47,9 +45,7 @@ def protected_resource(server: OidcServer) -> Starlette:
             }
         )
 
-    return Starlette(
-        routes=[Route("/mcp", mcp), Route("/.well-known/oauth-protected-resource/mcp", metadata)]
-    )
+    return Starlette(routes=[Route("/mcp", mcp), Route("/.well-known/oauth-protected-resource/mcp", metadata)])
 
 
 async def call_as(server: OidcServer, account: str, **provider_options: Any) -> dict[str, Any]:

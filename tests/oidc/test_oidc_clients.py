@@ -89,9 +89,7 @@ async def test_sign_in_is_followed_through_a_delegating_server(oidc_server: Oidc
         return RedirectResponse(upstream, status_code=302)
 
     async def callback(request: Request) -> Response:
-        return RedirectResponse(
-            f"{final_redirect}?upstream_code={request.query_params['code']}", status_code=302
-        )
+        return RedirectResponse(f"{final_redirect}?upstream_code={request.query_params['code']}", status_code=302)
 
     app = Starlette(routes=[Route("/start", start), Route("/callback", callback)])
     async with httpx.AsyncClient(mounts={facade: httpx.ASGITransport(app=app)}) as browser:

@@ -117,9 +117,7 @@ async def test_authorization_without_login_hint_signs_in_the_default_account(oid
 async def test_confidential_client_redeems_its_code_with_its_secret(oidc_server: OidcServer) -> None:
     target = unique_resource()
 
-    tokens = await oidc_server.authorization_code_flow(
-        account="alice", resource=target, client_id=CONFIDENTIAL_CLIENT
-    )
+    tokens = await oidc_server.authorization_code_flow(account="alice", resource=target, client_id=CONFIDENTIAL_CLIENT)
 
     claims = await oidc_server.decode(tokens["access_token"], audience=target)
     assert claims["client_id"] == CONFIDENTIAL_CLIENT

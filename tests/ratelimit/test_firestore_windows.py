@@ -48,7 +48,7 @@ async def test_the_shared_window_records_what_was_leased_and_an_expiry(windows: 
     limiter = RateLimiter(windows, lease=10, clock=clock)
     assert sum([(await limiter.check("tool", key, rate)).allowed for _ in range(40)]) == 30
     doc_id = window_id("tool", key, rate, rate.window(clock.now))
-    snap = await windows._client.collection("rate_limits").document(doc_id).get()  # noqa: SLF001
+    snap = await windows._client.collection("rate_limits").document(doc_id).get()
     data = snap.to_dict()
     assert data["used"] == 30 and data["limit"] == 30
     assert data["expires_at"].timestamp() == (rate.window(clock.now) + 2) * 60

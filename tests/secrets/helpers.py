@@ -14,5 +14,5 @@ def secret_value() -> bytes:
 
 async def wait_until(condition: Callable[[], bool]) -> None:
     """Yield to the event loop until `condition` holds (the test timeout bounds it)."""
-    while not condition():  # noqa: ASYNC110 - the condition changes in another thread
+    while not condition():
         await asyncio.sleep(0.01)

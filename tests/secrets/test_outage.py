@@ -112,9 +112,7 @@ async def test_after_expiry_reads_fail_fast_until_the_retry_interval_passes(
     clock: ManualClock,
 ) -> None:
     secret_manager.create_secret("service-token", secret_value())
-    store = make_store(
-        project=secret_manager.project, endpoint=secret_manager_proxy.endpoint, retry_interval=30
-    )
+    store = make_store(project=secret_manager.project, endpoint=secret_manager_proxy.endpoint, retry_interval=30)
     await store.get("service-token")
     secret_manager_proxy.reachable = False
     clock.advance(1000)

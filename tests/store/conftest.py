@@ -19,6 +19,6 @@ async def new_store(user_repo: UserRepository) -> AsyncIterator[object]:
     async def make(settings: dict | None = None) -> UserStore:
         uid = f"store-{uuid.uuid4().hex[:12]}"
         await user_repo.create(UserRecord(uid=uid, settings=settings or {}))
-        return UserStore(user_repo._client, uid)  # noqa: SLF001 - the session client
+        return UserStore(user_repo._client, uid)
 
     yield make

@@ -73,8 +73,11 @@ async def test_malformed_ids_answer_like_missing_ones(new_store, doc_id):
 async def test_another_users_document_id_answers_like_a_missing_one(new_store):
     alice, bob = await new_store(), await new_store()
     secret = await alice.collection("notes").create({"title": "alice"})
-    for call in (bob.collection("notes").get(secret.id), bob.collection("notes").delete(secret.id),
-                 bob.collection("notes").update(secret.id, {"title": "x"}, version=secret.version)):
+    for call in (
+        bob.collection("notes").get(secret.id),
+        bob.collection("notes").delete(secret.id),
+        bob.collection("notes").update(secret.id, {"title": "x"}, version=secret.version),
+    ):
         with pytest.raises(NotFound):
             await call
     assert (await alice.collection("notes").get(secret.id)).data["title"] == "alice"

@@ -19,7 +19,7 @@ from tests.store.warmup import warm
 @pytest.fixture
 async def links(user_repo: UserRepository) -> IdentityLinks:
     await warm(user_repo)
-    return IdentityLinks(user_repo._client)  # noqa: SLF001 - the session client
+    return IdentityLinks(user_repo._client)
 
 
 @pytest.fixture
@@ -55,12 +55,10 @@ async def test_a_linked_account_keeps_its_uid_after_its_email_changes(links, iss
     assert (await links.get(issuer, "2001")).email == after  # the attribute follows the provider
 
 
-async def test_a_record_keyed_by_email_is_claimed_once_and_never_handed_to_a_second_account(
-    links, issuer, user_repo
-):
+async def test_a_record_keyed_by_email_is_claimed_once_and_never_handed_to_a_second_account(links, issuer, user_repo):
     email = _email("cat")
     await user_repo.create(UserRecord(uid=email, toolsets=frozenset({"notes"})))  # legacy or pre-provisioned
-    note = await UserStore(user_repo._client, email).collection("notes").create({"title": "private"})  # noqa: SLF001
+    note = await UserStore(user_repo._client, email).collection("notes").create({"title": "private"})
 
     owner = await links.link(_account(issuer, "3001", email))
     assert owner.uid == email and await links.owner(email) == owner.key
@@ -70,7 +68,7 @@ async def test_a_record_keyed_by_email_is_claimed_once_and_never_handed_to_a_sec
     assert newcomer.uid == derived_uid(issuer, "3002") != email
     assert await user_repo.get(newcomer.uid) is None
     with pytest.raises(NotFound):
-        await UserStore(user_repo._client, newcomer.uid).collection("notes").get(note.id)  # noqa: SLF001
+        await UserStore(user_repo._client, newcomer.uid).collection("notes").get(note.id)
     assert await links.owner(email) == owner.key
 
 

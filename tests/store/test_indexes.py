@@ -16,8 +16,8 @@ COMPOSITES = INDEXES["composite_indexes"]
 
 # (equality/array filters, order field, direction) of each notes query that needs a composite index
 NOTES_QUERIES = [
-    ((("tags", "CONTAINS"),), "created_at", "DESCENDING"),   # list_notes(tag=...), summarize_notes(tag=...)
-    ((("tags", "CONTAINS"),), "title_key", "ASCENDING"),     # search_notes(title_prefix=..., tag=...)
+    ((("tags", "CONTAINS"),), "created_at", "DESCENDING"),  # list_notes(tag=...), summarize_notes(tag=...)
+    ((("tags", "CONTAINS"),), "title_key", "ASCENDING"),  # search_notes(title_prefix=..., tag=...)
 ]
 
 

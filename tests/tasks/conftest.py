@@ -1,8 +1,8 @@
 """Two instances of the conformance fixture function (which enables the tasks extension), behind JWT auth.
 
-    tasks_pair      (instance A, instance B, resource URL): both serve the same resource, so a
-                    token for one is good on the other; send requests to either with ``TaskClient``
-    TaskClient      a spec 2026-07-28 client over raw HTTP (routing headers, per-request ``_meta``)
+tasks_pair      (instance A, instance B, resource URL): both serve the same resource, so a
+                token for one is good on the other; send requests to either with ``TaskClient``
+TaskClient      a spec 2026-07-28 client over raw HTTP (routing headers, per-request ``_meta``)
 """
 
 from __future__ import annotations
@@ -27,8 +27,15 @@ class TaskClient:
         self.base = base
         self.token = token
 
-    async def send(self, method: str, params: dict[str, Any] | None = None, *, tasks: bool = True,
-                   headers: dict[str, str] | None = None, version: str = "2026-07-28") -> httpx.Response:
+    async def send(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        *,
+        tasks: bool = True,
+        headers: dict[str, str] | None = None,
+        version: str = "2026-07-28",
+    ) -> httpx.Response:
         params = dict(params or {})
         params["_meta"] = {
             "io.modelcontextprotocol/protocolVersion": version,
@@ -39,8 +46,14 @@ class TaskClient:
         name = params.get("taskId") if method.startswith("tasks/") else params.get("name")
         if isinstance(name, str):
             sent["Mcp-Name"] = name
-        request = mcp_request(method, params, token=self.token, protocol=version, headers={**sent, **(headers or {})},
-                              request_id=uuid.uuid4().hex)
+        request = mcp_request(
+            method,
+            params,
+            token=self.token,
+            protocol=version,
+            headers={**sent, **(headers or {})},
+            request_id=uuid.uuid4().hex,
+        )
         async with httpx.AsyncClient(timeout=30) as http:
             return await http.post(f"{self.base}/mcp", **request)
 

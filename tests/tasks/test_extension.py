@@ -9,14 +9,17 @@ import pytest
 from mcp_auth.tasks import TaskPolicy, TasksExtension
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"ttl": timedelta(seconds=5)}, "ttl"),
-    ({"ttl": timedelta(days=60)}, "ttl"),
-    ({"max_runtime": timedelta(0)}, "max_runtime"),
-    ({"max_runtime": timedelta(hours=2)}, "max_runtime"),
-    ({"watch_interval": timedelta(minutes=5)}, "watch_interval"),
-    ({"poll_interval": timedelta(milliseconds=1)}, "poll_interval"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"ttl": timedelta(seconds=5)}, "ttl"),
+        ({"ttl": timedelta(days=60)}, "ttl"),
+        ({"max_runtime": timedelta(0)}, "max_runtime"),
+        ({"max_runtime": timedelta(hours=2)}, "max_runtime"),
+        ({"watch_interval": timedelta(minutes=5)}, "watch_interval"),
+        ({"poll_interval": timedelta(milliseconds=1)}, "poll_interval"),
+    ],
+)
 def test_impossible_timings_are_refused(kwargs: dict[str, timedelta], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         TasksExtension({"job": TaskPolicy()}, **kwargs)

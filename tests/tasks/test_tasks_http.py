@@ -12,7 +12,8 @@ UNKNOWN_CODE = -32602
 
 
 async def test_a_task_created_on_one_instance_is_read_answered_and_cancelled_on_the_other(
-    tasks_pair: tuple[Any, Any], make_user: Callable[..., Awaitable[UserRecord]],
+    tasks_pair: tuple[Any, Any],
+    make_user: Callable[..., Awaitable[UserRecord]],
     client_for: Callable[[Any, str], TaskClient],
 ) -> None:
     user = await make_user()
@@ -25,16 +26,20 @@ async def test_a_task_created_on_one_instance_is_read_answered_and_cancelled_on_
 
     long = await on_a.result("tools/call", {"name": "slow_compute", "arguments": {"seconds": 60}})
     assert (await on_b.result("tasks/get", {"taskId": long["taskId"]}))["status"] == "working"
-    assert await on_b.result("tasks/cancel", {"taskId": long["taskId"]}) == {"resultType": "complete",
-                                                                              "_meta": ANY_META}
+    assert await on_b.result("tasks/cancel", {"taskId": long["taskId"]}) == {
+        "resultType": "complete",
+        "_meta": ANY_META,
+    }
     assert (await on_a.result("tasks/get", {"taskId": long["taskId"]}))["status"] == "cancelled"
 
     asking = await on_a.result("tools/call", {"name": "confirm_delete", "arguments": {"filename": "a.txt"}})
     parked = await on_b.until(asking["taskId"], {"input_required"})
     [(key, request)] = parked["inputRequests"].items()
     assert request["method"] == "elicitation/create"
-    await on_b.result("tasks/update", {"taskId": asking["taskId"], "inputResponses": {
-        key: {"action": "accept", "content": {"confirm": True}}}})
+    await on_b.result(
+        "tasks/update",
+        {"taskId": asking["taskId"], "inputResponses": {key: {"action": "accept", "content": {"confirm": True}}}},
+    )
     finished = await on_a.until(asking["taskId"], {"completed", "failed", "cancelled"})
     assert finished["result"]["content"][0]["text"] == "Deleted a.txt"
 
@@ -48,7 +53,8 @@ ANY_META = _AnyMeta()
 
 
 async def test_another_users_task_id_answers_exactly_like_an_unknown_one_and_stays_untouched(
-    tasks_pair: tuple[Any, Any], make_user: Callable[..., Awaitable[UserRecord]],
+    tasks_pair: tuple[Any, Any],
+    make_user: Callable[..., Awaitable[UserRecord]],
     client_for: Callable[[Any, str], TaskClient],
 ) -> None:
     owner, other = await make_user(), await make_user()
@@ -66,7 +72,8 @@ async def test_another_users_task_id_answers_exactly_like_an_unknown_one_and_sta
 
 
 async def test_malformed_and_hostile_task_requests_get_clear_errors_never_a_500(
-    tasks_pair: tuple[Any, Any], make_user: Callable[..., Awaitable[UserRecord]],
+    tasks_pair: tuple[Any, Any],
+    make_user: Callable[..., Awaitable[UserRecord]],
     client_for: Callable[[Any, str], TaskClient],
 ) -> None:
     user = await make_user()
@@ -81,8 +88,7 @@ async def test_malformed_and_hostile_task_requests_get_clear_errors_never_a_500(
         assert error["code"] == -32602 and "taskId" in error["message"], (bad, error)
     error = await client.error("tasks/update", {"taskId": task_id, "inputResponses": ["yes"]})
     assert error["code"] == -32602 and "inputResponses" in error["message"]
-    error = await client.error("tasks/update", {"taskId": task_id,
-                                                "inputResponses": {f"k{i}": {} for i in range(500)}})
+    error = await client.error("tasks/update", {"taskId": task_id, "inputResponses": {f"k{i}": {} for i in range(500)}})
     assert error["code"] == -32602 and "at most" in error["message"]
     error = await client.error("tasks/update", {"taskId": task_id, "inputResponses": {"k": "yes"}})
     assert error["code"] == -32602 and "object" in error["message"]
@@ -96,7 +102,8 @@ async def test_malformed_and_hostile_task_requests_get_clear_errors_never_a_500(
     assert error["code"] == -32020 and "Mcp-Name" in error["message"]
     error = await client.error("tasks/get", {"taskId": task_id}, tasks=False)
     assert error["code"] == -32021 and error["data"]["requiredCapabilities"]["extensions"] == {
-        "io.modelcontextprotocol/tasks": {}}
+        "io.modelcontextprotocol/tasks": {}
+    }
     for removed in ("tasks/list", "tasks/result"):
         assert (await client.error(removed, {"taskId": task_id}))["code"] == -32601
     error = await client.error("tools/call", {"name": "failing_job", "arguments": {}}, tasks=False)
@@ -107,7 +114,8 @@ async def test_malformed_and_hostile_task_requests_get_clear_errors_never_a_500(
 
 
 async def test_clients_without_the_extension_get_plain_tool_results(
-    tasks_pair: tuple[Any, Any], make_user: Callable[..., Awaitable[UserRecord]],
+    tasks_pair: tuple[Any, Any],
+    make_user: Callable[..., Awaitable[UserRecord]],
     client_for: Callable[[Any, str], TaskClient],
 ) -> None:
     user = await make_user()

@@ -53,14 +53,19 @@ async def test_metric_filters_and_labels_match_the_lines_the_code_writes(
     async with mcp_client(server.url, mint(user.uid, audience=server.url), mode="legacy") as client:
         assert not (await client.call_tool("echo", {"text": "fine"})).is_error
         assert (await client.call_tool("echo_with_progress", {"text": "x", "steps": 99})).is_error
-    refused = httpx.post(server.url, headers={"Authorization": "Bearer not-a-jwt", "Content-Type": "application/json"},
-                         content=b'{"jsonrpc":"2.0","id":1,"method":"tools/list"}', timeout=30)
+    refused = httpx.post(
+        server.url,
+        headers={"Authorization": "Bearer not-a-jwt", "Content-Type": "application/json"},
+        content=b'{"jsonrpc":"2.0","id":1,"method":"tools/list"}',
+        timeout=30,
+    )
     assert refused.status_code == 401
     time.sleep(0.5)
     lines = [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
 
-    metrics = {r["values"]["name"].rsplit("/", 1)[-1]: r["values"] for r in of_type(terraform_plan,
-                                                                                       "google_logging_metric")}
+    metrics = {
+        r["values"]["name"].rsplit("/", 1)[-1]: r["values"] for r in of_type(terraform_plan, "google_logging_metric")
+    }
     auth = metrics["auth_failures"]
     hits = [e for e in lines if _matches(auth["filter"], e)]
     assert hits and {_extract(auth["label_extractors"]["reason"], e) for e in hits} == {"invalid_token"}
@@ -79,12 +84,19 @@ async def test_metric_filters_and_labels_match_the_lines_the_code_writes(
 
 
 def test_the_dashboard_charts_active_users_per_hour_summed_across_instances(terraform_plan):
-    metric = next(r["values"]["name"] for r in of_type(terraform_plan, "google_logging_metric")
-                  if r["values"]["name"].endswith("/active_users"))
+    metric = next(
+        r["values"]["name"]
+        for r in of_type(terraform_plan, "google_logging_metric")
+        if r["values"]["name"].endswith("/active_users")
+    )
     dashboard = json.loads(of_type(terraform_plan, "google_monitoring_dashboard")[0]["values"]["dashboard_json"])
     tiles = [t["widget"] for t in dashboard["mosaicLayout"]["tiles"]]
     chart = next(t for t in tiles if t["title"].startswith("Active users"))
     query = chart["xyChart"]["dataSets"][0]["timeSeriesQuery"]["timeSeriesFilter"]
     assert f'logging.googleapis.com/user/{metric}"' in query["filter"]
-    assert query["aggregation"] == {"alignmentPeriod": "3600s", "perSeriesAligner": "ALIGN_SUM",
-                                    "crossSeriesReducer": "REDUCE_SUM", "groupByFields": []}
+    assert query["aggregation"] == {
+        "alignmentPeriod": "3600s",
+        "perSeriesAligner": "ALIGN_SUM",
+        "crossSeriesReducer": "REDUCE_SUM",
+        "groupByFields": [],
+    }

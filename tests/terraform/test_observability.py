@@ -23,11 +23,13 @@ def test_audit_and_tracing_are_off_by_default_and_the_audit_collection_has_a_ttl
 
 
 def test_turning_them_on_sets_the_function_environment(terraform_workspace: Workspace):
-    plan = terraform_workspace.plan(variables=[
-        "audit={firestore=true, retention_days=400}",
-        'tracing={exporter="otlp", otlp_endpoint="https://otel.example:4318", service_name="team-mcp", '
-        'sampler="traceidratio", sample_ratio=0.25}',
-    ])
+    plan = terraform_workspace.plan(
+        variables=[
+            "audit={firestore=true, retention_days=400}",
+            'tracing={exporter="otlp", otlp_endpoint="https://otel.example:4318", service_name="team-mcp", '
+            'sampler="traceidratio", sample_ratio=0.25}',
+        ]
+    )
     env = _env(plan)
     assert env["MCP_AUTH_AUDIT_FIRESTORE"] == "true" and env["MCP_AUTH_AUDIT_RETENTION_DAYS"] == "400"
     assert env["MCP_AUTH_OTEL_EXPORTER"] == "otlp"
@@ -36,17 +38,20 @@ def test_turning_them_on_sets_the_function_environment(terraform_workspace: Work
     assert env["OTEL_TRACES_SAMPLER"] == "traceidratio" and env["OTEL_TRACES_SAMPLER_ARG"] == "0.25"
 
 
-@pytest.mark.parametrize(("variable", "needle"), [
-    ("audit={retention_days=0}", "audit.retention_days"),
-    ("audit={retention_days=3651}", "audit.retention_days"),
-    ("audit={retention_days=1.5}", "audit.retention_days"),
-    ('tracing={exporter="jaeger"}', "tracing.exporter"),
-    ('tracing={exporter="otlp"}', "tracing.otlp_endpoint"),
-    ('tracing={exporter="otlp", otlp_endpoint="otel:4318"}', "tracing.otlp_endpoint"),
-    ('tracing={service_name="has spaces"}', "tracing.service_name"),
-    ('tracing={sampler="sometimes"}', "tracing.sampler"),
-    ('tracing={sample_ratio=1.5}', "tracing.sample_ratio"),
-])
+@pytest.mark.parametrize(
+    ("variable", "needle"),
+    [
+        ("audit={retention_days=0}", "audit.retention_days"),
+        ("audit={retention_days=3651}", "audit.retention_days"),
+        ("audit={retention_days=1.5}", "audit.retention_days"),
+        ('tracing={exporter="jaeger"}', "tracing.exporter"),
+        ('tracing={exporter="otlp"}', "tracing.otlp_endpoint"),
+        ('tracing={exporter="otlp", otlp_endpoint="otel:4318"}', "tracing.otlp_endpoint"),
+        ('tracing={service_name="has spaces"}', "tracing.service_name"),
+        ('tracing={sampler="sometimes"}', "tracing.sampler"),
+        ("tracing={sample_ratio=1.5}", "tracing.sample_ratio"),
+    ],
+)
 def test_bad_values_are_refused_by_validation(terraform_workspace: Workspace, variable, needle):
     with pytest.raises(TerraformFailed) as caught:
         terraform_workspace.plan(variables=[variable])

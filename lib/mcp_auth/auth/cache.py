@@ -46,9 +46,7 @@ class CachedProvider:
         if not isinstance(ttl, int | float) or not 1 <= ttl <= 3600:
             raise ConfigError(f"CachedProvider ttl must be between 1 and 3600 seconds, got {ttl!r}.")
         if not isinstance(max_entries, int) or not 1 <= max_entries <= 10_000_000:
-            raise ConfigError(
-                f"CachedProvider max_entries must be between 1 and 10000000, got {max_entries!r}."
-            )
+            raise ConfigError(f"CachedProvider max_entries must be between 1 and 10000000, got {max_entries!r}.")
         self.name = provider.name
         self._provider = provider
         self._ttl = float(ttl)

@@ -78,7 +78,7 @@ def build_provider(
     return providers[0] if len(providers) == 1 else ProviderChain(providers)
 
 
-def _secret_versions(secrets: SecretStore | None, name: str):  # noqa: ANN202 - returns an async callable
+def _secret_versions(secrets: SecretStore | None, name: str):
     if secrets is None:
         raise ConfigError(f"Secret {name!r} is configured but no Secret Manager project is set.")
 
@@ -133,7 +133,7 @@ def _api_keys(settings: Settings, secrets: SecretStore | None) -> AuthProvider:
     return ApiKeyProvider(settings=settings, peppers=peppers)
 
 
-def _static(values: Sequence[bytes]):  # noqa: ANN202
+def _static(values: Sequence[bytes]):
     async def source() -> Sequence[bytes]:
         return values
 

@@ -113,14 +113,10 @@ class IntrospectionProvider:
             raise ConfigError("IntrospectionProvider user_id_claim must name a claim, e.g. 'sub'.")
         self._user_id_claim = user_id_claim
         if not _is_number(timeout) or not 0.01 <= timeout <= 30:
-            raise ConfigError(
-                f"IntrospectionProvider timeout must be between 0.01 and 30 seconds, got {timeout!r}."
-            )
+            raise ConfigError(f"IntrospectionProvider timeout must be between 0.01 and 30 seconds, got {timeout!r}.")
         self._timeout = float(timeout)
         if not _is_number(leeway) or not 0 <= leeway <= 60:
-            raise ConfigError(
-                f"IntrospectionProvider leeway must be between 0 and 60 seconds, got {leeway!r}."
-            )
+            raise ConfigError(f"IntrospectionProvider leeway must be between 0 and 60 seconds, got {leeway!r}.")
         self._leeway = float(leeway)
         self._own_client = client is None
         self._client = client or httpx.AsyncClient(timeout=default_timeout(timeout), follow_redirects=False)

@@ -50,9 +50,7 @@ _EC_BY_CURVE: Mapping[str, frozenset[str]] = MappingProxyType(
 )
 _OKP_BY_CURVE: Mapping[str, frozenset[str]] = MappingProxyType({"Ed25519": frozenset({"EdDSA"})})
 
-ASYMMETRIC_ALGORITHMS: frozenset[str] = _RSA | frozenset().union(
-    *_EC_BY_CURVE.values(), *_OKP_BY_CURVE.values()
-)
+ASYMMETRIC_ALGORITHMS: frozenset[str] = _RSA | frozenset().union(*_EC_BY_CURVE.values(), *_OKP_BY_CURVE.values())
 
 _MAX_JWKS_BYTES = 256 * 1024
 
@@ -166,13 +164,9 @@ class JwksCache:
             ("max_stale", max_stale, 0.0, 30 * 86_400.0),
         ):
             if not (isinstance(value, int | float) and low <= value <= high):
-                raise ConfigError(
-                    f"JwksCache {setting} must be between {low:g} and {high:g} seconds, got {value!r}."
-                )
+                raise ConfigError(f"JwksCache {setting} must be between {low:g} and {high:g} seconds, got {value!r}.")
         self._own_client = client is None
-        self._client = client or httpx.AsyncClient(
-            timeout=default_timeout(fetch_timeout), follow_redirects=False
-        )
+        self._client = client or httpx.AsyncClient(timeout=default_timeout(fetch_timeout), follow_redirects=False)
         self._ttl = ttl
         self._cooldown = refresh_cooldown
         self._fetch_timeout = fetch_timeout
@@ -197,9 +191,7 @@ class JwksCache:
         if kid is None:
             return tuple(k for group in keys.values() for k in group)
         found = keys.get(kid)
-        if found is None and (
-            self._inflight is not None or self._clock() - self._attempted_at >= self._cooldown
-        ):
+        if found is None and (self._inflight is not None or self._clock() - self._attempted_at >= self._cooldown):
             await self._refresh()
             found = self._usable_keys().get(kid)
         if found is None:

@@ -125,9 +125,7 @@ class JwtProvider:
         self._jwks = jwks
         unknown = set(hs_algorithms) - set(HS_MIN_KEY_BYTES)
         if unknown:
-            raise ConfigError(
-                f"JwtProvider hs_algorithms may only name HS256/HS384/HS512, got {sorted(unknown)}."
-            )
+            raise ConfigError(f"JwtProvider hs_algorithms may only name HS256/HS384/HS512, got {sorted(unknown)}.")
         unknown = set(jwks_algorithms) - ASYMMETRIC_ALGORITHMS
         if unknown:
             raise ConfigError(
@@ -144,9 +142,7 @@ class JwtProvider:
             raise ConfigError("JwtProvider user_id_claim must name a claim, e.g. 'sub'.")
         self._user_id_claim = user_id_claim
         if not isinstance(max_token_bytes, int) or not 1024 <= max_token_bytes <= 65536:
-            raise ConfigError(
-                f"JwtProvider max_token_bytes must be between 1024 and 65536, got {max_token_bytes!r}."
-            )
+            raise ConfigError(f"JwtProvider max_token_bytes must be between 1024 and 65536, got {max_token_bytes!r}.")
         self._max_token_bytes = max_token_bytes
         self.name = name
         self._options: dict[str, Any] = {"require": ["exp", "iss", "aud"], "enforce_minimum_key_length": True}
@@ -154,22 +150,17 @@ class JwtProvider:
     @staticmethod
     def _check_hs_keys(keys: Sequence[bytes]) -> tuple[bytes, ...]:
         if isinstance(keys, bytes | str):
-            raise ConfigError(
-                "JwtProvider hs_keys must be a list of keys (several are accepted for rotation)."
-            )
+            raise ConfigError("JwtProvider hs_keys must be a list of keys (several are accepted for rotation).")
         checked = []
         for number, key in enumerate(keys, 1):
             if not isinstance(key, bytes | bytearray):
                 raise ConfigError(f"JwtProvider HS key #{number} must be bytes, got {type(key).__name__}.")
             if len(key) < HS_MIN_KEY_BYTES["HS256"]:
                 raise ConfigError(
-                    f"JwtProvider HS key #{number} is {len(key)} bytes; "
-                    "HMAC keys need at least 32 random bytes."
+                    f"JwtProvider HS key #{number} is {len(key)} bytes; HMAC keys need at least 32 random bytes."
                 )
             if key.lstrip().startswith((b"-----BEGIN", b"ssh-", b"ecdsa-")):
-                raise ConfigError(
-                    f"JwtProvider HS key #{number} looks like a public/private key, not an HMAC secret."
-                )
+                raise ConfigError(f"JwtProvider HS key #{number} looks like a public/private key, not an HMAC secret.")
             checked.append(bytes(key))
         return tuple(checked)
 
@@ -195,9 +186,7 @@ class JwtProvider:
             hs_keys = self._hs_keys or self._check_hs_keys(list(await self._hs_key_source()))  # type: ignore[misc]
             keys: list[Any] = [key for key in hs_keys if len(key) >= minimum]
             if not keys:
-                raise InvalidToken(
-                    f"No configured HMAC key is long enough for {alg} (it needs {minimum} bytes)."
-                )
+                raise InvalidToken(f"No configured HMAC key is long enough for {alg} (it needs {minimum} bytes).")
         elif alg in self._jwks_algorithms and self._jwks is not None:
             signing_keys = await self._jwks.signing_keys(header.get("kid"))
             keys = [k.key for k in signing_keys if alg in k.algorithms]
@@ -230,14 +219,10 @@ class JwtProvider:
                 raise WrongAudience() from None
             except MissingRequiredClaimError as error:
                 if error.claim == "aud":
-                    raise WrongAudience(
-                        "The token has no audience ('aud'): it must name this server."
-                    ) from None
+                    raise WrongAudience("The token has no audience ('aud'): it must name this server.") from None
                 raise InvalidToken(f"The token has no '{error.claim}' claim.") from None
             except InvalidIssuerError:
-                raise InvalidToken(
-                    "The token was issued by an issuer this server does not trust ('iss')."
-                ) from None
+                raise InvalidToken("The token was issued by an issuer this server does not trust ('iss').") from None
             except ImmatureSignatureError:
                 raise InvalidToken(
                     "The token is not valid yet ('nbf' or 'iat' in the future): check the issuer's clock."
@@ -246,16 +231,12 @@ class JwtProvider:
                 raise _malformed(_reason(error)) from None
             except PyJWTError as error:
                 raise InvalidToken(f"The token was rejected: {_reason(error)}.") from None
-        raise InvalidToken(
-            "The token's signature does not verify: it was altered or signed with another key."
-        )
+        raise InvalidToken("The token's signature does not verify: it was altered or signed with another key.")
 
     def _principal(self, claims: dict[str, Any]) -> Principal:
         user_id = claims.get(self._user_id_claim)
         if not isinstance(user_id, str) or not user_id:
-            raise InvalidToken(
-                f"The token has no subject: its '{self._user_id_claim}' claim is missing or empty."
-            )
+            raise InvalidToken(f"The token has no subject: its '{self._user_id_claim}' claim is missing or empty.")
         exp = claims["exp"]
         return Principal(
             user_id=user_id,

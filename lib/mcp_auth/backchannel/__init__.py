@@ -44,6 +44,7 @@ __all__ = [
     "client_reply",
 ]
 
+
 def build_mailbox(settings: Settings) -> Mailbox | None:
     """The instance's mailbox, or ``None`` with ``MCP_AUTH_BACKCHANNEL=off``. Firestore is reached on first use."""
     if settings.backchannel == "off":

@@ -54,8 +54,10 @@ class UnknownReply(ReplyError):
     status = 404
 
     def __init__(self) -> None:
-        super().__init__("No request of this server is waiting for a reply with this id from you: it may have "
-                         "timed out or been answered already. Retry the tool call if it is still needed.")
+        super().__init__(
+            "No request of this server is waiting for a reply with this id from you: it may have "
+            "timed out or been answered already. Retry the tool call if it is still needed."
+        )
 
 
 class DuplicateReply(ReplyError):

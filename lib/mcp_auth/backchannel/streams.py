@@ -32,6 +32,7 @@ from mcp_auth.errors import McpAuthError
 
 logger = logging.getLogger("mcp_auth.backchannel")
 
+
 class RoutedStreams:
     """``read_stream``/``write_stream`` for a dispatcher, over a transport's pair, for user ``uid``.
 

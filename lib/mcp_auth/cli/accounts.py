@@ -45,21 +45,30 @@ async def _show(args: argparse.Namespace, settings: Settings) -> str:
     link = await (await _links(settings)).get(issuer, sub)
     if link is None:
         raise UsageError(f"The account {sub!r} at {issuer} has never signed in here (no link).")
-    return json.dumps({"uid": link.uid, "issuer": link.issuer, "sub": link.sub, "email": link.email},
-                      indent=2, sort_keys=True)
+    return json.dumps(
+        {"uid": link.uid, "issuer": link.issuer, "sub": link.sub, "email": link.email}, indent=2, sort_keys=True
+    )
 
 
 async def _link(args: argparse.Namespace, settings: Settings) -> str:
     from mcp_auth.store.users import validate_uid
 
     issuer, sub = _account(args, settings)
-    done = await (await _links(settings)).assign(issuer=issuer, sub=sub, uid=validate_uid(args.user),
-                                                 replace=args.replace)
-    return json.dumps({
-        "uid": done.link.uid, "issuer": done.link.issuer, "sub": done.link.sub, "email": done.link.email,
-        "previous_uid": done.previous_uid,
-        "displaced": None if done.displaced is None else {"sub": done.displaced.sub, "email": done.displaced.email},
-    }, indent=2, sort_keys=True)
+    done = await (await _links(settings)).assign(
+        issuer=issuer, sub=sub, uid=validate_uid(args.user), replace=args.replace
+    )
+    return json.dumps(
+        {
+            "uid": done.link.uid,
+            "issuer": done.link.issuer,
+            "sub": done.link.sub,
+            "email": done.link.email,
+            "previous_uid": done.previous_uid,
+            "displaced": None if done.displaced is None else {"sub": done.displaced.sub, "email": done.displaced.email},
+        },
+        indent=2,
+        sort_keys=True,
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -67,12 +76,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     actions = accounts.add_subparsers(dest="action", required=True)
     account = argparse.ArgumentParser(add_help=False)
     account.add_argument("--sub", required=True, help="The account's subject identifier at the provider.")
-    account.add_argument("--issuer", default=None,
-                         help="The provider's issuer URL (default: MCP_AUTH_OAUTH_UPSTREAM_ISSUER).")
+    account.add_argument(
+        "--issuer", default=None, help="The provider's issuer URL (default: MCP_AUTH_OAUTH_UPSTREAM_ISSUER)."
+    )
     show = actions.add_parser("show", help="Print the account's link.", parents=[account])
     show.set_defaults(run=_show)
     link = actions.add_parser("link", help="Make the account sign in as an existing user.", parents=[account])
     link.add_argument("user", help="The user id (an existing record).")
-    link.add_argument("--replace", action="store_true",
-                      help="Take the record from the account that has claimed it.")
+    link.add_argument("--replace", action="store_true", help="Take the record from the account that has claimed it.")
     link.set_defaults(run=_link)

@@ -32,6 +32,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     actions = audit.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="A user's newest audit records, one JSON object per line.")
     listing.add_argument("--user", required=True)
-    listing.add_argument("--limit", type=bounded_int("--limit", 1, 1000), default=50,
-                         help="How many records, newest first (1-1000, default 50).")
+    listing.add_argument(
+        "--limit",
+        type=bounded_int("--limit", 1, 1000),
+        default=50,
+        help="How many records, newest first (1-1000, default 50).",
+    )
     listing.set_defaults(run=_list)

@@ -17,12 +17,17 @@ async def _check(args: argparse.Namespace, settings: Settings) -> str:
     if problems:
         raise UsageError(" ".join(problems))
     tools = sum(len(t.tools) for t in factory.toolsets.values())
-    return (f"ok: {len(factory.toolsets)} toolsets ({', '.join(sorted(factory.toolsets))}), {tools} tools; "
-            f"advertised scopes: {' '.join(sorted(factory.scopes | set(settings.scopes_supported))) or 'none'}")
+    return (
+        f"ok: {len(factory.toolsets)} toolsets ({', '.join(sorted(factory.toolsets))}), {tools} tools; "
+        f"advertised scopes: {' '.join(sorted(factory.scopes | set(settings.scopes_supported))) or 'none'}"
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    check = sub.add_parser("check", help="Check the settings against the toolsets (defaults, advertised scopes).",
-                           description="Refuses defaults under which a new user could call no tool, default toolsets "
-                           "the factory does not hold, and advertised scopes no tool uses. Exit status 2 if any.")
+    check = sub.add_parser(
+        "check",
+        help="Check the settings against the toolsets (defaults, advertised scopes).",
+        description="Refuses defaults under which a new user could call no tool, default toolsets "
+        "the factory does not hold, and advertised scopes no tool uses. Exit status 2 if any.",
+    )
     check.set_defaults(run=_check)

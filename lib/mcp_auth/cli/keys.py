@@ -10,7 +10,7 @@ from mcp_auth.cli._common import UsageError, bounded_int, scopes, user_repositor
 from mcp_auth.config import Settings
 
 
-async def _repository(settings: Settings):  # noqa: ANN202
+async def _repository(settings: Settings):
     from mcp_auth.store.api_keys import ApiKeyRepository
     from mcp_auth.store.firestore import firestore_client
 
@@ -70,8 +70,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     create.add_argument("--user", required=True)
     create.add_argument("--scopes", help="Comma-separated scopes (default: the user record's scopes).")
     create.add_argument("--name", type=_name, default="", help="A label to recognise the key by.")
-    create.add_argument("--ttl-days", type=bounded_int("--ttl-days", 1, 3650), default=None,
-                        help="Days until the key expires (default: never).")
+    create.add_argument(
+        "--ttl-days",
+        type=bounded_int("--ttl-days", 1, 3650),
+        default=None,
+        help="Days until the key expires (default: never).",
+    )
     create.set_defaults(run=_create)
     listing = keys.add_parser("list", help="List a user's keys (never their secrets).")
     listing.add_argument("--user", required=True)

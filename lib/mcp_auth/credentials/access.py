@@ -34,8 +34,9 @@ async def user_credential(provider: str, *, display_name: str | None = None) -> 
             "(no platform credential API is configured); tell an administrator."
         )
     try:
-        return await request.resolver.resolve(request.user.user_id, provider, user_token=request.user_token,
-                                              display_name=display_name)
+        return await request.resolver.resolve(
+            request.user.user_id, provider, user_token=request.user_token, display_name=display_name
+        )
     except (CredentialNotConnected, CredentialUnavailable, StoreUnavailable):
         raise
     except McpAuthError as exc:  # e.g. the service token could not be read: an operator's problem

@@ -1,8 +1,8 @@
 """What the resolver hands to tools, and the errors it raises.
 
-    CredentialNotConnected   (UserError, 403)   the user has not connected the provider: tell them where
-    CredentialsNotConfigured (ConfigError)      the deployment has no credential source: tell an administrator
-    CredentialUnavailable    (UpstreamError, 503, mcp_auth.errors)   the platform could not be asked: retry later
+CredentialNotConnected   (UserError, 403)   the user has not connected the provider: tell them where
+CredentialsNotConfigured (ConfigError)      the deployment has no credential source: tell an administrator
+CredentialUnavailable    (UpstreamError, 503, mcp_auth.errors)   the platform could not be asked: retry later
 """
 
 from __future__ import annotations
@@ -45,8 +45,9 @@ class Credential:
 class CredentialNotConnected(UserError):
     """The user has not connected ``provider`` (the platform answered 404), or the connection expired."""
 
-    def __init__(self, provider: str, *, display_name: str | None = None, connect_url: str | None = None,
-                 expired: bool = False) -> None:
+    def __init__(
+        self, provider: str, *, display_name: str | None = None, connect_url: str | None = None, expired: bool = False
+    ) -> None:
         self.provider = provider
         self.connect_url = connect_url
         name = display_name or provider

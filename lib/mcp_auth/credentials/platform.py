@@ -36,7 +36,6 @@ TokenSource = Callable[[], Awaitable[str]]
 MAX_RESPONSE_BYTES = 64 * 1024
 
 
-
 class _Retryable(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -89,16 +88,18 @@ class PlatformClient:
                     return await self._once(url, user_id, provider, user_token, min(self._attempt_timeout, remaining))
         except _Retryable as exc:
             n = retrying.statistics.get("attempt_number", 1)
-            logger.warning("Platform credential API failed for provider %s after %d attempt(s): %s",
-                           provider, n, exc.reason)
+            logger.warning(
+                "Platform credential API failed for provider %s after %d attempt(s): %s", provider, n, exc.reason
+            )
             raise CredentialUnavailable(
                 f"The platform could not provide your {provider} credential right now ({exc.reason}); "
                 "try again in a moment."
             ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _once(self, url: str, user_id: str, provider: str, user_token: str | None,
-                    seconds: float) -> Credential | NotConnected:
+    async def _once(
+        self, url: str, user_id: str, provider: str, user_token: str | None, seconds: float
+    ) -> Credential | NotConnected:
         headers = {"Authorization": f"Bearer {await self._service_token()}", "Accept": "application/json"}
         if user_token:
             headers["X-User-Authorization"] = f"Bearer {user_token}"
@@ -114,8 +115,9 @@ class PlatformClient:
         if status >= 500 or status == 429:
             raise _Retryable(f"HTTP {status}")
         if status in (401, 403):
-            logger.error("The platform refused the service token (HTTP %d): check MCP_AUTH_PLATFORM_TOKEN_SECRET",
-                         status)
+            logger.error(
+                "The platform refused the service token (HTTP %d): check MCP_AUTH_PLATFORM_TOKEN_SECRET", status
+            )
             raise CredentialUnavailable(
                 "This server is not authorised to read credentials from the platform; tell an administrator."
             )
@@ -160,8 +162,14 @@ def _credential(user_id: str, provider: str, body: Any) -> Credential:
         expires_at = _expiry(body.get("expires_at"))
     except ValueError:
         raise bad("expires_at is neither epoch seconds nor an RFC 3339 time") from None
-    return Credential(user_id=user_id, provider=provider, access_token=token, token_type=token_type.lower(),
-                      expires_at=expires_at, scopes=tuple(scopes))
+    return Credential(
+        user_id=user_id,
+        provider=provider,
+        access_token=token,
+        token_type=token_type.lower(),
+        expires_at=expires_at,
+        scopes=tuple(scopes),
+    )
 
 
 def _expiry(value: Any) -> float | None:

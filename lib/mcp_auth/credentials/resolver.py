@@ -56,8 +56,9 @@ class CredentialResolver:
     def __repr__(self) -> str:
         return f"CredentialResolver(platform={self._platform!r}, ttl={self._ttl}, cached={len(self._cache)})"
 
-    async def resolve(self, user_id: str, provider: str, *, user_token: str | None = None,
-                      display_name: str | None = None) -> Credential:
+    async def resolve(
+        self, user_id: str, provider: str, *, user_token: str | None = None, display_name: str | None = None
+    ) -> Credential:
         """The user's credential, or ``CredentialNotConnected``/``CredentialUnavailable``/``StoreUnavailable``."""
         key: Key = (validate_uid(user_id), validate_provider(provider))
         version = await self._versions.current(user_id, provider)
@@ -65,8 +66,9 @@ class CredentialResolver:
         if found is None:
             found = await self._cache.shared(key, version, partial(self._fetch, key, version, user_token))
         if isinstance(found, NotConnected):
-            raise CredentialNotConnected(provider, display_name=display_name, connect_url=found.connect_url,
-                                         expired=found.expired)
+            raise CredentialNotConnected(
+                provider, display_name=display_name, connect_url=found.connect_url, expired=found.expired
+            )
         if found.expires_at is not None and found.expires_at <= self._wall():
             self._cache.forget(key)
             raise CredentialNotConnected(provider, display_name=display_name, expired=True)

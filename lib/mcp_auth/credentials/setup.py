@@ -53,5 +53,4 @@ def build_credentials(settings: Settings, secrets: SecretStore | None) -> Creden
             return await secrets.versions(key_name, count=2)
 
         routes[webhook.PATH] = webhook.CredentialWebhook(keys=keys, versions=versions, on_invalidate=resolver.forget)
-    return CredentialService(resolver=resolver, forward_user_token=settings.platform_forward_user_token,
-                             routes=routes)
+    return CredentialService(resolver=resolver, forward_user_token=settings.platform_forward_user_token, routes=routes)

@@ -75,15 +75,21 @@ class CredentialWebhook:
                 fresh = await self._versions.bump(user_id, provider, event_id=event_id)
             except McpAuthError as exc:
                 logger.error("Credential webhook could not record the change: %s", exc.message)
-                raise _Rejected(503, "unavailable", "The change could not be recorded; retry later.",
-                                {"Retry-After": "5"}) from None
+                raise _Rejected(
+                    503, "unavailable", "The change could not be recorded; retry later.", {"Retry-After": "5"}
+                ) from None
         except _Rejected as rejected:
             if rejected.status < 500:
-                logger.warning("Rejected a credential webhook call from %s: %s (%s)",
-                               _client(request), rejected.code, rejected.description)
+                logger.warning(
+                    "Rejected a credential webhook call from %s: %s (%s)",
+                    _client(request),
+                    rejected.code,
+                    rejected.description,
+                )
             response = JSONResponse(
                 {"error": rejected.code, "error_description": rejected.description},
-                status_code=rejected.status, headers={"Cache-Control": "no-store", **rejected.headers},
+                status_code=rejected.status,
+                headers={"Cache-Control": "no-store", **rejected.headers},
             )
             await response(scope, receive, send)
             return
@@ -102,8 +108,11 @@ class CredentialWebhook:
         timestamps = request.headers.getlist(signature.TIMESTAMP_HEADER)
         signatures = request.headers.getlist(signature.SIGNATURE_HEADER)
         if not timestamps or not signatures:
-            raise _Rejected(401, "missing_signature",
-                            f"Sign the request: send {signature.TIMESTAMP_HEADER} and {signature.SIGNATURE_HEADER}.")
+            raise _Rejected(
+                401,
+                "missing_signature",
+                f"Sign the request: send {signature.TIMESTAMP_HEADER} and {signature.SIGNATURE_HEADER}.",
+            )
         if len(timestamps) > 1 or len(signatures) > 1:
             raise _Rejected(400, "malformed_signature", "Send each signature header exactly once.")
         raw_ts = timestamps[0].strip()
@@ -111,19 +120,26 @@ class CredentialWebhook:
             raise _Rejected(400, "malformed_signature", f"{signature.TIMESTAMP_HEADER} must be Unix seconds.")
         timestamp = int(raw_ts)
         if abs(self._clock() - timestamp) > self._window:
-            raise _Rejected(401, "stale_timestamp",
-                            f"The timestamp is more than {self._window} s from the server's clock; sign it anew.")
+            raise _Rejected(
+                401,
+                "stale_timestamp",
+                f"The timestamp is more than {self._window} s from the server's clock; sign it anew.",
+            )
         digests = signature.parse_signatures(signatures[0])
         if digests is None:
-            raise _Rejected(400, "malformed_signature",
-                            f"{signature.SIGNATURE_HEADER} must be 'v1=<hex HMAC-SHA256>' (comma-separated).")
+            raise _Rejected(
+                400,
+                "malformed_signature",
+                f"{signature.SIGNATURE_HEADER} must be 'v1=<hex HMAC-SHA256>' (comma-separated).",
+            )
         body = await _read_body(request)
         try:
             keys = await self._keys()
         except McpAuthError as exc:
             logger.error("Credential webhook signing key unavailable: %s", exc.message)
-            raise _Rejected(503, "unavailable", "The signing key could not be read; retry later.",
-                            {"Retry-After": "5"}) from None
+            raise _Rejected(
+                503, "unavailable", "The signing key could not be read; retry later.", {"Retry-After": "5"}
+            ) from None
         if not signature.matches(keys, timestamp, body, digests):
             raise _Rejected(401, "invalid_signature", "The signature does not match the body and timestamp.")
         return body

@@ -57,7 +57,7 @@ class FirestoreEmulator:
         if shutil.which("java") is None:
             raise EmulatorError("Java was not found on PATH; the Firestore emulator needs Java 11 or newer.")
         launcher = find_launcher()
-        log = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL  # noqa: SIM115
+        log = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL
         try:
             self._process = subprocess.Popen(  # noqa: S603 - fixed launcher, no shell  # nosec B603 - fixed argv of the emulator launcher, no shell
                 [str(launcher), "start", "--host=127.0.0.1", f"--port={self.port}"],
@@ -80,7 +80,7 @@ class FirestoreEmulator:
 
     def ready(self) -> bool:
         try:
-            with urllib.request.urlopen(f"http://{self.host}/", timeout=1) as r:  # noqa: S310 - loopback  # nosec B310 - http URL to the loopback emulator only
+            with urllib.request.urlopen(f"http://{self.host}/", timeout=1) as r:
                 return r.status == 200
         except (urllib.error.URLError, OSError):
             return False
@@ -89,7 +89,7 @@ class FirestoreEmulator:
         """A freshly started emulator answers HTTP before it keeps up with writes: wait for a real one."""
         url = f"http://{self.host}/v1/projects/demo-warmup/databases/(default)/documents/warmup?documentId=w{time.time_ns()}"
         while time.monotonic() < deadline:
-            request = urllib.request.Request(  # noqa: S310 - loopback
+            request = urllib.request.Request(
                 url, data=b'{"fields": {}}', method="POST", headers={"Content-Type": "application/json"}
             )
             try:
@@ -102,7 +102,7 @@ class FirestoreEmulator:
     def reset(self, project: str) -> None:
         """Delete every document of ``project`` (the emulator's own endpoint)."""
         url = f"http://{self.host}/emulator/v1/projects/{project}/databases/(default)/documents"
-        req = urllib.request.Request(url, method="DELETE")  # noqa: S310 - loopback
+        req = urllib.request.Request(url, method="DELETE")
         with urllib.request.urlopen(req, timeout=10) as r:  # noqa: S310  # nosec B310 - http URL to the loopback emulator only
             r.read()
 

@@ -60,7 +60,7 @@ def _client_config(url: str, token: str) -> str:
             "  " + json.dumps(vscode, indent=2).replace("\n", "\n  "),
             "",
             "MCP Inspector:",
-            f'  npx @modelcontextprotocol/inspector --cli {url} --transport http '
+            f"  npx @modelcontextprotocol/inspector --cli {url} --transport http "
             f'--header "Authorization: Bearer {token}" --method tools/list',
             "",
             "More tokens:  source .dev/env && .venv/bin/mcp-auth token mint --user <id>",
@@ -101,8 +101,20 @@ def run_dev(*, port: int, source: str, user: str) -> int:
         process_env = {**os.environ, **env}
         token = _seed(user, process_env)
         server = subprocess.Popen(  # noqa: S603 - fixed argv  # nosec B603 - fixed argv of functions-framework, no shell
-            [sys.executable, "-m", "functions_framework", "--source", source, "--target", "mcp", "--asgi",
-             "--host", "127.0.0.1", "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "functions_framework",
+                "--source",
+                source,
+                "--target",
+                "mcp",
+                "--asgi",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
             env=process_env,
             start_new_session=True,
         )
@@ -129,7 +141,11 @@ def _seed(user: str, env: dict[str, str]) -> str:
     """The development user created (unless it exists) and a token for it, by ``mcp_auth.devtools.seed`` in a
     process of its own: the Firestore client finds the emulator through that process's environment."""
     done = subprocess.run(  # noqa: S603 - fixed argv  # nosec B603 - this interpreter, a fixed module
-        [sys.executable, "-m", "mcp_auth.devtools.seed", user], env=env, capture_output=True, text=True, check=False,
+        [sys.executable, "-m", "mcp_auth.devtools.seed", user],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if done.returncode != 0:
         raise EmulatorError(f"Could not seed the development user: {done.stderr.strip()[-2000:]}")

@@ -20,8 +20,9 @@ async def seed(settings: Settings, user: str) -> str:
     repository = UserRepository(firestore_client(project=settings.project, database=settings.firestore_database))
     try:
         if await repository.get(user) is None:
-            await repository.create(UserRecord(uid=user, toolsets=frozenset({"basics"}),
-                                               scopes=frozenset({"mcp:tools"})))
+            await repository.create(
+                UserRecord(uid=user, toolsets=frozenset({"basics"}), scopes=frozenset({"mcp:tools"}))
+            )
     finally:
         await close_clients()
     return mint_token(settings, user=user, scopes=["mcp:tools"], ttl=WEEK)

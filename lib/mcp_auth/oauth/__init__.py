@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["AuthorizationServer", "build_authorization_server", "issuer_of"]
 
 
-def _keys(settings: Settings, secrets: SecretStore | None):  # noqa: ANN202
+def _keys(settings: Settings, secrets: SecretStore | None):
     from mcp_auth.oauth.keys import SigningKeys
 
     if secrets is None or not settings.oauth_signing_key_secret:
@@ -41,26 +41,32 @@ def build_authorization_server(settings: Settings, secrets: SecretStore | None) 
     from mcp_auth.store.identities import IdentityLinks
 
     if secrets is None or not settings.oauth_upstream_client_secret or not settings.oauth_upstream_client_id:
-        raise ConfigError("The oauth provider needs MCP_AUTH_OAUTH_UPSTREAM_CLIENT_ID and "
-                          "MCP_AUTH_OAUTH_UPSTREAM_CLIENT_SECRET.")
+        raise ConfigError(
+            "The oauth provider needs MCP_AUTH_OAUTH_UPSTREAM_CLIENT_ID and MCP_AUTH_OAUTH_UPSTREAM_CLIENT_SECRET."
+        )
     secret_name = settings.oauth_upstream_client_secret
 
     async def client_secret() -> str:
         return (await secrets.get(secret_name)).decode().strip()
 
-    def firestore():  # noqa: ANN202 - built in the serving event loop, on first use
+    def firestore():
         return firestore_client(project=settings.project, database=settings.firestore_database)
 
     return AuthorizationServer(
         resource=settings.resource_url,
         keys=_keys(settings, secrets),
         store=OAuthStore.for_settings(project=settings.project, database=settings.firestore_database),
-        upstream=Upstream(issuer=settings.oauth_upstream_issuer, client_id=settings.oauth_upstream_client_id,
-                          client_secret=client_secret, http=http_client),
+        upstream=Upstream(
+            issuer=settings.oauth_upstream_issuer,
+            client_id=settings.oauth_upstream_client_id,
+            client_secret=client_secret,
+            http=http_client,
+        ),
         policy=SignInPolicy(
             issuer=settings.oauth_upstream_issuer,
             links=IdentityLinks(firestore),
-            domains=settings.oauth_allowed_domains, emails=settings.oauth_allowed_emails,
+            domains=settings.oauth_allowed_domains,
+            emails=settings.oauth_allowed_emails,
             require_user_record=settings.oauth_require_user_record,
         ),
         http=http_client,

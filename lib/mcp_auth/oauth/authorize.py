@@ -41,13 +41,17 @@ async def resolve_client(server: AuthorizationServer, client_id: str) -> Client:
     if is_metadata_url(client_id):
         return await server.documents.client(client_id, http=server.http(), allow_loopback=server.allow_loopback)
     if not is_registered_id(client_id):
-        raise ClientError("invalid_client", "client_id is neither an id issued by /oauth/register (mcp-…) nor an "
-                                            "https URL (with a path) of a client metadata document.")
+        raise ClientError(
+            "invalid_client",
+            "client_id is neither an id issued by /oauth/register (mcp-…) nor an "
+            "https URL (with a path) of a client metadata document.",
+        )
     metadata = await server.store.load_client(client_id)
     if metadata is None:
         raise ClientError("invalid_client", "Unknown client_id: register the client first (or use a metadata URL).")
-    return Client(client_id=client_id, redirect_uris=tuple(metadata["redirect_uris"]),
-                  client_name=metadata.get("client_name"))
+    return Client(
+        client_id=client_id, redirect_uris=tuple(metadata["redirect_uris"]), client_name=metadata.get("client_name")
+    )
 
 
 def first_repeated(names: Iterable[str]) -> str | None:
@@ -71,8 +75,9 @@ async def authorize(server: AuthorizationServer, request: Request) -> Response:
     if redirect_uri is None and len(client.redirect_uris) == 1:
         redirect_uri = client.redirect_uris[0]
     if redirect_uri not in client.redirect_uris:
-        return plain_error(400, "invalid_request",
-                           "redirect_uri does not exactly match a redirect URI registered for this client.")
+        return plain_error(
+            400, "invalid_request", "redirect_uri does not exactly match a redirect URI registered for this client."
+        )
     state = query.get("state")
     if state is not None and len(state) > MAX_STATE:
         return plain_error(400, "invalid_request", f"state is longer than {MAX_STATE} characters.")
@@ -85,8 +90,11 @@ async def authorize(server: AuthorizationServer, request: Request) -> Response:
         return fail("unsupported_response_type", "Only response_type=code is supported.")
     challenge = query.get("code_challenge", "")
     if query.get("code_challenge_method") != "S256" or not _CHALLENGE.fullmatch(challenge):
-        return fail("invalid_request", "PKCE is required: send code_challenge (43-128 characters of A-Z, a-z, "
-                                       "0-9, '-', '.', '_', '~') with code_challenge_method=S256.")
+        return fail(
+            "invalid_request",
+            "PKCE is required: send code_challenge (43-128 characters of A-Z, a-z, "
+            "0-9, '-', '.', '_', '~') with code_challenge_method=S256.",
+        )
     resource = query.get("resource") or server.resource
     if resource.rstrip("/") != server.resource:
         return fail("invalid_target", f"This server issues tokens for {server.resource} only.")
@@ -95,17 +103,33 @@ async def authorize(server: AuthorizationServer, request: Request) -> Response:
     except ValueError as exc:
         return fail("invalid_scope", str(exc))
     upstream_state = secrets.token_urlsafe(32)
-    await server.store.save_request(upstream_state, {
-        "client_id": client.client_id, "redirect_uri": redirect_uri, "code_challenge": challenge,
-        "state": state, "scope": scope, "resource": server.resource, "client_name": client.client_name,
-    }, REQUEST_TTL)
+    await server.store.save_request(
+        upstream_state,
+        {
+            "client_id": client.client_id,
+            "redirect_uri": redirect_uri,
+            "code_challenge": challenge,
+            "state": state,
+            "scope": scope,
+            "resource": server.resource,
+            "client_name": client.client_name,
+        },
+        REQUEST_TTL,
+    )
     try:
         url = await server.upstream.authorization_url(state=upstream_state, redirect_uri=server.callback_url)
     except McpAuthError as exc:
         return fail("temporarily_unavailable", exc.message)
     response = RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
-    response.set_cookie(STATE_COOKIE, upstream_state, max_age=REQUEST_TTL, path="/oauth/callback",
-                        secure=server.issuer.startswith("https://"), httponly=True, samesite="lax")
+    response.set_cookie(
+        STATE_COOKIE,
+        upstream_state,
+        max_age=REQUEST_TTL,
+        path="/oauth/callback",
+        secure=server.issuer.startswith("https://"),
+        httponly=True,
+        samesite="lax",
+    )
     return response
 
 
@@ -115,8 +139,11 @@ async def callback(server: AuthorizationServer, request: Request) -> Response:
     state = request.query_params.get("state", "")
     cookie = request.cookies.get(STATE_COOKIE)
     if not state or cookie is None or not secrets.compare_digest(cookie.encode(), state.encode()):
-        return plain_error(400, "invalid_request",
-                           "This sign-in was not started in this browser (state mismatch): start again from the app.")
+        return plain_error(
+            400,
+            "invalid_request",
+            "This sign-in was not started in this browser (state mismatch): start again from the app.",
+        )
     pending = await server.store.take_request(state)
     if pending is None:
         return plain_error(400, "invalid_request", "This sign-in expired or was already used: start again.")
@@ -127,17 +154,25 @@ async def callback(server: AuthorizationServer, request: Request) -> Response:
         return response
 
     if "error" in request.query_params or "code" not in request.query_params:
-        return finish(redirect_to_client(pending["redirect_uri"], {
-            "error": "access_denied", "error_description": "Sign-in was cancelled or refused.", **back}))
+        return finish(
+            redirect_to_client(
+                pending["redirect_uri"],
+                {"error": "access_denied", "error_description": "Sign-in was cancelled or refused.", **back},
+            )
+        )
     try:
-        claims = await server.upstream.sign_in(code=request.query_params["code"], state=state,
-                                               redirect_uri=server.callback_url)
+        claims = await server.upstream.sign_in(
+            code=request.query_params["code"], state=state, redirect_uri=server.callback_url
+        )
         uid = await server.policy.user_id(claims)
     except SignInRefused as exc:
         logger.info("sign-in refused: %s", exc)
-        return finish(redirect_to_client(
-            pending["redirect_uri"], {"error": "access_denied", "error_description": str(exc), **back}
-        ))
+        return finish(
+            redirect_to_client(
+                pending["redirect_uri"], {"error": "access_denied", "error_description": str(exc), **back}
+            )
+        )
     email = claims.get("email")
-    return finish(await consent.ask(server, uid=uid, pending=pending,
-                                    shown_as=email if isinstance(email, str) and email else uid))
+    return finish(
+        await consent.ask(server, uid=uid, pending=pending, shown_as=email if isinstance(email, str) and email else uid)
+    )

@@ -163,8 +163,12 @@ async def _vetted_address(host: str, port: int, *, allow_loopback: bool) -> str:
 
 
 async def fetch_metadata_document(
-    client_id: str, *, http: httpx.AsyncClient, allow_loopback: bool = False,
-    max_bytes: int = MAX_DOCUMENT_BYTES, deadline: float = FETCH_TIMEOUT,
+    client_id: str,
+    *,
+    http: httpx.AsyncClient,
+    allow_loopback: bool = False,
+    max_bytes: int = MAX_DOCUMENT_BYTES,
+    deadline: float = FETCH_TIMEOUT,
 ) -> Client:
     """Fetch and validate the Client ID Metadata Document at ``client_id``."""
     if len(client_id) > 2000 or not is_metadata_url(client_id):
@@ -183,8 +187,9 @@ async def fetch_metadata_document(
     headers = {"Accept": "application/json", "Host": parts.netloc}
     try:
         async with asyncio.timeout(deadline):
-            async with http.stream("GET", url, follow_redirects=False, headers=headers,
-                                   extensions={"sni_hostname": host}) as r:
+            async with http.stream(
+                "GET", url, follow_redirects=False, headers=headers, extensions={"sni_hostname": host}
+            ) as r:
                 if r.status_code != 200:
                     raise ClientError("invalid_client", f"The client metadata document answered HTTP {r.status_code}.")
                 body = b""
@@ -197,8 +202,9 @@ async def fetch_metadata_document(
     except TimeoutError:
         raise ClientError("invalid_client", "The client metadata document took too long to fetch.") from None
     except httpx.HTTPError as exc:
-        raise ClientError("invalid_client", f"The client metadata document could not be fetched "
-                                            f"({type(exc).__name__}).") from None
+        raise ClientError(
+            "invalid_client", f"The client metadata document could not be fetched ({type(exc).__name__})."
+        ) from None
     try:
         document = bounded_json.loads(body)
     except bounded_json.JsonTooDeep as exc:
@@ -218,7 +224,10 @@ class MetadataDocuments:
     fixes its document is seen at once. Per process; ``timer`` is the clock (tests pass their own)."""
 
     def __init__(
-        self, *, ttl: float = DOCUMENT_CACHE_SECONDS, max_entries: int = DOCUMENT_CACHE_ENTRIES,
+        self,
+        *,
+        ttl: float = DOCUMENT_CACHE_SECONDS,
+        max_entries: int = DOCUMENT_CACHE_ENTRIES,
         timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self._clients: TTLCache[str, Client] = TTLCache(maxsize=max_entries, ttl=ttl, timer=timer)

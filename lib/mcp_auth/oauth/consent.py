@@ -34,12 +34,22 @@ async def ask(
     approval = secrets.token_urlsafe(32)
     await server.store.save_consent(approval, {**pending, "uid": uid}, CONSENT_TTL)
     page = render_consent_page(
-        client_id=pending["client_id"], client_name=pending.get("client_name"), redirect_uri=pending["redirect_uri"],
-        resource=server.resource, user=shown_as or uid, action=f"{server.issuer}/oauth/consent", approval=approval,
+        client_id=pending["client_id"],
+        client_name=pending.get("client_name"),
+        redirect_uri=pending["redirect_uri"],
+        resource=server.resource,
+        user=shown_as or uid,
+        action=f"{server.issuer}/oauth/consent",
+        approval=approval,
     )
-    return HTMLResponse(page, headers={"Cache-Control": "no-store", "Content-Security-Policy":
-                                       "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-                                       "frame-ancestors 'none'"})
+    return HTMLResponse(
+        page,
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+            "frame-ancestors 'none'",
+        },
+    )
 
 
 async def answer(server: AuthorizationServer, request: Request) -> Response:
@@ -55,8 +65,9 @@ async def answer(server: AuthorizationServer, request: Request) -> Response:
         return plain_error(400, "invalid_request", "This consent page expired or was already answered: start again.")
     back = {"iss": server.issuer, **({"state": pending["state"]} if pending.get("state") else {})}
     if decision == "deny":
-        return redirect_to_client(pending["redirect_uri"], {
-            "error": "access_denied", "error_description": "The user denied access.", **back})
+        return redirect_to_client(
+            pending["redirect_uri"], {"error": "access_denied", "error_description": "The user denied access.", **back}
+        )
     family = await server.store.new_family(pending["uid"], pending["client_id"], server.refresh_ttl)
     code = secrets.token_urlsafe(32)
     grant = {key: pending[key] for key in ("client_id", "redirect_uri", "code_challenge", "scope", "resource", "uid")}

@@ -35,17 +35,27 @@ _PAGE = """<!doctype html>
 </form></body></html>
 """
 _HOST = '<p style="font-size: 1.3em">An app published at <strong>{host}</strong> asks for access.</p>\n'
-_UNVERIFIED = ('<p style="font-size: 1.3em">An <strong>unverified app</strong> asks for access.</p>\n'
-               "<p>It registered itself with this server, which cannot confirm who runs it. Allow only if you "
-               "started this sign-in yourself, from an app you trust.</p>\n")
+_UNVERIFIED = (
+    '<p style="font-size: 1.3em">An <strong>unverified app</strong> asks for access.</p>\n'
+    "<p>It registered itself with this server, which cannot confirm who runs it. Allow only if you "
+    "started this sign-in yourself, from an app you trust.</p>\n"
+)
 _NAME = "<p>It calls itself &ldquo;<bdi>{name}</bdi>&rdquo; (the app's own claim, not checked).</p>\n"
-_WARNING = ('<p role="alert" style="border: 2px solid #b00000; padding: 0.6em; color: #b00000">'
-            "<strong>Warning:</strong> the answer goes to <strong>{destination}</strong>, not to "
-            "<strong>{host}</strong>, where this app is published. Allow only if you expected that.</p>\n")
+_WARNING = (
+    '<p role="alert" style="border: 2px solid #b00000; padding: 0.6em; color: #b00000">'
+    "<strong>Warning:</strong> the answer goes to <strong>{destination}</strong>, not to "
+    "<strong>{host}</strong>, where this app is published. Allow only if you expected that.</p>\n"
+)
 
 
 def render_consent_page(
-    *, client_id: str, client_name: str | None, redirect_uri: str, resource: str, user: str, action: str,
+    *,
+    client_id: str,
+    client_name: str | None,
+    redirect_uri: str,
+    resource: str,
+    user: str,
+    action: str,
     approval: str,
 ) -> str:
     """The consent page (HTML) for one pending authorization request."""
@@ -61,8 +71,13 @@ def render_consent_page(
     else:
         who = _UNVERIFIED + name
     return _PAGE.format(
-        who=who, resource=html.escape(resource), user=html.escape(user), destination=html.escape(destination),
-        warning=warning, action=html.escape(action), approval=html.escape(approval),
+        who=who,
+        resource=html.escape(resource),
+        user=html.escape(user),
+        destination=html.escape(destination),
+        warning=warning,
+        action=html.escape(action),
+        approval=html.escape(approval),
     )
 
 
@@ -100,5 +115,5 @@ def _describe_destination(redirect_uri: str, host: str | None) -> str:
 
 
 def _is_loopback(host: str) -> bool:
-    name = host.rsplit(":", 1)[0] if not host.startswith("[") else host[1:host.index("]")]
+    name = host.rsplit(":", 1)[0] if not host.startswith("[") else host[1 : host.index("]")]
     return name in ("localhost", "127.0.0.1", "::1") or name.startswith("127.")

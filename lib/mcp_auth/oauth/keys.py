@@ -76,6 +76,7 @@ class SigningKeys:
     async def signing_keys(self, kid: str | None) -> tuple[SigningKey, ...]:
         for key in await self._keys():
             if key.kid == kid:
-                return (SigningKey(kid, jwt.PyJWK.from_dict(key.public_jwk, algorithm=ALGORITHM),
-                                   frozenset({ALGORITHM})),)
+                return (
+                    SigningKey(kid, jwt.PyJWK.from_dict(key.public_jwk, algorithm=ALGORITHM), frozenset({ALGORITHM})),
+                )
         raise InvalidToken("The token was signed with a key this server does not publish: sign in again.")

@@ -9,5 +9,6 @@ from starlette.responses import RedirectResponse, Response
 
 def redirect_to_client(uri: str, params: dict[str, str]) -> Response:
     separator = "&" if "?" in uri else "?"
-    return RedirectResponse(f"{uri}{separator}{urlencode(params)}", status_code=302,
-                            headers={"Cache-Control": "no-store"})
+    return RedirectResponse(
+        f"{uri}{separator}{urlencode(params)}", status_code=302, headers={"Cache-Control": "no-store"}
+    )

@@ -107,8 +107,14 @@ class AuthorizationServer:
         with the keys that sign them."""
         from mcp_auth.auth.jwt import JwtProvider
 
-        return JwtProvider(issuer=self.issuer, audience=self.resource, jwks=self.keys,  # type: ignore[arg-type]
-                           jwks_algorithms=("ES256",), leeway=leeway, name="oauth")
+        return JwtProvider(
+            issuer=self.issuer,
+            audience=self.resource,
+            jwks=self.keys,  # type: ignore[arg-type]
+            jwks_algorithms=("ES256",),
+            leeway=leeway,
+            name="oauth",
+        )
 
     def granted_scope(self, requested: str | None) -> str:
         """The scope string to grant: what was asked for (all supported scopes if nothing)."""
@@ -147,12 +153,14 @@ class AuthorizationServer:
     @property
     def routes(self) -> Mapping[str, ASGIApp]:
         async def metadata(request: Request) -> Response:
-            return JSONResponse(self.metadata(), headers={"Access-Control-Allow-Origin": "*",
-                                                          "Cache-Control": "max-age=300"})
+            return JSONResponse(
+                self.metadata(), headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "max-age=300"}
+            )
 
         async def jwks(request: Request) -> Response:
-            return JSONResponse(await self.keys.jwks(), headers={"Access-Control-Allow-Origin": "*",
-                                                                 "Cache-Control": "max-age=60"})
+            return JSONResponse(
+                await self.keys.jwks(), headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "max-age=60"}
+            )
 
         async def register(request: Request) -> Response:
             return await back.registration(self, request, _remote(request))
@@ -172,8 +180,10 @@ class AuthorizationServer:
             "/oauth/token": (lambda r: back.token(self, r), None, FORM_BYTES, limited("oauth_token")),
             "/oauth/revoke": (lambda r: back.revoke(self, r), None, FORM_BYTES, None),
         }
-        return {path: _Endpoint(handler, methods, max_body_bytes=cap, admit=admit)
-                for path, (handler, methods, cap, admit) in table.items()}
+        return {
+            path: _Endpoint(handler, methods, max_body_bytes=cap, admit=admit)
+            for path, (handler, methods, cap, admit) in table.items()
+        }
 
     async def admit(self, kind: str, request: Request) -> Response | None:
         """None if the client address may make one more ``kind`` request this minute, else the 429."""
@@ -182,7 +192,8 @@ class AuthorizationServer:
             return None
         endpoint = kind.removeprefix("oauth_")
         return plain_error(
-            429, "too_many_requests",
+            429,
+            "too_many_requests",
             f"Too many {endpoint} requests from this address (at most {decision.limit} a minute): "
             f"retry in {decision.retry_after} s.",
             {"Retry-After": str(decision.retry_after)},
@@ -219,6 +230,10 @@ class _Endpoint:
                 response = refused or await self._handler(request)
             except McpAuthError as exc:
                 retry = getattr(exc, "retry_after", None)
-                response = plain_error(503 if exc.status >= 500 else exc.status, "temporarily_unavailable",
-                                       exc.message, {"Retry-After": str(retry)} if retry else None)
+                response = plain_error(
+                    503 if exc.status >= 500 else exc.status,
+                    "temporarily_unavailable",
+                    exc.message,
+                    {"Retry-After": str(retry)} if retry else None,
+                )
         await response(scope, receive, send)

@@ -52,8 +52,14 @@ class SignInPolicy:
     """
 
     def __init__(
-        self, *, issuer: str, links: IdentityLinks, google: bool | None = None,
-        domains: Sequence[str] = (), emails: Sequence[str] = (), require_user_record: bool = False,
+        self,
+        *,
+        issuer: str,
+        links: IdentityLinks,
+        google: bool | None = None,
+        domains: Sequence[str] = (),
+        emails: Sequence[str] = (),
+        require_user_record: bool = False,
     ) -> None:
         self.issuer = issuer.rstrip("/")
         self.google = is_google(issuer) if google is None else google
@@ -115,10 +121,14 @@ class SignInPolicy:
             return None
         hd = _hosted_domain(claims)
         if hd is None:
-            return (f"The account {email} is a personal Google account, not one managed by the Google Workspace "
-                    f"of {domain}: sign in with your {domain} work account.")
-        return (f"The account {email} is managed by the Google Workspace of {hd}, which may not sign in to "
-                f"this server: sign in with your {domain} work account.")
+            return (
+                f"The account {email} is a personal Google account, not one managed by the Google Workspace "
+                f"of {domain}: sign in with your {domain} work account."
+            )
+        return (
+            f"The account {email} is managed by the Google Workspace of {hd}, which may not sign in to "
+            f"this server: sign in with your {domain} work account."
+        )
 
     @staticmethod
     def _no_record(identity: Identity) -> str:

@@ -157,9 +157,11 @@ class OAuthStore:
         return bool(data) and not data["revoked"]
 
     async def revoke_family(self, family: str) -> None:
-        await self._guard(self._doc(FAMILIES, family).set(
-            {"revoked": True, "revoked_at": _now()}, merge=True, timeout=TIMEOUT, retry=bounded_retry()
-        ))
+        await self._guard(
+            self._doc(FAMILIES, family).set(
+                {"revoked": True, "revoked_at": _now()}, merge=True, timeout=TIMEOUT, retry=bounded_retry()
+            )
+        )
 
     # -- registration rate limit -------------------------------------------------
     async def count_registration(self, address: str) -> int:
@@ -168,10 +170,14 @@ class OAuthStore:
 
         minute = int(_now().timestamp() // 60)
         ref = self._doc(RATE, digest(f"{address}|{minute}"))
-        await self._guard(ref.set(
-            {"count": firestore.Increment(1), TTL_FIELD: _now() + timedelta(minutes=2)},
-            merge=True, timeout=TIMEOUT, retry=bounded_retry(),
-        ))
+        await self._guard(
+            ref.set(
+                {"count": firestore.Increment(1), TTL_FIELD: _now() + timedelta(minutes=2)},
+                merge=True,
+                timeout=TIMEOUT,
+                retry=bounded_retry(),
+            )
+        )
         snap = await self._guard(ref.get(timeout=TIMEOUT, retry=bounded_retry()))
         return int(snap.get("count"))
 

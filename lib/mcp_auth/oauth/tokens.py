@@ -45,8 +45,7 @@ async def _form(request: Request) -> dict[str, str]:
     if any(len(values) > 1 for values in parsed.values()):
         raise GrantError("invalid_request", "A parameter is repeated.")
     if request.headers.get("authorization"):
-        raise GrantError("invalid_client", "Clients here are public: send client_id in the form, no credentials.",
-                         401)
+        raise GrantError("invalid_client", "Clients here are public: send client_id in the form, no credentials.", 401)
     return {name: values[0] for name, values in parsed.items()}
 
 
@@ -118,17 +117,26 @@ async def _refresh(server: AuthorizationServer, form: dict[str, str]) -> dict[st
 async def _issue(server: AuthorizationServer, grant: dict[str, Any]) -> dict[str, Any]:
     now = int(time.time())
     claims = {
-        "iss": server.issuer, "sub": grant["uid"], "aud": grant["resource"], "iat": now,
-        "exp": now + server.access_ttl, "jti": secrets.token_urlsafe(12), "client_id": grant["client_id"],
+        "iss": server.issuer,
+        "sub": grant["uid"],
+        "aud": grant["resource"],
+        "iat": now,
+        "exp": now + server.access_ttl,
+        "jti": secrets.token_urlsafe(12),
+        "client_id": grant["client_id"],
         "scope": grant["scope"],
     }
     access = await server.keys.sign(claims)
     refresh = secrets.token_urlsafe(32)
-    await server.store.save_refresh_token(refresh, {
-        key: grant[key] for key in ("uid", "client_id", "scope", "resource", "family")
-    }, server.refresh_ttl)
-    body: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": server.access_ttl,  # nosec B105 - 'Bearer' is the RFC 6749 token_type value
-                            "refresh_token": refresh}
+    await server.store.save_refresh_token(
+        refresh, {key: grant[key] for key in ("uid", "client_id", "scope", "resource", "family")}, server.refresh_ttl
+    )
+    body: dict[str, Any] = {
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": server.access_ttl,  # nosec B105 - 'Bearer' is the RFC 6749 token_type value
+        "refresh_token": refresh,
+    }
     if grant["scope"]:
         body["scope"] = grant["scope"]
     return body
@@ -155,16 +163,23 @@ async def registration(server: AuthorizationServer, request: Request, remote: st
         return plain_error(405, "method_not_allowed", "Use POST to register a client.", {"Allow": "POST"})
     body = await request.body()  # at most the route's cap: the edge has read it (server.FORM_BYTES)
     if await server.store.count_registration(remote) > server.registration_rate:
-        return plain_error(429, "too_many_requests", "Too many registrations from this address: retry in a minute.",
-                           {"Retry-After": "60"})
+        return plain_error(
+            429,
+            "too_many_requests",
+            "Too many registrations from this address: retry in a minute.",
+            {"Retry-After": "60"},
+        )
     try:
         metadata = bounded_json.loads(body)
         _, stored = register(metadata)
     except bounded_json.JsonTooDeep as exc:
         return plain_error(400, "invalid_client_metadata", f"The registration request is refused: {exc}")
     except ValueError:
-        return plain_error(400, "invalid_client_metadata", "The registration request must be a JSON object "
-                                                           "(UTF-8), sent as application/json.")
+        return plain_error(
+            400,
+            "invalid_client_metadata",
+            "The registration request must be a JSON object (UTF-8), sent as application/json.",
+        )
     except ClientError as exc:
         return plain_error(400, exc.error, exc.description)
     await server.store.save_client(stored["client_id"], stored, server.client_ttl)

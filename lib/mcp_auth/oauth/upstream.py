@@ -44,8 +44,13 @@ class Upstream:
     """One upstream OpenID provider, discovered lazily from ``issuer``."""
 
     def __init__(
-        self, *, issuer: str, client_id: str, client_secret: Callable[[], Awaitable[str]],
-        http: Callable[[], httpx.AsyncClient], scopes: str = "openid email profile",
+        self,
+        *,
+        issuer: str,
+        client_id: str,
+        client_secret: Callable[[], Awaitable[str]],
+        http: Callable[[], httpx.AsyncClient],
+        scopes: str = "openid email profile",
     ) -> None:
         self.issuer = issuer.rstrip("/")
         self._client_id = client_id
@@ -75,20 +80,32 @@ class Upstream:
     async def authorization_url(self, *, state: str, redirect_uri: str) -> str:
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier_for(state).encode()).digest()).rstrip(b"=")
         params = {
-            "response_type": "code", "client_id": self._client_id, "redirect_uri": redirect_uri,
-            "scope": self._scopes, "state": state, "nonce": nonce_for(state),
-            "code_challenge": challenge.decode(), "code_challenge_method": "S256",
+            "response_type": "code",
+            "client_id": self._client_id,
+            "redirect_uri": redirect_uri,
+            "scope": self._scopes,
+            "state": state,
+            "nonce": nonce_for(state),
+            "code_challenge": challenge.decode(),
+            "code_challenge_method": "S256",
         }
         return f"{(await self.metadata())['authorization_endpoint']}?{urlencode(params)}"
 
     async def sign_in(self, *, code: str, state: str, redirect_uri: str) -> dict[str, Any]:
         """Redeem the upstream code; the verified ID token claims."""
         metadata = await self.metadata()
-        form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
-                "code_verifier": verifier_for(state)}
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "code_verifier": verifier_for(state),
+        }
         try:
             response = await self._http().post(
-                metadata["token_endpoint"], data=form, auth=(self._client_id, await self._secret()), timeout=10.0,
+                metadata["token_endpoint"],
+                data=form,
+                auth=(self._client_id, await self._secret()),
+                timeout=10.0,
             )
         except httpx.HTTPError as exc:
             raise UpstreamUnavailable(f"The sign-in provider could not be reached ({type(exc).__name__}).") from exc
@@ -99,8 +116,10 @@ class Upstream:
             raise SignInRefused("The sign-in provider returned no ID token.")
         if self._verifier is None:
             self._verifier = JwtProvider(
-                issuer=metadata.get("issuer", self.issuer), audience=self._client_id,
-                jwks=JwksCache(metadata["jwks_uri"], client=self._http()), leeway=60,
+                issuer=metadata.get("issuer", self.issuer),
+                audience=self._client_id,
+                jwks=JwksCache(metadata["jwks_uri"], client=self._http()),
+                leeway=60,
             )
         try:
             principal = await self._verifier.authenticate(Credentials(bearer=id_token, api_key=None))

@@ -135,9 +135,18 @@ class RateLimiter:
                 local.logged = True
                 logger.warning(
                     "rate limit exceeded: %s limit %d per %d s; further denials in this window are not logged",
-                    kind, rate.limit, rate.period,
-                    extra={"rate_limit": {"kind": kind, "key": key, "limit": rate.limit, "period": rate.period,
-                                          "retry_after": decision.retry_after}},
+                    kind,
+                    rate.limit,
+                    rate.period,
+                    extra={
+                        "rate_limit": {
+                            "kind": kind,
+                            "key": key,
+                            "limit": rate.limit,
+                            "period": rate.period,
+                            "retry_after": decision.retry_after,
+                        }
+                    },
                 )
             return decision
 
@@ -147,16 +156,21 @@ class RateLimiter:
         amount = max(need, lease_size(need=need, remaining=max(hint, need), lease=self._lease))
         try:
             grant = await asyncio.wait_for(
-                self._store.acquire(window_id(kind, key, rate, window), amount=amount, limit=rate.limit,
-                                    expires_at=(window + 2) * rate.period),
+                self._store.acquire(
+                    window_id(kind, key, rate, window),
+                    amount=amount,
+                    limit=rate.limit,
+                    expires_at=(window + 2) * rate.period,
+                ),
                 timeout=TIMEOUT * 2,
             )
-        except Exception as exc:  # noqa: BLE001 - fail open (per-instance count), logged once per window
+        except Exception as exc:
             if self._store_failed_window.get(kind) != window:
                 self._store_failed_window[kind] = window
                 logger.error(
                     "rate-limit store unavailable (%s); counting %s limits per instance for this window",
-                    type(exc).__name__, kind,
+                    type(exc).__name__,
+                    kind,
                 )
             if local.fallback + cost > rate.limit:
                 return False

@@ -24,7 +24,9 @@ def rate_limited_response(decision: Decision) -> Response:
         "retry_after": decision.retry_after,
     }
     return Response(
-        json.dumps(body), status_code=429, media_type="application/json",
+        json.dumps(body),
+        status_code=429,
+        media_type="application/json",
         headers={"Retry-After": str(decision.retry_after), "Cache-Control": "no-store"},
     )
 

@@ -75,9 +75,13 @@ class FirestoreWindows:
         client = self._client() if callable(self._client) else self._client
         ref = client.collection(self._collection).document(window_id)
         result = await ref.set(
-            {"used": firestore.Increment(amount), "limit": limit,
-             "expires_at": datetime.fromtimestamp(expires_at, UTC)},
-            merge=True, timeout=TIMEOUT,
+            {
+                "used": firestore.Increment(amount),
+                "limit": limit,
+                "expires_at": datetime.fromtimestamp(expires_at, UTC),
+            },
+            merge=True,
+            timeout=TIMEOUT,
         )
         transforms = list(getattr(result, "transform_results", ()) or ())
         if not transforms:

@@ -108,9 +108,7 @@ class SecretManagerClient:
         """Read one version (a number or ``latest``)."""
 
         def call() -> Payload:
-            response = self._sm().access_secret_version(
-                name=ref.path, retry=self._retry, timeout=self._deadline
-            )
+            response = self._sm().access_secret_version(name=ref.path, retry=self._retry, timeout=self._deadline)
             return Payload(version=response.name.rsplit("/", 1)[-1], data=response.payload.data)
 
         return self._call(ref, call)
@@ -213,9 +211,7 @@ class SecretManagerClient:
         state = _state_in(exc.message or "")
         if state is None:
             try:
-                version = self._sm().get_secret_version(
-                    name=ref.path, retry=self._retry, timeout=self._deadline
-                )
+                version = self._sm().get_secret_version(name=ref.path, retry=self._retry, timeout=self._deadline)
                 state = SecretVersion.State(version.state).name
             except (*_TRANSIENT, api.RetryError) as again:
                 return self._unreachable(ref, again)

@@ -32,10 +32,7 @@ class SecretNotFound(SecretUnavailable):
                 "create it and add a version, or fix the configured name."
             )
         elif secret_exists and version == "latest":
-            message = (
-                f"Secret '{secret}' in project '{project}' has no enabled version: "
-                "add a version or enable one."
-            )
+            message = f"Secret '{secret}' in project '{project}' has no enabled version: add a version or enable one."
         elif secret_exists:
             message = (
                 f"Version {version} of secret '{secret}' in project '{project}' does not exist: "

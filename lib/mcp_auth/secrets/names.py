@@ -52,8 +52,7 @@ def check_project(project: str) -> str:
 def check_version(version: str) -> str:
     if not isinstance(version, str) or not _VERSION.fullmatch(version):
         raise ConfigError(
-            "A secret version must be 'latest' or a positive version number such as '3'; "
-            f"got {str(version)[:40]!r}."
+            f"A secret version must be 'latest' or a positive version number such as '3'; got {str(version)[:40]!r}."
         )
     return version
 

@@ -70,14 +70,10 @@ class SecretStore:
                 f"got {endpoint[:100]!r}."
             )
         if not refresh_interval > 0:
-            raise ConfigError(
-                f"refresh_interval must be a positive number of seconds; got {refresh_interval}."
-            )
+            raise ConfigError(f"refresh_interval must be a positive number of seconds; got {refresh_interval}.")
         max_age = 3 * refresh_interval if max_age is None else max_age
         if not max_age >= refresh_interval:
-            raise ConfigError(
-                f"max_age ({max_age} s) must be at least refresh_interval ({refresh_interval} s)."
-            )
+            raise ConfigError(f"max_age ({max_age} s) must be at least refresh_interval ({refresh_interval} s).")
         retry_interval = min(30.0, refresh_interval) if retry_interval is None else retry_interval
         if not 0 < retry_interval <= max_age:
             raise ConfigError(
@@ -124,9 +120,7 @@ class SecretStore:
             raise ConfigError(f"count must be a positive integer; got {count!r}.")
         ref = resolve(name, project=self._project)
         if ref.version != "latest":
-            raise ConfigError(
-                f"versions() reads the newest enabled versions of '{ref.secret}': pass no version."
-            )
+            raise ConfigError(f"versions() reads the newest enabled versions of '{ref.secret}': pass no version.")
         payloads = await self._read(("versions", ref, count), partial(self._fetch_many, ref, count))
         return [p.data for p in payloads]
 

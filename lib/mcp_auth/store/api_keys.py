@@ -130,16 +130,20 @@ class ApiKeyRepository:
         from google.api_core import exceptions as gexc
 
         try:
-            await self._client.collection(API_KEYS).document(key_id).update(
-                {"revoked": True, "revoked_at": datetime.now(UTC)}, timeout=TIMEOUT, retry=bounded_retry()
+            await (
+                self._client.collection(API_KEYS)
+                .document(key_id)
+                .update({"revoked": True, "revoked_at": datetime.now(UTC)}, timeout=TIMEOUT, retry=bounded_retry())
             )
         except gexc.NotFound:
             return False
         return True
 
     async def touch(self, key_id: str) -> None:
-        await self._client.collection(API_KEYS).document(key_id).update(
-            {"last_used_at": datetime.now(UTC)}, timeout=TIMEOUT, retry=bounded_retry()
+        await (
+            self._client.collection(API_KEYS)
+            .document(key_id)
+            .update({"last_used_at": datetime.now(UTC)}, timeout=TIMEOUT, retry=bounded_retry())
         )
 
 

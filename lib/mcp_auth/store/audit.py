@@ -102,7 +102,7 @@ class FirestoreAuditSink:
                 return
             self._queue.append(audit_document(record, now=datetime.now(UTC), retention=self._retention))
             self._ensure_running()
-        except Exception:  # noqa: BLE001 - the audit copy must never fail a request
+        except Exception:
             logger.exception("audit: could not queue a record for Firestore")
 
     def _ensure_running(self) -> None:
@@ -149,7 +149,7 @@ class FirestoreAuditSink:
         except asyncio.CancelledError:  # shutdown interrupted the write: the final flush retries these
             self._queue.extendleft(reversed(docs))
             raise
-        except Exception as exc:  # noqa: BLE001 - Firestore down or slow: the log lines stay the record
+        except Exception as exc:
             self._drop(len(docs), f"the Firestore write failed ({type(exc).__name__})")
         else:
             self.written += len(docs)
@@ -170,7 +170,9 @@ class FirestoreAuditSink:
             self._last_warning, unreported, self._unreported = now, self._unreported, 0
             logger.warning(
                 "audit: dropped %d record(s) bound for Firestore: %s; the request log lines remain the audit record",
-                unreported, why, extra={"audit_dropped": unreported, "audit_dropped_total": self.dropped},
+                unreported,
+                why,
+                extra={"audit_dropped": unreported, "audit_dropped_total": self.dropped},
             )
 
 

@@ -28,8 +28,9 @@ EVENT_RETENTION = timedelta(days=7)
 class CredentialVersions:
     """Reads and bumps per-(user, provider) credential versions."""
 
-    def __init__(self, client: AsyncClient | None = None, *, project: str | None = None,
-                 database: str = "(default)") -> None:
+    def __init__(
+        self, client: AsyncClient | None = None, *, project: str | None = None, database: str = "(default)"
+    ) -> None:
         self._client = client
         self._project = project
         self._database = database

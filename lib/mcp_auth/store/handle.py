@@ -70,8 +70,10 @@ class UserStore:
         fields["updated_at"] = datetime.now(UTC)
         option = self._client.write_option(last_update_time=timestamp_of(version))
         try:
-            result = await self._client.collection(USERS).document(self._uid).update(
-                fields, option=option, timeout=TIMEOUT, retry=bounded_retry()
+            result = (
+                await self._client.collection(USERS)
+                .document(self._uid)
+                .update(fields, option=option, timeout=TIMEOUT, retry=bounded_retry())
             )
         except gexc.FailedPrecondition:
             raise Conflict("Your settings changed since you read them: read them again and retry.") from None

@@ -174,8 +174,11 @@ class IdentityLinks:
         existing = await self._get(key)
         if existing is not None:
             if identity.email is not None and existing.email != identity.email:
-                await self._guard(self._link_ref(key).update(
-                    {"email": identity.email, "updated_at": _now()}, timeout=TIMEOUT, retry=bounded_retry()))
+                await self._guard(
+                    self._link_ref(key).update(
+                        {"email": identity.email, "updated_at": _now()}, timeout=TIMEOUT, retry=bounded_retry()
+                    )
+                )
                 return Link(key=key, uid=existing.uid, issuer=existing.issuer, sub=existing.sub, email=identity.email)
             return existing
         uid = derived_uid(identity.issuer, identity.sub)
@@ -183,8 +186,14 @@ class IdentityLinks:
         if named is not None and await self._claim(named, key):
             uid = named
         now = _now()
-        document = {"uid": uid, "issuer": identity.issuer.rstrip("/"), "sub": identity.sub,
-                    "email": identity.email, "created_at": now, "updated_at": now}
+        document = {
+            "uid": uid,
+            "issuer": identity.issuer.rstrip("/"),
+            "sub": identity.sub,
+            "email": identity.email,
+            "created_at": now,
+            "updated_at": now,
+        }
         try:
             await self._link_ref(key).create(document, timeout=TIMEOUT, retry=bounded_retry())
         except gexc.AlreadyExists:

@@ -155,9 +155,9 @@ class UserRepository:
             raise UnknownUser(f"No user record {uid!r}: create it first.")
         return stored
 
-
-    async def change(self, uid: str, field: Literal["scopes", "toolsets"], values: Iterable[str], *,
-                     remove: bool = False) -> UserRecord:
+    async def change(
+        self, uid: str, field: Literal["scopes", "toolsets"], values: Iterable[str], *, remove: bool = False
+    ) -> UserRecord:
         """Add (or remove) values of a list field atomically: concurrent changes never undo each other."""
         from google.cloud.firestore_v1 import ArrayRemove, ArrayUnion
 

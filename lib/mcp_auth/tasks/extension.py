@@ -170,8 +170,11 @@ def _dump(result: Any) -> dict[str, Any]:
     from mcp_types import InputRequiredResult
 
     if isinstance(result, InputRequiredResult):
-        raise MCPError(code=INTERNAL_ERROR, message="The tool asked for input with an input-required result while "
-                                                    "running as a task; use mcp_auth.tasks.task_elicit instead.")
+        raise MCPError(
+            code=INTERNAL_ERROR,
+            message="The tool asked for input with an input-required result while "
+            "running as a task; use mcp_auth.tasks.task_elicit instead.",
+        )
     if isinstance(result, BaseModel):
         return result.model_dump(by_alias=True, mode="json", exclude_none=True)
     if isinstance(result, dict):
@@ -203,9 +206,10 @@ def _task_id(ctx: ServerRequestContext[Any, Any], params: TaskIdParams) -> str:
     headers = getattr(ctx.request, "headers", None)
     if headers is not None:  # Streamable HTTP: Mcp-Name carries the task id (SEP-2663 routing headers)
         if decode_header_value(headers.get("mcp-name")) != task_id:
-            raise MCPError(code=HEADER_MISMATCH,
-                           message="The Mcp-Name header must equal params.taskId on tasks/get, tasks/update and "
-                                   "tasks/cancel.")
+            raise MCPError(
+                code=HEADER_MISMATCH,
+                message="The Mcp-Name header must equal params.taskId on tasks/get, tasks/update and tasks/cancel.",
+            )
     if not _TASK_ID.fullmatch(task_id):
         raise _unknown()
     return task_id
@@ -213,8 +217,10 @@ def _task_id(ctx: ServerRequestContext[Any, Any], params: TaskIdParams) -> str:
 
 def _responses(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise MCPError(code=INVALID_PARAMS, message="params.inputResponses is required and must be an object "
-                                                    "mapping input request keys to responses.")
+        raise MCPError(
+            code=INVALID_PARAMS,
+            message="params.inputResponses is required and must be an object mapping input request keys to responses.",
+        )
     if len(value) > _MAX_RESPONSES:
         raise MCPError(code=INVALID_PARAMS, message=f"params.inputResponses holds at most {_MAX_RESPONSES} entries.")
     import json

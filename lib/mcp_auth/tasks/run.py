@@ -36,7 +36,7 @@ class NotInTask(McpAuthError):
     status = 500
 
 
-class TaskCancelled(Exception):  # noqa: N818 - reads as what happened
+class TaskCancelled(Exception):
     """The client cancelled the task while the tool waited for input."""
 
 
@@ -64,9 +64,12 @@ class Run:
     async def begin(self) -> TaskView:
         """Create the task document (once) and tell the request to answer with it."""
         if self.task is None:
-            self.task = await self.store.create(tool=self.tool, ttl=self.settings.ttl,
-                                                poll_interval_ms=self.settings.poll_interval_ms,
-                                                lease=self.settings.lease)
+            self.task = await self.store.create(
+                tool=self.tool,
+                ttl=self.settings.ttl,
+                poll_interval_ms=self.settings.poll_interval_ms,
+                lease=self.settings.lease,
+            )
             if not self.created.done():
                 self.created.set_result(self.task)
         return self.task
@@ -104,9 +107,13 @@ async def supervise(run: Run, work: asyncio.Task[Any], dump: Callable[[Any], dic
             result = await asyncio.wait_for(asyncio.shield(work), timeout=run.settings.max_runtime)
         except TimeoutError:
             work.cancel()
-            await run.store.finish(task_id, error={
-                "code": -32603, "message": f"The task ran longer than {run.settings.max_runtime:g} seconds and was "
-                                           "stopped."})
+            await run.store.finish(
+                task_id,
+                error={
+                    "code": -32603,
+                    "message": f"The task ran longer than {run.settings.max_runtime:g} seconds and was stopped.",
+                },
+            )
             return
         except asyncio.CancelledError:
             if run.cancelled:
@@ -114,7 +121,7 @@ async def supervise(run: Run, work: asyncio.Task[Any], dump: Callable[[Any], dic
             raise
         except TaskCancelled:
             return
-        except Exception as exc:  # noqa: BLE001 - the outcome of someone else's code, stored for the client
+        except Exception as exc:
             await run.store.finish(task_id, error=error_of(exc))
             return
         await run.store.finish(task_id, result=dump(result))
@@ -168,8 +175,10 @@ async def _watch(run: Run, work: asyncio.Task[Any]) -> None:
             renewed = datetime.now(UTC)
             lease_until = renewed + run.settings.lease
             with contextlib.suppress(McpAuthError):
-                await run.store.mutate(task_id, lambda d, until=lease_until: None
-                                       if d.data.get("status") in TERMINAL else {"lease_until": until})
+                await run.store.mutate(
+                    task_id,
+                    lambda d, until=lease_until: None if d.data.get("status") in TERMINAL else {"lease_until": until},
+                )
 
 
 async def start_task() -> bool:
@@ -205,20 +214,29 @@ async def task_input(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
     run.waiting[key] = future
     task_id = run.task.task_id
     try:
-        await run.store.mutate(task_id, lambda d: None if d.data.get("status") in TERMINAL
-                               else {f"input_requests.{key}": text})
+        await run.store.mutate(
+            task_id, lambda d: None if d.data.get("status") in TERMINAL else {f"input_requests.{key}": text}
+        )
         answer = await future
     finally:
         run.waiting.pop(key, None)
     with contextlib.suppress(McpAuthError):  # forget the answered question (the write is conditional, see mutate)
-        await run.store.mutate(task_id, lambda d: None if d.data.get("status") in TERMINAL else {
-            field: {k: v for k, v in (d.data.get(field) or {}).items() if k != key}
-            for field in ("input_requests", "input_responses")})
+        await run.store.mutate(
+            task_id,
+            lambda d: (
+                None
+                if d.data.get("status") in TERMINAL
+                else {
+                    field: {k: v for k, v in (d.data.get(field) or {}).items() if k != key}
+                    for field in ("input_requests", "input_responses")
+                }
+            ),
+        )
     return answer
 
 
 async def task_elicit(message: str, requested_schema: Mapping[str, Any]) -> dict[str, Any]:
     """Ask the user a form question from inside a running task; returns ``{"action": ..., "content": ...}``."""
-    return await task_input("elicitation/create", {
-        "mode": "form", "message": message, "requestedSchema": dict(requested_schema)})
-
+    return await task_input(
+        "elicitation/create", {"mode": "form", "message": message, "requestedSchema": dict(requested_schema)}
+    )

@@ -49,8 +49,10 @@ class UnknownTask(McpAuthError):
     status = 404
 
     def __init__(self) -> None:
-        super().__init__("Unknown task id: no task of yours has that id (it may have expired). "
-                         "Call the tool again to start a new task.")
+        super().__init__(
+            "Unknown task id: no task of yours has that id (it may have expired). "
+            "Call the tool again to start a new task."
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +100,10 @@ def _as_datetime(value: Any) -> datetime:
 
 
 def lease_error() -> dict[str, Any]:
-    return {"code": -32603, "message": "The server instance running this task stopped before it finished; "
-                                       "call the tool again."}
+    return {
+        "code": -32603,
+        "message": "The server instance running this task stopped before it finished; call the tool again.",
+    }
 
 
 class TaskStore:
@@ -115,16 +119,19 @@ class TaskStore:
     async def create(self, *, tool: str, ttl: timedelta, poll_interval_ms: int, lease: timedelta) -> TaskView:
         """Write the task and return it: a ``tasks/get`` for its id resolves once this returns."""
         now = datetime.now(UTC)
-        doc = await self._docs.create({
-            "tool": tool[:200],
-            "status": "working",
-            "input_requests": {},
-            "input_responses": {},
-            "ttl_ms": int(ttl.total_seconds() * 1000),
-            "poll_interval_ms": poll_interval_ms,
-            "expires_at": now + ttl,
-            "lease_until": now + lease,
-        }, request_id=secrets.token_hex(16))
+        doc = await self._docs.create(
+            {
+                "tool": tool[:200],
+                "status": "working",
+                "input_requests": {},
+                "input_responses": {},
+                "ttl_ms": int(ttl.total_seconds() * 1000),
+                "poll_interval_ms": poll_interval_ms,
+                "expires_at": now + ttl,
+                "lease_until": now + lease,
+            },
+            request_id=secrets.token_hex(16),
+        )
         return self.view(doc)
 
     async def get(self, task_id: str) -> TaskView:
@@ -204,22 +211,31 @@ class TaskStore:
             answered = doc.data.get("input_responses") or {}
             if self.view(doc).status in TERMINAL:
                 return None
-            fields = {f"input_responses.{key}": json.dumps(value) for key, value in responses.items()
-                      if key in requests and key not in answered}
+            fields = {
+                f"input_responses.{key}": json.dumps(value)
+                for key, value in responses.items()
+                if key in requests and key not in answered
+            }
             return fields or None
 
         await self.mutate(task_id, change)
 
-    async def finish(self, task_id: str, *, result: dict[str, Any] | None = None,
-                     error: dict[str, Any] | None = None) -> bool:
+    async def finish(
+        self, task_id: str, *, result: dict[str, Any] | None = None, error: dict[str, Any] | None = None
+    ) -> bool:
         """Store the outcome unless the task already ended (a cancelled task keeps its status)."""
         if result is not None:
             text, status, key = json.dumps(result), "completed", "result_json"
         else:
             text, status, key = json.dumps(error or lease_error()), "failed", "error_json"
         if len(text) > MAX_OUTCOME_BYTES:
-            text = json.dumps({"code": -32603, "message": f"The task's outcome is {len(text)} bytes; a task keeps at "
-                                                          f"most {MAX_OUTCOME_BYTES}. Return less data."})
+            text = json.dumps(
+                {
+                    "code": -32603,
+                    "message": f"The task's outcome is {len(text)} bytes; a task keeps at "
+                    f"most {MAX_OUTCOME_BYTES}. Return less data.",
+                }
+            )
             status, key = "failed", "error_json"
         stored = False
 

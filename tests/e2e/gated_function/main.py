@@ -19,8 +19,8 @@ from starlette.responses import Response
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "functions"))
 
-from factory import FACTORY  # noqa: E402
-from mcp_auth import Toolset, ToolsetFactory, tool, wrap_server  # noqa: E402
+from factory import FACTORY
+from mcp_auth import Toolset, ToolsetFactory, tool, wrap_server
 
 
 async def progress_then_wait(ctx: Context, gate: str) -> str:

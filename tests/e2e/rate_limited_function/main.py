@@ -21,12 +21,12 @@ from starlette.types import Receive, Scope, Send
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "functions"))
 
-from mcp.server.mcpserver import MCPServer  # noqa: E402
+from mcp.server.mcpserver import MCPServer
 
-from factory import FACTORY  # noqa: E402
-from mcp_auth import UserRecord, wrap_server  # noqa: E402
-from mcp_auth.proxies import address_key, client_origin  # noqa: E402
-from mcp_auth.ratelimit import (  # noqa: E402
+from factory import FACTORY
+from mcp_auth import UserRecord, wrap_server
+from mcp_auth.proxies import address_key, client_origin
+from mcp_auth.ratelimit import (
     FirestoreWindows,
     RateLimiter,
     RateLimits,
@@ -34,8 +34,8 @@ from mcp_auth.ratelimit import (  # noqa: E402
     parse_rate,
     rate_limited_response,
 )
-from mcp_auth.servers import assemble  # noqa: E402
-from mcp_auth.store.firestore import firestore_client  # noqa: E402
+from mcp_auth.servers import assemble
+from mcp_auth.store.firestore import firestore_client
 
 RATE = parse_rate(os.environ["RATE_TEST_LIMIT"])
 LIMITS = RateLimits.from_strings(ip="off", user="off", tool=os.environ.get("RATE_TEST_TOOL_LIMIT", "off"))

@@ -34,11 +34,18 @@ from mcp_types import (
 from pydantic import BaseModel, Field
 
 FIXTURE_TOOLS = (
-    "test_input_required_result_elicitation", "test_input_required_result_sampling",
-    "test_input_required_result_list_roots", "test_input_required_result_request_state",
-    "test_input_required_result_multiple_inputs", "test_input_required_result_multi_round",
-    "test_input_required_result_tampered_state", "test_input_required_result_capabilities",
-    "test_missing_capability", "test_streaming_elicitation", "test_logging_tool", "test_mcp_param_header",
+    "test_input_required_result_elicitation",
+    "test_input_required_result_sampling",
+    "test_input_required_result_list_roots",
+    "test_input_required_result_request_state",
+    "test_input_required_result_multiple_inputs",
+    "test_input_required_result_multi_round",
+    "test_input_required_result_tampered_state",
+    "test_input_required_result_capabilities",
+    "test_missing_capability",
+    "test_streaming_elicitation",
+    "test_logging_tool",
+    "test_mcp_param_header",
 )
 
 
@@ -107,7 +114,7 @@ async def sample_greeting() -> Sample:
     return Sample([SamplingMessage(role="user", content=TextContent(type="text", text="Say hello"))], max_tokens=20)
 
 
-def register_input_required_fixtures(server: MCPServer) -> None:  # noqa: C901 - one closure per fixture
+def register_input_required_fixtures(server: MCPServer) -> None:
     @server.tool()
     async def test_input_required_result_elicitation(ctx: Context) -> InputRequiredResult | str:
         """Asks the user's name (input_required), then greets them."""
@@ -153,11 +160,20 @@ def register_input_required_fixtures(server: MCPServer) -> None:  # noqa: C901 -
     async def test_input_required_result_multiple_inputs(ctx: Context) -> InputRequiredResult | str:
         """Asks an elicitation, a sampling and a roots question at once; re-asks whatever is missing."""
         tool = "test_input_required_result_multiple_inputs"
-        name, greeting, roots = _elicited(ctx, "user_name", "name", str), _sampled(ctx, "greeting"), _roots(
-            ctx, "client_roots")
-        missing = {key: request for key, request, answer in (
-            ("user_name", ASK_NAME, name), ("greeting", ASK_GREETING, greeting), ("client_roots", ASK_ROOTS, roots),
-        ) if answer is None}
+        name, greeting, roots = (
+            _elicited(ctx, "user_name", "name", str),
+            _sampled(ctx, "greeting"),
+            _roots(ctx, "client_roots"),
+        )
+        missing = {
+            key: request
+            for key, request, answer in (
+                ("user_name", ASK_NAME, name),
+                ("greeting", ASK_GREETING, greeting),
+                ("client_roots", ASK_ROOTS, roots),
+            )
+            if answer is None
+        }
         if missing or _state(ctx, tool) is None:
             return _needs(missing or {"user_name": ASK_NAME}, {"tool": tool})
         return f"name={name} greeting={greeting} roots={','.join(roots or [])}"
@@ -181,11 +197,15 @@ def register_input_required_fixtures(server: MCPServer) -> None:  # noqa: C901 -
     async def test_input_required_result_capabilities(ctx: Context) -> InputRequiredResult | str:
         """Asks only what the client declared it can answer (elicitation, sampling, roots)."""
         caps = ctx.client_capabilities
-        offered = {key: request for key, request, declared in (
-            ("user_name", ASK_NAME, caps is not None and caps.elicitation is not None),
-            ("capital_question", ASK_CAPITAL, caps is not None and caps.sampling is not None),
-            ("client_roots", ASK_ROOTS, caps is not None and caps.roots is not None),
-        ) if declared}
+        offered = {
+            key: request
+            for key, request, declared in (
+                ("user_name", ASK_NAME, caps is not None and caps.elicitation is not None),
+                ("capital_question", ASK_CAPITAL, caps is not None and caps.sampling is not None),
+                ("client_roots", ASK_ROOTS, caps is not None and caps.roots is not None),
+            )
+            if declared
+        }
         if not offered:
             raise MCPError(
                 code=MISSING_REQUIRED_CLIENT_CAPABILITY,
@@ -220,8 +240,9 @@ def register_input_required_fixtures(server: MCPServer) -> None:  # noqa: C901 -
 
     @server.tool()
     async def test_mcp_param_header(
-        region: Annotated[str, Field(description="Region, mirrored in Mcp-Param-Region",
-                                     json_schema_extra={"x-mcp-header": "Region"})],
+        region: Annotated[
+            str, Field(description="Region, mirrored in Mcp-Param-Region", json_schema_extra={"x-mcp-header": "Region"})
+        ],
     ) -> str:
         """Echoes a parameter the client also sends as the Mcp-Param-Region header."""
         return f"region={region}"

@@ -40,23 +40,47 @@ class Defaults(BaseModel):
     name: str = Field(default="John Doe", description="User name")
     age: int = Field(default=30, description="User age")
     score: float = Field(default=95.5, description="User score")
-    status: str = Field(default="active", description="User status",
-                        json_schema_extra={"enum": ["active", "inactive", "pending"]})
+    status: str = Field(
+        default="active", description="User status", json_schema_extra={"enum": ["active", "inactive", "pending"]}
+    )
     verified: bool = Field(default=True, description="Verification status")
 
 
 class Enums(BaseModel):
     untitledSingle: str = Field(description="Plain enum", json_schema_extra={"enum": ["active", "inactive", "pending"]})
-    titledSingle: str = Field(description="Titled enum", json_schema_extra={"oneOf": [
-        {"const": "low", "title": "Low Priority"}, {"const": "medium", "title": "Medium Priority"},
-        {"const": "high", "title": "High Priority"}]})
-    untitledMulti: list[str] = Field(description="Plain multi-select", json_schema_extra={
-        "items": {"type": "string", "enum": ["read", "write", "execute"]}})
-    titledMulti: list[str] = Field(description="Titled multi-select", json_schema_extra={"items": {"anyOf": [
-        {"const": "feature", "title": "New Feature"}, {"const": "bug", "title": "Bug Fix"},
-        {"const": "docs", "title": "Documentation"}]}})
-    legacyEnum: str = Field(description="Legacy enumNames", json_schema_extra={
-        "enum": ["small", "medium", "large"], "enumNames": ["Small Size", "Medium Size", "Large Size"]})
+    titledSingle: str = Field(
+        description="Titled enum",
+        json_schema_extra={
+            "oneOf": [
+                {"const": "low", "title": "Low Priority"},
+                {"const": "medium", "title": "Medium Priority"},
+                {"const": "high", "title": "High Priority"},
+            ]
+        },
+    )
+    untitledMulti: list[str] = Field(
+        description="Plain multi-select",
+        json_schema_extra={"items": {"type": "string", "enum": ["read", "write", "execute"]}},
+    )
+    titledMulti: list[str] = Field(
+        description="Titled multi-select",
+        json_schema_extra={
+            "items": {
+                "anyOf": [
+                    {"const": "feature", "title": "New Feature"},
+                    {"const": "bug", "title": "Bug Fix"},
+                    {"const": "docs", "title": "Documentation"},
+                ]
+            }
+        },
+    )
+    legacyEnum: str = Field(
+        description="Legacy enumNames",
+        json_schema_extra={
+            "enum": ["small", "medium", "large"],
+            "enumNames": ["Small Size", "Medium Size", "Large Size"],
+        },
+    )
 
 
 async def _elicited(ctx: Context, message: str, schema: type[BaseModel], label: str) -> str:
@@ -84,8 +108,14 @@ def _register_tools(server: MCPServer) -> None:
     @server.tool()
     def test_embedded_resource() -> list[types.EmbeddedResource]:
         """Returns one embedded resource."""
-        return [types.EmbeddedResource(type="resource", resource=types.TextResourceContents(
-            uri="test://embedded-resource", mime_type="text/plain", text="This is an embedded resource content."))]
+        return [
+            types.EmbeddedResource(
+                type="resource",
+                resource=types.TextResourceContents(
+                    uri="test://embedded-resource", mime_type="text/plain", text="This is an embedded resource content."
+                ),
+            )
+        ]
 
     @server.tool()
     def test_multiple_content_types() -> list[types.TextContent | types.ImageContent | types.EmbeddedResource]:
@@ -93,9 +123,14 @@ def _register_tools(server: MCPServer) -> None:
         return [
             types.TextContent(type="text", text="Multiple content types test:"),
             types.ImageContent(type="image", data=PNG, mime_type="image/png"),
-            types.EmbeddedResource(type="resource", resource=types.TextResourceContents(
-                uri="test://mixed-content-resource", mime_type="application/json",
-                text=json.dumps({"test": "data", "value": 123}))),
+            types.EmbeddedResource(
+                type="resource",
+                resource=types.TextResourceContents(
+                    uri="test://mixed-content-resource",
+                    mime_type="application/json",
+                    text=json.dumps({"test": "data", "value": 123}),
+                ),
+            ),
         ]
 
     @server.tool()
@@ -138,8 +173,9 @@ def _register_tools(server: MCPServer) -> None:
     @server.tool()
     async def test_elicitation_sep1330_enums(ctx: Context) -> str:
         """Asks the user with every enum schema variant."""
-        return await _elicited(ctx, "Please select values using different enum schema types", Enums,
-                               "Elicitation completed")
+        return await _elicited(
+            ctx, "Please select values using different enum schema types", Enums, "Elicitation completed"
+        )
 
     @server.tool()
     async def test_reconnection(ctx: Context) -> str:
@@ -167,7 +203,7 @@ def _register_resources_and_prompts(server: MCPServer) -> None:
         return base64.b64decode(PNG)
 
     @server.resource("test://template/{id}/data", mime_type="application/json")
-    def template(id: str) -> str:  # noqa: A002 - the template's parameter name
+    def template(id: str) -> str:
         """A templated resource."""
         return json.dumps({"id": id, "templateTest": True, "data": f"Data for ID: {id}"})
 
@@ -184,15 +220,24 @@ def _register_resources_and_prompts(server: MCPServer) -> None:
     @server.prompt()
     def test_prompt_with_arguments(arg1: str, arg2: str) -> list[UserMessage]:
         """A prompt with two required arguments."""
-        return [UserMessage(content=types.TextContent(
-            type="text", text=f"Prompt with arguments: arg1='{arg1}', arg2='{arg2}'"))]
+        return [
+            UserMessage(
+                content=types.TextContent(type="text", text=f"Prompt with arguments: arg1='{arg1}', arg2='{arg2}'")
+            )
+        ]
 
     @server.prompt()
-    def test_prompt_with_embedded_resource(resourceUri: str) -> list[UserMessage]:  # noqa: N803 - suite's name
+    def test_prompt_with_embedded_resource(resourceUri: str) -> list[UserMessage]:
         """A prompt embedding a resource."""
         return [
-            UserMessage(content=types.EmbeddedResource(type="resource", resource=types.TextResourceContents(
-                uri=resourceUri, mime_type="text/plain", text="Embedded resource content for testing."))),
+            UserMessage(
+                content=types.EmbeddedResource(
+                    type="resource",
+                    resource=types.TextResourceContents(
+                        uri=resourceUri, mime_type="text/plain", text="Embedded resource content for testing."
+                    ),
+                )
+            ),
             UserMessage(content=types.TextContent(type="text", text="Please process the embedded resource above.")),
         ]
 
@@ -213,9 +258,12 @@ async def _accept(ctx: Any, params: Any) -> types.EmptyResult:
     return types.EmptyResult()
 
 
-def json_schema_2020_12_tool(  # noqa: N803 - the suite's parameter names
-    name: str | None = None, address: dict[str, Any] | None = None, contactMethod: str | None = None,
-    phone: str | None = None, email: str | None = None,
+def json_schema_2020_12_tool(
+    name: str | None = None,
+    address: dict[str, Any] | None = None,
+    contactMethod: str | None = None,
+    phone: str | None = None,
+    email: str | None = None,
 ) -> str:
     """Tool with JSON Schema 2020-12 features"""
     return f"name={name} address={json.dumps(address)} contact={contactMethod} phone={phone} email={email}"
@@ -224,8 +272,13 @@ def json_schema_2020_12_tool(  # noqa: N803 - the suite's parameter names
 SCHEMA_2020_12 = {  # the suite's fixture schema: every 2020-12 keyword must survive tools/list
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
-    "$defs": {"address": {"$anchor": "addressDef", "type": "object",
-                          "properties": {"street": {"type": "string"}, "city": {"type": "string"}}}},
+    "$defs": {
+        "address": {
+            "$anchor": "addressDef",
+            "type": "object",
+            "properties": {"street": {"type": "string"}, "city": {"type": "string"}},
+        }
+    },
     "properties": {
         "name": {"type": "string"},
         "address": {"$ref": "#/$defs/address"},
@@ -248,7 +301,7 @@ def build_server(record: UserRecord) -> MCPServer:
     _register_resources_and_prompts(server)
     register_input_required_fixtures(server)
     register_task_fixtures(server)
-    lowlevel = server._lowlevel_server  # noqa: SLF001 - the suite's legacy requests have no MCPServer API
+    lowlevel = server._lowlevel_server
     lowlevel.add_request_handler("logging/setLevel", types.SetLevelRequestParams, _accept)
     lowlevel.add_request_handler("resources/subscribe", types.SubscribeRequestParams, _accept)
     lowlevel.add_request_handler("resources/unsubscribe", types.UnsubscribeRequestParams, _accept)

@@ -85,8 +85,10 @@ async def test_tool_with_task(ctx: Context) -> CallToolResult | InputRequiredRes
     """Asks for a name with an input-required round, then continues as a task."""
     answer = (ctx.input_responses or {}).get("user_name")
     if answer is None:
-        request = ElicitRequest(method="elicitation/create", params=ElicitRequestFormParams(
-            mode="form", message="What is your name?", requested_schema=NAME))
+        request = ElicitRequest(
+            method="elicitation/create",
+            params=ElicitRequestFormParams(mode="form", message="What is your name?", requested_schema=NAME),
+        )
         return InputRequiredResult(input_requests={"user_name": request})
     content = answer if isinstance(answer, dict) else answer.model_dump(by_alias=True, exclude_none=True)
     name = str((content.get("content") or {}).get("name", "stranger"))
@@ -96,8 +98,7 @@ async def test_tool_with_task(ctx: Context) -> CallToolResult | InputRequiredRes
 
 
 def register_task_fixtures(server: MCPServer) -> MCPServer:
-    for fn in (greet, slow_compute, failing_job, protocol_error_job, confirm_delete, multi_input,
-               test_tool_with_task):
+    for fn in (greet, slow_compute, failing_job, protocol_error_job, confirm_delete, multi_input, test_tool_with_task):
         server.add_tool(fn)
     return install(server, TASKS)
 

@@ -157,7 +157,7 @@ class SchemaOnlyProvider(rpc.ProviderServicer):
     def _resource(self, type_name: str) -> dict[str, Any]:
         return self._doc["resource_schemas"][type_name]["block"]
 
-    def GetMetadata(self, request, context):  # noqa: N802 (gRPC method names)
+    def GetMetadata(self, request, context):
         return pb.GetMetadata.Response(
             server_capabilities=pb.ServerCapabilities(plan_destroy=True),
             resources=[pb.GetMetadata.ResourceMetadata(type_name=t) for t in self._doc["resource_schemas"]],
@@ -166,29 +166,29 @@ class SchemaOnlyProvider(rpc.ProviderServicer):
             ],
         )
 
-    def GetProviderSchema(self, request, context):  # noqa: N802
+    def GetProviderSchema(self, request, context):
         return pb.GetProviderSchema.Response.FromString(self._compiled)
 
-    def ValidateProviderConfig(self, request, context):  # noqa: N802
+    def ValidateProviderConfig(self, request, context):
         return pb.ValidateProviderConfig.Response()
 
-    def ValidateResourceConfig(self, request, context):  # noqa: N802
+    def ValidateResourceConfig(self, request, context):
         return pb.ValidateResourceConfig.Response()
 
-    def ValidateDataResourceConfig(self, request, context):  # noqa: N802
+    def ValidateDataResourceConfig(self, request, context):
         return pb.ValidateDataResourceConfig.Response()
 
-    def ConfigureProvider(self, request, context):  # noqa: N802
+    def ConfigureProvider(self, request, context):
         return pb.ConfigureProvider.Response()
 
-    def UpgradeResourceState(self, request, context):  # noqa: N802
+    def UpgradeResourceState(self, request, context):
         state = json.loads(request.raw_state.json) if request.raw_state.json else None
         return pb.UpgradeResourceState.Response(upgraded_state=to_dynamic_value(state))
 
-    def ReadResource(self, request, context):  # noqa: N802
+    def ReadResource(self, request, context):
         return pb.ReadResource.Response(new_state=request.current_state, private=request.private)
 
-    def PlanResourceChange(self, request, context):  # noqa: N802
+    def PlanResourceChange(self, request, context):
         prior = read_dynamic_value(request.prior_state)
         proposed = read_dynamic_value(request.proposed_new_state)
         if proposed is None or prior is not None:
@@ -196,27 +196,27 @@ class SchemaOnlyProvider(rpc.ProviderServicer):
         planned = _planned(self._resource(request.type_name), proposed)
         return pb.PlanResourceChange.Response(planned_state=to_dynamic_value(planned))
 
-    def ApplyResourceChange(self, request, context):  # noqa: N802
+    def ApplyResourceChange(self, request, context):
         return pb.ApplyResourceChange.Response(diagnostics=_error(f"Cannot apply {request.type_name}"))
 
-    def ImportResourceState(self, request, context):  # noqa: N802
+    def ImportResourceState(self, request, context):
         return pb.ImportResourceState.Response(diagnostics=_error(f"Cannot import {request.type_name}"))
 
-    def MoveResourceState(self, request, context):  # noqa: N802
+    def MoveResourceState(self, request, context):
         return pb.MoveResourceState.Response(diagnostics=_error(f"Cannot move {request.target_type_name}"))
 
-    def ReadDataSource(self, request, context):  # noqa: N802
+    def ReadDataSource(self, request, context):
         config = read_dynamic_value(request.config) or {}
         block = self._doc["data_source_schemas"][request.type_name]["block"]
         return pb.ReadDataSource.Response(state=to_dynamic_value(_read_data(block, config)))
 
-    def GetFunctions(self, request, context):  # noqa: N802
+    def GetFunctions(self, request, context):
         return pb.GetFunctions.Response()
 
-    def CallFunction(self, request, context):  # noqa: N802
+    def CallFunction(self, request, context):
         return pb.CallFunction.Response(error=pb.FunctionError(text=f"Cannot call {request.name}: {_NO_CLOUD}"))
 
-    def StopProvider(self, request, context):  # noqa: N802
+    def StopProvider(self, request, context):
         return pb.StopProvider.Response()
 
 
@@ -251,7 +251,7 @@ class _Controller(grpc_controller_pb2_grpc.GRPCControllerServicer):
     def __init__(self, server_ref: list[grpc.Server]) -> None:
         self._server_ref = server_ref
 
-    def Shutdown(self, request, context):  # noqa: N802
+    def Shutdown(self, request, context):
         self._server_ref[0].stop(grace=0.2)
         return grpc_controller_pb2.Empty()
 
