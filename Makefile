@@ -1,6 +1,6 @@
 # The two commands: `make dev` runs the server locally, `make test` runs the whole suite.
 # Each sets itself up (virtualenv, packages, emulators) and stops what it started.
-.PHONY: dev test lint bench soak lock settings-doc
+.PHONY: dev test lint format bench soak lock settings-doc
 
 dev:
 	@scripts/bootstrap.sh
@@ -12,7 +12,14 @@ test:
 
 lint:
 	@scripts/bootstrap.sh
-	@.venv/bin/ruff check lib functions tests
+	@.venv/bin/ruff check lib functions tests bench scripts
+	@.venv/bin/ruff format --check lib functions tests bench scripts
+	@.venv/bin/mypy
+
+format:
+	@scripts/bootstrap.sh
+	@.venv/bin/ruff format lib functions tests bench scripts
+	@.venv/bin/ruff check --fix lib functions tests bench scripts
 
 # docs/settings.md from the declarations in lib/mcp_auth/config.py (a test fails when it is out of date).
 settings-doc:

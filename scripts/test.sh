@@ -3,7 +3,9 @@
 # pytest fixtures in tests/_fixtures/. pytest's "no tests ran" (exit 5) counts as failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-.venv/bin/ruff check lib functions tests || exit 1
+.venv/bin/ruff check lib functions tests bench scripts || exit 1
+.venv/bin/ruff format --check --quiet lib functions tests bench scripts || { echo "Run: make format" >&2; exit 1; }
+.venv/bin/mypy || exit 1
 .venv/bin/python -m pytest "$@"
 status=$?
 if [ "$status" -eq 5 ]; then

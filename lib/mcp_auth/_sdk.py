@@ -53,8 +53,8 @@ def set_sse_keepalive(seconds: float) -> None:
     from mcp.server import _streamable_http_modern as modern
     from sse_starlette.sse import AppStatus, EventSourceResponse
 
-    AppStatus.disable_automatic_graceful_drain()
-    EventSourceResponse.DEFAULT_PING_INTERVAL = seconds
+    AppStatus.disable_automatic_graceful_drain()  # type: ignore[no-untyped-call]
+    EventSourceResponse.DEFAULT_PING_INTERVAL = seconds  # type: ignore[assignment]  # used as a float by sleep
     modern._SSE_PING_INTERVAL = float(seconds)
 
 

@@ -39,7 +39,7 @@ from mcp_auth.tracing import TraceStage
 if TYPE_CHECKING:
     from mcp_auth.auth.base import AuthProvider
     from mcp_auth.ratelimit import RateLimiter
-    from mcp_auth.servers import ServerFactory
+    from mcp_auth.servers import ServerCache, ServerFactory
     from mcp_auth.store.users import UserDirectory
 
 logger = logging.getLogger("mcp_auth")
@@ -100,7 +100,7 @@ class McpAuthApp:
         return self.services.users
 
     @property
-    def servers(self):
+    def servers(self) -> ServerCache:
         return self.services.servers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

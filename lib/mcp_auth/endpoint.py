@@ -42,7 +42,10 @@ class McpEndpoint:
         self.services = services
         settings = services.settings
         self._limits = settings.rate_limits
-        self._challenge = {"resource_metadata": settings.metadata_url, "scopes": settings.scopes_supported}
+        self._challenge: dict[str, Any] = {
+            "resource_metadata": settings.metadata_url,
+            "scopes": settings.scopes_supported,
+        }
         self._forward_token = bool(services.credentials and services.credentials.forward_user_token)
         self._resolver = services.credentials.resolver if services.credentials else None
 

@@ -19,20 +19,16 @@ IPv6 client holds a whole /64 (and picks addresses from it freely), so the /64 i
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any
 
 from mcp_auth.errors import ConfigError
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _MAX_HEADER = 4096  # longer X-Forwarded-For values are cut from the left: only the right end is read
-
-
-class _Headers(Protocol):
-    def get(self, key: str, default: Any = None) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -76,7 +72,7 @@ def _address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None
         return None
 
 
-def client_origin(scope: dict[str, Any], headers: _Headers, trusted: tuple[str, ...] = ()) -> ClientOrigin:
+def client_origin(scope: Mapping[str, Any], headers: Mapping[str, str], trusted: tuple[str, ...] = ()) -> ClientOrigin:
     """The client's address and scheme for one ASGI request (see the module docstring)."""
     networks = _networks(tuple(trusted))
     peer = scope.get("client")

@@ -80,8 +80,8 @@ def assemble(
             server.resource(
                 entry.uri, name=entry.name, title=entry.title, description=entry.description, mime_type=entry.mime_type
             )(entry.fn)
-        for entry in toolset.prompts:
-            server.add_prompt(entry.prompt)
+        for prompt in toolset.prompts:
+            server.add_prompt(prompt.prompt)
     rules = ScopeRules(
         tools={t.name: required_scopes(t.meta) for ts in toolsets for t in ts.tools},
         prompts={p.name: p.scopes for ts in toolsets for p in ts.prompts},

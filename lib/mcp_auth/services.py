@@ -33,6 +33,8 @@ from mcp_auth.store.users import UserDirectory
 from mcp_auth.tracing import Tracing, build_tracing
 
 if TYPE_CHECKING:
+    from google.cloud.firestore import AsyncClient
+
     from mcp_auth.oauth import AuthorizationServer
     from mcp_auth.secrets import SecretStore
 
@@ -117,7 +119,7 @@ def build_services(settings: Settings, factory: ServerFactory, overrides: Overri
     )
 
 
-def _client(settings: Settings) -> Callable[[], object]:
+def _client(settings: Settings) -> Callable[[], AsyncClient]:
     """The deployment's Firestore client of the running event loop, made on first use."""
     from mcp_auth.store.firestore import firestore_client
 
@@ -128,7 +130,7 @@ def _directory(settings: Settings) -> UserDirectory:
     from mcp_auth.store.users import UserRepository
 
     return UserDirectory(
-        UserRepository(_client(settings)),  # type: ignore[arg-type]
+        UserRepository(_client(settings)),
         first_login="create" if settings.first_login == "create" else "reject",
         default_scopes=settings.default_scopes,
         default_toolsets=settings.default_toolsets,

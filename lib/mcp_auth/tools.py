@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, TextContent
+from pydantic import BaseModel
 
 from mcp_auth.context import current_user
 from mcp_auth.toolsets import SCOPES_META_KEY, required_scopes
@@ -140,7 +141,7 @@ def _filtered(result: HandlerResult, key: str, allowed: Callable[[Any], bool]) -
         return {**result, key: [item for item in result[key] if allowed(item)]}
     attribute = "resource_templates" if key == "resourceTemplates" else key
     items = getattr(result, attribute, None)
-    if isinstance(items, list) and hasattr(result, "model_copy"):
+    if isinstance(items, list) and isinstance(result, BaseModel):
         return result.model_copy(update={attribute: [item for item in items if allowed(item)]})
     return result
 

@@ -10,7 +10,7 @@ notifications, with keep-alive comments while a stream is idle.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.types import Receive, Scope, Send
 
@@ -55,7 +55,7 @@ async def serve_mcp(
 
     _configure_streams(keepalive_seconds)
 
-    options = {
+    options: dict[str, Any] = {
         "json_response": False,
         "security_settings": None,  # Host/Origin are checked at our edge, before authentication
         "max_request_body_size": max_body_bytes,

@@ -8,7 +8,7 @@ development-only raw settings stand in for them locally.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from mcp_auth.auth.base import AuthProvider
@@ -78,7 +78,7 @@ def build_provider(
     return providers[0] if len(providers) == 1 else ProviderChain(providers)
 
 
-def _secret_versions(secrets: SecretStore | None, name: str):
+def _secret_versions(secrets: SecretStore | None, name: str) -> Callable[[], Awaitable[Sequence[bytes]]]:
     if secrets is None:
         raise ConfigError(f"Secret {name!r} is configured but no Secret Manager project is set.")
 
@@ -114,6 +114,8 @@ def _introspection(settings: Settings, secrets: SecretStore | None) -> AuthProvi
 
     if secrets is None or not settings.introspection_secret:
         raise ConfigError("The introspection provider needs MCP_AUTH_INTROSPECTION_SECRET.")
+    if not settings.introspection_url or not settings.introspection_client_id:  # Settings refuses this already
+        raise ConfigError("The introspection provider needs MCP_AUTH_INTROSPECTION_URL and _CLIENT_ID.")
     return IntrospectionProvider(
         endpoint=settings.introspection_url,
         client_id=settings.introspection_client_id,
@@ -133,7 +135,7 @@ def _api_keys(settings: Settings, secrets: SecretStore | None) -> AuthProvider:
     return ApiKeyProvider(settings=settings, peppers=peppers)
 
 
-def _static(values: Sequence[bytes]):
+def _static(values: Sequence[bytes]) -> Callable[[], Awaitable[Sequence[bytes]]]:
     async def source() -> Sequence[bytes]:
         return values
 

@@ -67,9 +67,10 @@ class RoutedStreams:
     async def send(self, item: SessionMessage) -> None:
         message = item.message
         if isinstance(message, JSONRPCRequest):
-            item = await self._outgoing_request(item, message)
-            if item is None:
+            rewritten = await self._outgoing_request(item, message)
+            if rewritten is None:
                 return
+            item = rewritten
         elif isinstance(message, JSONRPCNotification) and message.method == "notifications/cancelled":
             item = self._outgoing_cancel(item, message)
         await self._transport_write.send(item)
@@ -95,7 +96,8 @@ class RoutedStreams:
 
     def _outgoing_cancel(self, item: SessionMessage, message: JSONRPCNotification) -> SessionMessage:
         params = dict(message.params or {})
-        waiting = self._waiting.pop(params.get("requestId"), None) if params.get("requestId") is not None else None
+        request_id = params.get("requestId")
+        waiting = self._waiting.pop(request_id, None) if isinstance(request_id, int | str) else None
         if waiting is None:
             return item
         slot, scope = waiting
@@ -165,7 +167,7 @@ class _Tap(_Closing):
         return getattr(self._inner, "last_context", None)
 
     async def receive(self) -> SessionMessage | Exception:
-        item = await self._inner.receive()
+        item: SessionMessage | Exception = await self._inner.receive()
         self._streams.received(item)
         return item
 

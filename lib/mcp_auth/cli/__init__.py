@@ -36,7 +36,8 @@ async def run(args: argparse.Namespace, settings: Settings | None) -> str:
     from mcp_auth.store.firestore import close_clients
 
     try:
-        return await args.run(args, settings)
+        output: str = await args.run(args, settings)
+        return output
     finally:
         await close_clients()
 

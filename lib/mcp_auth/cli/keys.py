@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from mcp_auth.cli._common import UsageError, bounded_int, scopes, user_repository
 from mcp_auth.config import Settings
 
+if TYPE_CHECKING:
+    from mcp_auth.store.api_keys import ApiKeyRepository
 
-async def _repository(settings: Settings):
+
+async def _repository(settings: Settings) -> ApiKeyRepository:
     from mcp_auth.store.api_keys import ApiKeyRepository
     from mcp_auth.store.firestore import firestore_client
 

@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import IO
 
 INSTALL_HINT = (
     "The Firestore emulator was not found. Install the Google Cloud CLI and its emulator "
@@ -57,7 +58,7 @@ class FirestoreEmulator:
         if shutil.which("java") is None:
             raise EmulatorError("Java was not found on PATH; the Firestore emulator needs Java 11 or newer.")
         launcher = find_launcher()
-        log = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL
+        log: IO[bytes] | int = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL
         try:
             self._process = subprocess.Popen(  # noqa: S603 - fixed launcher, no shell  # nosec B603 - fixed argv of the emulator launcher, no shell
                 [str(launcher), "start", "--host=127.0.0.1", f"--port={self.port}"],
@@ -66,7 +67,7 @@ class FirestoreEmulator:
                 start_new_session=True,
             )
         finally:
-            if log is not subprocess.DEVNULL:
+            if not isinstance(log, int):
                 log.close()  # the child keeps its own descriptor
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -81,7 +82,7 @@ class FirestoreEmulator:
     def ready(self) -> bool:
         try:
             with urllib.request.urlopen(f"http://{self.host}/", timeout=1) as r:
-                return r.status == 200
+                return bool(r.status == 200)
         except (urllib.error.URLError, OSError):
             return False
 
@@ -94,7 +95,7 @@ class FirestoreEmulator:
             )
             try:
                 with urllib.request.urlopen(request, timeout=10) as r:  # noqa: S310  # nosec B310 - http URL to the loopback emulator only
-                    return r.status == 200
+                    return bool(r.status == 200)
             except (urllib.error.URLError, OSError):
                 time.sleep(0.3)
         return False

@@ -14,13 +14,16 @@ from mcp_auth.errors import ConfigError
 from mcp_auth.oauth.server import AuthorizationServer, issuer_of
 
 if TYPE_CHECKING:
+    from google.cloud.firestore import AsyncClient
+
     from mcp_auth.config import Settings
+    from mcp_auth.oauth.keys import SigningKeys
     from mcp_auth.secrets import SecretStore
 
 __all__ = ["AuthorizationServer", "build_authorization_server", "issuer_of"]
 
 
-def _keys(settings: Settings, secrets: SecretStore | None):
+def _keys(settings: Settings, secrets: SecretStore | None) -> SigningKeys:
     from mcp_auth.oauth.keys import SigningKeys
 
     if secrets is None or not settings.oauth_signing_key_secret:
@@ -49,7 +52,7 @@ def build_authorization_server(settings: Settings, secrets: SecretStore | None) 
     async def client_secret() -> str:
         return (await secrets.get(secret_name)).decode().strip()
 
-    def firestore():
+    def firestore() -> AsyncClient:
         return firestore_client(project=settings.project, database=settings.firestore_database)
 
     return AuthorizationServer(

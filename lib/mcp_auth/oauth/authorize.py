@@ -22,7 +22,7 @@ from mcp_auth.errors import McpAuthError
 from mcp_auth.oauth import consent
 from mcp_auth.oauth.clients import Client, ClientError, is_metadata_url, is_registered_id
 from mcp_auth.oauth.redirects import redirect_to_client
-from mcp_auth.oauth.upstream import SignInRefused
+from mcp_auth.oauth.signin import SignInRefused
 
 if TYPE_CHECKING:
     from mcp_auth.oauth.server import AuthorizationServer

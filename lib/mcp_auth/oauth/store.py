@@ -154,7 +154,7 @@ class OAuthStore:
 
     async def family_active(self, family: str) -> bool:
         data = await self._get(FAMILIES, family)
-        return bool(data) and not data["revoked"]
+        return data is not None and bool(data) and not data["revoked"]
 
     async def revoke_family(self, family: str) -> None:
         await self._guard(

@@ -34,7 +34,7 @@ from mcp_auth.secrets.names import SecretRef
 T = TypeVar("T")
 
 # Failures worth retrying within one call's deadline, and that mean "unreachable".
-_TRANSIENT: tuple[type[BaseException], ...] = (
+_TRANSIENT: tuple[type[Exception], ...] = (
     api.InternalServerError,
     api.BadGateway,
     api.ServiceUnavailable,
@@ -44,6 +44,8 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
     requests.Timeout,
     auth_errors.TransportError,
 )
+#: What a call that gave up raises: a transient failure, or the retry's own deadline.
+_UNREACHABLE: tuple[type[Exception], ...] = (*_TRANSIENT, api.RetryError)
 
 
 class RedactPayloads(logging.Filter):
@@ -102,7 +104,7 @@ class SecretManagerClient:
         with self._lock:
             client, self._client = self._client, None
         if client is not None:
-            client.transport.close()
+            client.transport.close()  # type: ignore[no-untyped-call]
 
     def access(self, ref: SecretRef) -> Payload:
         """Read one version (a number or ``latest``)."""
@@ -165,7 +167,7 @@ class SecretManagerClient:
                 f"Secret Manager denied access to secret '{ref.secret}' in project '{ref.project}' "
                 f"({exc.code}): grant the service account roles/secretmanager.secretAccessor on it."
             ) from exc
-        except (*_TRANSIENT, api.RetryError) as exc:
+        except _UNREACHABLE as exc:
             raise self._unreachable(ref, exc) from exc
         except auth_errors.DefaultCredentialsError as exc:
             raise SecretUnavailable(
@@ -201,7 +203,7 @@ class SecretManagerClient:
                 exists = True
             except api.NotFound:
                 exists = False
-            except (*_TRANSIENT, api.RetryError) as again:
+            except _UNREACHABLE as again:
                 return self._unreachable(ref, again)
             except api.GoogleAPICallError:
                 exists = None
@@ -213,7 +215,7 @@ class SecretManagerClient:
             try:
                 version = self._sm().get_secret_version(name=ref.path, retry=self._retry, timeout=self._deadline)
                 state = SecretVersion.State(version.state).name
-            except (*_TRANSIENT, api.RetryError) as again:
+            except _UNREACHABLE as again:
                 return self._unreachable(ref, again)
             except api.GoogleAPICallError:
                 state = None

@@ -190,7 +190,7 @@ async def recent_for_user(client: AsyncClient, user: str, *, limit: int = 50) ->
         .order_by("__name__", direction=Query.DESCENDING)
         .limit(limit)
     )
-    return [snapshot.to_dict() for snapshot in await query.get()]
+    return [data for snapshot in await query.get() if (data := snapshot.to_dict()) is not None]
 
 
 def build_audit_sink(settings: Settings) -> FirestoreAuditSink | None:

@@ -207,7 +207,8 @@ def version_of(update_time: datetime | None) -> str:
 def timestamp_of(version: str) -> datetime:
     from google.api_core.datetime_helpers import DatetimeWithNanoseconds
 
-    return DatetimeWithNanoseconds.from_rfc3339(version)
+    parsed: datetime = DatetimeWithNanoseconds.from_rfc3339(version)  # type: ignore[no-untyped-call]
+    return parsed
 
 
 def _document(doc_id: str, data: Mapping[str, Any], update_time: datetime | None) -> Document:

@@ -186,9 +186,10 @@ class IdentityLinks:
         if named is not None and await self._claim(named, key):
             uid = named
         now = _now()
+        issuer = identity.issuer.rstrip("/")
         document = {
             "uid": uid,
-            "issuer": identity.issuer.rstrip("/"),
+            "issuer": issuer,
             "sub": identity.sub,
             "email": identity.email,
             "created_at": now,
@@ -203,7 +204,7 @@ class IdentityLinks:
             return stored
         except (gexc.GoogleAPICallError, gexc.RetryError, TimeoutError) as exc:
             raise _unavailable(exc) from exc
-        return Link(key=key, uid=uid, issuer=document["issuer"], sub=identity.sub, email=identity.email)
+        return Link(key=key, uid=uid, issuer=issuer, sub=identity.sub, email=identity.email)
 
     async def _claim(self, uid: str, key: str) -> bool:
         """Mark ``users/{uid}`` as claimed by ``key`` unless another account has: True if it is ours."""

@@ -135,7 +135,8 @@ class TasksExtension(Extension):
             _supervise(run, work)
             return create_task_result(run.created.result())
         run.created.cancel()
-        return work.result()  # the tool finished without becoming a task: its ordinary result
+        result: HandlerResult = work.result()  # the tool finished without becoming a task: its ordinary result
+        return result
 
     # -- tasks/* ------------------------------------------------------------
     async def _get(self, ctx: ServerRequestContext[Any, Any], params: TaskIdParams) -> dict[str, Any]:
@@ -185,7 +186,7 @@ def _dump(result: Any) -> dict[str, Any]:
 def _declared(ctx: ServerRequestContext[Any, Any]) -> bool:
     capabilities = ctx.session.client_capabilities
     extensions = capabilities.extensions if capabilities is not None else None
-    return bool(extensions) and TASKS_EXTENSION_ID in extensions
+    return extensions is not None and TASKS_EXTENSION_ID in extensions
 
 
 def _missing_extension(what: str) -> MCPError:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -25,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mcp_auth.errors import McpAuthError
+from mcp_auth.store.documents import Document
 from mcp_auth.tasks.store import MAX_INPUT_BYTES, TERMINAL, TaskStore, TaskView, new_input_key
 
 logger = logging.getLogger("mcp_auth.tasks")
@@ -175,10 +177,12 @@ async def _watch(run: Run, work: asyncio.Task[Any]) -> None:
             renewed = datetime.now(UTC)
             lease_until = renewed + run.settings.lease
             with contextlib.suppress(McpAuthError):
-                await run.store.mutate(
-                    task_id,
-                    lambda d, until=lease_until: None if d.data.get("status") in TERMINAL else {"lease_until": until},
-                )
+                await run.store.mutate(task_id, functools.partial(_extend_lease, until=lease_until))
+
+
+def _extend_lease(doc: Document, *, until: datetime) -> dict[str, Any] | None:
+    """The lease's new end, unless the task has finished meanwhile."""
+    return None if doc.data.get("status") in TERMINAL else {"lease_until": until}
 
 
 async def start_task() -> bool:
