@@ -2,6 +2,7 @@
 
     method         anything but POST -> 405 (stateless: no GET stream, no DELETE)
     address gate   an address whose failed-authentication window is used up -> 429 (local state only)
+    layout         a database migrated by a newer framework -> 503 (read once per instance)
     credentials    parsed once from the headers                               (401 + challenge)
     principal      the provider chain's verdict
     user record    the directory: unknown or disabled -> 403
@@ -67,7 +68,10 @@ class McpEndpoint:
             await _rate_limited(refused, record, scope, receive, send)
             return
         headers = Headers(scope=scope)
+        layout = self.services.layout
         try:
+            if layout is not None and not layout.ok:  # until settled: once per instance, not per request
+                await layout.check()
             credentials = credentials_from(headers)
             user = await self._authenticate(credentials, record)
             user_rate = limits.for_user("user", user.record.quotas)

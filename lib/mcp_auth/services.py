@@ -29,6 +29,7 @@ from mcp_auth.request_state import build_request_state
 from mcp_auth.servers import ServerCache, ServerFactory
 from mcp_auth.store.audit import FirestoreAuditSink, build_audit_sink
 from mcp_auth.store.handle import UserStore, user_stores
+from mcp_auth.store.layout import LayoutGate
 from mcp_auth.store.users import UserDirectory
 from mcp_auth.tracing import Tracing, build_tracing
 
@@ -67,6 +68,8 @@ class Services:
     tracing: Tracing | None
     active_users: ActiveUsers
     routes: Mapping[str, ASGIApp]
+    layout: LayoutGate | None = None
+    """The database layout against this code's, checked once per instance (None without Firestore users)."""
     _users: UserDirectory | Callable[[], UserDirectory] | None = None
 
     @property
@@ -115,6 +118,7 @@ def build_services(settings: Settings, factory: ServerFactory, overrides: Overri
         tracing=build_tracing(settings),
         active_users=ActiveUsers(),
         routes=routes,
+        layout=LayoutGate(_client(settings)) if overrides.users is None else None,
         _users=overrides.users,
     )
 

@@ -9,6 +9,7 @@
     mcp-auth keys create --user U [--scopes a,b] [--name N] [--ttl-days D] | list --user U | revoke ID
     mcp-auth audit list --user U [--limit N]
     mcp-auth check
+    mcp-auth migrate [--dry-run] [--to N]
     mcp-auth dev [--port 8080] [--source functions/main.py]
     mcp-auth stdio --user U
 
@@ -24,12 +25,12 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from mcp_auth.cli import accounts, audit, check, keys, stdio, tokens, users
+from mcp_auth.cli import accounts, audit, check, keys, migrate, stdio, tokens, users
 from mcp_auth.cli._common import UsageError
 from mcp_auth.config import Settings
 from mcp_auth.errors import McpAuthError
 
-COMMAND_GROUPS = (tokens, users, accounts, keys, stdio, audit, check)
+COMMAND_GROUPS = (tokens, users, accounts, keys, stdio, audit, check, migrate)
 
 
 async def run(args: argparse.Namespace, settings: Settings | None) -> str:
