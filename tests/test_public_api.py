@@ -1,4 +1,5 @@
-"""The public surface is what mcp_auth exports; changing it must be deliberate.
+"""The public surface is what mcp_auth exports and the settings it reads; changing either must be
+deliberate: both are pinned in tests/snapshots/ (see tests/_fixtures/snapshot.py).
 
 A team's code in ``functions/`` uses only these names, and the framework never reaches into
 ``functions/``: both are checked here by reading the source, so a new import that crosses the
@@ -11,65 +12,40 @@ from pathlib import Path
 import pytest
 
 import mcp_auth
+from mcp_auth.config import PREFIX, Settings
+from mcp_auth.setting import specs
+from tests._fixtures.snapshot import assert_matches_snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
-EXPECTED = [
-    "AuthError",
-    "AuthProvider",
-    "ConfigError",
-    "Conflict",
-    "Credential",
-    "CredentialNotConnected",
-    "CredentialUnavailable",
-    "Credentials",
-    "CredentialsNotConfigured",
-    "DisabledUser",
-    "Document",
-    "ExpiredToken",
-    "InsufficientScope",
-    "InvalidToken",
-    "JwksUnavailable",
-    "McpAuthApp",
-    "McpAuthError",
-    "MissingToken",
-    "NotFound",
-    "Principal",
-    "SecretUnavailable",
-    "Settings",
-    "StoreUnavailable",
-    "TaskPolicy",
-    "TasksExtension",
-    "Toolset",
-    "ToolsetFactory",
-    "ToolsetPrompt",
-    "ToolsetResource",
-    "UnknownUser",
-    "UpstreamError",
-    "UserCollection",
-    "UserContext",
-    "UserError",
-    "UserRecord",
-    "UserStore",
-    "WrongAudience",
-    "current_user",
-    "forget_user_credential",
-    "http_client",
-    "prompt",
-    "resource",
-    "task_elicit",
-    "task_input",
-    "tool",
-    "user_credential",
-    "user_store",
-    "wrap_server",
-]
 
 
 def test_exported_names_are_pinned_and_sorted():
     assert mcp_auth.__all__ == sorted(mcp_auth.__all__)
-    assert mcp_auth.__all__ == EXPECTED
+    assert_matches_snapshot("public_api.txt", mcp_auth.__all__, what="names exported by mcp_auth (__all__)")
     for name in mcp_auth.__all__:
         assert hasattr(mcp_auth, name)
+
+
+def test_setting_names_are_pinned():
+    """Every ``MCP_AUTH_…`` name declared in config.py: a deployment's environment and Terraform set them."""
+    names = [spec.env for _, spec in specs(Settings) if spec.env.startswith(PREFIX)]
+    assert len(names) == len(set(names))
+    assert_matches_snapshot(
+        "settings.txt",
+        names,
+        what="MCP_AUTH_ settings",
+        how="keep a renamed setting's old name working for one minor version (read it too, with a warning)",
+    )
+
+
+def test_a_name_taken_away_fails_with_what_a_breaking_change_needs():
+    with pytest.raises(AssertionError) as failed:
+        assert_matches_snapshot("public_api.txt", [*mcp_auth.__all__[:-1], "wrap"], what="names exported by mcp_auth")
+    message = str(failed.value)
+    assert "removed or renamed: wrap_server" in message and "added: wrap" in message
+    assert (
+        "breaking change" in message and "lib/CHANGELOG.md" in message and "tests/snapshots/public_api.txt" in message
+    )
 
 
 def test_current_user_outside_a_request_says_how_to_use_it():
