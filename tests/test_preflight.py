@@ -45,8 +45,12 @@ def bare_path(tmp_path: Path) -> str:
     return str(bin_dir)
 
 
-def test_this_machine_has_everything_the_test_suite_needs():
-    done = _preflight("test")
+@pytest.mark.parametrize(
+    "mode",
+    ["dev", "fast", pytest.param("test", marks=pytest.mark.services)],  # `test` needs Node too
+)
+def test_this_machine_has_everything_the_target_needs(mode):
+    done = _preflight(mode)
     assert (done.returncode, done.stderr) == (0, "")
 
 

@@ -1,9 +1,11 @@
-"""The interop Node project beside this file: installed from the lock file on first use, then its tools.
+"""The interop Node project beside this file: installed from the lock file (`npm ci`) on first use, then its tools.
 
 The lock file pins the conformance suite (0.1.16 and the 0.2 pre-release, the
 latter under the alias ``conformance-next``), the Inspector, both TypeScript SDK
 generations and the Node.js 22 runtime they need (npm package ``node``), so the
-machine's own Node only has to run npm.
+machine's own Node only has to run npm. After a change to package.json, regenerate the lock
+with `npm install --package-lock-only` in this directory: `npm ci` installs only from a lock
+that matches package.json, every optional platform package included (tests/test_npm_locks.py).
 """
 
 from __future__ import annotations
@@ -28,13 +30,18 @@ class NodeToolsUnavailable(RuntimeError):
     """The interop Node project could not be installed."""
 
 
+def _lock_digest() -> str:
+    return hashlib.sha256((PROJECT_DIR / "package-lock.json").read_bytes()).hexdigest()
+
+
+def installed() -> bool:
+    """node_modules holds what package-lock.json names (installed by ensure_installed)."""
+    return NODE.exists() and _STAMP.exists() and _STAMP.read_text().strip() == _lock_digest()
+
+
 def ensure_installed() -> Path:
     """Install from the lock file unless node_modules matches package-lock.json; returns the node binary."""
-    digest = hashlib.sha256((PROJECT_DIR / "package-lock.json").read_bytes()).hexdigest()
-
-    def installed() -> bool:
-        return NODE.exists() and _STAMP.exists() and _STAMP.read_text().strip() == digest
-
+    digest = _lock_digest()
     if installed():
         return NODE
     npm = shutil.which("npm")
@@ -47,9 +54,7 @@ def ensure_installed() -> Path:
         if installed():
             return NODE
         result = subprocess.run(
-            # `npm install --no-save` installs exactly the locked versions; `npm ci` refuses this lock file
-            # because one dependency (vite) names a Windows-only optional package npm never locks.
-            [npm, "install", "--no-save", "--no-audit", "--no-fund", "--loglevel=error"],
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
             cwd=PROJECT_DIR,
             capture_output=True,
             text=True,
@@ -58,6 +63,6 @@ def ensure_installed() -> Path:
         )
         if result.returncode != 0 or not NODE.exists():
             output = (result.stdout + result.stderr)[-3000:]
-            raise NodeToolsUnavailable(f"`npm install` in {PROJECT_DIR} failed (exit {result.returncode}):\n{output}")
+            raise NodeToolsUnavailable(f"`npm ci` in {PROJECT_DIR} failed (exit {result.returncode}):\n{output}")
         _STAMP.write_text(digest)
     return NODE

@@ -46,6 +46,11 @@ def _installed(digest: str) -> bool:
     return NODE.exists() and _STAMP.exists() and _STAMP.read_text().strip() == digest
 
 
+def installed() -> bool:
+    """node_modules holds what package-lock.json names (installed by ensure_installed)."""
+    return _installed(_lock_digest())
+
+
 def ensure_installed() -> None:
     """Run `npm ci` in this directory unless node_modules matches package-lock.json."""
     digest = _lock_digest()
