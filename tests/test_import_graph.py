@@ -47,7 +47,7 @@ def _name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-MODULES = {_name(p): p for p in LIB.rglob("*.py") if "egg-info" not in str(p)}
+MODULES = {_name(p): p for p in (LIB / "mcp_auth").rglob("*.py")}  # the package, not build output beside it
 
 
 def _target(name: str) -> str | None:

@@ -67,7 +67,7 @@ def _on_store_handle(receiver: ast.expr) -> bool:
 def _python_files() -> list[Path]:
     return sorted(
         p
-        for folder in ("lib", "functions")
+        for folder in ("lib/mcp_auth", "functions")  # the package, not build output beside it
         for p in (ROOT / folder).rglob("*.py")
         if "egg-info" not in p.parts and "__pycache__" not in p.parts
     )

@@ -11,6 +11,7 @@ framework builds these; ``Overrides`` replaces the ones tests and benchmarks sta
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -34,10 +35,9 @@ from mcp_auth.store.users import UserDirectory
 from mcp_auth.tracing import Tracing, build_tracing
 
 if TYPE_CHECKING:
-    from google.cloud.firestore import AsyncClient
-
     from mcp_auth.oauth import AuthorizationServer
     from mcp_auth.secrets import SecretStore
+    from mcp_auth.store.firestore import ClientFactory
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -123,11 +123,11 @@ def build_services(settings: Settings, factory: ServerFactory, overrides: Overri
     )
 
 
-def _client(settings: Settings) -> Callable[[], AsyncClient]:
+def _client(settings: Settings) -> ClientFactory:
     """The deployment's Firestore client of the running event loop, made on first use."""
     from mcp_auth.store.firestore import firestore_client
 
-    return lambda: firestore_client(project=settings.project, database=settings.firestore_database)
+    return functools.partial(firestore_client, project=settings.project, database=settings.firestore_database)
 
 
 def _directory(settings: Settings) -> UserDirectory:

@@ -105,10 +105,13 @@ def test_deploy_build_installs_no_packages(deploy_build: dict[str, Any]) -> None
 def test_test_build_lints_and_tests_as_make_lint_and_make_test_do(test_build: dict[str, Any]) -> None:
     steps = {s["id"]: _script(s) for s in test_build["steps"]}
     makefile = (ROOT / "Makefile").read_text()
-    lint = re.search(r"^lint:\n(?:\t.*\n)*?\t@(\.venv/bin/ruff .*)$", makefile, re.M)
-    test = re.search(r"^test:\n(?:\t.*\n)*?\t@(scripts/test\.sh)$", makefile, re.M)
+    lint = re.search(r"^lint:.*\n((?:\t.*\n)+)", makefile, re.M)
+    test = re.search(r"^test:.*\n(?:\t.*\n)*?\t@(scripts/test\.sh)$", makefile, re.M)
     assert lint and test
-    assert lint[1] in steps["lint"]
+    checks = [line.strip().lstrip("@") for line in lint[1].splitlines() if ".venv/bin/" in line]
+    assert len(checks) >= 3  # ruff check, ruff format --check, mypy
+    for check in checks:
+        assert check in steps["lint"].splitlines()
     assert test[1] in steps["test"]
 
 

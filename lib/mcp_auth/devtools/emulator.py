@@ -81,7 +81,7 @@ class FirestoreEmulator:
 
     def ready(self) -> bool:
         try:
-            with urllib.request.urlopen(f"http://{self.host}/", timeout=1) as r:
+            with urllib.request.urlopen(f"http://{self.host}/", timeout=1) as r:  # nosec B310 - loopback emulator
                 return bool(r.status == 200)
         except (urllib.error.URLError, OSError):
             return False

@@ -8,14 +8,13 @@ issued by this deployment for its own resource URL; the same server object's
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from mcp_auth.errors import ConfigError
 from mcp_auth.oauth.server import AuthorizationServer, issuer_of
 
 if TYPE_CHECKING:
-    from google.cloud.firestore import AsyncClient
-
     from mcp_auth.config import Settings
     from mcp_auth.oauth.keys import SigningKeys
     from mcp_auth.secrets import SecretStore
@@ -52,8 +51,7 @@ def build_authorization_server(settings: Settings, secrets: SecretStore | None) 
     async def client_secret() -> str:
         return (await secrets.get(secret_name)).decode().strip()
 
-    def firestore() -> AsyncClient:
-        return firestore_client(project=settings.project, database=settings.firestore_database)
+    firestore = functools.partial(firestore_client, project=settings.project, database=settings.firestore_database)
 
     return AuthorizationServer(
         resource=settings.resource_url,

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeAlias
 
 from mcp_auth._sdk import close_firestore_client
 from mcp_auth.errors import ConfigError
 
 if TYPE_CHECKING:
     from google.cloud.firestore import AsyncClient
+
+#: What repositories are built from: a function returning the running event loop's client.
+ClientFactory: TypeAlias = "Callable[[], AsyncClient]"
 
 _clients: dict[tuple[int, str | None, str], AsyncClient] = {}
 
