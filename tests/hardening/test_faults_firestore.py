@@ -18,11 +18,15 @@ import uuid
 from collections import Counter
 
 import httpx
+import pytest
 
 from tests._fixtures.firestore import TEST_PROJECT
 from tests._fixtures.http import MODERN, mcp_request
 from tests.hardening.loadmix import final_message
 from tests.hardening.logscan import server_errors
+
+# Timeouts here assume the machine is not shared with other tests: run apart from the parallel phase.
+pytestmark = pytest.mark.serial
 
 READERS, WRITERS = 3, 3
 SCOPES = "mcp:tools notes:read notes:write"

@@ -14,6 +14,7 @@ import uuid
 
 import httpx
 import jwt
+import pytest
 
 from mcp_auth.store.users import UserRecord
 from tests._fixtures.firestore import TEST_PROJECT
@@ -23,6 +24,9 @@ from tests._fixtures.jwks import make_signing_key
 from tests._fixtures.secret_manager import SecretManagerAdmin
 from tests.e2e.clients import mcp_client
 from tests.hardening.logscan import server_errors
+
+# Timeouts here assume the machine is not shared with other tests: run apart from the parallel phase.
+pytestmark = pytest.mark.serial
 
 
 def _call(url: str, token: str) -> httpx.Response:

@@ -13,9 +13,14 @@ import json
 import os
 import uuid
 
+import pytest
+
 from mcp_auth.store.users import UserRecord
 from tests.hardening.loadmix import RssSampler, VirtualUser, protocols, run_mix, seconds_from_env
 from tests.hardening.logscan import server_errors
+
+# Timeouts here assume the machine is not shared with other tests: run apart from the parallel phase.
+pytestmark = pytest.mark.serial
 
 DURATION = seconds_from_env("HARDENING_LOAD_SECONDS", 12)
 USERS = int(os.environ.get("HARDENING_LOAD_USERS", "8"))
