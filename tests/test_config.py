@@ -61,6 +61,10 @@ def test_bad_settings_stop_the_start_naming_the_setting(change, needle):
     [
         ({"MCP_AUTH_PROVIDERS": "dev", "MCP_AUTH_DEV_USER": "me"}, "refuses to start on Cloud Run"),
         ({"MCP_AUTH_JWT_HS256_KEY": "k" * 40}, "MCP_AUTH_JWT_HS256_KEY is for local development only"),
+        (
+            {"MCP_AUTH_PROVIDERS": "jwt,api_key", "MCP_AUTH_API_KEY_PEPPER": "p" * 40},
+            "MCP_AUTH_API_KEY_PEPPER is for local development only",
+        ),
         ({"MCP_AUTH_SECRET_MANAGER_ENDPOINT": "http://127.0.0.1:1"}, "MCP_AUTH_SECRET_MANAGER_ENDPOINT"),
         ({"MCP_AUTH_RESOURCE_URL": "http://mcp.example.com/mcp"}, "must be https:// on Cloud Run"),
     ],

@@ -1,4 +1,11 @@
-"""``mcp-auth dev``: emulator + seeded user + functions-framework, stopped together by Ctrl-C."""
+"""``mcp-auth dev``: emulator + seeded user + functions-framework, stopped together by Ctrl-C.
+
+The local server accepts both credential kinds a deployment usually serves: JWTs signed with a
+development key, and API keys hashed with a development pepper. Both are random per checkout and
+kept in ``.dev/`` (so tokens and keys survive restarts); ``.dev/env`` exports them with the rest
+of the settings, so ``mcp-auth token mint`` and ``mcp-auth keys create`` work against the server.
+Both settings are for local work only: the server refuses them on Cloud Run.
+"""
 
 from __future__ import annotations
 
@@ -19,30 +26,32 @@ STATE_DIR = Path(".dev")
 DEV_PROJECT = "demo-mcp-auth"
 
 
-def dev_environment(*, port: int, emulator_host: str, key: str) -> dict[str, str]:
+def dev_environment(*, port: int, emulator_host: str, key: str, pepper: str) -> dict[str, str]:
     base = f"http://127.0.0.1:{port}"
     return {
         "GOOGLE_CLOUD_PROJECT": DEV_PROJECT,
         "FIRESTORE_EMULATOR_HOST": emulator_host,
         "MCP_AUTH_RESOURCE_URL": f"{base}/mcp",
-        "MCP_AUTH_PROVIDERS": "jwt",
+        "MCP_AUTH_PROVIDERS": "jwt,api_key",
         "MCP_AUTH_JWT_ISSUER": f"{base}/dev-issuer",
         "MCP_AUTH_JWT_HS256_KEY": key,
+        "MCP_AUTH_API_KEY_PEPPER": pepper,
         "MCP_AUTH_FIRST_LOGIN": "reject",
         "PYTHONPATH": "functions",  # the command line finds the factory (MCP_AUTH_FACTORY) as the function does
     }
 
 
-def _dev_key() -> str:
-    """A per-checkout development signing key, kept in .dev/ so tokens survive restarts."""
-    path = STATE_DIR / "hs256.key"
+def _dev_secret(name: str) -> str:
+    """A per-checkout development secret (``hs256.key``: the signing key; ``api-key-pepper``: the API-key
+    pepper), made once and kept in .dev/ so tokens and keys survive restarts."""
+    path = STATE_DIR / name
     if path.exists():
         return path.read_text().strip()
     STATE_DIR.mkdir(exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    path.write_text(key)
+    secret = secrets.token_urlsafe(48)
+    path.write_text(secret)
     path.chmod(0o600)
-    return key
+    return secret
 
 
 def _client_config(url: str, token: str) -> str:
@@ -64,6 +73,8 @@ def _client_config(url: str, token: str) -> str:
             f'--header "Authorization: Bearer {token}" --method tools/list',
             "",
             "More tokens:  source .dev/env && .venv/bin/mcp-auth token mint --user <id>",
+            "API keys:     source .dev/env && .venv/bin/mcp-auth keys create --user <id> --name <name>",
+            "              (sent as X-API-Key: <key>, or Authorization: Bearer <key>)",
         ]
     )
 
@@ -95,7 +106,9 @@ def run_dev(*, port: int, source: str, user: str) -> int:
     try:
         print(f"Starting the Firestore emulator (log: {STATE_DIR}/firestore-emulator.log) ...", flush=True)
         emulator.start()
-        env = dev_environment(port=port, emulator_host=emulator.host, key=_dev_key())
+        env = dev_environment(
+            port=port, emulator_host=emulator.host, key=_dev_secret("hs256.key"), pepper=_dev_secret("api-key-pepper")
+        )
         (STATE_DIR / "env").write_text("".join(f"export {k}='{v}'\n" for k, v in env.items()))
         (STATE_DIR / "env").chmod(0o600)
         process_env = {**os.environ, **env}
