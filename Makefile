@@ -41,7 +41,7 @@ settings-doc: ## regenerate docs/settings.md
 	@scripts/bootstrap.sh
 	@.venv/bin/python -c 'from mcp_auth.config import settings_markdown; print(settings_markdown(), end="")' > docs/settings.md
 
-# requirements/dev.txt, the hash-locked packages the test build installs, regenerated from pyproject.toml.
+# requirements/*.txt, every environment's hash-locked packages, from both pyproject files and requirements/*.in (scripts/lock.py).
 lock: ## regenerate the hash-locked requirements
 	@scripts/bootstrap.sh
 	@.venv/bin/python scripts/lock.py

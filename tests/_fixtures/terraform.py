@@ -11,6 +11,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -25,6 +26,7 @@ import urllib.request
 import venv
 import zipfile
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,19 +163,27 @@ class PackagedInstall:
     bin_dir: Path
 
 
-_packaged: PackagedInstall | None = None
+#: How the buildpack installs the unpacked archive; every file is checked against its hash.
+PACKAGED_INSTALL = ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--require-hashes"]
+PACKAGED_INSTALL += ["-r", "requirements.txt"]
+
+_packaged: dict[str, PackagedInstall] = {}
 _packaged_lock = threading.Lock()
 
 
-def prepare_packaged_install() -> PackagedInstall:
-    """Build the packaged install once per test run (the warm-up thread starts it early; the fixture waits)."""
-    global _packaged
+def prepare_packaged_install(wheel: str = "archive") -> PackagedInstall:
+    """Build a packaged install once per test run (the warm-up thread starts it early; the fixture waits).
+
+    ``wheel="archive"`` installs the archive as scripts/package.py builds it; ``wheel="build"``
+    swaps the archive's framework wheel for the one ``python -m build lib`` makes, so that wheel,
+    its dependencies from the runtime lock and the template's functions/ are all the venv holds.
+    """
     with _packaged_lock:
-        if _packaged is None:
-            base = Path(tempfile.mkdtemp(prefix="mcp-auth-packaged-"))
+        if wheel not in _packaged:
+            base = Path(tempfile.mkdtemp(prefix=f"mcp-auth-packaged-{wheel}-"))
             atexit.register(shutil.rmtree, base, ignore_errors=True)
-            _packaged = _install_package(base)
-        return _packaged
+            _packaged[wheel] = _install_package(base, wheel)
+        return _packaged[wheel]
 
 
 @pytest.fixture(scope="session")
@@ -181,46 +191,74 @@ def packaged_install() -> PackagedInstall:
     return prepare_packaged_install()
 
 
-def _install_package(base: Path) -> PackagedInstall:
+def build_framework_wheel(dest: Path) -> Path:
+    """``python -m build --wheel lib`` (the build backend from the locked environment, no download)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", dest, ROOT / "lib"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"python -m build lib failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
+    [wheel] = dest.glob("*.whl")
+    return wheel
+
+
+def _use_built_wheel(app_dir: Path, base: Path) -> None:
+    """Replace the archive's framework wheel (and its hash line) with the one the build backend makes."""
+    built = build_framework_wheel(base / "dist")
+    [vendored] = (app_dir / package.VENDOR).glob("*.whl")
+    if built.name != vendored.name:
+        raise RuntimeError(f"python -m build made {built.name}, scripts/package.py {vendored.name}")
+    vendored.unlink()
+    shutil.copyfile(built, app_dir / package.VENDOR / built.name)
+    requirements = app_dir / "requirements.txt"
+    digest = hashlib.sha256(built.read_bytes()).hexdigest()
+    text, count = re.subn(
+        r"(?m)^(\./vendor/\S+\.whl \\\n    --hash=sha256:)[0-9a-f]{64}$", rf"\g<1>{digest}", requirements.read_text()
+    )
+    if count != 1:
+        raise RuntimeError("requirements.txt has no line for the framework's wheel")
+    requirements.write_text(text)
+
+
+def _install_package(base: Path, wheel: str) -> PackagedInstall:
     """The archive unpacked and installed the way the Python buildpack does it: a fresh
-    environment and `pip install -r requirements.txt` in the unpacked source."""
+    environment and `pip install -r requirements.txt` (hash-checked) in the unpacked source."""
     archive = package.build(base / "function-source.zip")
     app_dir = base / "workspace"
     with zipfile.ZipFile(archive) as zf:
         zf.extractall(app_dir)
+    if wheel == "build":
+        _use_built_wheel(app_dir, base)
     venv.EnvBuilder(with_pip=True).create(base / "venv")
     install = subprocess.run(
-        [
-            base / "venv" / "bin" / "python",
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "-r",
-            "requirements.txt",
-        ],
+        [base / "venv" / "bin" / "python", *PACKAGED_INSTALL],
         cwd=app_dir,
         capture_output=True,
         text=True,
         check=False,
     )
     if install.returncode != 0:
-        raise RuntimeError(f"pip install -r requirements.txt failed:\n{install.stdout}{install.stderr}")
+        raise RuntimeError(
+            f"pip install --require-hashes -r requirements.txt failed:\n{install.stdout}{install.stderr}"
+        )
     return PackagedInstall(app_dir=app_dir, bin_dir=base / "venv" / "bin")
 
 
-@pytest.fixture(scope="session")
-def packaged_function(packaged_install: PackagedInstall, firestore_emulator: Any) -> Iterator[PackagedFunction]:
-    """The installed archive served by functions-framework, against the session's emulator (its own project)."""
-    app_dir, base = packaged_install.app_dir, packaged_install.app_dir.parent
-    emulator = firestore_emulator
+@contextmanager
+def serve_packaged(install: PackagedInstall, emulator: Any, project: str) -> Iterator[PackagedFunction]:
+    """An installed archive served by functions-framework, against the emulator (its own project).
+
+    The operator's commands (users create, token mint) run with the `mcp-auth` the install holds."""
+    app_dir, base = install.app_dir, install.app_dir.parent
     port = _free_port()
     user = "packaged-user"
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": os.environ.get("HOME", str(base)),
-        "GOOGLE_CLOUD_PROJECT": "demo-packaging",
+        "GOOGLE_CLOUD_PROJECT": project,
         "FIRESTORE_EMULATOR_HOST": emulator.host,
         "MCP_AUTH_RESOURCE_URL": f"http://127.0.0.1:{port}/mcp",
         "MCP_AUTH_PROVIDERS": "jwt",
@@ -229,7 +267,7 @@ def packaged_function(packaged_install: PackagedInstall, firestore_emulator: Any
         "MCP_AUTH_FIRST_LOGIN": "reject",
         "FUNCTION_TARGET": "mcp",
     }
-    cli = Path(sys.executable).parent / "mcp-auth"
+    cli = install.bin_dir / "mcp-auth"
     # The operator's command line finds the team's factory in the unpacked source, as `PYTHONPATH=functions` does.
     cli_env = {**env, "PYTHONPATH": str(app_dir)}
     server: subprocess.Popen[bytes] | None = None
@@ -250,7 +288,7 @@ def packaged_function(packaged_install: PackagedInstall, firestore_emulator: Any
         with open(log, "wb") as out:
             server = subprocess.Popen(  # the buildpack's entrypoint: functions-framework --target=$FUNCTION_TARGET
                 [
-                    base / "venv" / "bin" / "functions-framework",
+                    install.bin_dir / "functions-framework",
                     "--target",
                     "mcp",
                     "--host",
@@ -276,3 +314,10 @@ def packaged_function(packaged_install: PackagedInstall, firestore_emulator: Any
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
                 server.wait()
+
+
+@pytest.fixture(scope="session")
+def packaged_function(packaged_install: PackagedInstall, firestore_emulator: Any) -> Iterator[PackagedFunction]:
+    """The installed archive served by functions-framework, against the session's emulator (its own project)."""
+    with serve_packaged(packaged_install, firestore_emulator, "demo-packaging") as function:
+        yield function

