@@ -1,5 +1,6 @@
 """The MCP endpoint's gates, in process against the Firestore emulator: the credential headers parsed once,
-the user's request limit, and a 2026-07-28 call naming a forbidden tool refused before dispatch."""
+the user's request limit, and a call of a forbidden tool refused before dispatch (403 and a challenge the
+client can step up from) on every protocol generation, in a batch, but not as a notification."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import logging
 import pytest
 
 from mcp_auth import Toolset, ToolsetFactory, current_user, tool
-from tests._fixtures.http import MODERN, challenge, mcp_request
+from tests._fixtures.http import MODERN, challenge, mcp_request, messages
 from tests._fixtures.local_app import local_client, local_token
 
 RAN: list[str] = []
@@ -25,9 +26,34 @@ def secret() -> str:
     return "the secret"
 
 
+def mark() -> str:
+    """Leave a mark (any user)."""
+    RAN.append("mark")
+    return "marked"
+
+
+def purge() -> str:
+    """Delete the audit trail (an auditor only)."""
+    RAN.append("purge")
+    return "purged"
+
+
 FACTORY = ToolsetFactory(
     [Toolset("basics", tools=[tool(echo, scopes=["mcp:tools"]), tool(secret, scopes=["admin:secrets"])])]
 )
+BATCHES = ToolsetFactory(
+    [
+        Toolset(
+            "basics",
+            tools=[
+                tool(mark, scopes=["mcp:tools"]),
+                tool(secret, scopes=["admin:secrets"]),
+                tool(purge, scopes=["admin:audit"]),
+            ],
+        )
+    ]
+)
+GENERATIONS = ("2025-03-26", "2025-06-18", "2025-11-25", MODERN)
 
 
 @pytest.fixture
@@ -159,3 +185,109 @@ async def test_a_modern_call_naming_a_forbidden_tool_is_403_insufficient_scope_b
     assert params["error"] == "insufficient_scope" and params["scope"] == "admin:secrets"  # what is missing only
     assert allowed.status_code == 200, allowed.text
     assert allowed.json()["result"]["content"][0]["text"] == "the secret" and RAN == [admin.uid]
+
+
+def _message(name: str, request_id: int | None = 1) -> dict:
+    message: dict = {"jsonrpc": "2.0", "method": "tools/call", "params": {"name": name, "arguments": {}}}
+    return message if request_id is None else {**message, "id": request_id}
+
+
+@pytest.mark.parametrize("protocol", GENERATIONS)
+async def test_a_forbidden_call_is_403_with_a_step_up_challenge_on_every_protocol_generation(app, alice, protocol):
+    """Handshake-era calls used to get a JSON-RPC error inside HTTP 200, which starts no client's step-up."""
+    token = local_token(alice.uid, scopes="mcp:tools")
+    RAN.clear()
+    async with local_client(app) as client:
+        refused = await client.post(
+            "/mcp", **mcp_request("tools/call", {"name": "secret"}, token=token, protocol=protocol)
+        )
+        allowed = await client.post(
+            "/mcp",
+            **mcp_request("tools/call", {"name": "echo", "arguments": {"text": "hi"}}, token=token, protocol=protocol),
+        )
+    assert refused.status_code == 403 and RAN == []
+    assert refused.json() == {
+        "error": "insufficient_scope",
+        "error_description": "The tool 'secret' needs scope(s): admin:secrets.",
+    }
+    params = challenge(refused)
+    assert params["error"] == "insufficient_scope" and params["scope"] == "admin:secrets"
+    assert params["resource_metadata"] == "https://mcp.example.com/.well-known/oauth-protected-resource/mcp"
+    assert allowed.status_code == 200, allowed.text
+    assert messages(allowed)[-1]["result"]["content"][0]["text"] == "hi"
+
+
+async def test_a_forbidden_call_is_found_however_its_json_spells_it(app, alice):
+    token = local_token(alice.uid, scopes="mcp:tools")
+    content = b'{"jsonrpc":"2.0","id":3,"method":"tools\\/call","params":{"name":"s\\u0065cret","arguments":{}}}'
+    RAN.clear()
+    async with local_client(app) as client:
+        r = await client.post("/mcp", **mcp_request(token=token, content=content))
+    assert r.status_code == 403 and challenge(r)["scope"] == "admin:secrets" and RAN == []
+
+
+async def test_a_modern_header_naming_an_allowed_tool_does_not_hide_a_forbidden_call_in_the_body(app, alice):
+    token = local_token(alice.uid, scopes="mcp:tools")
+    request = mcp_request("tools/call", {"name": "secret"}, token=token, protocol=MODERN, headers={"Mcp-Name": "echo"})
+    RAN.clear()
+    async with local_client(app) as client:
+        r = await client.post("/mcp", **request)
+    assert r.status_code == 403 and challenge(r)["scope"] == "admin:secrets" and RAN == []
+
+
+async def test_a_batch_with_any_forbidden_call_is_refused_whole_naming_every_missing_scope(local_app, make_user):
+    """2025-03-26 allows batches: one 403 for the whole batch, so the allowed calls in it do not run now and
+    again when the client retries the batch after stepping up."""
+    app = local_app(BATCHES)
+    user = await make_user(toolsets=("basics",), scopes=("mcp:tools", "admin:secrets", "admin:audit"))
+    token = local_token(user.uid, scopes="mcp:tools")
+    batch = [_message("mark", 1), _message("secret", 2), _message("purge", 3), _message("secret", 4)]
+    RAN.clear()
+    async with local_client(app) as client:
+        r = await client.post("/mcp", **mcp_request(token=token, protocol="2025-03-26", body=batch))
+    assert r.status_code == 403 and RAN == []
+    assert challenge(r)["scope"] == "admin:audit admin:secrets"
+    assert r.json()["error_description"] == "The tools 'purge', 'secret' need scope(s): admin:audit admin:secrets."
+
+
+async def test_a_batch_of_allowed_calls_is_left_to_the_transport(app, alice):
+    token = local_token(alice.uid, scopes="mcp:tools")
+    batch = [_message("echo", 1), _message("secret", None)]  # a notification in a batch is not a call
+    async with local_client(app) as client:
+        r = await client.post("/mcp", **mcp_request(token=token, protocol="2025-03-26", body=batch))
+    assert r.status_code != 403 and r.status_code < 500
+
+
+@pytest.mark.parametrize("protocol", ["2025-03-26", "2025-11-25"])
+async def test_a_tools_call_notification_is_no_call_it_runs_nothing_and_is_not_refused(app, alice, protocol):
+    """A notification gets no answer and runs no tool: there is nothing to step up for."""
+    token = local_token(alice.uid, scopes="mcp:tools")
+    RAN.clear()
+    async with local_client(app) as client:
+        r = await client.post("/mcp", **mcp_request(token=token, protocol=protocol, body=_message("secret", None)))
+    assert r.status_code == 202 and RAN == []
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"secret"',  # cut short
+        b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":["secret"]}',
+        b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":["secret"]}}',
+        b'{"jsonrpc":"2.0","id":null,"method":"tools/call","params":{"name":"secret"}}',
+        b'["tools/call", 1, null, {"method": "tools/call"}]',
+        b'"tools/call"',
+        b'{"method":"tools/call","id":1,"params":{"name":"\\ud800"}}',
+        b'{"method":"tools/call","id":1,"params":{"name":"\xff\xfe"}}',
+        b"[" * 64 + b'"tools/call"' + b"]" * 64,
+        b"[]",
+    ],
+)
+async def test_malformed_calls_are_left_to_the_transport_never_a_500_and_run_nothing(app, alice, content):
+    """What is not a well-formed call is the SDK's to answer (400, or a JSON-RPC error): never a 500."""
+    token = local_token(alice.uid, scopes="mcp:tools")
+    RAN.clear()
+    async with local_client(app) as client:
+        r = await client.post("/mcp", **mcp_request(token=token, content=content))
+    assert r.status_code < 500 and r.status_code != 403, r.text
+    assert RAN == [] and all("result" not in m for m in (messages(r) if r.content else []) if isinstance(m, dict))

@@ -8,6 +8,7 @@
     user record    the directory: unknown or disabled -> 403
     user gate      the user's request limit -> 429
     reply          a handshake-era client's answer to a server request -> the waiting request (202)
+    tool scopes    a tools/call the caller's scopes do not allow, on any protocol generation -> 403 + challenge
     serve          the user's server (``servers.py``) inside the request context: JSON or SSE
 
 A failed authentication spends the client address's allowance; the address of an IPv6
@@ -32,7 +33,7 @@ from mcp_auth.observe import RequestRecord, record_of
 from mcp_auth.proxies import address_key
 from mcp_auth.ratelimit import Decision, rate_limited_response
 from mcp_auth.services import Services
-from mcp_auth.tools import ScopeMap, missing_scopes
+from mcp_auth.tools import ScopeMap, forbidden_calls, missing_scopes
 from mcp_auth.transport import serve_mcp
 
 logger = logging.getLogger("mcp_auth")
@@ -85,7 +86,8 @@ class McpEndpoint:
                 await self._accept_reply(user, reply, record, scope, receive, send)
                 return
             built = await self.services.servers.get(user.record)
-            _check_named_tool(headers, built.rules.tools, user.scopes)
+            if not built.tool_scopes <= user.scopes:  # else no call of this user's can be forbidden
+                _refuse_forbidden_calls(headers, scope.get(BODY, b""), built.rules.tools, user.scopes, record)
         except McpAuthError as exc:
             if record is not None:
                 denied = exc.status in (401, 403)
@@ -161,16 +163,24 @@ async def _rate_limited(
     await rate_limited_response(decision)(scope, receive, send)
 
 
-def _check_named_tool(headers: Headers, scope_map: ScopeMap, granted: frozenset[str]) -> None:
-    """2026-07-28 requests name the tool in headers: refuse a forbidden call before dispatch (403)."""
-    if headers.get("mcp-method") != "tools/call":
+def _refuse_forbidden_calls(
+    headers: Headers, body: bytes, scope_map: ScopeMap, granted: frozenset[str], record: RequestRecord | None
+) -> None:
+    """A ``tools/call`` of a tool the caller's scopes do not allow, on any protocol generation, is refused
+    before dispatch (403 and a challenge naming what is missing, so the client can step up): named in the
+    body (``tools.forbidden_calls``: requests, batches, notifications) or in a 2026-07-28 request's headers."""
+    refused = forbidden_calls(body, scope_map, granted)
+    named = headers.get("mcp-name") if headers.get("mcp-method") == "tools/call" else None
+    if named is not None and (missing := missing_scopes(scope_map, named, granted)):
+        refused[named] = missing
+    if not refused:
         return
-    name = headers.get("mcp-name")
-    if name is None:
-        return
-    missing = missing_scopes(scope_map, name, granted)
-    if missing:
-        raise InsufficientScope(sorted(missing), f"The tool {name!r} needs scope(s): {' '.join(sorted(missing))}.")
+    names = sorted(refused)
+    needed = " ".join(sorted(frozenset().union(*refused.values())))
+    if record is not None:
+        record.mcp_method, record.tool = "tools/call", names[0]
+    what = f"The tool {names[0]!r} needs" if len(names) == 1 else f"The tools {', '.join(map(repr, names))} need"
+    raise InsufficientScope(needed.split(), f"{what} scope(s): {needed}.")
 
 
 def credentials_from(headers: Headers) -> Credentials:

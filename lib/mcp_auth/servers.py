@@ -49,13 +49,15 @@ class FactoryError(McpAuthError):
 
 
 class BuiltServer:
-    """A user's server and the scopes each of its tools, prompts and resources requires."""
+    """A user's server and the scopes each of its tools, prompts and resources requires; ``tool_scopes``
+    is every scope its tools need, so a caller holding them all needs no check of its calls."""
 
-    __slots__ = ("rules", "server")
+    __slots__ = ("rules", "server", "tool_scopes")
 
     def __init__(self, server: MCPServer, rules: ScopeRules) -> None:
         self.server = server
         self.rules = rules
+        self.tool_scopes: frozenset[str] = frozenset().union(*rules.tools.values())
 
 
 def assemble(

@@ -1,11 +1,24 @@
 """Enforcing the scopes that tools, resources and prompts declare (``toolsets.py``).
 
-Enforcement has two layers. Before dispatch, a 2026-07-28 request whose
-``Mcp-Method``/``Mcp-Name`` headers name a tool the caller may not use is
-answered HTTP 403 ``insufficient_scope`` (the MCP endpoint). Inside the server,
-``ScopeMiddleware`` checks every ``tools/call``, ``prompts/get`` and
-``resources/read`` (the only check a handshake-era request gets) and removes from
-the lists what the caller's scopes do not allow: a user sees only what they can use.
+Enforcement has two layers. Before dispatch, on every protocol generation, a
+``tools/call`` of a tool the caller may not use is answered HTTP 403
+``insufficient_scope`` with a challenge naming the missing scopes, so a client can
+step up (the MCP endpoint, with ``forbidden_calls``): the tool is found in the
+body the edge already holds, or in the ``Mcp-Method``/``Mcp-Name`` headers of a
+2026-07-28 request. Inside the server, ``ScopeMiddleware`` checks every
+``tools/call``, ``prompts/get`` and ``resources/read`` again and removes from the
+lists what the caller's scopes do not allow: a user sees only what they can use.
+
+What counts as a call, before dispatch:
+
+    a request       a message with ``"method": "tools/call"`` and an ``id``
+    a batch         an array of messages (2025-03-26 only): refused whole if any call in it is
+                    forbidden, the challenge naming every scope missing. Per-message errors
+                    would run the allowed calls, and the client's retry after stepping up would
+                    run them a second time; one 403 lets it re-authorize once, then send it all.
+    a notification  no ``id``: not a call. Nothing runs (the transport accepts it, 202), so
+                    there is nothing to refuse; answering 403 would only tell which tools exist.
+    anything else   not JSON, or no ``tools/call`` in it: left to the transport and the server.
 """
 
 from __future__ import annotations
@@ -20,6 +33,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel
 
+from mcp_auth import bounded_json
 from mcp_auth.context import current_user
 from mcp_auth.toolsets import SCOPES_META_KEY, required_scopes
 
@@ -33,6 +47,7 @@ __all__ = [
     "ScopeMap",
     "ScopeMiddleware",
     "ScopeRules",
+    "forbidden_calls",
     "missing_scopes",
     "required_scopes",
 ]
@@ -46,6 +61,32 @@ _NONE: frozenset[str] = frozenset()
 
 def missing_scopes(scope_map: ScopeMap, name: str, granted: frozenset[str]) -> frozenset[str]:
     return scope_map.get(name, _NONE) - granted
+
+
+def forbidden_calls(body: bytes, scope_map: ScopeMap, granted: frozenset[str]) -> dict[str, frozenset[str]]:
+    """Each tool that the ``tools/call`` request(s) in ``body`` name and ``granted`` does not allow, with the
+    scopes it misses (the module docstring says what counts as a call).
+
+    A body that cannot hold a ``tools/call`` (no such text and no escape that could spell it) is not
+    parsed; any other is parsed once by ``bounded_json`` (linear, depth-capped; the body is size-capped).
+    """
+    if b"tools/call" not in body and b"\\" not in body:
+        return {}
+    try:
+        parsed = bounded_json.loads(body)
+    except ValueError:  # not JSON: the transport answers its parse error
+        return {}
+    refused: dict[str, frozenset[str]] = {}
+    for message in parsed if isinstance(parsed, list) else (parsed,):
+        if not isinstance(message, dict) or message.get("method") != "tools/call" or message.get("id") is None:
+            continue
+        params = message.get("params")
+        name = params.get("name") if isinstance(params, dict) else None
+        if isinstance(name, str):
+            missing = missing_scopes(scope_map, name, granted)
+            if missing:
+                refused[name] = missing
+    return refused
 
 
 @dataclass(frozen=True)
