@@ -9,7 +9,7 @@ in ``functions/`` needs nothing else:
     NotFound, Conflict, McpAuthError, …                 errors a handler may raise or meet
 """
 
-from mcp_auth._version import __version__
+from mcp_auth._version import __version__ as __version__  # mcp_auth.__version__, outside __all__
 from mcp_auth.app import McpAuthApp, wrap_server
 from mcp_auth.auth.base import AuthProvider, Credentials
 from mcp_auth.config import Settings
