@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from mcp.client import Client
 from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import OAuthClientMetadata
+from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 
 from mcp_auth.devtools.emulator import free_port
 from mcp_auth.store.identities import IdentityLinks, derived_uid
@@ -154,7 +154,7 @@ def deployment(oidc_server_factory, start_function, drongo_endpoint):
             MCP_AUTH_OAUTH_SIGNING_KEY_SECRET=f"oauth-signing-{suffix}",
             MCP_AUTH_OAUTH_ALLOWED_DOMAINS="example.com",
             MCP_AUTH_OAUTH_ALLOW_LOOPBACK="true",
-            MCP_AUTH_FIRST_LOGIN="create",
+            MCP_AUTH_FIRST_LOGIN=None,  # the default, reject: the sign-in rules admit, and give a record
             MCP_AUTH_DEFAULT_TOOLSETS="basics",
             MCP_AUTH_DEFAULT_SCOPES="mcp:tools",
         )
@@ -222,6 +222,61 @@ async def test_paste_the_url_sign_in_and_use_the_tools_then_refresh_rotate_and_r
         )
     assert revoked.status_code == 200
     assert (await deployment.refresh(client_id, tokens["refresh_token"])).json()["error"] == "invalid_grant"
+
+
+async def test_a_handshake_era_client_steps_up_when_a_tool_needs_a_scope_its_token_lacks(deployment, user_repo):
+    """The client signed in earlier for mcp:tools only; the administrator has since given the user a tool that
+    needs profile:write. Its call is answered 403 insufficient_scope with the scope in the challenge, and the
+    SDK's OAuth client re-authorizes for it and retries: one more sign-in, then the call succeeds."""
+    idp, tag = deployment.idp, uuid.uuid4().hex[:8]
+    account = f"stepper-{tag}"
+    await idp.add_account(account, email=f"{account}@example.com", email_verified=True, hd="example.com")
+    uid = derived_uid(idp.issuer, account)
+    await user_repo.create(
+        UserRecord(uid=uid, scopes=frozenset({"mcp:tools", "profile:write"}), toolsets=frozenset({"basics", "profile"}))
+    )
+    client_id = await deployment.register()
+    verifier = secrets.token_urlsafe(40)
+    narrow = deployment.authorize_url(client_id, _s256(verifier), scope="mcp:tools")
+    query = {k: v[0] for k, v in parse_qs(urlsplit(await deployment.browse(narrow, account=account)).query).items()}
+    issued = await deployment.redeem(client_id, query["code"], verifier)
+    assert issued.status_code == 200 and issued.json()["scope"] == "mcp:tools", issued.text
+    storage = MemoryStorage()
+    storage.client = OAuthClientInformationFull(client_id=client_id, redirect_uris=[REDIRECT_URI])
+    storage.tokens = OAuthToken.model_validate(issued.json())
+
+    sign_ins: list[str] = []
+
+    async def redirect_handler(authorization_url: str) -> None:
+        sign_ins.append(await deployment.browse(authorization_url, account=account))
+
+    async def callback_handler() -> AuthorizationCodeResult:
+        answer = {k: v[0] for k, v in parse_qs(urlsplit(sign_ins[-1]).query).items()}
+        assert "error" not in answer, answer
+        return AuthorizationCodeResult(code=answer["code"], state=answer.get("state"), iss=answer.get("iss"))
+
+    oauth = OAuthClientProvider(
+        deployment.url,
+        OAuthClientMetadata(
+            redirect_uris=[REDIRECT_URI],
+            client_name="test client",
+            grant_types=["authorization_code", "refresh_token"],
+            response_types=["code"],
+        ),
+        storage,
+        redirect_handler,
+        callback_handler,
+    )
+    async with httpx2.AsyncClient(auth=oauth, timeout=30) as http:
+        transport = streamable_http_client(deployment.url, http_client=http)
+        async with Client(transport, mode="legacy", raise_exceptions=True) as client:
+            assert sign_ins == []  # the stored token serves what it was granted for
+            who = await client.call_tool("whoami", {})
+            assert who.structured_content is not None and who.structured_content["scopes"] == ["mcp:tools"]
+            changed = await client.call_tool("update_settings", {"version": "any"})
+    assert not changed.is_error, changed
+    assert len(sign_ins) == 1  # one step-up
+    assert storage.tokens is not None and set((storage.tokens.scope or "").split()) == {"mcp:tools", "profile:write"}
 
 
 async def test_client_with_a_metadata_document_signs_in_without_registering(deployment):
@@ -362,6 +417,26 @@ async def test_users_are_their_upstream_account_not_their_email_address(deployme
     heir = await _whoami(deployment, client_id, f"heir-{tag}")  # the old address, now someone else's
     assert heir["user_id"] == derived_uid(idp.issuer, f"heir-{tag}") != legacy
     assert heir["toolsets"] == ["basics"]  # a record of its own, with the defaults: none of hers
+
+
+async def test_a_user_the_sign_in_rules_admit_gets_a_record_at_sign_in_and_is_served(deployment, user_repo):
+    """With the default first-login policy (reject) a user admitted by the sign-in rules used to be refused
+    (403 unknown_user) on the first MCP request: the rules are the admission decision, so sign-in gives the
+    record, with the default toolsets and scopes."""
+    idp, tag = deployment.idp, uuid.uuid4().hex[:8]
+    account = f"newcomer-{tag}"
+    await idp.add_account(account, email=f"{account}@example.com", email_verified=True, hd="example.com")
+    uid = derived_uid(idp.issuer, account)
+    client_id = await deployment.register()
+    query, verifier = await deployment.sign_in(client_id, account=account)
+    record = await user_repo.get(uid)  # before any MCP request
+    assert record is not None and record.active
+    assert (record.scopes, record.toolsets) == (frozenset({"mcp:tools"}), frozenset({"basics"}))
+    tokens = await deployment.redeem(client_id, query["code"], verifier)
+    assert tokens.status_code == 200, tokens.text
+    async with mcp_client(deployment.url, tokens.json()["access_token"], mode="legacy") as client:
+        who = await client.call_tool("whoami", {})
+    assert who.structured_content is not None and who.structured_content["user_id"] == uid
 
 
 async def test_a_user_who_denies_consent_gets_no_code_and_an_answer_works_once(deployment):

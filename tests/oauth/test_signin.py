@@ -122,3 +122,37 @@ async def test_a_personal_google_account_with_a_work_address_cannot_claim_its_re
     with pytest.raises(SignInRefused, match="no user record"):
         await _google(links, require_user_record=True).user_id(_claims(email, hd=None))
     assert await links.owner(email) is None
+
+
+def _giving(links: IdentityLinks, user_repo: UserRepository, **rules) -> SignInPolicy:
+    """The policy as the deployment builds it: an admitted account gets a record with the defaults."""
+    return _google(links, users=user_repo, default_scopes=["mcp:tools"], default_toolsets=["basics"], **rules)
+
+
+async def test_an_account_a_rule_admits_gets_a_record_with_the_defaults_at_sign_in(links, user_repo):
+    """The sign-in rules are the admission decision: the user they admit is not then refused for lack of a record
+    (MCP_AUTH_FIRST_LOGIN=reject, the default, applies to the other providers)."""
+    by_domain, sub = _email(), _sub()
+    uid = await _giving(links, user_repo, domains=["example.com"]).user_id(_claims(by_domain, sub, hd="example.com"))
+    by_address = _email("elsewhere.org")
+    named = await _giving(links, user_repo, emails=[by_address]).user_id(_claims(by_address, hd="elsewhere.org"))
+    for created in (uid, named):
+        record = await user_repo.get(created)
+        assert record is not None and record.active
+        assert (record.scopes, record.toolsets) == (frozenset({"mcp:tools"}), frozenset({"basics"}))
+
+
+async def test_sign_in_leaves_an_existing_record_as_it_is_disabled_or_not(links, user_repo):
+    email = _email()
+    await user_repo.create(UserRecord(uid=email, status="disabled", scopes=frozenset({"notes:read"})))
+    policy = _giving(links, user_repo, domains=["example.com"])
+    assert await policy.user_id(_claims(email, hd="example.com")) == email
+    record = await user_repo.get(email)
+    assert record is not None and not record.active and record.scopes == frozenset({"notes:read"})
+
+
+async def test_the_required_user_record_rule_creates_no_record(links, user_repo):
+    email, sub = _email("gmail.com"), _sub()
+    with pytest.raises(SignInRefused, match="no user record"):
+        await _giving(links, user_repo, require_user_record=True).user_id(_claims(email, sub))
+    assert await user_repo.get(email) is None and await user_repo.get(derived_uid(GOOGLE_ISSUER, sub)) is None

@@ -41,6 +41,7 @@ def build_authorization_server(settings: Settings, secrets: SecretStore | None) 
     from mcp_auth.oauth.upstream import SignInPolicy, Upstream
     from mcp_auth.store.firestore import firestore_client
     from mcp_auth.store.identities import IdentityLinks
+    from mcp_auth.store.users import UserRepository
 
     if secrets is None or not settings.oauth_upstream_client_secret or not settings.oauth_upstream_client_id:
         raise ConfigError(
@@ -69,6 +70,9 @@ def build_authorization_server(settings: Settings, secrets: SecretStore | None) 
             domains=settings.oauth_allowed_domains,
             emails=settings.oauth_allowed_emails,
             require_user_record=settings.oauth_require_user_record,
+            users=UserRepository(firestore),  # an admitted account gets a record with the defaults
+            default_scopes=settings.default_scopes,
+            default_toolsets=settings.default_toolsets,
         ),
         http=http_client,
         scopes=settings.scopes_supported,

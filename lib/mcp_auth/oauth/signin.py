@@ -16,6 +16,11 @@ each account to its uid and keeps the email as an attribute. An account's first 
 record named by its email only where the provider owns the address (with Google: a Workspace
 account, or a Gmail address; with other providers: any verified address), and only if no other
 account has claimed it.
+
+These rules are the deployment's admission decision: an account that ``domains`` or ``emails``
+admits and that reaches no user record gets one at sign-in, with the default scopes and toolsets,
+whatever ``MCP_AUTH_FIRST_LOGIN`` says (that policy is for users of the other providers, whom
+nothing admitted before their first request). An existing record, disabled or not, is left as it is.
 """
 
 from __future__ import annotations
@@ -25,9 +30,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from mcp_auth.store.identities import Identity
+from mcp_auth.store.users import UserRecord
 
 if TYPE_CHECKING:
     from mcp_auth.store.identities import IdentityLinks
+    from mcp_auth.store.users import UserRepository
 
 logger = logging.getLogger("mcp_auth.oauth")
 GOOGLE_ISSUER = "https://accounts.google.com"
@@ -48,7 +55,8 @@ class SignInPolicy:
     """The sign-in rules of one deployment (see the module docstring).
 
     ``google`` says whether ``hd`` decides the domain rule; it follows ``issuer`` unless given (a test
-    provider can play Google by passing ``google=True``).
+    provider can play Google by passing ``google=True``). With ``users``, an account a rule admits gets a
+    record with ``default_scopes`` and ``default_toolsets`` if it reaches none.
     """
 
     def __init__(
@@ -60,6 +68,9 @@ class SignInPolicy:
         domains: Sequence[str] = (),
         emails: Sequence[str] = (),
         require_user_record: bool = False,
+        users: UserRepository | None = None,
+        default_scopes: Sequence[str] = (),
+        default_toolsets: Sequence[str] = (),
     ) -> None:
         self.issuer = issuer.rstrip("/")
         self.google = is_google(issuer) if google is None else google
@@ -67,6 +78,8 @@ class SignInPolicy:
         self._domains = frozenset(d.lower() for d in domains)
         self._emails = frozenset(e.lower() for e in emails)
         self._require_record = require_user_record
+        self._users = users
+        self._default_scopes, self._default_toolsets = frozenset(default_scopes), frozenset(default_toolsets)
 
     async def user_id(self, claims: dict[str, Any]) -> str:
         """The uid the account described by the verified ID token ``claims`` signs in as.
@@ -76,7 +89,8 @@ class SignInPolicy:
         """
         identity = self._identity(claims)
         expected: str | None = None
-        if not self._admits(identity, claims):
+        admitted = self._admits(identity, claims)
+        if not admitted:
             reason = self._workspace_refusal(identity, claims)
             if not self._require_record:
                 raise self._refused(identity, reason or f"The account {identity.email} may not sign in to this server.")
@@ -86,6 +100,11 @@ class SignInPolicy:
         link = await self._links.link(identity)
         if expected is not None and link.uid != expected:  # another account claimed that record meanwhile
             raise self._refused(identity, self._no_record(identity))
+        users = self._users
+        if admitted and users is not None and await users.get(link.uid) is None:
+            # create-if-absent: a concurrent sign-in's or an administrator's record wins
+            await users.create(UserRecord(uid=link.uid, scopes=self._default_scopes, toolsets=self._default_toolsets))
+            logger.info("user record created at sign-in: uid %s, with the default scopes and toolsets", link.uid)
         logger.info("signed in: uid %s, account %s at %s (%s)", link.uid, identity.sub, self.issuer, identity.email)
         return link.uid
 
