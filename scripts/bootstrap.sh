@@ -62,6 +62,8 @@ fail() {
     exit 1
 }
 
+# No stamp until this install completes: an interrupted one runs again.
+rm -f .venv/.installed-dev .venv/.installed-runtime .venv/.installed
 requirements=()
 for lock in "${locks[@]}"; do requirements+=(-r "$lock"); done
 echo "bootstrap: installing the $mode packages from ${locks[*]} into .venv (hash-checked; the first time takes a few minutes)" >&2
@@ -78,7 +80,13 @@ quiet_pip() {
 }
 quiet_pip -e . || fail "installing the template"
 quiet_pip -e ./lib || fail "installing the framework from lib/"
+# A dependency changed without `make lock`: say so, and install again next time (no stamp), so
+# that `make lock` itself can still run in this environment.
+if ! drift="$(.venv/bin/python scripts/lock.py --check 2>&1)"; then
+    echo "bootstrap: warning: the locks disagree with what they are made from; run 'make lock':" >&2
+    echo "$drift" | sed 's/^/  /' >&2
+    exit 0
+fi
 .venv/bin/python -c 'import mcp_auth, mcp, functions_framework, google.cloud.firestore' \
     || { echo "error: the packages in .venv do not import (see above)." >&2; exit 1; }
-rm -f .venv/.installed-dev .venv/.installed-runtime .venv/.installed
 echo "$want" > "$stamp"

@@ -12,7 +12,7 @@ import pytest
 
 from tests._fixtures.terraform import ROOT
 
-SOURCES = ("scripts/bootstrap.sh", "pyproject.toml", "README.md", "LICENSE")
+SOURCES = ("scripts/bootstrap.sh", "scripts/lock.py", "pyproject.toml", "README.md", "LICENSE")
 
 
 def _checkout(dest: Path) -> Path:
@@ -96,3 +96,13 @@ def test_runtime_mode_runs_again_only_when_its_inputs_change(
     assert changed.returncode == 0, changed.stderr[-3000:]
     assert "bootstrap: installing the runtime packages" in changed.stderr
     assert (checkout / ".venv" / ".installed-runtime").is_file()
+    # A dependency added without `make lock`: a warning naming it and what to run, and no stamp.
+    text = (checkout / "lib" / "pyproject.toml").read_text()
+    (checkout / "lib" / "pyproject.toml").write_text(
+        text.replace("dependencies = [", 'dependencies = [\n    "not-in-the-lock>=1",', 1)
+    )
+    drifted = _bootstrap(checkout, "runtime")
+    assert drifted.returncode == 0, drifted.stderr[-3000:]
+    assert "bootstrap: warning: the locks disagree with what they are made from; run 'make lock':" in drifted.stderr
+    assert "requirements/runtime.txt: not-in-the-lock>=1: 0 entries in the lock, want exactly one" in drifted.stderr
+    assert not (checkout / ".venv" / ".installed-runtime").exists()
