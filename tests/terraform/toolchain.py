@@ -83,7 +83,7 @@ def _run(cmd: Sequence[str | os.PathLike[str]], what: str, **kwargs: object) -> 
 
 
 def tool_python() -> Path:
-    """The tools virtualenv's interpreter, created or updated when requirements.txt changed."""
+    """The tools virtualenv's interpreter, created or updated when requirements/toolchain.txt changed."""
     python = TOOLS / "venv" / "bin" / "python"
     stamp = TOOLS / "venv" / ".requirements.sha256"
     want = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
