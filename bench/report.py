@@ -292,7 +292,8 @@ def _firestore(r: dict[str, Any]) -> str:
         "## 5. Firestore calls on the request path\n",
         "| request | reads | writes |",
         "|---|---|---|",
-        f"| first request for a known user on a fresh instance | {first['reads']} | {first['writes']} |",
+        f"| first request for a known user on a fresh instance (the record; the layout, once per instance) "
+        f"| {first['reads']} | {first['writes']} |",
     ]
     for c in r["warm"]:
         f = c["full"]

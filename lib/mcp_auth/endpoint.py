@@ -2,10 +2,11 @@
 
     method         anything but POST -> 405 (stateless: no GET stream, no DELETE)
     address gate   an address whose failed-authentication window is used up -> 429 (local state only)
-    layout         a database migrated by a newer framework -> 503 (read once per instance)
     credentials    parsed once from the headers                               (401 + challenge)
     principal      the provider chain's verdict
     user record    the directory: unknown or disabled -> 403
+    layout         a database migrated by a newer framework -> 503 (read once per instance, while
+                   the caller is authenticated)
     user gate      the user's request limit -> 429
     reply          a handshake-era client's answer to a server request -> the waiting request (202)
     tool scopes    a tools/call the caller's scopes do not allow, on any protocol generation -> 403 + challenge
@@ -17,7 +18,9 @@ client is its /64 (``proxies.address_key``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Coroutine
 from typing import Any
 
 from starlette.datastructures import Headers
@@ -70,11 +73,14 @@ class McpEndpoint:
             return
         headers = Headers(scope=scope)
         layout = self.services.layout
+        # Until it has settled (once per instance, not per request) the layout is read while the
+        # caller is authenticated, not before: a cold instance's first request waits for one round trip.
+        layout_check = _started(layout.check()) if layout is not None and not layout.ok else None
         try:
-            if layout is not None and not layout.ok:  # until settled: once per instance, not per request
-                await layout.check()
             credentials = credentials_from(headers)
             user = await self._authenticate(credentials, record)
+            if layout_check is not None:
+                await layout_check
             user_rate = limits.for_user("user", user.record.quotas)
             decision = await limiter.check("user", user.record.uid, user_rate) if user_rate else None
             if decision is not None and not decision.allowed:
@@ -201,3 +207,10 @@ def credentials_from(headers: Headers) -> Credentials:
             raise InvalidToken("The Authorization header has no token after 'Bearer'.")
     api_key = api_keys[0].strip() if api_keys else None
     return Credentials(bearer=bearer, api_key=api_key or None)
+
+
+def _started(check: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    """``check`` running beside the request; its outcome is read even when the request fails first."""
+    task = asyncio.ensure_future(check)
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())
+    return task
