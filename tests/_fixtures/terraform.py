@@ -6,7 +6,7 @@ by ``tests/terraform/toolchain.py``; later sessions reuse it.
 
 from __future__ import annotations
 
-import atexit
+import fcntl
 import hashlib
 import importlib.util
 import json
@@ -171,19 +171,51 @@ _packaged: dict[str, PackagedInstall] = {}
 _packaged_lock = threading.Lock()
 
 
+#: Packaged installs, one per archive content, shared by the suite's workers and by later runs.
+PACKAGED_ROOT = Path(tempfile.gettempdir()) / "mcp-auth-packaged"
+_STALE_AFTER = 3600  # seconds: an install of other sources unused this long is removed
+
+
 def prepare_packaged_install(wheel: str = "archive") -> PackagedInstall:
-    """Build a packaged install once per test run (the warm-up thread starts it early; the fixture waits).
+    """The packaged install of today's sources (the warm-up thread starts it early; the fixture waits).
 
     ``wheel="archive"`` installs the archive as scripts/package.py builds it; ``wheel="build"``
     swaps the archive's framework wheel for the one ``python -m build lib`` makes, so that wheel,
     its dependencies from the runtime lock and the template's functions/ are all the venv holds.
+
+    The install is keyed by the archive's bytes and made under a file lock: the workers of a
+    parallel run (and a later run of the same sources) use one install instead of making their own.
     """
     with _packaged_lock:
         if wheel not in _packaged:
-            base = Path(tempfile.mkdtemp(prefix=f"mcp-auth-packaged-{wheel}-"))
-            atexit.register(shutil.rmtree, base, ignore_errors=True)
-            _packaged[wheel] = _install_package(base, wheel)
+            _packaged[wheel] = _shared_install(wheel)
         return _packaged[wheel]
+
+
+def _shared_install(wheel: str) -> PackagedInstall:
+    staging = Path(tempfile.mkdtemp(prefix="mcp-auth-archive-"))
+    try:
+        key = hashlib.sha256(package.build(staging / "function-source.zip").read_bytes()).hexdigest()[:16]
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    PACKAGED_ROOT.mkdir(exist_ok=True)
+    base = PACKAGED_ROOT / f"{wheel}-{key}"
+    with (PACKAGED_ROOT / f"{wheel}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = base / ".installed"
+        if not done.exists():
+            shutil.rmtree(base, ignore_errors=True)
+            base.mkdir()
+            install = _install_package(base, wheel)
+            done.touch()
+        else:
+            install = PackagedInstall(app_dir=base / "workspace", bin_dir=base / "venv" / "bin")
+        os.utime(done)
+        for old in PACKAGED_ROOT.glob(f"{wheel}-*"):
+            stamp = old / ".installed"
+            if old != base and (not stamp.exists() or time.time() - stamp.stat().st_mtime > _STALE_AFTER):
+                shutil.rmtree(old, ignore_errors=True)
+    return install
 
 
 @pytest.fixture(scope="session")
@@ -271,7 +303,7 @@ def serve_packaged(install: PackagedInstall, emulator: Any, project: str) -> Ite
     # The operator's command line finds the team's factory in the unpacked source, as `PYTHONPATH=functions` does.
     cli_env = {**env, "PYTHONPATH": str(app_dir)}
     server: subprocess.Popen[bytes] | None = None
-    log = base / "function.log"
+    log = base / f"function-{os.getpid()}-{port}.log"  # the install is shared: one log per server
     try:
         seeded = subprocess.run(
             [cli, "users", "create", user, "--toolsets", "basics", "--scopes", "mcp:tools"],
@@ -314,6 +346,7 @@ def serve_packaged(install: PackagedInstall, emulator: Any, project: str) -> Ite
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
                 server.wait()
+        log.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")
