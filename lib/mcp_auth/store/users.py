@@ -164,6 +164,47 @@ class UserRepository:
         operation = ArrayRemove if remove else ArrayUnion
         return await self.update(uid, **{field: operation(sorted(set(values)))})
 
+    async def delete(self, uid: str) -> bool:
+        """Delete the record only (what it holds, not the user's other data); False if there was none."""
+        from google.api_core import exceptions as gexc
+
+        ref = self._doc(uid)
+        try:
+            snap = await ref.get(timeout=TIMEOUT, retry=bounded_retry())
+            if snap.exists:
+                await ref.delete(timeout=TIMEOUT, retry=bounded_retry())
+        except gexc.GoogleAPIError as exc:
+            raise _store_error(exc) from exc
+        return bool(snap.exists)
+
+    async def page(
+        self, *, status: Status | None = None, toolset: str | None = None, size: int = 100, after: str | None = None
+    ) -> tuple[list[UserRecord], str | None]:
+        """Up to ``size`` records in uid order after the uid ``after``, and the cursor of the next page (None
+        on the last). One filter runs in Firestore (the toolset if given, else the status), the other here,
+        so no composite index is needed; a page may then hold fewer than ``size`` records."""
+        from google.api_core import exceptions as gexc
+        from google.cloud.firestore_v1.base_query import FieldFilter
+        from google.cloud.firestore_v1.field_path import FieldPath
+
+        if not 1 <= size <= 500:
+            raise ValueError(f"size must be 1-500, got {size}.")
+        query = self._client.collection(USERS).order_by(FieldPath.document_id())
+        if toolset is not None:
+            query = query.where(filter=FieldFilter("toolsets", "array_contains", toolset))
+        elif status is not None:
+            query = query.where(filter=FieldFilter("status", "==", status))
+        if after is not None:
+            query = query.start_after({FieldPath.document_id(): self._doc(after)})
+        try:
+            snaps = await query.limit(size).get(timeout=TIMEOUT, retry=bounded_retry())
+        except gexc.GoogleAPIError as exc:
+            raise _store_error(exc) from exc
+        records = [UserRecord.from_document(s.id, s.to_dict() or {}, s.update_time) for s in snaps]
+        if status is not None:
+            records = [r for r in records if r.status == status]
+        return records, (snaps[-1].id if len(snaps) == size else None)
+
 
 class UserDirectory:
     """The request path's view of user records: cached, with the first-login policy."""
