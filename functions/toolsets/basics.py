@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import anyio
 from mcp.server.mcpserver import Context
+from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from mcp_auth import Toolset, current_user, tool
@@ -49,7 +50,7 @@ TOOLSET = Toolset(
     "basics",
     description="Who am I, and an echo that can report progress.",
     tools=[
-        tool(whoami, structured_output=True),
+        tool(whoami, structured_output=True, annotations=ToolAnnotations(readOnlyHint=True)),
         tool(echo, scopes=["mcp:tools"]),
         tool(echo_with_progress, scopes=["mcp:tools"]),
     ],

@@ -66,8 +66,20 @@ def test_test_build_steps_are_install_lint_test(test_build: dict[str, Any]) -> N
     assert [s["id"] for s in test_build["steps"]] == ["install", "lint", "test"]
 
 
-def test_deploy_build_steps_are_verify_package_deploy(deploy_build: dict[str, Any]) -> None:
-    assert [s["id"] for s in deploy_build["steps"]] == ["verify", "package", "deploy"]
+def test_deploy_build_steps_are_verify_package_deploy_smoke(deploy_build: dict[str, Any]) -> None:
+    assert [s["id"] for s in deploy_build["steps"]] == ["verify", "package", "deploy", "smoke"]
+
+
+def test_deploy_build_smokes_the_url_terraform_deployed_with_the_standard_library_check(
+    deploy_build: dict[str, Any],
+) -> None:
+    steps = {s["id"]: s for s in deploy_build["steps"]}
+    assert "terraform -chdir=terraform output -raw mcp_url > build/mcp-url" in _script(steps["deploy"])
+    # The image's bare python3 runs the file: lib/mcp_auth/smoke.py imports only the standard library
+    # (tests/test_smoke.py), so nothing is installed; its non-zero exit fails the build.
+    assert steps["smoke"]["name"] == "${_CLI_IMAGE}"
+    assert 'python3 lib/mcp_auth/smoke.py "$$(cat build/mcp-url)"' in _script(steps["smoke"])
+    assert "-euo" in steps["smoke"]["args"] and (ROOT / "lib" / "mcp_auth" / "smoke.py").is_file()
 
 
 def test_the_old_single_pipeline_is_gone() -> None:

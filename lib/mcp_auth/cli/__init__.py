@@ -9,6 +9,7 @@
     mcp-auth keys create --user U [--scopes a,b] [--name N] [--ttl-days D] | list --user U | revoke ID
     mcp-auth audit list --user U [--limit N]
     mcp-auth check
+    mcp-auth smoke URL [--token T] [--tool NAME] [--arguments JSON]
     mcp-auth migrate [--dry-run] [--to N]
     mcp-auth dev [--port 8080] [--source functions/main.py]
     mcp-auth stdio --user U
@@ -25,12 +26,12 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from mcp_auth.cli import accounts, audit, check, keys, migrate, stdio, tokens, users
+from mcp_auth.cli import accounts, audit, check, keys, migrate, smoke, stdio, tokens, users
 from mcp_auth.cli._common import UsageError
 from mcp_auth.config import Settings
 from mcp_auth.errors import McpAuthError
 
-COMMAND_GROUPS = (tokens, users, accounts, keys, stdio, audit, check, migrate)
+COMMAND_GROUPS = (tokens, users, accounts, keys, stdio, audit, check, migrate, smoke)
 
 
 async def run(args: argparse.Namespace, settings: Settings | None) -> str:
