@@ -3,6 +3,13 @@
     create U [--toolsets a,b] [--scopes a,b]     show U
     disable U | enable U                         grant U SCOPES | revoke U SCOPES
     toolsets U [--add a,b] [--remove c] [--set a,b]
+    list [--status active|disabled] [--toolset NAME] [--format table|json]
+    delete U [--erase [--yes]]                   export U
+
+``delete`` removes the record; ``--erase`` removes every document that holds the
+uid, in every collection the framework owns (``mcp_auth.store.erasure``), after
+the operator types the uid again (``--yes`` skips that; without a terminal it is
+required). ``export`` prints everything stored about the user as JSON.
 
 Toolset names are checked against the team's factory (``MCP_AUTH_FACTORY``,
 default ``factory:FACTORY``; run with the functions source on the path, e.g.
@@ -13,11 +20,15 @@ Every change is an atomic update of the record.
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from typing import Any
 
 from mcp_auth.cli._common import UsageError, scopes, show_record, toolsets, user_repository
 from mcp_auth.config import Settings
 
 MAX_ITEMS = 100
+LIST_PAGE = 200
 
 
 async def _create(args: argparse.Namespace, settings: Settings) -> str:
@@ -83,6 +94,95 @@ async def _toolsets(args: argparse.Namespace, settings: Settings) -> str:
     return show_record(record)
 
 
+async def _list(args: argparse.Namespace, settings: Settings) -> str:
+    names = toolsets(args.toolset)
+    if len(names) > 1:
+        raise UsageError("--toolset takes one toolset name.")
+    toolset = names[0] if names else None
+    repo = await user_repository(settings)
+    rows: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        records, cursor = await repo.page(status=args.status, toolset=toolset, size=LIST_PAGE, after=cursor)
+        rows += [
+            {"uid": r.uid, "status": r.status, "toolsets": sorted(r.toolsets), "scopes": sorted(r.scopes)}
+            for r in records
+        ]
+        if cursor is None:
+            break
+    if args.format == "json":
+        return json.dumps(rows, indent=2)
+    table = [("UID", "STATUS", "TOOLSETS", "SCOPES")]
+    table += [(r["uid"], r["status"], ",".join(r["toolsets"]) or "-", ",".join(r["scopes"]) or "-") for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(3)]
+    lines = ["  ".join([*(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True)), row[3]]) for row in table]
+    return "\n".join([*lines, f"{len(rows)} user(s)"])
+
+
+async def _delete(args: argparse.Namespace, settings: Settings) -> str:
+    from mcp_auth.store.users import validate_uid
+
+    uid = validate_uid(args.user)
+    if not args.erase:
+        if args.yes:
+            raise UsageError("--yes only applies to --erase.")
+        if not await (await user_repository(settings)).delete(uid):
+            raise UsageError(f"No user record {uid!r}: see the ids with 'mcp-auth users list'.")
+        return (
+            f"Deleted the user record {uid!r}. Its other data (notes, tasks, API keys, sign-in links, audit "
+            f"records) stays; 'mcp-auth users delete {uid} --erase' removes it too."
+        )
+    if not args.yes:
+        _confirm(uid)
+    removed = await (await _user_data(settings, uid)).erase()
+    if not any(removed.values()):
+        raise UsageError(f"Nothing is stored about {uid!r} (no record, no data): check the id.")
+    width = max(len(name) for name in removed)
+    lines = [f"{name.ljust(width)}  {count}" for name, count in removed.items()]
+    return "\n".join(
+        [f"Erased user {uid!r}; documents removed per collection:", *lines, f"total  {sum(removed.values())}"]
+    )
+
+
+async def _export(args: argparse.Namespace, settings: Settings) -> str:
+    from mcp_auth.store.users import validate_uid
+
+    uid = validate_uid(args.user)
+    found = await (await _user_data(settings, uid)).export()
+    if not found["collections"]:
+        raise UsageError(f"Nothing is stored about {uid!r} (no record, no data): check the id.")
+    return json.dumps(found, indent=2, sort_keys=True, ensure_ascii=False)
+
+
+def _confirm(uid: str) -> None:
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "--erase deletes every trace of the user and cannot be undone: add --yes to run it without a terminal."
+        )
+    print(
+        f"This erases every document stored about {uid!r}, for good. Type the user id to go on: ",
+        end="",
+        file=sys.stderr,
+        flush=True,
+    )
+    if sys.stdin.readline().strip() != uid:
+        raise UsageError("Not confirmed: nothing was erased.")
+
+
+async def _user_data(settings: Settings, uid: str) -> Any:
+    """The store's view of one user's data, with the team's tool names (their rate-limit windows are keyed by them)."""
+    from mcp_auth.errors import ConfigError
+    from mcp_auth.store.erasure import UserData
+    from mcp_auth.store.firestore import firestore_client
+    from mcp_auth.toolsets import load_factory
+
+    try:
+        tools = sorted({t.name for ts in load_factory(settings.factory).toolsets.values() for t in ts.tools})
+    except ConfigError:
+        tools = []  # per-tool windows then age out through their TTL policy (two windows at most)
+    return UserData(firestore_client(project=settings.project, database=settings.firestore_database), uid, tools=tools)
+
+
 def _bounded(items: list[str]) -> list[str]:
     if len(items) > MAX_ITEMS:
         raise UsageError(f"At most {MAX_ITEMS} names at a time, got {len(items)}.")
@@ -127,3 +227,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     sets.add_argument("--remove", default="", help="Comma-separated toolsets to disable.")
     sets.add_argument("--set", default=None, help="Replace the toolsets with exactly these.")
     sets.set_defaults(run=_toolsets)
+    listing = users.add_parser("list", help="List user records (every page).")
+    listing.add_argument("--status", choices=("active", "disabled"), default=None)
+    listing.add_argument("--toolset", default="", help="Only users with this toolset enabled.")
+    listing.add_argument("--format", choices=("table", "json"), default="table")
+    listing.set_defaults(run=_list)
+    delete = users.add_parser("delete", help="Delete a user record; --erase removes all of the user's data.")
+    delete.add_argument("user")
+    delete.add_argument("--erase", action="store_true", help="Remove every document that holds the uid.")
+    delete.add_argument("--yes", action="store_true", help="Do not ask for confirmation (with --erase).")
+    delete.set_defaults(run=_delete)
+    export = users.add_parser("export", help="Print everything stored about a user as JSON.")
+    export.add_argument("user")
+    export.set_defaults(run=_export)
