@@ -9,6 +9,7 @@ in step).
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -44,8 +45,11 @@ class Settings:
         doc="Public URL of the MCP endpoint (https://host/mcp): PRM `resource` and default audience.",
     )
     factory: str = setting("MCP_AUTH_FACTORY", "factory:FACTORY", doc="The team's ToolsetFactory as module:attribute.")
-    project: str | None = setting(
-        "GOOGLE_CLOUD_PROJECT", None, doc="Google Cloud project id (set by Cloud Run; any id with the emulator)."
+    google_cloud_project: str | None = setting(
+        "GOOGLE_CLOUD_PROJECT",
+        None,
+        doc="Google Cloud project id (any id with the emulator). Unset: the project of Application Default "
+        "Credentials (a service-account key's project_id, gcloud's project, the metadata server on Cloud Run).",
     )
     on_cloud_run: bool = setting(
         "K_SERVICE", False, kind="present", doc="Set by Cloud Run; its presence forbids the development-only settings."
@@ -479,6 +483,11 @@ class Settings:
         return tuple(n for n in names if n)
 
     @property
+    def project(self) -> str | None:
+        """``GOOGLE_CLOUD_PROJECT``, else the project of Application Default Credentials, found on first use."""
+        return self.google_cloud_project or default_project()
+
+    @property
     def resource_host(self) -> str:
         return urlsplit(self.resource_url).netloc
 
@@ -505,6 +514,25 @@ class Settings:
         if "resource_url" not in values:
             raise ConfigError("MCP_AUTH_RESOURCE_URL is required: the public URL of the MCP endpoint.")
         return cls(**values)
+
+
+@functools.cache
+def default_project() -> str | None:
+    """The project of Application Default Credentials (``google.auth.default()``), or None.
+
+    Read on first use, never at import or when settings are built: on Cloud Run it asks the
+    metadata server, which ``GOOGLE_CLOUD_PROJECT`` (not set there by Cloud Run) would spare.
+    """
+    try:
+        import google.auth
+        from google.auth.exceptions import GoogleAuthError
+    except ImportError:  # pragma: no cover - google-auth comes with the Google Cloud clients
+        return None
+    try:
+        _, project = google.auth.default()
+    except (GoogleAuthError, OSError, ValueError):
+        return None
+    return project or None
 
 
 #: Every environment variable the framework reads, with what it is for.
