@@ -147,6 +147,12 @@ def test_an_authorization_server_that_serves_no_metadata_fails(cli, function_ser
     assert "issuer.test" in done.stdout
 
 
+def test_a_skipped_check_is_reported_and_does_not_fail(cli, function_server):
+    done = cli("smoke", function_server.url, "--skip", "authorization-server")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _verdicts(done.stdout)["authorization-server"] == "skip"
+
+
 async def test_a_bad_token_fails_with_the_servers_reason(cli, healthy, make_user, mint):
     user = await make_user()
     token = mint(user.uid, audience="https://someone-else.example/mcp")

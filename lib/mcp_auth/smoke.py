@@ -9,6 +9,9 @@
     tools                 server/discover and tools/list on 2026-07-28; the list is not empty
     call                  calls a read-only tool (annotation ``readOnlyHint``, or the one named)
 
+``--skip STEP`` leaves a check out: ``authorization-server`` where tokens are minted by the
+team (HS256 service tokens) and the advertised issuer serves no metadata.
+
 Standard library only, and nothing from the framework: the deploy build runs this file with
 the bare ``python3`` of its image (``python3 lib/mcp_auth/smoke.py URL``), which has none of
 the framework's dependencies. Every request has a timeout, follows no redirect and reads at
@@ -34,6 +37,7 @@ HANDSHAKE = "2025-11-25"
 MAX_BODY = 1 << 20
 ACCEPT = "application/json, text/event-stream"
 CLIENT = {"name": "mcp-auth-smoke", "version": "1"}
+SKIPPABLE = ("metadata", "authorization-server", "challenge", "healthz", "handshake", "tools", "call")
 
 
 class SmokeUsageError(ValueError):
@@ -153,6 +157,7 @@ class Smoke:
     verdicts: list[Verdict] = field(default_factory=list)
     _metadata_url: str = ""
     _tools: list[dict[str, Any]] = field(default_factory=list)
+    skip: frozenset[str] = frozenset()
     _servers: list[str] = field(default_factory=list)
 
     # -- HTTP ------------------------------------------------------------------------------------
@@ -397,8 +402,10 @@ class Smoke:
     def run(self, report: Callable[[Verdict], None] = lambda verdict: None) -> list[Verdict]:
         passed = True
         for name, check, needs_previous in self.steps():
-            if needs_previous and not passed:
-                verdict = Verdict(name, "skip", "the step before it failed")
+            if name in self.skip:
+                verdict = Verdict(name, "skip", "--skip")
+            elif needs_previous and not passed:
+                verdict = Verdict(name, "skip", "the step before it did not pass")
             else:
                 try:
                     verdict = Verdict(name, "ok", check())
@@ -433,6 +440,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--token", help="An access token: also list tools on both protocol generations and call one.")
     parser.add_argument("--tool", help="The tool to call (default: the first annotated readOnlyHint).")
     parser.add_argument("--arguments", default="{}", help="The tool's arguments, a JSON object (default: {}).")
+    parser.add_argument(
+        "--skip",
+        action="append",
+        choices=SKIPPABLE,
+        default=[],
+        help="A check to leave out, e.g. authorization-server when tokens are minted, not signed in for.",
+    )
     parser.add_argument("--timeout", type=float, default=20.0, help="Seconds to wait for each answer (default 20).")
 
 
@@ -448,6 +462,7 @@ def smoke_from(args: argparse.Namespace) -> Smoke:
         tool=args.tool,
         arguments=parse_arguments(args.arguments),
         timeout=args.timeout,
+        skip=frozenset(args.skip),
     )
 
 

@@ -78,7 +78,7 @@ def test_deploy_build_smokes_the_url_terraform_deployed_with_the_standard_librar
     # The image's bare python3 runs the file: lib/mcp_auth/smoke.py imports only the standard library
     # (tests/test_smoke.py), so nothing is installed; its non-zero exit fails the build.
     assert steps["smoke"]["name"] == "${_CLI_IMAGE}"
-    assert 'python3 lib/mcp_auth/smoke.py "$$(cat build/mcp-url)"' in _script(steps["smoke"])
+    assert 'python3 lib/mcp_auth/smoke.py "$$(cat build/mcp-url)" ${_SMOKE_FLAGS}' in _script(steps["smoke"])
     assert "-euo" in steps["smoke"]["args"] and (ROOT / "lib" / "mcp_auth" / "smoke.py").is_file()
 
 
