@@ -5,6 +5,8 @@
     mcp-auth users show|disable|enable U
     mcp-auth users grant|revoke U --scopes a,b
     mcp-auth users toolsets U [--add a,b] [--remove a,b] [--set a,b]
+    mcp-auth users list [--status active|disabled] [--toolset NAME] [--format table|json]
+    mcp-auth users delete U [--erase [--yes]] | export U
     mcp-auth accounts show --sub SUB [--issuer URL] | link U --sub SUB [--issuer URL] [--replace]
     mcp-auth keys create --user U [--scopes a,b] [--name N] [--ttl-days D] | list --user U | revoke ID
     mcp-auth audit list --user U [--limit N]

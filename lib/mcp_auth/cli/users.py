@@ -137,11 +137,10 @@ async def _delete(args: argparse.Namespace, settings: Settings) -> str:
     removed = await (await _user_data(settings, uid)).erase()
     if not any(removed.values()):
         raise UsageError(f"Nothing is stored about {uid!r} (no record, no data): check the id.")
-    width = max(len(name) for name in removed)
-    lines = [f"{name.ljust(width)}  {count}" for name, count in removed.items()]
-    return "\n".join(
-        [f"Erased user {uid!r}; documents removed per collection:", *lines, f"total  {sum(removed.values())}"]
-    )
+    rows = [*removed.items(), ("total", sum(removed.values()))]
+    width = max(len(name) for name, _ in rows)
+    lines = [f"{name.ljust(width)}  {count}" for name, count in rows]
+    return "\n".join([f"Erased user {uid!r}; documents removed per collection:", *lines])
 
 
 async def _export(args: argparse.Namespace, settings: Settings) -> str:
