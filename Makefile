@@ -8,10 +8,12 @@
 help: ## list the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z_-]+:.*## / { printf "  make %-13s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
-dev: ## run the server locally: Firestore emulator, a seeded user, JWT and API keys, client config
+# The local function's port: make dev PORT=8081 when 8080 is taken.
+PORT ?= 8080
+dev: ## run the server locally: Firestore emulator, a seeded user, JWT and API keys, client config (PORT)
 	@scripts/preflight.sh dev
 	@scripts/bootstrap.sh runtime
-	@.venv/bin/mcp-auth dev
+	@.venv/bin/mcp-auth dev --port $(PORT)
 
 test: ## lint, then the whole test suite (emulators, servers, Node and Terraform tools included)
 	@scripts/preflight.sh test

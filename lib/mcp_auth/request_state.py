@@ -16,7 +16,8 @@ one read from Secret Manager and binds every sealed state to:
 version this instance first sees after it started seals only once one refresh interval
 has passed, so every instance already accepts it (rotation without refused retries).
 Without the setting an instance keeps one random key for its lifetime (state survives
-server rebuilds on that instance only) and says so at start-up.
+server rebuilds on that instance only) and says so at start-up: a warning on Cloud Run, a
+debug line elsewhere (a local run is one instance, and its console is for a person).
 """
 
 from __future__ import annotations
@@ -195,7 +196,7 @@ def build_request_state(settings: Settings, secrets: SecretStore | None = None) 
                 SETTING,
             )
         else:
-            logger.info(
+            logger.debug(
                 "%s is not set: multi-round-trip (input_required) state is sealed with a key of this instance "
                 "only and will not survive on another instance or a restart.",
                 SETTING,

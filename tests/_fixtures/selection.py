@@ -39,6 +39,8 @@ SERVICE_FIXTURES = frozenset(
         "packaged_install",  # tests/_fixtures/terraform.py
         "terraform_workspace",
         "node_bin",  # tests/interop/conftest.py
+        "dev_server",  # tests/_fixtures/dev_server.py: mcp-auth dev, its emulator and function
+        "shared_dev_server",
     }
 )
 

@@ -1,128 +1,38 @@
 """``mcp-auth dev`` serves every credential kind the README documents, run as a developer runs it.
 
 The runner starts in a checkout of its own (a copy of ``functions/`` in a temporary directory, so
-``.dev/`` is fresh); the commands are the README's, run by a shell after ``source .dev/env``:
-``mcp-auth users create``, ``mcp-auth keys create``, ``mcp-auth token mint``. The key and the
-token then list the user's tools over real HTTP, and SIGTERM stops the server and the emulator.
+``.dev/`` is fresh; ``tests/_fixtures/dev_server.py``); the commands are the README's, run by a shell
+after ``source .dev/env``: ``mcp-auth users create``, ``mcp-auth keys create``, ``mcp-auth token
+mint``. The key and the token then list the user's tools over real HTTP, and SIGTERM stops the server
+and the emulator. A taken port stops the run before anything starts; a runner killed with SIGKILL
+leaves nothing running behind it.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import queue
-import shutil
 import signal
 import socket
 import stat
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from mcp_auth.devtools.emulator import free_port
+from tests._fixtures.dev_server import (
+    DevServer,
+    RunnerOutput,
+    kill_groups,
+    make_checkout,
+    processes_in,
+    start_runner,
+    stop_runner,
+)
 from tests._fixtures.http import messages, post_mcp
 
 pytestmark = pytest.mark.services  # the runner starts the Firestore emulator and a function server
-
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent  # the console scripts installed beside this interpreter
-READY = "Ctrl-C stops everything."
-
-
-@dataclass
-class DevServer:
-    checkout: Path
-    url: str
-    banner: str
-    process: subprocess.Popen[str]
-
-    def shell(self, command: str) -> subprocess.CompletedProcess[str]:
-        """``command`` in a shell in the checkout after ``source .dev/env``, the CLI on PATH as .venv/bin is."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("MCP_AUTH_", "FIRESTORE_", "GOOGLE_"))}
-        env["PATH"] = f"{BIN}{os.pathsep}{env['PATH']}"
-        return subprocess.run(
-            ["bash", "-c", f"source .dev/env && {command}"],
-            cwd=self.checkout,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-
-    def settings(self) -> dict[str, str]:
-        found = {}
-        for line in (self.checkout / ".dev" / "env").read_text().splitlines():
-            name, _, value = line.removeprefix("export ").partition("=")
-            found[name] = value.strip("'")
-        return found
-
-
-def _read_until_ready(process: subprocess.Popen[str], timeout: float) -> str:
-    """The runner's output up to its ready line; the rest is read (and dropped) until it exits."""
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def pump() -> None:
-        assert process.stdout is not None
-        with process.stdout:
-            for line in process.stdout:
-                lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    seen: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=1)
-        except queue.Empty:
-            continue
-        if line is None:
-            break
-        seen.append(line)
-        if line.strip() == READY:
-            return "".join(seen)
-    raise AssertionError(f"mcp-auth dev did not get ready (exit {process.poll()}):\n{''.join(seen)[-4000:]}")
-
-
-def _stop(process: subprocess.Popen[str]) -> int:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)  # what Ctrl-C or a supervisor sends; the runner stops what it started
-        try:
-            return process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-            raise
-    return process.returncode
-
-
-@pytest.fixture
-def dev_server(tmp_path: Path) -> Iterator[DevServer]:
-    checkout = tmp_path / "checkout"
-    shutil.copytree(ROOT / "functions", checkout / "functions", ignore=shutil.ignore_patterns("__pycache__"))
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MCP_AUTH_", "FIRESTORE_", "GOOGLE_"))}
-    process = subprocess.Popen(
-        [str(BIN / "mcp-auth"), "dev", "--port", str(port)],
-        cwd=checkout,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        banner = _read_until_ready(process, timeout=180)
-        yield DevServer(checkout, f"http://127.0.0.1:{port}/mcp", banner, process)
-    finally:
-        _stop(process)
 
 
 def _tool_names(url: str, **credentials: str) -> set[str]:
@@ -137,6 +47,10 @@ def _listening(host: str) -> bool:
     with socket.socket() as s:
         s.settimeout(1)
         return s.connect_ex((address, int(port))) == 0
+
+
+def _printed_token(banner: str) -> str:
+    return next(line.split(": ", 1)[1] for line in banner.splitlines() if line.startswith("Bearer token:")).strip()
 
 
 def test_readme_api_key_flow_works_against_make_dev(dev_server: DevServer):
@@ -171,10 +85,7 @@ def test_readme_api_key_flow_works_against_make_dev(dev_server: DevServer):
     assert reply["result"]["structuredContent"]["auth_method"] == "api_key"
 
     # JWTs keep working beside keys: the printed token, and one minted with the README's command
-    printed = next(
-        line.split(": ", 1)[1] for line in dev_server.banner.splitlines() if line.startswith("Bearer token:")
-    )
-    assert "whoami" in _tool_names(dev_server.url, token=printed.strip())
+    assert "whoami" in _tool_names(dev_server.url, token=_printed_token(dev_server.banner))
     minted = dev_server.shell("mcp-auth token mint --user alice --ttl 3600")
     assert minted.returncode == 0, minted.stderr
     assert _tool_names(dev_server.url, token=minted.stdout.strip()) == tools
@@ -187,8 +98,87 @@ def test_readme_api_key_flow_works_against_make_dev(dev_server: DevServer):
 
     emulator = settings["FIRESTORE_EMULATOR_HOST"]
     assert _listening(emulator)
-    assert _stop(dev_server.process) == 0
+    assert stop_runner(dev_server.process) == 0
     assert not _listening(emulator), "the emulator outlived the runner"
+
+
+def _log_lines(text: str) -> list[str]:
+    """The lines of ``text`` that are structured log records (a JSON object with a message)."""
+    found = []
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            found.append(line)
+    return found
+
+
+def test_the_banner_is_for_a_person_and_the_layout_is_recorded_before_serving(dev_server: DevServer):
+    """Up to its ready line the output is the banner alone: no log record of the function's start-up
+    (one said that MCP_AUTH_REQUEST_STATE_KEY_SECRET is not set). The Firestore layout is recorded
+    before the function starts (what `mcp-auth migrate` does), so its first request has nothing to warn about."""
+    assert _log_lines(dev_server.banner) == []
+    assert dev_server.banner.startswith("Starting the Firestore emulator")
+
+    assert "whoami" in _tool_names(dev_server.url, token=_printed_token(dev_server.banner))
+    logged = dev_server.output.until(lambda line: '"POST /mcp 200"' in line, timeout=30)
+    assert "mcp-auth migrate" not in logged
+    layout = dev_server.shell("mcp-auth migrate --dry-run")
+    assert layout.returncode == 0, layout.stderr
+    assert "up to date: nothing to do" in layout.stdout
+
+
+def test_a_taken_port_stops_the_run_before_anything_starts(tmp_path: Path):
+    checkout = make_checkout(tmp_path / "checkout")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", free_port()))
+        taken.listen()
+        port = taken.getsockname()[1]
+        process = start_runner(checkout, "--port", str(port))
+        try:
+            output = RunnerOutput(process).until_exit(timeout=60)
+        finally:
+            stop_runner(process)
+    assert process.returncode == 2, output
+    assert f"cannot listen on 127.0.0.1:{port}" in output
+    assert "make dev PORT=" in output and "--port" in output  # which setting picks another port
+    assert "Firestore emulator" not in output and "Bearer token" not in output
+    assert not (checkout / ".dev").exists()
+    left = processes_in(checkout)
+    kill_groups(list(left))
+    assert left == {}
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "http"])
+def test_a_port_out_of_range_is_refused_by_the_command_line(tmp_path: Path, port: str):
+    process = start_runner(make_checkout(tmp_path / "checkout"), "--port", port)
+    output = RunnerOutput(process).until_exit(timeout=60)
+    assert process.returncode == 2
+    assert "--port" in output and port in output
+
+
+def test_a_runner_killed_with_sigkill_leaves_no_emulator_or_function_running(tmp_path: Path):
+    checkout = make_checkout(tmp_path / "checkout")
+    port = free_port()
+    process = start_runner(checkout, "--port", str(port))
+    try:
+        RunnerOutput(process).until_ready(timeout=180)
+        started = processes_in(checkout)
+        assert any("java" in command for command in started.values()), started  # the emulator itself
+        assert any("functions_framework" in command for command in started.values()), started
+        os.kill(process.pid, signal.SIGKILL)  # no cleanup runs: an IDE's stop button, or TERM then KILL
+        process.wait(timeout=10)
+        left = processes_in(checkout)
+        deadline = time.monotonic() + 60  # the watchdog gives each group a grace period after SIGTERM
+        while left and time.monotonic() < deadline:
+            time.sleep(0.5)
+            left = processes_in(checkout)
+    finally:
+        stop_runner(process)
+    kill_groups(list(left))
+    assert left == {}, "these outlived the runner"
 
 
 def test_the_pepper_and_signing_key_survive_a_restart_and_differ_per_checkout(tmp_path, monkeypatch):

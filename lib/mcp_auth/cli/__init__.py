@@ -29,7 +29,7 @@ import sys
 from collections.abc import Sequence
 
 from mcp_auth.cli import accounts, audit, check, keys, migrate, smoke, stdio, tokens, users
-from mcp_auth.cli._common import UsageError
+from mcp_auth.cli._common import UsageError, bounded_int
 from mcp_auth.config import Settings
 from mcp_auth.errors import McpAuthError
 
@@ -52,7 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     for group in COMMAND_GROUPS:
         group.register(sub)
     dev = sub.add_parser("dev", help="Run the server locally with the Firestore emulator.")
-    dev.add_argument("--port", type=int, default=8080)
+    dev.add_argument(
+        "--port",
+        type=bounded_int("--port", 1, 65535),
+        default=8080,
+        help="The local port of the function (default 8080; with make: make dev PORT=8081).",
+    )
     dev.add_argument("--source", default="functions/main.py")
     dev.add_argument("--user", default="dev-user", help="The development user to seed and mint a token for.")
     dev.set_defaults(run=None)

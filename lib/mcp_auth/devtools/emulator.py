@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess  # nosec B404 - development tool that starts the local emulator
 import time
@@ -11,6 +12,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import IO
+
+from mcp_auth.devtools.watchdog import Watchdog
 
 INSTALL_HINT = (
     "The Firestore emulator was not found. Install the Google Cloud CLI and its emulator "
@@ -46,18 +49,29 @@ def free_port() -> int:
 
 
 class FirestoreEmulator:
-    """One emulator process on 127.0.0.1; ``host`` is what FIRESTORE_EMULATOR_HOST wants."""
+    """One emulator process on 127.0.0.1; ``host`` is what FIRESTORE_EMULATOR_HOST wants.
 
-    def __init__(self, *, port: int | None = None, log_path: Path | None = None) -> None:
+    It runs in a process group of its own, which ``stop()`` ends; a watchdog (``watchdog.py``) ends it
+    too when the process that started it dies without stopping it (SIGKILL). Pass ``watchdog`` to share
+    one with other groups; without it the emulator starts and closes its own."""
+
+    def __init__(
+        self, *, port: int | None = None, log_path: Path | None = None, watchdog: Watchdog | None = None
+    ) -> None:
         self.port = port or free_port()
         self.host = f"127.0.0.1:{self.port}"
         self._log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
+        self._watchdog = watchdog
+        self._own_watchdog: Watchdog | None = None
 
     def start(self, *, timeout: float = 60.0) -> FirestoreEmulator:
         if shutil.which("java") is None:
             raise EmulatorError("Java was not found on PATH; the Firestore emulator needs Java 11 or newer.")
         launcher = find_launcher()
+        watchdog = self._watchdog
+        if watchdog is None:
+            watchdog = self._own_watchdog = Watchdog().start()
         log: IO[bytes] | int = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL
         try:
             self._process = subprocess.Popen(  # noqa: S603 - fixed launcher, no shell  # nosec B603 - fixed argv of the emulator launcher, no shell
@@ -66,13 +80,19 @@ class FirestoreEmulator:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        except OSError as exc:
+            self.stop()
+            raise EmulatorError(f"Could not start the Firestore emulator ({launcher}): {exc}") from None
         finally:
             if not isinstance(log, int):
                 log.close()  # the child keeps its own descriptor
+        watchdog.guard(self._process.pid)  # the launcher leads the group; Java runs in it as its child
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise EmulatorError(f"The Firestore emulator exited with code {self._process.returncode} at start.")
+                code = self._process.returncode
+                self.stop()
+                raise EmulatorError(f"The Firestore emulator exited with code {code} at start.")
             if self.ready() and self._accepts_writes(deadline):
                 return self
             time.sleep(0.2)
@@ -108,12 +128,18 @@ class FirestoreEmulator:
             r.read()
 
     def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        import signal
-
         try:
+            self._stop_process()
+        finally:
+            own, self._own_watchdog = self._own_watchdog, None
+            if own is not None:
+                own.close()
+
+    def _stop_process(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        try:  # the whole group: the launcher may have gone while Java still runs
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=10)
         except (ProcessLookupError, subprocess.TimeoutExpired):

@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess  # nosec B404 - development tool that starts the local function
 import sys
 import time
@@ -21,6 +22,7 @@ import urllib.request
 from pathlib import Path
 
 from mcp_auth.devtools.emulator import EmulatorError, FirestoreEmulator
+from mcp_auth.devtools.watchdog import Watchdog
 
 STATE_DIR = Path(".dev")
 DEV_PROJECT = "demo-mcp-auth"
@@ -94,14 +96,40 @@ def _wait_http(url: str, timeout: float, process: subprocess.Popen[bytes]) -> No
     raise EmulatorError(f"The function server did not answer on {url} within {timeout:.0f} s.")
 
 
+def port_taken(port: int, host: str = "127.0.0.1") -> str | None:
+    """Why the function could not listen on ``host:port`` (None when it can): tried before anything starts.
+
+    The probe binds as the server will (SO_REUSEADDR, so a port left in TIME_WAIT by an earlier run counts
+    as free, as it does for the server) and lets go at once."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
+
+
 def run_dev(*, port: int, source: str, user: str) -> int:
     if not Path(source).is_file():
         print(f"mcp-auth dev: error: {source} not found; run from the repository root.", file=sys.stderr)
         return 2
+    taken = port_taken(port)
+    if taken is not None:
+        other = 8081 if port != 8081 else 8082
+        print(
+            f"mcp-auth dev: error: cannot listen on 127.0.0.1:{port} ({taken}): another server, or an earlier "
+            f"'make dev', is using it. Choose another port: make dev PORT={other} (or mcp-auth dev --port {other}). "
+            "Nothing was started.",
+            file=sys.stderr,
+        )
+        return 2
     STATE_DIR.mkdir(exist_ok=True)
     for signum in (signal.SIGTERM, signal.SIGHUP):  # stop everything we started, however we are stopped
         signal.signal(signum, _interrupt)
-    emulator = FirestoreEmulator(log_path=STATE_DIR / "firestore-emulator.log")
+    # Stops the emulator's and the server's process groups if this process dies without doing so (SIGKILL).
+    watchdog = Watchdog().start()
+    emulator = FirestoreEmulator(log_path=STATE_DIR / "firestore-emulator.log", watchdog=watchdog)
     server: subprocess.Popen[bytes] | None = None
     try:
         print(f"Starting the Firestore emulator (log: {STATE_DIR}/firestore-emulator.log) ...", flush=True)
@@ -131,6 +159,7 @@ def run_dev(*, port: int, source: str, user: str) -> int:
             env=process_env,
             start_new_session=True,
         )
+        watchdog.guard(server.pid)
         _wait_http(f"http://127.0.0.1:{port}/healthz", 30, server)
         print("\n" + _client_config(env["MCP_AUTH_RESOURCE_URL"], token) + "\n\nCtrl-C stops everything.", flush=True)
         return server.wait()
@@ -147,6 +176,7 @@ def run_dev(*, port: int, source: str, user: str) -> int:
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
         emulator.stop()
+        watchdog.close()
         print("Stopped the server and the emulator.", flush=True)
 
 

@@ -1,6 +1,8 @@
-"""``python -m mcp_auth.devtools.seed USER``: create the development user (toolset basics, scope mcp:tools)
-unless it exists, and print a week-long token for it. ``mcp-auth dev`` runs it with the development
-environment (the emulator's address, the development key)."""
+"""``python -m mcp_auth.devtools.seed USER``: record the Firestore layout this code writes (what
+``mcp-auth migrate`` does), create the development user (toolset basics, scope mcp:tools) unless it
+exists, and print a week-long token for it. ``mcp-auth dev`` runs it with the development environment
+(the emulator's address, the development key) before it starts the function, so the function finds the
+layout recorded and has nothing to warn about."""
 
 from __future__ import annotations
 
@@ -15,10 +17,13 @@ WEEK = 7 * 24 * 3600
 
 async def seed(settings: Settings, user: str) -> str:
     from mcp_auth.store.firestore import close_clients, firestore_client
+    from mcp_auth.store.migrations import migrate, plan
     from mcp_auth.store.users import UserRecord, UserRepository
 
-    repository = UserRepository(firestore_client(project=settings.project, database=settings.firestore_database))
+    client = firestore_client(project=settings.project, database=settings.firestore_database)
+    repository = UserRepository(client)
     try:
+        await migrate(client, await plan(client))
         if await repository.get(user) is None:
             await repository.create(
                 UserRecord(uid=user, toolsets=frozenset({"basics"}), scopes=frozenset({"mcp:tools"}))
