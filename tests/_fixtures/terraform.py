@@ -224,13 +224,21 @@ def packaged_install() -> PackagedInstall:
 
 
 def build_framework_wheel(dest: Path) -> Path:
-    """``python -m build --wheel lib`` (the build backend from the locked environment, no download)."""
+    """``python -m build --wheel lib`` (the build backend from the locked environment, no download).
+
+    It builds a copy of lib/: setuptools writes build/ and egg-info beside the sources it builds,
+    and the checkout is shared with the tests that read lib/ and with the other workers."""
+    source = Path(tempfile.mkdtemp(prefix="mcp-auth-lib-"))
+    shutil.copytree(  # follows lib/LICENSE, a link to the repository's LICENSE
+        ROOT / "lib", source / "lib", ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
+    )
     result = subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", dest, ROOT / "lib"],
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", dest, source / "lib"],
         capture_output=True,
         text=True,
         check=False,
     )
+    shutil.rmtree(source, ignore_errors=True)
     if result.returncode != 0:
         raise RuntimeError(f"python -m build lib failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
     [wheel] = dest.glob("*.whl")
