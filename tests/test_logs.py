@@ -107,3 +107,24 @@ def test_secrets_glued_to_a_separator_are_still_redacted():
     line = 'token=eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl "mak_abcd_efghijklmn" Authorization: Basic dXNlcjpwYXNz'
     assert "eyJhbGciOi" not in redact(line) and "efghijklmn" not in redact(line)
     assert "dXNlcjpwYXNz" not in redact(line)
+
+
+async def test_a_task_started_in_a_request_and_outliving_it_logs_no_trace():
+    import asyncio
+
+    from mcp_auth.logs import bind_trace, trace_fields, unbind_trace
+
+    formatter = CloudLoggingFormatter(env={})
+    ended = asyncio.Event()
+
+    async def later() -> dict:
+        await ended.wait()
+        return json.loads(formatter.format(logging.LogRecord("t", logging.INFO, __file__, 1, "after", (), None)))
+
+    bound = bind_trace(trace_fields("projects/p/traces/" + "a" * 32, "b" * 16, True))
+    during = json.loads(formatter.format(logging.LogRecord("t", logging.INFO, __file__, 1, "during", (), None)))
+    task = asyncio.create_task(later())  # copies the request's context
+    unbind_trace(bound)
+    ended.set()
+    assert during["logging.googleapis.com/spanId"] == "b" * 16
+    assert not {k for k in await task if k.startswith("logging.googleapis.com/")}

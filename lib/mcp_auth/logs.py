@@ -1,17 +1,30 @@
 """Structured logs in Cloud Logging's JSON format, one object per line, secrets redacted.
 
-Cloud Logging reads ``severity``, ``message``, ``httpRequest`` and
-``logging.googleapis.com/trace`` from each line; every other key lands in
-``jsonPayload``. Redaction is the last step of formatting, so a bearer token, a
-JWT or an API key is masked wherever it appears (message, arguments, extra
-fields, exception text).
+Cloud Logging reads ``severity``, ``message``, ``httpRequest`` and the
+``logging.googleapis.com/trace``, ``spanId`` and ``trace_sampled`` keys from each
+line; every other key lands in ``jsonPayload``. Redaction is the last step of
+formatting, so a bearer token, a JWT or an API key is masked wherever it appears
+(message, arguments, extra fields, traceback).
+
+Every line written while a request is served, by any logger, carries the request's
+trace: the request log stage binds it (``bind_trace``) for the request's context,
+and the formatter copies it onto each line. A line written outside a request has
+no trace keys.
+
+A line with an exception carries its traceback as ``stack_trace`` (the text
+``traceback.format_exc()`` gives), which Error Reporting reads; an ERROR line
+with an exception also carries Error Reporting's ``@type`` and, on Cloud Run,
+``serviceContext`` (``K_SERVICE``, ``K_REVISION``).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
+from collections.abc import Mapping
+from contextvars import ContextVar, Token
 from typing import Any, TextIO
 
 from pythonjsonlogger.json import JsonFormatter
@@ -28,6 +41,49 @@ _SECRET = re.compile(
 REDACTED = "[REDACTED]"
 _RESERVED = ("severity", "message", "time", "logger")
 
+TRACE = "logging.googleapis.com/trace"
+SPAN_ID = "logging.googleapis.com/spanId"
+TRACE_SAMPLED = "logging.googleapis.com/trace_sampled"
+ERROR_EVENT = "type.googleapis.com/google.devtools.clouderrorreporting.v1beta1.ReportedErrorEvent"
+
+_request_trace: ContextVar[dict[str, Any] | None] = ContextVar("mcp_auth_request_trace", default=None)
+
+
+def trace_fields(trace: str, span_id: str | None, sampled: bool) -> dict[str, Any]:
+    """The trace keys of a log line: ``trace`` is ``projects/<project>/traces/<id>``, ``span_id`` 16 hex digits."""
+    fields: dict[str, Any] = {TRACE: trace, TRACE_SAMPLED: sampled}
+    if span_id:
+        fields[SPAN_ID] = span_id
+    return fields
+
+
+def bind_trace(fields: dict[str, Any]) -> Token[dict[str, Any] | None]:
+    """Put ``fields`` on every line logged in this context (and tasks it starts) until ``unbind_trace``.
+
+    The dict is shared, not copied: a later stage may fill it in (the trace stage, with its own span),
+    and ``unbind_trace`` empties it, so a task started in the request and outliving it logs no trace.
+    """
+    return _request_trace.set(fields)
+
+
+def unbind_trace(token: Token[dict[str, Any] | None]) -> None:
+    fields = _request_trace.get()
+    if fields is not None:
+        fields.clear()
+    _request_trace.reset(token)
+
+
+def current_trace() -> dict[str, Any] | None:
+    """The trace keys bound to this context (None outside a request; empty when the request has no trace)."""
+    return _request_trace.get()
+
+
+def service_context(env: Mapping[str, str]) -> dict[str, str] | None:
+    """Error Reporting's ``serviceContext`` from Cloud Run's ``K_SERVICE`` and ``K_REVISION`` (None elsewhere)."""
+    if not (service := env.get("K_SERVICE")):
+        return None
+    return {"service": service, "version": env["K_REVISION"]} if env.get("K_REVISION") else {"service": service}
+
 
 #: Every match of ``_SECRET`` contains one of these (lower-cased): most lines skip the regex.
 _TRIGGERS = ("bearer", "basic", "mak_", "eyj")
@@ -41,14 +97,23 @@ def redact(text: str) -> str:
 
 
 class CloudLoggingFormatter(JsonFormatter):
-    def __init__(self) -> None:
+    def __init__(self, *, env: Mapping[str, str] | None = None) -> None:
         super().__init__(timestamp="time", json_ensure_ascii=False)
+        self._service = service_context(os.environ if env is None else env)
 
     def add_fields(self, log_record: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]) -> None:
         super().add_fields(log_record, record, message_dict)
         log_record["severity"] = record.levelname
         log_record["logger"] = record.name
         log_record.pop("levelname", None)
+        if trace := _request_trace.get():
+            log_record.update(trace)
+        if (stack := log_record.pop("exc_info", None)) is not None:
+            log_record["stack_trace"] = stack  # Error Reporting reads this key, not python-json-logger's
+            if record.levelno >= logging.ERROR:
+                log_record["@type"] = ERROR_EVENT
+                if self._service is not None:
+                    log_record["serviceContext"] = self._service
 
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))

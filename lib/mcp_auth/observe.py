@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_auth.challenge import plain_error
 from mcp_auth.context import request_or_none
+from mcp_auth.logs import TRACE, bind_trace, trace_fields, unbind_trace
 from mcp_auth.proxies import client_origin
 
 if TYPE_CHECKING:
@@ -43,8 +44,8 @@ logger = logging.getLogger("mcp_auth")
 RECORD = "mcp_auth_record"
 """Key of the request's ``RequestRecord`` in the ASGI scope's ``state``."""
 
-_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
-_CLOUD_TRACE = re.compile(r"^([0-9a-f]{32})(?:/(\d{1,20}))?(?:;o=[01])?$")
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+_CLOUD_TRACE = re.compile(r"^([0-9a-f]{32})(?:/(\d{1,20}))?(?:;o=([01]))?$")
 
 
 @dataclass
@@ -100,14 +101,16 @@ class RequestLog:
         if scope["type"] != "http":
             return
         headers = Headers(scope=scope)
+        trace = trace_fields_of(headers, self._project)
         record = RequestRecord(
             method=scope["method"],
             path=scope["path"][:200],
             route=self._route_of(scope["path"]),
             remote_ip=client_origin(scope, headers, self._trusted).ip,
             user_agent=headers.get("user-agent"),
-            trace=trace_of(headers, self._project),
+            trace=trace.get(TRACE),
         )
+        bound = bind_trace(trace)  # every line of this request carries it (the trace stage may refine it)
         scope = {**scope, "state": {**(scope.get("state") or {}), RECORD: record}}
 
         async def tracking_send(message: Message) -> None:
@@ -129,18 +132,29 @@ class RequestLog:
                 emit(record)
             if self._audit is not None and record.auth_decision:
                 self._audit.submit(record)
+            unbind_trace(bound)
 
 
-def trace_of(headers: Any, project: str | None) -> str | None:
-    """The Cloud Trace resource name from ``traceparent`` or ``X-Cloud-Trace-Context``."""
-    trace_id = None
+def trace_fields_of(headers: Any, project: str | None) -> dict[str, Any]:
+    """The log lines' trace keys from ``traceparent`` or ``X-Cloud-Trace-Context`` (empty without either).
+
+    The trace is ``projects/<project>/traces/<id>`` (the bare id without a project), the span the
+    caller's (``X-Cloud-Trace-Context`` gives it in decimal; Cloud Logging wants 16 hex digits), and
+    ``trace_sampled`` the caller's sampling decision.
+    """
+    trace_id = span_id = None
+    sampled = False
     if (value := headers.get("traceparent")) and (m := _TRACEPARENT.match(value.strip().lower())):
-        trace_id = m.group(1)
+        trace_id, span_id, sampled = m.group(1), m.group(2), bool(int(m.group(3), 16) & 1)
     elif (value := headers.get("x-cloud-trace-context")) and (m := _CLOUD_TRACE.match(value.strip().lower())):
-        trace_id = m.group(1)
+        trace_id, sampled = m.group(1), m.group(3) == "1"
+        if m.group(2) and 0 < (number := int(m.group(2))) < 1 << 64:
+            span_id = format(number, "016x")
     if trace_id is None or set(trace_id) == {"0"}:
-        return None
-    return f"projects/{project}/traces/{trace_id}" if project else trace_id
+        return {}
+    if span_id is not None and set(span_id) == {"0"}:
+        span_id = None
+    return trace_fields(f"projects/{project}/traces/{trace_id}" if project else trace_id, span_id, sampled)
 
 
 def emit(record: RequestRecord) -> None:
@@ -160,7 +174,7 @@ def emit(record: RequestRecord) -> None:
         "latency_ms": round(latency * 1000, 3),
     }
     if record.trace:
-        fields["logging.googleapis.com/trace"] = record.trace
+        fields[TRACE] = record.trace
     if record.user:
         fields["user"] = record.user
     if record.user_active:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from mcp_auth.errors import ConfigError
-from mcp_auth.logs import redact
+from mcp_auth.logs import current_trace, redact, trace_fields
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer
@@ -92,7 +92,7 @@ class Tracing:
     def request_span(
         self, scope: Scope, record: RequestRecord, *, route: str | None, project: str | None = None
     ) -> Iterator[Span]:
-        """The request's SERVER span, current while the request runs; the log line gets its trace id."""
+        """The request's SERVER span, current while the request runs; the request's log lines name it."""
         from opentelemetry import context, propagate, trace
 
         carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", ()) if k in _PROPAGATED}
@@ -104,9 +104,12 @@ class Tracing:
             f"{record.method} {route or 'unknown'}", context=parent, kind=trace.SpanKind.SERVER, attributes=attributes
         )
         token = context.attach(trace.set_span_in_context(span, parent))
-        if record.trace is None and (span_context := span.get_span_context()).is_valid:
+        if (span_context := span.get_span_context()).is_valid:
             trace_id = format(span_context.trace_id, "032x")
-            record.trace = f"projects/{project}/traces/{trace_id}" if project else trace_id
+            name = f"projects/{project}/traces/{trace_id}" if project else trace_id
+            record.trace = name  # the span's trace (it continues a W3C traceparent, not X-Cloud-Trace-Context)
+            if (lines := current_trace()) is not None:  # the request's log lines name this span
+                lines.update(trace_fields(name, format(span_context.span_id, "016x"), span_context.trace_flags.sampled))
         failed: BaseException | None = None
         try:
             yield span

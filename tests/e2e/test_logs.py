@@ -59,6 +59,9 @@ async def test_requests_and_decisions_are_logged_structured_and_without_secrets(
     assert denied[-1]["audit"] is True
     assert denied[-1]["auth"]["decision"] == "denied" and denied[-1]["auth"]["reason"] == "wrong_audience"
     assert denied[-1]["logging.googleapis.com/trace"].endswith(f"/traces/{TRACE}")
+    assert denied[-1]["logging.googleapis.com/spanId"] == "00f067aa0ba902b7"
+    assert denied[-1]["logging.googleapis.com/trace_sampled"] is True
+    assert not any("logging.googleapis.com/trace" in e for e in lines[: lines.index(requests[0])])  # start-up lines
 
 
 async def test_readiness_names_no_dependency_in_the_body(function_server, start_function):

@@ -176,6 +176,11 @@ async def test_spans_name_the_user_continue_the_incoming_trace_and_parent_the_sd
     lines = [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
     refused_lines = [e for e in lines if e.get("auth", {}).get("reason") == "invalid_token"]
     assert refused_lines[-1]["logging.googleapis.com/trace"].endswith(f"/traces/{denied['trace_id']}")
+    assert refused_lines[-1]["logging.googleapis.com/spanId"] == denied["span_id"]
+    [call_line] = [e for e in lines if e.get("mcp", {}).get("tool") == "echo"]  # the request's lines name its span
+    assert call_line["logging.googleapis.com/trace"].endswith(f"/traces/{trace_id}")
+    assert call_line["logging.googleapis.com/spanId"] == call["span_id"] != parent_id
+    assert call_line["logging.googleapis.com/trace_sampled"] is True
 
     exported = b"".join(otlp_receiver.bodies)
     for secret in (token, forged, token.split(".")[2], server.env["MCP_AUTH_JWT_HS256_KEY"]):
