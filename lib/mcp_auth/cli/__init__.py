@@ -1,6 +1,6 @@
 """``mcp-auth``: the command line for local development and administration.
 
-    mcp-auth token mint --user U [--scopes a,b] [--ttl SECONDS]
+    mcp-auth token mint --user U [--scopes a,b] [--ttl SECONDS] [--secret NAME]
     mcp-auth users create U [--toolsets a,b] [--scopes a,b]
     mcp-auth users show|disable|enable U
     mcp-auth users grant|revoke U --scopes a,b
