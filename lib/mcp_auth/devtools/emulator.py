@@ -11,9 +11,12 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from mcp_auth.devtools.watchdog import Watchdog
+# This module stays loadable on its own, by path, with no package installed: scripts/preflight.sh
+# runs find_launcher() before the virtualenv exists. Framework imports go inside functions.
+if TYPE_CHECKING:
+    from mcp_auth.devtools.watchdog import Watchdog
 
 INSTALL_HINT = (
     "The Firestore emulator was not found. Install the Google Cloud CLI and its emulator "
@@ -71,6 +74,8 @@ class FirestoreEmulator:
         launcher = find_launcher()
         watchdog = self._watchdog
         if watchdog is None:
+            from mcp_auth.devtools.watchdog import Watchdog
+
             watchdog = self._own_watchdog = Watchdog().start()
         log: IO[bytes] | int = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL
         try:
