@@ -117,7 +117,9 @@ def _s256(verifier: str) -> str:
 
 
 @pytest.fixture
-def deployment(oidc_server_factory, start_function, drongo_endpoint):
+def deployment(request, oidc_server_factory, start_function, drongo_endpoint):
+    """The function with the built-in authorization server; settings to change come as the fixture's
+    indirect parameter (a dict of environment variables)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/mcp"
     upstream_secret = secrets.token_urlsafe(32)
@@ -157,6 +159,9 @@ def deployment(oidc_server_factory, start_function, drongo_endpoint):
             MCP_AUTH_FIRST_LOGIN=None,  # the default, reject: the sign-in rules admit, and give a record
             MCP_AUTH_DEFAULT_TOOLSETS="basics",
             MCP_AUTH_DEFAULT_SCOPES="mcp:tools",
+            # Every client here registers from 127.0.0.1 and the window outlives one test's function:
+            # the per-address limit has a test of its own (test_registration_is_rate_limited_per_address).
+            **{"MCP_AUTH_OAUTH_REGISTRATION_RATE": "1000", **getattr(request, "param", {})},
         )
         yield Deployment(url, idp, documents)
 
@@ -450,6 +455,7 @@ async def test_a_user_who_denies_consent_gets_no_code_and_an_answer_works_once(d
     assert forged.status_code == 400 and "location" not in forged.headers
 
 
+@pytest.mark.parametrize("deployment", [{"MCP_AUTH_OAUTH_REGISTRATION_RATE": None}], indirect=True)  # the default
 async def test_registration_is_rate_limited_per_address(deployment):
     statuses = []
     async with httpx.AsyncClient() as http:
