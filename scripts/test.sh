@@ -27,7 +27,7 @@ if [ "$#" -gt 0 ]; then
     exit $?
 fi
 workers="${TEST_WORKERS:-auto}"
-pytest_phase -n "$workers" --maxprocesses=4 --dist loadfile -m "not serial"
+pytest_phase -n "$workers" --maxprocesses=4 --dist loadfile -m "not serial" --durations=15
 parallel=$?
 pytest_phase -m serial
 serial=$?
