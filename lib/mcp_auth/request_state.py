@@ -211,7 +211,10 @@ def build_request_state(settings: Settings, secrets: SecretStore | None = None) 
             f"(got a value of {len(raw)} characters)."
         )
     if not settings.project:
-        raise ConfigError(f"{SETTING} is set, so GOOGLE_CLOUD_PROJECT is required to read it from Secret Manager.")
+        raise ConfigError(
+            f"{SETTING} is set, so reading it from Secret Manager needs a project: set GOOGLE_CLOUD_PROJECT "
+            "(or run with Google credentials that name one)."
+        )
     try:
         ref = resolve(name, project=settings.project)
     except ConfigError as exc:

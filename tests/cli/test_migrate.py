@@ -106,4 +106,4 @@ def test_without_a_project_outside_the_emulator_the_error_names_the_setting(cli,
     monkeypatch.delenv("FIRESTORE_EMULATOR_HOST", raising=False)
     monkeypatch.delenv("GOOGLE_CLOUD_PROJECT", raising=False)
     done = cli("migrate", "--dry-run")
-    assert done.returncode == 2 and "GOOGLE_CLOUD_PROJECT is required" in done.stderr
+    assert done.returncode == 2 and "needs a project: set GOOGLE_CLOUD_PROJECT" in done.stderr

@@ -25,7 +25,10 @@ def build_secret_store(settings: Settings) -> SecretStore | None:
     if not settings.secret_names:
         return None
     if not settings.project:
-        raise ConfigError("GOOGLE_CLOUD_PROJECT is required to read secrets from Secret Manager.")
+        raise ConfigError(
+            "Reading secrets from Secret Manager needs a project: set GOOGLE_CLOUD_PROJECT "
+            "(or run with Google credentials that name one)."
+        )
     from mcp_auth.secrets import SecretStore
 
     return SecretStore(

@@ -29,7 +29,10 @@ def build_credentials(settings: Settings, secrets: SecretStore | None) -> Creden
     if not settings.platform_url:
         return None
     if secrets is None or not settings.platform_token_secret:
-        raise ConfigError("MCP_AUTH_PLATFORM_URL needs MCP_AUTH_PLATFORM_TOKEN_SECRET and GOOGLE_CLOUD_PROJECT.")
+        raise ConfigError(
+            "MCP_AUTH_PLATFORM_URL needs MCP_AUTH_PLATFORM_TOKEN_SECRET and a project: GOOGLE_CLOUD_PROJECT "
+            "(or Google credentials that name one)."
+        )
     token_name = settings.platform_token_secret
     # Imported here: the platform client's HTTP stack is needed only by deployments that name a platform.
     from mcp_auth.credentials.platform import PlatformClient

@@ -33,7 +33,10 @@ def firestore_client(*, project: str | None, database: str = "(default)") -> Asy
         from google.cloud import firestore
 
         if project is None and not os.environ.get("FIRESTORE_EMULATOR_HOST"):
-            raise ConfigError("GOOGLE_CLOUD_PROJECT is required to reach Firestore.")
+            raise ConfigError(
+                "Reaching Firestore needs a project: set GOOGLE_CLOUD_PROJECT "
+                "(or run with Google credentials that name one)."
+            )
         client = firestore.AsyncClient(project=project or "demo-mcp-auth", database=database)
         _clients[key] = client
     return client
