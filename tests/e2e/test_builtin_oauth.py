@@ -159,9 +159,15 @@ def deployment(request, oidc_server_factory, start_function, drongo_endpoint):
             MCP_AUTH_FIRST_LOGIN=None,  # the default, reject: the sign-in rules admit, and give a record
             MCP_AUTH_DEFAULT_TOOLSETS="basics",
             MCP_AUTH_DEFAULT_SCOPES="mcp:tools",
-            # Every client here registers from 127.0.0.1 and the window outlives one test's function:
-            # the per-address limit has a test of its own (test_registration_is_rate_limited_per_address).
-            **{"MCP_AUTH_OAUTH_REGISTRATION_RATE": "1000", **getattr(request, "param", {})},
+            # Every client here comes from 127.0.0.1 and the Firestore windows outlive one test's function:
+            # the per-address limits have tests of their own (test_registration_is_rate_limited_per_address
+            # here, the authorize and token limits in tests/oauth/test_server.py).
+            **{
+                "MCP_AUTH_OAUTH_REGISTRATION_RATE": "1000",
+                "MCP_AUTH_OAUTH_AUTHORIZE_RATE": "10000",
+                "MCP_AUTH_OAUTH_TOKEN_RATE": "10000",
+                **getattr(request, "param", {}),
+            },
         )
         yield Deployment(url, idp, documents)
 
