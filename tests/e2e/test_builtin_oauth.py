@@ -172,20 +172,26 @@ def deployment(request, oidc_server_factory, start_function, drongo_endpoint):
         yield Deployment(url, idp, documents)
 
 
-async def _connect_and_call(
-    deployment: Deployment, storage: MemoryStorage, *, client_metadata_url: str | None = None
-) -> dict[str, Any]:
-    callbacks: list[str] = []
+def _sdk_oauth(
+    deployment: Deployment,
+    storage: MemoryStorage,
+    sign_ins: list[str],
+    *,
+    account: str = "alice",
+    client_metadata_url: str | None = None,
+) -> OAuthClientProvider:
+    """The MCP SDK's OAuth client for the deployment: each sign-in it starts is browsed as ``account`` and
+    its final redirect appended to ``sign_ins``, whose last entry answers the SDK's callback."""
 
     async def redirect_handler(authorization_url: str) -> None:
-        callbacks.append(await deployment.browse(authorization_url))
+        sign_ins.append(await deployment.browse(authorization_url, account=account))
 
     async def callback_handler() -> AuthorizationCodeResult:
-        query = {k: v[0] for k, v in parse_qs(urlsplit(callbacks.pop()).query).items()}
-        assert "error" not in query, query
-        return AuthorizationCodeResult(code=query["code"], state=query.get("state"), iss=query.get("iss"))
+        answer = {k: v[0] for k, v in parse_qs(urlsplit(sign_ins[-1]).query).items()}
+        assert "error" not in answer, answer
+        return AuthorizationCodeResult(code=answer["code"], state=answer.get("state"), iss=answer.get("iss"))
 
-    oauth = OAuthClientProvider(
+    return OAuthClientProvider(
         deployment.url,
         OAuthClientMetadata(
             redirect_uris=[REDIRECT_URI],
@@ -198,6 +204,12 @@ async def _connect_and_call(
         callback_handler,
         client_metadata_url=client_metadata_url,
     )
+
+
+async def _connect_and_call(
+    deployment: Deployment, storage: MemoryStorage, *, client_metadata_url: str | None = None
+) -> dict[str, Any]:
+    oauth = _sdk_oauth(deployment, storage, [], client_metadata_url=client_metadata_url)
     async with httpx2.AsyncClient(auth=oauth, timeout=30) as http:
         async with Client(streamable_http_client(deployment.url, http_client=http), raise_exceptions=True) as client:
             who = await client.call_tool("whoami", {})
@@ -257,27 +269,7 @@ async def test_a_handshake_era_client_steps_up_when_a_tool_needs_a_scope_its_tok
     storage.tokens = OAuthToken.model_validate(issued.json())
 
     sign_ins: list[str] = []
-
-    async def redirect_handler(authorization_url: str) -> None:
-        sign_ins.append(await deployment.browse(authorization_url, account=account))
-
-    async def callback_handler() -> AuthorizationCodeResult:
-        answer = {k: v[0] for k, v in parse_qs(urlsplit(sign_ins[-1]).query).items()}
-        assert "error" not in answer, answer
-        return AuthorizationCodeResult(code=answer["code"], state=answer.get("state"), iss=answer.get("iss"))
-
-    oauth = OAuthClientProvider(
-        deployment.url,
-        OAuthClientMetadata(
-            redirect_uris=[REDIRECT_URI],
-            client_name="test client",
-            grant_types=["authorization_code", "refresh_token"],
-            response_types=["code"],
-        ),
-        storage,
-        redirect_handler,
-        callback_handler,
-    )
+    oauth = _sdk_oauth(deployment, storage, sign_ins, account=account)
     async with httpx2.AsyncClient(auth=oauth, timeout=30) as http:
         transport = streamable_http_client(deployment.url, http_client=http)
         async with Client(transport, mode="legacy", raise_exceptions=True) as client:
