@@ -1,7 +1,7 @@
 """Regenerate the hash-locked requirements in requirements/: every environment the project installs.
 
-    runtime.txt     the framework's dependencies and its `otel` extra (lib/pyproject.toml): what the
-                    function archive installs (scripts/package.py ships it as requirements.txt)
+    runtime.txt     the framework's dependencies and its `otel` and `gcp-trace` extras (lib/pyproject.toml):
+                    what the function archive installs (scripts/package.py ships it as requirements.txt)
     build.txt       the build backend of lib/ and of the template ([build-system].requires)
     dev.txt         runtime + build + every extra of both pyproject files (tests, linters): what
                     `make test` and the test build install; it pins every package runtime.txt and
@@ -168,12 +168,12 @@ LOCKS: dict[str, Lock] = {
         Lock(
             name="runtime",
             purpose="What the function archive installs: the framework's dependencies (lib/pyproject.toml)\n"
-            "and its `otel` extra.",
+            "and its `otel` and `gcp-trace` extras (traces to a collector or to Cloud Trace).",
             install=(
                 "pip install --require-hashes -r requirements/runtime.txt",
                 "pip install --no-deps ./lib      (scripts/package.py ships both as the archive's requirements.txt)",
             ),
-            inputs=lambda root: {f"{FRAMEWORK}.in": framework_requirements(root, ["otel"])},
+            inputs=lambda root: {f"{FRAMEWORK}.in": framework_requirements(root, ["otel", "gcp-trace"])},
         ),
         Lock(
             name="build",
