@@ -280,6 +280,18 @@ class Settings:
         None,
         doc="Secret Manager secret holding the EC P-256 PEM key that signs access tokens.",
     )
+    oauth_signing_key: str | None = setting(
+        "MCP_AUTH_OAUTH_SIGNING_KEY",
+        None,
+        secret=True,
+        doc="EC P-256 PEM key that signs access tokens, given directly (local development only; refused on Cloud Run).",
+    )
+    oauth_dev_sign_in: bool = setting(
+        "MCP_AUTH_OAUTH_DEV_SIGN_IN",
+        False,
+        doc="true: users sign in on a local page that asks for a user id, in place of the upstream provider "
+        "(local development only; refused on Cloud Run).",
+    )
     oauth_allowed_domains: tuple[str, ...] = setting(
         "MCP_AUTH_OAUTH_ALLOWED_DOMAINS",
         (),
@@ -433,9 +445,15 @@ class Settings:
                     "The dev provider is for local development only and refuses to start on Cloud Run "
                     "(K_SERVICE is set): remove 'dev' from MCP_AUTH_PROVIDERS."
                 )
+            if self.oauth_dev_sign_in:
+                raise ConfigError(
+                    "MCP_AUTH_OAUTH_DEV_SIGN_IN is for local development only and refuses to start on Cloud Run "
+                    "(K_SERVICE is set): sign users in through MCP_AUTH_OAUTH_UPSTREAM_ISSUER."
+                )
             for name, value in (
                 ("MCP_AUTH_JWT_HS256_KEY", self.jwt_hs256_key),
                 ("MCP_AUTH_API_KEY_PEPPER", self.api_key_pepper),
+                ("MCP_AUTH_OAUTH_SIGNING_KEY", self.oauth_signing_key),
                 ("MCP_AUTH_SECRET_MANAGER_ENDPOINT", self.secret_manager_endpoint),
             ):
                 if value:
@@ -447,17 +465,25 @@ class Settings:
                 raise ConfigError("MCP_AUTH_RESOURCE_URL must be https:// on Cloud Run.")
 
     def _check_oauth(self) -> None:
-        missing = [
-            name
-            for name, value in (
+        if "jwt" in self.providers and self.providers.index("jwt") < self.providers.index("oauth"):
+            raise ConfigError(
+                "MCP_AUTH_PROVIDERS names jwt before oauth: the jwt provider would take the authorization "
+                "server's tokens; name oauth first (oauth,jwt)."
+            )
+        if self.oauth_signing_key and self.oauth_signing_key_secret:
+            raise ConfigError("Set MCP_AUTH_OAUTH_SIGNING_KEY_SECRET or MCP_AUTH_OAUTH_SIGNING_KEY, not both.")
+        # the signing key may be given directly for local development (refused on Cloud Run, below)
+        needed = [("MCP_AUTH_OAUTH_SIGNING_KEY_SECRET", self.oauth_signing_key_secret or self.oauth_signing_key)]
+        if not self.oauth_dev_sign_in:  # the local page stands in for the upstream provider and its sign-in rules
+            needed += [
                 ("MCP_AUTH_OAUTH_UPSTREAM_CLIENT_ID", self.oauth_upstream_client_id),
                 ("MCP_AUTH_OAUTH_UPSTREAM_CLIENT_SECRET", self.oauth_upstream_client_secret),
-                ("MCP_AUTH_OAUTH_SIGNING_KEY_SECRET", self.oauth_signing_key_secret),
-            )
-            if not value
-        ]
+            ]
+        missing = [name for name, value in needed if not value]
         if missing:
             raise ConfigError(f"The oauth provider (built-in authorization server) needs {', '.join(missing)}.")
+        if self.oauth_dev_sign_in:
+            return
         if not (self.oauth_allowed_domains or self.oauth_allowed_emails or self.oauth_require_user_record):
             raise ConfigError(
                 "The oauth provider needs a sign-in rule: MCP_AUTH_OAUTH_ALLOWED_DOMAINS, "
@@ -477,7 +503,7 @@ class Settings:
             self.api_key_pepper_secret,
             self.platform_token_secret,
             self.webhook_secret,
-            self.oauth_upstream_client_secret if "oauth" in self.providers else None,
+            self.oauth_upstream_client_secret if "oauth" in self.providers and not self.oauth_dev_sign_in else None,
             self.oauth_signing_key_secret if "oauth" in self.providers else None,
         )
         return tuple(n for n in names if n)

@@ -91,6 +91,8 @@ class JwtProvider:
     * ``hs_algorithms`` / ``jwks_algorithms``: accepted algorithms per source.
     * ``leeway``: clock skew allowed on ``exp``/``nbf``/``iat``, 0-60 s (default 30).
     * ``user_id_claim``: the claim holding the user id (default ``sub``).
+    * ``own_issuer_only``: ``accepts`` only tokens that claim ``issuer`` (unverified), so that a provider
+      chain hands the other JWTs to the next provider (the built-in authorization server beside ``jwt``).
 
     The constructor raises ``ConfigError`` naming the bad setting. ``authenticate``
     raises ``MissingToken``, ``InvalidToken``, ``ExpiredToken``, ``WrongAudience``
@@ -111,6 +113,7 @@ class JwtProvider:
         user_id_claim: str = "sub",
         max_token_bytes: int = MAX_TOKEN_BYTES,
         name: str = "jwt",
+        own_issuer_only: bool = False,
     ) -> None:
         if not isinstance(issuer, str) or not issuer:
             raise ConfigError("JwtProvider needs issuer: the exact 'iss' of the tokens to accept.")
@@ -145,6 +148,7 @@ class JwtProvider:
             raise ConfigError(f"JwtProvider max_token_bytes must be between 1024 and 65536, got {max_token_bytes!r}.")
         self._max_token_bytes = max_token_bytes
         self.name = name
+        self._own_issuer_only = own_issuer_only
         self._options: dict[str, Any] = {"require": ["exp", "iss", "aud"], "enforce_minimum_key_length": True}
 
     @staticmethod
@@ -167,7 +171,9 @@ class JwtProvider:
     def accepts(self, credentials: Credentials) -> bool:
         """A bearer token shaped like a JWT (three dot-separated parts), not an API key."""
         token = credentials.bearer
-        return token is not None and not token.startswith(API_KEY_PREFIX) and token.count(".") == 2
+        if token is None or token.startswith(API_KEY_PREFIX) or token.count(".") != 2:
+            return False
+        return not self._own_issuer_only or _unverified_issuer(token, self._max_token_bytes) == self._issuer
 
     async def authenticate(self, credentials: Credentials) -> Principal:
         token = credentials.bearer
@@ -246,6 +252,19 @@ class JwtProvider:
             claims=claims,
             expires_at=float(exp),
         )
+
+
+def _unverified_issuer(token: str, max_bytes: int) -> str | None:
+    """The ``iss`` a JWT claims, unverified: read only to choose among providers (None if unreadable)."""
+    if len(token) > max_bytes:
+        return None
+    segment = token.split(".")[1]
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, RecursionError):
+        return None
+    issuer = payload.get("iss") if isinstance(payload, dict) else None
+    return issuer if isinstance(issuer, str) else None
 
 
 def _read_header(token: str) -> dict[str, Any]:

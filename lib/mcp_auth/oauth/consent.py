@@ -25,6 +25,12 @@ if TYPE_CHECKING:
 
 CONSENT_TTL = 600
 CODE_TTL = 60
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+    "frame-ancestors 'none'",
+}
+"""The headers of the pages a person answers: never cached, never framed, forms posted only to this origin."""
 
 
 async def ask(
@@ -42,14 +48,7 @@ async def ask(
         action=f"{server.issuer}/oauth/consent",
         approval=approval,
     )
-    return HTMLResponse(
-        page,
-        headers={
-            "Cache-Control": "no-store",
-            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-            "frame-ancestors 'none'",
-        },
-    )
+    return HTMLResponse(page, headers=PAGE_HEADERS)
 
 
 async def answer(server: AuthorizationServer, request: Request) -> Response:

@@ -9,6 +9,7 @@
     /oauth/consent                            the user's answer (allow/deny) -> our code
     /oauth/token                              authorization_code and refresh_token grants (limited per address)
     /oauth/revoke                             RFC 7009
+    /oauth/dev-sign-in                        the local development sign-in page (dev_signin.py), when enabled
 
 Each route declares its body cap (``max_body_bytes``), which the edge enforces while the body
 streams in, before the handler runs; routes that never read a body accept none.
@@ -42,7 +43,7 @@ from mcp_auth.oauth import tokens as back
 from mcp_auth.oauth.clients import MetadataDocuments
 from mcp_auth.oauth.keys import ALGORITHM, SigningKeys
 from mcp_auth.oauth.store import OAuthStore
-from mcp_auth.oauth.upstream import SignInPolicy, Upstream
+from mcp_auth.oauth.upstream import SignInRules, SignInStep
 from mcp_auth.proxies import address_key, client_origin
 from mcp_auth.ratelimit import FirestoreWindows, Rate, RateLimiter
 
@@ -74,8 +75,8 @@ class AuthorizationServer:
         resource: str,
         keys: SigningKeys,
         store: OAuthStore,
-        upstream: Upstream,
-        policy: SignInPolicy,
+        upstream: SignInStep,
+        policy: SignInRules,
         http: Callable[[], httpx.AsyncClient],
         scopes: tuple[str, ...] = (),
         access_ttl: int = 600,
@@ -114,6 +115,7 @@ class AuthorizationServer:
             jwks_algorithms=("ES256",),
             leeway=leeway,
             name="oauth",
+            own_issuer_only=True,  # beside the jwt provider, its tokens go to it
         )
 
     def granted_scope(self, requested: str | None) -> str:
@@ -179,6 +181,8 @@ class AuthorizationServer:
             "/oauth/consent": (lambda r: consent.answer(self, r), None, CONSENT_BYTES, None),
             "/oauth/token": (lambda r: back.token(self, r), None, FORM_BYTES, limited("oauth_token")),
             "/oauth/revoke": (lambda r: back.revoke(self, r), None, FORM_BYTES, None),
+            # the sign-in step's own pages (the local development sign-in): a form's answer at most
+            **{path: (page, None, CONSENT_BYTES, None) for path, page in self.upstream.pages.items()},
         }
         return {
             path: _Endpoint(handler, methods, max_body_bytes=cap, admit=admit)

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from types import MappingProxyType
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 import httpx
+from starlette.requests import Request
+from starlette.responses import Response
 
 from mcp_auth.auth.base import Credentials
 from mcp_auth.auth.jwks import JwksCache
@@ -23,9 +26,29 @@ from mcp_auth.errors import McpAuthError, UpstreamError
 from mcp_auth.oauth.signin import SignInPolicy as SignInPolicy  # re-exported: who may sign in, as whom
 from mcp_auth.oauth.signin import SignInRefused
 
+Page = Callable[[Request], Awaitable[Response]]
+
 
 class UpstreamUnavailable(UpstreamError):
     pass
+
+
+class SignInStep(Protocol):
+    """Where users sign in: an upstream OpenID provider (``Upstream``) or, locally, the development page
+    (``dev_signin.DevSignIn``). ``pages`` are routes the step serves on this server itself."""
+
+    @property
+    def pages(self) -> Mapping[str, Page]: ...
+
+    async def authorization_url(self, *, state: str, redirect_uri: str) -> str: ...
+
+    async def sign_in(self, *, code: str, state: str, redirect_uri: str) -> dict[str, Any]: ...
+
+
+class SignInRules(Protocol):
+    """Which user a signed-in account is (``SignInPolicy``, or the development page's user id)."""
+
+    async def user_id(self, claims: dict[str, Any]) -> str: ...
 
 
 def _derive(label: str, state: str) -> str:
@@ -59,6 +82,10 @@ class Upstream:
         self._scopes = scopes
         self._metadata: dict[str, Any] | None = None
         self._verifier: JwtProvider | None = None
+
+    @property
+    def pages(self) -> Mapping[str, Page]:
+        return MappingProxyType({})  # the provider serves its own
 
     async def metadata(self) -> dict[str, Any]:
         if self._metadata is None:
