@@ -48,7 +48,9 @@ lock: ## regenerate the hash-locked requirements
 	@scripts/bootstrap.sh
 	@.venv/bin/python scripts/lock.py
 
-bench: ## benchmarks against the bare MCP SDK (about six minutes; BENCH_ARGS for more)
+# The load generator is wrk: scripts/bench_setup.sh installs it when missing (apt-get), or says how.
+bench: ## benchmarks against the bare MCP SDK (about eight minutes; BENCH_ARGS for more)
+	@scripts/bench_setup.sh
 	@scripts/bootstrap.sh && .venv/bin/python -m bench --json bench/results.json $(BENCH_ARGS)
 
 # Long load and soak: two instances behind a round-robin proxy for SOAK_SECONDS (default 600), SOAK_USERS users.
