@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import queue
+import shlex
 import shutil
 import signal
 import subprocess
@@ -61,11 +62,9 @@ class DevServer:
         )
 
     def settings(self) -> dict[str, str]:
-        found = {}
-        for line in (self.checkout / ".dev" / "env").read_text().splitlines():
-            name, _, value = line.removeprefix("export ").partition("=")
-            found[name] = value.strip("'")
-        return found
+        """``.dev/env`` read as the shell reads it (a value may span lines: the PEM signing key)."""
+        words = shlex.split((self.checkout / ".dev" / "env").read_text())
+        return dict(word.partition("=")[::2] for word in words if word != "export")
 
 
 def make_checkout(path: Path) -> Path:

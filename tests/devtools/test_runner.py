@@ -55,7 +55,7 @@ def _printed_token(banner: str) -> str:
 
 def test_readme_api_key_flow_works_against_make_dev(dev_server: DevServer):
     settings = dev_server.settings()
-    assert settings["MCP_AUTH_PROVIDERS"] == "jwt,api_key"
+    assert settings["MCP_AUTH_PROVIDERS"] == "oauth,jwt,api_key"
     pepper = (dev_server.checkout / ".dev" / "api-key-pepper").read_text().strip()
     assert settings["MCP_AUTH_API_KEY_PEPPER"] == pepper and len(pepper) >= 32
     assert stat.S_IMODE((dev_server.checkout / ".dev" / "api-key-pepper").stat().st_mode) == 0o600

@@ -1,10 +1,13 @@
 """``mcp-auth dev``: emulator + seeded user + functions-framework, stopped together by Ctrl-C.
 
-The local server accepts both credential kinds a deployment usually serves: JWTs signed with a
-development key, and API keys hashed with a development pepper. Both are random per checkout and
-kept in ``.dev/`` (so tokens and keys survive restarts); ``.dev/env`` exports them with the rest
-of the settings, so ``mcp-auth token mint`` and ``mcp-auth keys create`` work against the server.
-Both settings are for local work only: the server refuses them on Cloud Run.
+The local server accepts every credential kind a deployment serves. OAuth: the built-in
+authorization server, whose sign-in step is a local page that asks for a user id (in place of the
+company's OpenID provider), signs its access tokens with a development EC key; a client given the
+URL alone goes through discovery, registration, sign-in, consent and the token exchange. JWTs signed
+with a development key, and API keys hashed with a development pepper. The keys and the pepper are
+random per checkout and kept in ``.dev/`` (so tokens and keys survive restarts); ``.dev/env`` exports
+them with the rest of the settings, so ``mcp-auth token mint`` and ``mcp-auth keys create`` work
+against the server. These settings are for local work only: the server refuses them on Cloud Run.
 """
 
 from __future__ import annotations
@@ -28,13 +31,16 @@ STATE_DIR = Path(".dev")
 DEV_PROJECT = "demo-mcp-auth"
 
 
-def dev_environment(*, port: int, emulator_host: str, key: str, pepper: str) -> dict[str, str]:
+def dev_environment(*, port: int, emulator_host: str, key: str, pepper: str, signing_key: str) -> dict[str, str]:
     base = f"http://127.0.0.1:{port}"
     return {
         "GOOGLE_CLOUD_PROJECT": DEV_PROJECT,
         "FIRESTORE_EMULATOR_HOST": emulator_host,
         "MCP_AUTH_RESOURCE_URL": f"{base}/mcp",
-        "MCP_AUTH_PROVIDERS": "jwt,api_key",
+        # the built-in authorization server first: it takes the tokens it issued, the jwt provider the others
+        "MCP_AUTH_PROVIDERS": "oauth,jwt,api_key",
+        "MCP_AUTH_OAUTH_DEV_SIGN_IN": "true",
+        "MCP_AUTH_OAUTH_SIGNING_KEY": signing_key,
         "MCP_AUTH_JWT_ISSUER": f"{base}/dev-issuer",
         "MCP_AUTH_JWT_HS256_KEY": key,
         "MCP_AUTH_API_KEY_PEPPER": pepper,
@@ -44,35 +50,57 @@ def dev_environment(*, port: int, emulator_host: str, key: str, pepper: str) -> 
 
 
 def _dev_secret(name: str) -> str:
-    """A per-checkout development secret (``hs256.key``: the signing key; ``api-key-pepper``: the API-key
-    pepper), made once and kept in .dev/ so tokens and keys survive restarts."""
+    """A per-checkout development secret (``hs256.key``: the JWT signing key; ``api-key-pepper``: the API-key
+    pepper; ``oauth-signing-key.pem``: the authorization server's EC P-256 key), made once and kept in .dev/
+    so tokens and keys survive restarts."""
     path = STATE_DIR / name
     if path.exists():
         return path.read_text().strip()
     STATE_DIR.mkdir(exist_ok=True)
-    secret = secrets.token_urlsafe(48)
+    secret = _ec_key() if name.endswith(".pem") else secrets.token_urlsafe(48)
     path.write_text(secret)
     path.chmod(0o600)
     return secret
 
 
-def _client_config(url: str, token: str) -> str:
-    server = {"type": "http", "url": url, "headers": {"Authorization": f"Bearer {token}"}}
-    vscode = {"servers": {"mcp-auth-dev": server}}
+def _ec_key() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return pem.decode().strip()
+
+
+def _client_config(url: str, token: str, user: str) -> str:
+    def vscode(server: dict[str, object]) -> str:
+        return "    " + json.dumps({"servers": {"mcp-auth-dev": server}}, indent=2).replace("\n", "\n    ")
+
+    bearer = f"Authorization: Bearer {token}"
     return "\n".join(
         [
             f"MCP URL:      {url}",
+            "",
+            "Sign in with OAuth, as on a deployment: give a client the URL alone. It finds the authorization",
+            "server, registers, and opens the local sign-in page in a browser: enter a user id",
+            f"({user}, or any user with a record), then allow access.",
+            "",
+            "  Claude Code:",
+            f"    claude mcp add --transport http mcp-auth-dev {url}",
+            "  VS Code (.vscode/mcp.json):",
+            vscode({"type": "http", "url": url}),
+            "",
+            f"Or send a bearer token: a JWT signed with the development key, for {user}, valid for a week.",
+            "",
             f"Bearer token: {token}",
             "",
-            "Claude Code:",
-            f'  claude mcp add --transport http mcp-auth-dev {url} --header "Authorization: Bearer {token}"',
-            "",
-            "VS Code (.vscode/mcp.json):",
-            "  " + json.dumps(vscode, indent=2).replace("\n", "\n  "),
-            "",
-            "MCP Inspector:",
-            f"  npx @modelcontextprotocol/inspector --cli {url} --transport http "
-            f'--header "Authorization: Bearer {token}" --method tools/list',
+            "  Claude Code:",
+            f'    claude mcp add --transport http mcp-auth-dev {url} --header "{bearer}"',
+            "  VS Code (.vscode/mcp.json):",
+            vscode({"type": "http", "url": url, "headers": {"Authorization": f"Bearer {token}"}}),
+            "  MCP Inspector:",
+            f"    npx @modelcontextprotocol/inspector --cli {url} --transport http "
+            f'--header "{bearer}" --method tools/list',
             "",
             "More tokens:  source .dev/env && .venv/bin/mcp-auth token mint --user <id>",
             "API keys:     source .dev/env && .venv/bin/mcp-auth keys create --user <id> --name <name>",
@@ -135,7 +163,11 @@ def run_dev(*, port: int, source: str, user: str) -> int:
         print(f"Starting the Firestore emulator (log: {STATE_DIR}/firestore-emulator.log) ...", flush=True)
         emulator.start()
         env = dev_environment(
-            port=port, emulator_host=emulator.host, key=_dev_secret("hs256.key"), pepper=_dev_secret("api-key-pepper")
+            port=port,
+            emulator_host=emulator.host,
+            key=_dev_secret("hs256.key"),
+            pepper=_dev_secret("api-key-pepper"),
+            signing_key=_dev_secret("oauth-signing-key.pem"),
         )
         (STATE_DIR / "env").write_text("".join(f"export {k}='{v}'\n" for k, v in env.items()))
         (STATE_DIR / "env").chmod(0o600)
@@ -161,7 +193,8 @@ def run_dev(*, port: int, source: str, user: str) -> int:
         )
         watchdog.guard(server.pid)
         _wait_http(f"http://127.0.0.1:{port}/healthz", 30, server)
-        print("\n" + _client_config(env["MCP_AUTH_RESOURCE_URL"], token) + "\n\nCtrl-C stops everything.", flush=True)
+        banner = _client_config(env["MCP_AUTH_RESOURCE_URL"], token, user)
+        print("\n" + banner + "\n\nCtrl-C stops everything.", flush=True)
         return server.wait()
     except KeyboardInterrupt:
         return 0
