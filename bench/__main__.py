@@ -1,8 +1,10 @@
 """Run every benchmark in one go and write ``bench/RESULTS.md`` (and the raw figures as JSON).
 
-python -m bench                      the full run (what ``make bench`` does; about 5 minutes)
+python -m bench                      the full run (what ``make bench`` does; about 8 minutes)
 python -m bench --soak 10            a shorter soak at 64 clients
-python -m bench --quick --out X.md   tiny sizes, to check the harness itself works
+python -m bench --quick --out X.md   tiny sizes, to check the harness itself works (about a minute)
+
+The load generator is ``wrk`` (``bench/wrk.py``); ``make bench`` installs it when it can.
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench import auth, coldstart, inproc, report, servers, warm
-from bench.fsproxy import CountingProxy
-from bench.stack import ROOT, full_env, seed_user
+from bench import auth, coldstart, inproc, report, servers, warm, wrk
+from bench.load import MODERN, PROTOCOLS
+from bench.stack import ROOT, full_env, seed_user, seed_users
 
 SECTIONS = ("cold", "warm", "auth", "servers", "inproc")
 
@@ -33,7 +35,11 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the harness, measures nothing")
     parser.add_argument("--soak", type=float, default=60.0, help="seconds of the 64-client soak (default 60)")
-    parser.add_argument("--duration", type=float, default=8.0, help="seconds per load cell (default 8)")
+    parser.add_argument("--duration", type=int, default=5, help="whole seconds per load run (default 5)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of every load cell (default 3)")
+    parser.add_argument(
+        "--many-users", type=int, default=1000, help="distinct users of the limits-on/off cell (default 1000)"
+    )
     parser.add_argument("--repeats", type=int, default=5, help="fresh processes per cold-start figure (default 5)")
     parser.add_argument("--users", type=int, default=10_000, help="distinct users for the server cache (10000)")
     parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
@@ -54,8 +60,11 @@ def _sizes(args: argparse.Namespace) -> dict[str, Any]:
     if args.quick:
         return {
             "repeats": 1,
-            "duration": 0.5,
+            "duration": 1,
+            "rounds": 2,
             "concurrencies": (1, 4),
+            "many_users": 50,
+            "many_concurrency": 4,
             "soak": min(args.soak, 1.0),
             "warmup": 10,
             "auth_iterations": 50,
@@ -63,12 +72,15 @@ def _sizes(args: argparse.Namespace) -> dict[str, Any]:
             "memory_users": 50,
             "requests": 500,
             "inproc_requests": 30,
-            "ttl0_duration": 0.5,
+            "ttl0_duration": 1,
         }
     return {
         "repeats": args.repeats,
         "duration": args.duration,
+        "rounds": args.rounds,
         "concurrencies": (1, 16, 64),
+        "many_users": args.many_users,
+        "many_concurrency": 16,
         "soak": args.soak,
         "warmup": 200,
         "auth_iterations": 2000,
@@ -113,7 +125,7 @@ def machine() -> dict[str, Any]:
 def _versions() -> dict[str, str]:
     from importlib.metadata import version
 
-    names = ("mcp", "functions-framework", "uvicorn", "starlette", "pyjwt", "aiohttp", "google-cloud-firestore")
+    names = ("mcp", "functions-framework", "uvicorn", "starlette", "pyjwt", "google-cloud-firestore")
     return {name: version(name) for name in names}
 
 
@@ -131,6 +143,13 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sections - set(SECTIONS)
     if unknown:
         _parser().error(f"unknown section(s) {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
+    if args.duration < 1 or args.rounds < 1 or args.many_users < 1:
+        _parser().error("--duration, --rounds and --many-users must be at least 1")
+    if sections & {"warm"}:
+        try:
+            wrk.executable()
+        except wrk.WrkMissing as missing:
+            _parser().error(str(missing))
     size = _sizes(args)
     key = secrets.token_urlsafe(48)
     started = time.monotonic()
@@ -139,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m bench " + shlex.join(argv if argv is not None else sys.argv[1:]),
         "commit": _commit(),
         "machine": machine(),
-        "versions": _versions(),
+        "versions": _versions() | ({"wrk": wrk.version()} if "warm" in sections else {}),
         "sizes": size,
         "quick": args.quick,
     }
@@ -187,44 +206,61 @@ def main(argv: list[str] | None = None) -> int:
 
 def _warm(firestore: str, key: str, size: dict[str, Any], say: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    with CountingProxy(firestore) as proxy:
-        pair = warm.Pair(proxy, key)
+    bare = warm.Subject.bare()
+    try:
+        full = warm.Subject.full("full", firestore, key)
         try:
-            out["first_request_firestore"] = warm.first_request(pair)
-            say("warm: full stack vs bare, both protocols, sequential and concurrent")
-            out["warm"] = warm.matrix(
-                pair,
+            out["first_request_firestore"] = warm.first_request(full)
+            for subject in (bare, full):
+                subject.warm_up(PROTOCOLS)
+            say(f"warm: full stack vs bare, both protocols, {size['rounds']} rounds of every cell")
+            out["warm"] = warm.rounds(
+                [bare, full],
                 concurrencies=size["concurrencies"],
                 duration=size["duration"],
-                warmup=size["warmup"],
-                progress=lambda text: say(text),
+                rounds=size["rounds"],
+                progress=say,
             )
             say(f"warm: soak, 64 clients for {size['soak']:.0f} s")
-            out["soak"] = warm.soak(pair, seconds=size["soak"])
-            out["rss_kib"] = {"full": pair.full.rss_kib(), "bare": pair.function("bare").rss_kib()}
+            out["soak"] = warm.soak(full, seconds=size["soak"])
+            out["rss_kib"] = {"full": full.function.rss_kib(), "bare": bare.function.rss_kib()}
         finally:
-            pair.stop()
+            full.stop()
         say("warm: MCP_AUTH_USER_CACHE_TTL=0 (a Firestore read on every request)")
-        uncached = warm.Pair(proxy, key, user_cache_ttl=0, bare=False)
+        uncached = warm.Subject.full("full, TTL 0", firestore, key, user_cache_ttl=0)
         try:
-            out["ttl0"] = uncached.load("full", warm.MODERN, concurrency=16, duration=size["ttl0_duration"], warmup=5)
+            uncached.warm_up((MODERN,))
+            out["ttl0"] = uncached.run(MODERN, concurrency=16, duration=size["ttl0_duration"])
         finally:
             uncached.stop()
-        say("warm: per-user and per-tool rate limits on (Firestore-shared windows), against bare")
-        limited = warm.Pair(proxy, key, rate_limits=True)
-        try:
-            cell = warm.matrix(
-                limited,
-                concurrencies=(16,),
-                duration=size["ttl0_duration"],
-                warmup=size["warmup"],
-                protocols=(warm.MODERN,),
-                progress=lambda text: say(text),
-            )[0]
-            out["ratelimited"] = {**cell, "lease": _default_lease()}
-        finally:
-            limited.stop()
+        out["many_users"] = _many_users(firestore, key, bare, size, say)
+    finally:
+        bare.stop()
     return out
+
+
+def _many_users(firestore: str, key: str, bare: warm.Subject, size: dict[str, Any], say: Any) -> dict[str, Any]:
+    """The production shape: many users, each with a token and a record, limits on at a rate never reached."""
+    users = [f"bench-user-{n:05d}" for n in range(size["many_users"])]
+    say(f"warm: {len(users)} users, per-user and per-tool limits on and off, against bare")
+    seed_users(firestore, users)
+    subjects = [bare]
+    try:
+        for name, limits in (("limits off", False), ("limits on", True)):
+            subjects.append(warm.Subject.full(name, firestore, key, users=users, rate_limits=limits))
+            subjects[-1].warm_up((MODERN,))
+        cells = warm.rounds(
+            subjects,
+            concurrencies=(size["many_concurrency"],),
+            duration=size["duration"],
+            rounds=size["rounds"],
+            protocols=(MODERN,),
+            progress=say,
+        )
+    finally:
+        for subject in subjects[1:]:
+            subject.stop()
+    return {"users": len(users), "lease": _default_lease(), "cell": cells[0]}
 
 
 def _default_lease() -> int:

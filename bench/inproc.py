@@ -164,7 +164,41 @@ async def measure(*, requests: int, rounds: int = 3) -> dict[str, dict[str, floa
                     best[kind] = min(best[kind], await _time(app, scope, body, requests=requests))
         results[protocol] = {f"{kind}_us": seconds * 1e6 for kind, seconds in best.items()}
     results["log_line"] = _log_line_cost()
+    results["profile"] = await _profile_summary(apps["full"], token, requests)
     return results
+
+
+def _short(path: str) -> str:
+    """A source path without the machine's part: relative to the checkout, a package, or the standard library."""
+    if path.startswith(str(ROOT)):
+        return str(Path(path).relative_to(ROOT)).removeprefix("lib/")
+    return path.split("site-packages/")[-1].split("/lib/")[-1]
+
+
+async def _profile_summary(app: Asgi, token: str, requests: int, top: int = 15) -> Any:
+    """The full stack's busiest functions (cProfile self time) per 2026-07-28 request: what to make faster."""
+    headers, body = echo_call(PROTOCOLS[0])
+    scope = _scope({**headers, "Authorization": f"Bearer {token}"})
+    await _time(app, scope, body, requests=min(50, requests))
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(requests):
+        await _call(app, scope, body)
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    rows = []
+    for (path, line, name), (_calls, total_calls, self_s, cumulative_s, _callers) in stats.items():
+        where = _short(path)
+        rows.append(
+            {
+                "function": f"{where}:{line}({name})",
+                "calls_per_request": total_calls / requests,
+                "self_us": self_s / requests * 1e6,
+                "cumulative_us": cumulative_s / requests * 1e6,
+            }
+        )
+    rows.sort(key=lambda row: -row["self_us"])
+    return {"requests": requests, "protocol": PROTOCOLS[0], "top_self": rows[:top]}
 
 
 def _log_line_cost(calls: int = 5000) -> dict[str, float]:

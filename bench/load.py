@@ -1,22 +1,22 @@
-"""A lean load generator: raw aiohttp POSTs of one JSON-RPC body, closed loop.
+"""The request every benchmark sends, what counts as a good answer, and latency statistics.
 
-``concurrency`` clients share one keep-alive connection pool; each sends its
-next request as soon as the previous answer has been read in full. An answer
-counts as good when it is HTTP 200 and holds a JSON-RPC ``result`` that is not
-a tool error; anything else (status, transport error, timeout) is an error.
+``echo_call`` is a ``tools/call`` of ``echo`` as a client of one protocol
+generation sends it; ``raw_request`` is the same call as bytes on the wire (what
+the load generator, ``wrk`` with ``bench/wrk.lua``, replays). An answer counts as
+good when it is HTTP 200 and holds a JSON-RPC ``result`` that is not a tool
+error, in a JSON body or in the last ``data:`` line of an SSE stream (the Lua
+script applies the same rule). ``LoadResult`` holds the latencies of a Python
+client (the hardening soak's mixed load uses it).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import statistics
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-import aiohttp
+from urllib.parse import urlsplit
 
 MODERN = "2026-07-28"
 HANDSHAKE = "2025-11-25"
@@ -57,6 +57,15 @@ def answered(status: int, body: bytes) -> bool:
     return isinstance(result, dict) and result.get("isError") is False
 
 
+def raw_request(url: str, headers: Mapping[str, str], body: bytes) -> bytes:
+    """The HTTP/1.1 POST of ``body`` to ``url`` with ``headers`` (keep-alive), as bytes on the wire."""
+    parts = urlsplit(url)
+    lines = [f"POST {parts.path or '/'} HTTP/1.1", f"Host: {parts.netloc}"]
+    lines += [f"{name}: {value}" for name, value in headers.items() if name.lower() not in ("host", "content-length")]
+    lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
 @dataclass
 class LoadResult:
     concurrency: int
@@ -95,67 +104,3 @@ class LoadResult:
             "p99_ms": round(self.percentile(99), 3),
             "mean_ms": round(statistics.fmean(self.latencies) * 1000, 3) if self.latencies else float("nan"),
         }
-
-
-async def run_load(
-    url: str,
-    headers: Mapping[str, str],
-    body: bytes,
-    *,
-    concurrency: int,
-    duration: float,
-    warmup: int = 0,
-    request_timeout: float = 30.0,
-) -> LoadResult:
-    """Closed-loop load for ``duration`` seconds after ``warmup`` unmeasured requests per client."""
-    connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
-    client_timeout = aiohttp.ClientTimeout(total=request_timeout)
-    result = LoadResult(concurrency=concurrency, seconds=0.0)
-    async with aiohttp.ClientSession(connector=connector, timeout=client_timeout) as session:
-
-        async def one(record: bool) -> None:
-            started = time.perf_counter()
-            try:
-                async with session.post(url, data=body, headers=headers) as response:
-                    payload = await response.read()
-                    status = response.status
-            except (aiohttp.ClientError, TimeoutError) as error:
-                if record:
-                    result.errors += 1
-                    kind = type(error).__name__
-                    result.error_kinds[kind] = result.error_kinds.get(kind, 0) + 1
-                return
-            if not record:
-                return
-            if answered(status, payload):
-                result.latencies.append(time.perf_counter() - started)
-            else:
-                result.errors += 1
-                kind = f"HTTP {status}" if status != 200 else "bad answer"
-                result.error_kinds[kind] = result.error_kinds.get(kind, 0) + 1
-
-        ready: list[int] = [0]
-        all_ready = asyncio.Event()
-        start = asyncio.Event()
-        deadline = [0.0]
-
-        async def client() -> None:
-            for _ in range(warmup):
-                await one(False)
-            ready[0] += 1
-            if ready[0] == concurrency:
-                all_ready.set()
-            await start.wait()
-            while time.perf_counter() < deadline[0]:
-                await one(True)
-
-        tasks = [asyncio.create_task(client()) for _ in range(concurrency)]
-        waiting = asyncio.ensure_future(all_ready.wait())
-        await asyncio.wait([waiting, *tasks], return_when=asyncio.FIRST_COMPLETED)  # a client that fails stops it
-        waiting.cancel()
-        began = time.perf_counter()
-        deadline[0] = began + duration
-        start.set()
-        await asyncio.gather(*tasks)
-        result.seconds = time.perf_counter() - began
-    return result

@@ -3,7 +3,8 @@
 full_env(firestore_host, key)   settings the full-stack function runs with (JWT HS256, Firestore)
 Function.start(kind, env)       functions-framework serving functions/main.py ("full") or the
                                 bare baseline ("bare") on a free loopback port, as deployed
-seed_user(uid)                  the user record the benchmark's tokens name
+seed_user(host, uid)            the user record the benchmark's tokens name
+seed_users(host, uids)          many such records (the many-users cell)
 mint(key, uid, audience)        an HS256 token the full stack accepts
 """
 
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -142,6 +144,17 @@ class Function:
                 return int(line.split()[1])
         return 0
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU seconds of every live process in the function's group (gunicorn and its worker)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                if int(fields[2]) == self.process.pid:  # the process group: start_new_session made it the pid
+                    total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / ticks
+
     def stop(self) -> None:
         if self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
@@ -157,6 +170,11 @@ class Function:
 
 def seed_user(firestore_host: str, uid: str = USER) -> None:
     """Create (or overwrite) ``users/{uid}`` with the basics toolset and the mcp:tools scope."""
+    seed_users(firestore_host, [uid])
+
+
+def seed_users(firestore_host: str, uids: Sequence[str]) -> None:
+    """``seed_user`` for each of ``uids``, in batched writes."""
     os.environ["FIRESTORE_EMULATOR_HOST"] = firestore_host
 
     async def create() -> None:
@@ -164,8 +182,12 @@ def seed_user(firestore_host: str, uid: str = USER) -> None:
         from mcp_auth.store.users import UserRecord
 
         client = firestore_client(project=PROJECT)
-        record = UserRecord(uid=uid, toolsets=frozenset({"basics"}), scopes=frozenset({"mcp:tools"}))
-        await client.collection("users").document(uid).set(record.to_document())
+        for start in range(0, len(uids), 400):
+            batch = client.batch()
+            for uid in uids[start : start + 400]:
+                record = UserRecord(uid=uid, toolsets=frozenset({"basics"}), scopes=frozenset({"mcp:tools"}))
+                batch.set(client.collection("users").document(uid), record.to_document())
+            await batch.commit()
         await close_clients()
 
     asyncio.run(create())
