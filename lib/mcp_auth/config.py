@@ -23,7 +23,7 @@ from mcp_auth.setting import REQUIRED, check, markdown, parse, setting, specs
 PREFIX = "MCP_AUTH_"
 PROVIDERS = ("jwt", "introspection", "api_key", "oauth", "dev")
 BACKCHANNELS = ("firestore", "off")
-OTEL_EXPORTERS = ("none", "otlp")
+OTEL_EXPORTERS = ("none", "otlp", "gcp")
 
 #: Read by libraries or other modules from the environment, not fields of ``Settings``; documented with them.
 EXTERNAL: dict[str, str] = {
@@ -352,8 +352,15 @@ class Settings:
         "MCP_AUTH_OTEL_EXPORTER",
         "none",
         choices=OTEL_EXPORTERS,
-        meaning="otlp exports traces over OTLP/HTTP, none turns tracing off.",
-        doc="OpenTelemetry traces: none or otlp (OTLP/HTTP export, needs the otel extra).",
+        meaning="otlp exports traces over OTLP/HTTP to a collector, gcp straight to Cloud Trace, none turns "
+        "tracing off.",
+        doc="OpenTelemetry traces: none, otlp (OTLP/HTTP to a collector, needs the otel extra) or gcp (Cloud Trace "
+        "in the project, needs the gcp-trace extra and roles/cloudtrace.agent).",
+    )
+    cloud_trace_endpoint: str | None = setting(
+        "MCP_AUTH_CLOUD_TRACE_ENDPOINT",
+        None,
+        doc="host:port of a plaintext gRPC stand-in for the Cloud Trace API (tests only; refused on Cloud Run).",
     )
 
     def __post_init__(self) -> None:
@@ -461,6 +468,11 @@ class Settings:
                         f"{name} is for local development only and refuses to start on Cloud Run "
                         "(K_SERVICE is set): keep secrets in Secret Manager."
                     )
+            if self.cloud_trace_endpoint:
+                raise ConfigError(
+                    "MCP_AUTH_CLOUD_TRACE_ENDPOINT is for tests only and refuses to start on Cloud Run "
+                    "(K_SERVICE is set): unset it, and MCP_AUTH_OTEL_EXPORTER=gcp writes to Cloud Trace itself."
+                )
             if not self.resource_url.startswith("https://"):
                 raise ConfigError("MCP_AUTH_RESOURCE_URL must be https:// on Cloud Run.")
 

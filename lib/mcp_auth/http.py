@@ -8,11 +8,17 @@ it, so there is one per running loop, created on first use.
 The client sends no credentials of its own and follows no redirects: each caller
 adds the ``Authorization`` header meant for the one host it calls, so a token is
 never carried to another host by a redirect.
+
+With tracing on (``MCP_AUTH_OTEL_EXPORTER``), every request sent through ``Transport``
+(this client's, and the JWKS and introspection clients') is a CLIENT span that sends
+``traceparent`` to the callee (``tracing.send_in_span``); with it off, nothing here
+touches OpenTelemetry.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import httpx
 
@@ -25,6 +31,25 @@ USER_AGENT = "mcp-auth-server"
 
 _clients: dict[int, tuple[asyncio.AbstractEventLoop, httpx.AsyncClient]] = {}
 
+Send = Callable[[httpx.Request], Awaitable[httpx.Response]]
+#: Set by tracing (``tracing.build_tracing``): sends a request inside its CLIENT span. None: tracing is off.
+_traced: Callable[[httpx.Request, Send], Awaitable[httpx.Response]] | None = None
+
+
+def trace_outbound(send: Callable[[httpx.Request, Send], Awaitable[httpx.Response]] | None) -> None:
+    """Route every request of ``Transport`` through ``send`` (None: straight to the network)."""
+    global _traced
+    _traced = send
+
+
+class Transport(httpx.AsyncHTTPTransport):
+    """httpx's transport, each request a CLIENT span when tracing is on (one check otherwise)."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if _traced is None:
+            return await super().handle_async_request(request)
+        return await _traced(request, super().handle_async_request)
+
 
 def http_client() -> httpx.AsyncClient:
     """The pooled client of the running event loop (created on first use)."""
@@ -35,7 +60,7 @@ def http_client() -> httpx.AsyncClient:
     _forget_closed_loops()
     client = httpx.AsyncClient(
         timeout=TIMEOUT,
-        limits=LIMITS,
+        transport=Transport(limits=LIMITS),
         follow_redirects=False,
         headers={"User-Agent": USER_AGENT},
     )

@@ -1,11 +1,16 @@
-"""Optional OpenTelemetry traces (``MCP_AUTH_OTEL_EXPORTER=otlp``), with the user as ``enduser.id``.
+"""Optional OpenTelemetry traces (``MCP_AUTH_OTEL_EXPORTER``), with the user as ``enduser.id``.
 
-Off by default, and then nothing of the OpenTelemetry SDK is imported (it costs cold-start time).
-On, the SDK exports over OTLP/HTTP (protobuf) with a batch processor to
-``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``, or ``OTEL_EXPORTER_OTLP_ENDPOINT`` + ``/v1/traces``
-(default ``http://localhost:4318``); ``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``,
-``OTEL_EXPORTER_OTLP_HEADERS``, ``OTEL_TRACES_SAMPLER`` (+ ``_ARG``) and ``OTEL_BSP_*`` are honoured as
-the SDK defines them; the endpoint and sampler are validated at start-up.
+Off by default (``none``), and then nothing of OpenTelemetry is imported (it costs cold-start time).
+On, the SDK exports with a batch processor, as ``MCP_AUTH_OTEL_EXPORTER`` says:
+
+    otlp   OTLP/HTTP (protobuf) to a collector at ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``, or
+           ``OTEL_EXPORTER_OTLP_ENDPOINT`` + ``/v1/traces`` (default ``http://localhost:4318``)
+    gcp    straight to Cloud Trace in ``Settings.project`` (the ``gcp-trace`` extra; the runtime account
+           needs roles/cloudtrace.agent), the resource from Google's resource detector on Cloud Run
+
+``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_EXPORTER_OTLP_HEADERS``, ``OTEL_TRACES_SAMPLER``
+(+ ``_ARG``) and ``OTEL_BSP_*`` are honoured as the SDK defines them; the endpoint, project and sampler
+are validated at start-up.
 
 Each HTTP request gets one SERVER span, ``POST /mcp``, continuing an incoming ``traceparent``. When
 the request ends the span gets what the request's record (``observe.RequestRecord``) learnt:
@@ -16,21 +21,35 @@ the request ends the span gets what the request's record (``observe.RequestRecor
     mcp_auth.auth.decision, mcp_auth.auth.method, mcp_auth.auth.reason, mcp_auth.outcome
 
 The MCP SDK's own spans (``tools/call echo``, from its ``OpenTelemetryMiddleware``) start inside it
-and become its children. No header, token, argument or body is ever put on a span.
+and become its children. Every outbound request sent through ``http.Transport`` (``http_client()``, and the
+JWKS and introspection clients) is a CLIENT span below the span current when it is sent, named by its
+method, that sends ``traceparent`` to the callee (``send_in_span``):
+
+    http.request.method, server.address, server.port, url.full (no query, fragment or userinfo),
+    http.response.status_code, error.type (the status of a 4xx/5xx answer, or the exception's class)
+
+No header, token, query string, argument or body is ever put on a span.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import re
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from mcp_auth import http
 from mcp_auth.errors import ConfigError
 from mcp_auth.logs import current_trace, redact, trace_fields
 
 if TYPE_CHECKING:
+    import httpx
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.trace import Span, Tracer
     from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -48,6 +67,10 @@ SAMPLERS = (
 DEFAULT_ENDPOINT = "http://localhost:4318"
 DEFAULT_SERVICE_NAME = "mcp-auth-server"
 _PROPAGATED = (b"traceparent", b"tracestate")
+_EXTRAS = {"otlp": "otel", "gcp": "gcp-trace"}
+# A project id (6-30 lowercase letters, digits, hyphens), optionally domain-scoped (example.com:id).
+_PROJECT = re.compile(r"(?:[a-z][-a-z0-9.]{0,61}[a-z0-9]:)?[a-z][-a-z0-9]{4,28}[a-z0-9]")
+_HOST_PORT = re.compile(r"(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):(?P<port>[0-9]{1,5})")
 
 
 def traces_endpoint(env: Mapping[str, str]) -> str:
@@ -79,6 +102,30 @@ def check_sampler(env: Mapping[str, str]) -> None:
             ratio = -1.0
         if not 0.0 <= ratio <= 1.0:
             raise ConfigError(f"OTEL_TRACES_SAMPLER_ARG must be a ratio between 0 and 1, got {raw[:40]!r}.")
+
+
+def cloud_trace_target(settings: Settings) -> tuple[str, str | None]:
+    """(project, endpoint override) of ``MCP_AUTH_OTEL_EXPORTER=gcp``, validated."""
+    endpoint = settings.cloud_trace_endpoint
+    if endpoint is not None:
+        match = _HOST_PORT.fullmatch(endpoint)
+        if not match or not 1 <= int(match["port"]) <= 65535:
+            raise ConfigError(
+                "MCP_AUTH_CLOUD_TRACE_ENDPOINT must be host:port of a plaintext gRPC stand-in for the Cloud Trace "
+                f"API, such as 127.0.0.1:9000; got {endpoint[:80]!r}."
+            )
+    project = settings.project
+    if not project:
+        raise ConfigError(
+            "MCP_AUTH_OTEL_EXPORTER=gcp writes traces to Cloud Trace in the function's project, and no project was "
+            "found: set GOOGLE_CLOUD_PROJECT, or run with Google credentials that name a project."
+        )
+    if not _PROJECT.fullmatch(project):
+        raise ConfigError(
+            "MCP_AUTH_OTEL_EXPORTER=gcp needs a Google Cloud project id (6-30 lowercase letters, digits and "
+            f"hyphens) to write traces to; the project is {project[:80]!r} (GOOGLE_CLOUD_PROJECT)."
+        )
+    return project, endpoint
 
 
 class Tracing:
@@ -164,31 +211,129 @@ def span_attributes(record: RequestRecord) -> dict[str, Any]:
 def build_tracing(settings: Settings, env: Mapping[str, str] | None = None) -> Tracing | None:
     """Configure the OpenTelemetry SDK as ``MCP_AUTH_OTEL_EXPORTER`` asks (None when off).
 
-    ``settings.otel_exporter`` turns it on; the standard ``OTEL_*`` variables (``env``, the process
-    environment by default, as the OpenTelemetry SDK reads them too) say where spans go.
+    ``settings.otel_exporter`` turns it on and picks the exporter; the standard ``OTEL_*`` variables
+    (``env``, the process environment by default, as the OpenTelemetry SDK reads them too) say the rest.
+    Outbound requests through ``http.Transport`` become CLIENT spans from then on (``send_in_span``).
 
-    A bad value, a malformed endpoint or a missing ``otel`` extra raises ``ConfigError`` at start-up.
+    A bad value, a malformed endpoint or project, missing Google credentials or a missing extra raises
+    ``ConfigError`` at start-up.
     """
-    if settings.otel_exporter == "none":
+    exporter_name = settings.otel_exporter
+    if exporter_name == "none":
         return None
     env = os.environ if env is None else env
-    endpoint = traces_endpoint(env)
     check_sampler(env)
+    if exporter_name == "gcp":
+        project, channel = cloud_trace_target(settings)
+        make_exporter = functools.partial(cloud_trace_exporter, project, channel)
+    else:
+        make_exporter = functools.partial(otlp_exporter, traces_endpoint(env))
     try:
         from opentelemetry import trace
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-        from opentelemetry.sdk.resources import SERVICE_NAME, Resource
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        exporter = make_exporter()
+        resource = tracing_resource(gcp=exporter_name == "gcp" and settings.on_cloud_run)
     except ImportError as exc:
+        extra = _EXTRAS[exporter_name]
         raise ConfigError(
-            "MCP_AUTH_OTEL_EXPORTER=otlp needs the OpenTelemetry SDK and OTLP exporter: install the project's "
-            f"'otel' extra (pip install 'mcp-auth-server[otel]'), or set MCP_AUTH_OTEL_EXPORTER=none ({exc.name})."
+            f"MCP_AUTH_OTEL_EXPORTER={exporter_name} needs the OpenTelemetry packages of the '{extra}' extra: "
+            f"pip install 'mcp-auth-cloudrun[{extra}]', or set MCP_AUTH_OTEL_EXPORTER=none ({exc.name} is missing)."
         ) from None
+    provider = TracerProvider(resource=resource)
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    tracer = provider.get_tracer("mcp_auth")
+    http.trace_outbound(functools.partial(send_in_span, tracer))
+
+    def shutdown() -> None:
+        http.trace_outbound(None)
+        provider.shutdown()
+
+    return Tracing(tracer, shutdown=shutdown)
+
+
+def otlp_exporter(endpoint: str) -> SpanExporter:
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    return OTLPSpanExporter(endpoint=endpoint)
+
+
+def cloud_trace_exporter(project: str, endpoint: str | None = None) -> SpanExporter:
+    """Google's Cloud Trace exporter (BatchWriteSpans over gRPC) for ``project``, with the process's Google
+    credentials, or a plaintext channel to ``endpoint`` (a stand-in for the API in tests)."""
+    from google.auth.exceptions import DefaultCredentialsError
+    from opentelemetry.exporter.cloud_trace import CloudTraceSpanExporter
+
+    client = None
+    if endpoint:
+        import grpc  # type: ignore[import-untyped]
+        from google.cloud.trace_v2 import TraceServiceClient
+        from google.cloud.trace_v2.services.trace_service.transports import TraceServiceGrpcTransport
+
+        client = TraceServiceClient(transport=TraceServiceGrpcTransport(channel=grpc.insecure_channel(endpoint)))
+    with warnings.catch_warnings():
+        # 1.15 marks the class deprecated (its successor is OTLP to Cloud Trace's telemetry API); it still writes
+        # through the documented Cloud Trace v2 API, and the warning would only reach the function's stderr.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            exporter: SpanExporter = CloudTraceSpanExporter(project_id=project, client=client)  # type: ignore[no-untyped-call]
+        except DefaultCredentialsError:
+            raise ConfigError(
+                "MCP_AUTH_OTEL_EXPORTER=gcp needs Google credentials to write to Cloud Trace: on Cloud Run the "
+                "function's service account, elsewhere `gcloud auth application-default login`."
+            ) from None
+    return exporter
+
+
+def tracing_resource(*, gcp: bool) -> Resource:
+    """The spans' resource: the ``OTEL_*`` variables', with a default service name, and on Cloud Run with
+    ``gcp`` what Google's resource detector reads from the metadata server (region, service, instance)."""
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource, get_aggregated_resources
+
     resource = Resource.create()
+    if gcp:  # off Cloud Run the detector would wait for a metadata server that is not there
+        from opentelemetry.resourcedetector.gcp_resource_detector import GoogleCloudResourceDetector
+
+        resource = get_aggregated_resources([GoogleCloudResourceDetector()], initial_resource=resource)
     if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
         resource = resource.merge(Resource({SERVICE_NAME: DEFAULT_SERVICE_NAME}))
-    provider = TracerProvider(resource=resource)
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
-    trace.set_tracer_provider(provider)
-    return Tracing(provider.get_tracer("mcp_auth"), shutdown=provider.shutdown)
+    return resource
+
+
+async def send_in_span(tracer: Tracer, request: httpx.Request, send: http.Send) -> httpx.Response:
+    """Send ``request`` inside a CLIENT span, current while it is sent, with ``traceparent`` for the callee.
+
+    The span holds the method, the host and port, the URL without query, fragment or userinfo, and the
+    status, or the exception's class in ``error.type``; never a header or a body.
+    """
+    from opentelemetry import propagate, trace
+
+    url = request.url
+    attributes: dict[str, Any] = {
+        "http.request.method": request.method,
+        "server.address": url.host,
+        "url.full": str(url.copy_with(query=None, fragment=None, userinfo=b"")),
+    }
+    if url.port is not None:
+        attributes["server.port"] = url.port
+    with tracer.start_as_current_span(
+        request.method,
+        kind=trace.SpanKind.CLIENT,
+        attributes=attributes,
+        record_exception=False,  # an exception's message may quote what was sent
+        set_status_on_exception=False,
+    ) as span:
+        propagate.inject(request.headers)
+        try:
+            response = await send(request)
+        except BaseException as exc:
+            span.set_attribute("error.type", type(exc).__qualname__)
+            span.set_status(trace.StatusCode.ERROR)
+            raise
+        span.set_attribute("http.response.status_code", response.status_code)
+        if response.status_code >= 400:
+            span.set_attribute("error.type", str(response.status_code))
+            span.set_status(trace.StatusCode.ERROR)
+        return response

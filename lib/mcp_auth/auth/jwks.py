@@ -34,6 +34,7 @@ from jwt import PyJWK
 from jwt.exceptions import PyJWTError
 
 from mcp_auth.errors import ConfigError, InvalidToken, JwksUnavailable
+from mcp_auth.http import Transport
 
 logger = logging.getLogger(__name__)
 
@@ -166,7 +167,9 @@ class JwksCache:
             if not (isinstance(value, int | float) and low <= value <= high):
                 raise ConfigError(f"JwksCache {setting} must be between {low:g} and {high:g} seconds, got {value!r}.")
         self._own_client = client is None
-        self._client = client or httpx.AsyncClient(timeout=default_timeout(fetch_timeout), follow_redirects=False)
+        self._client = client or httpx.AsyncClient(
+            timeout=default_timeout(fetch_timeout), follow_redirects=False, transport=Transport()
+        )
         self._ttl = ttl
         self._cooldown = refresh_cooldown
         self._fetch_timeout = fetch_timeout
