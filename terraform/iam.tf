@@ -38,8 +38,8 @@ resource "google_service_account" "deployer" {
 
 locals {
   runtime_roles = toset([
-    "roles/cloudtrace.agent",
-    "roles/datastore.user", # in this deployment's database only (the condition below)
+    "roles/cloudtrace.agent", # tracing.exporter = "gcp" writes spans to Cloud Trace as this account
+    "roles/datastore.user",   # in this deployment's database only (the condition below)
     "roles/logging.logWriter",
     "roles/monitoring.metricWriter",
   ])

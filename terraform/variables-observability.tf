@@ -45,7 +45,7 @@ variable "audit" {
 }
 
 variable "tracing" {
-  description = "OpenTelemetry traces: exporter = \"otlp\" sends one span per request (user as enduser.id) over OTLP/HTTP to otlp_endpoint, a collector the function can reach, keeping what sampler (and sample_ratio) select; \"none\" sends nothing."
+  description = "OpenTelemetry traces, one span per request (user as enduser.id) and one per outbound call, keeping what sampler (and sample_ratio) select: exporter = \"gcp\" writes them straight to Cloud Trace in project_id (the runtime account holds roles/cloudtrace.agent), \"otlp\" sends them over OTLP/HTTP to otlp_endpoint, a collector the function can reach, \"none\" sends nothing."
   type = object({
     exporter      = optional(string, "none")
     otlp_endpoint = optional(string)
@@ -56,11 +56,11 @@ variable "tracing" {
   default = {}
 
   validation {
-    condition     = contains(["none", "otlp"], var.tracing.exporter)
-    error_message = "tracing.exporter must be none or otlp."
+    condition     = contains(["none", "otlp", "gcp"], var.tracing.exporter)
+    error_message = "tracing.exporter must be none, otlp (a collector) or gcp (Cloud Trace)."
   }
   validation {
-    condition     = var.tracing.exporter == "none" || can(regex("^https?://[^/?#]+(/[^?#]*)?$", var.tracing.otlp_endpoint))
+    condition     = var.tracing.exporter != "otlp" || can(regex("^https?://[^/?#]+(/[^?#]*)?$", var.tracing.otlp_endpoint))
     error_message = "tracing.otlp_endpoint must be the http(s) base URL of an OTLP/HTTP collector (e.g. https://otel-collector.example:4318) when tracing.exporter is otlp."
   }
   validation {

@@ -38,6 +38,20 @@ def test_turning_them_on_sets_the_function_environment(terraform_workspace: Work
     assert env["OTEL_TRACES_SAMPLER"] == "traceidratio" and env["OTEL_TRACES_SAMPLER_ARG"] == "0.25"
 
 
+def test_cloud_trace_needs_no_collector_and_the_runtime_may_write_traces(terraform_workspace: Workspace):
+    plan = terraform_workspace.plan(variables=['tracing={exporter="gcp", sampler="traceidratio", sample_ratio=0.1}'])
+    env = _env(plan)
+    assert env["MCP_AUTH_OTEL_EXPORTER"] == "gcp" and env["OTEL_EXPORTER_OTLP_ENDPOINT"] == ""
+    assert env["OTEL_TRACES_SAMPLER"] == "traceidratio" and env["OTEL_TRACES_SAMPLER_ARG"] == "0.1"
+    assert "MCP_AUTH_CLOUD_TRACE_ENDPOINT" not in env  # the stand-in endpoint is for tests only
+    runtime = {
+        r["values"]["role"]
+        for r in of_type(plan, "google_project_iam_member")
+        if r["address"].startswith("google_project_iam_member.runtime[")
+    }
+    assert "roles/cloudtrace.agent" in runtime
+
+
 @pytest.mark.parametrize(
     ("variable", "needle"),
     [
@@ -45,6 +59,7 @@ def test_turning_them_on_sets_the_function_environment(terraform_workspace: Work
         ("audit={retention_days=3651}", "audit.retention_days"),
         ("audit={retention_days=1.5}", "audit.retention_days"),
         ('tracing={exporter="jaeger"}', "tracing.exporter"),
+        ('tracing={exporter="stackdriver"}', "tracing.exporter must be none, otlp (a collector) or gcp"),
         ('tracing={exporter="otlp"}', "tracing.otlp_endpoint"),
         ('tracing={exporter="otlp", otlp_endpoint="otel:4318"}', "tracing.otlp_endpoint"),
         ('tracing={service_name="has spaces"}', "tracing.service_name"),
