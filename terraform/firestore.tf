@@ -32,6 +32,8 @@ locals {
     { collection = "mcp_tasks", field = "expires_at" },
     # replies to server requests (lib/mcp_auth/backchannel): users/{uid}/mcp_replies, kept the tool deadline + 1 min
     { collection = "mcp_replies", field = "expire_at" },
+    # record changes announced to every instance (lib/mcp_auth/store/revocations.py), kept a day
+    { collection = "revocations", field = "expire_at" },
   ]
 }
 

@@ -4,7 +4,8 @@
     address gate   an address whose failed-authentication window is used up -> 429 (local state only)
     credentials    parsed once from the headers                               (401 + challenge)
     principal      the provider chain's verdict
-    user record    the directory: unknown or disabled -> 403
+    user record    the directory: unknown or disabled -> 403; a credential issued before the user's
+                   last sign-out -> 401 (the directory's cache follows the revocation watch)
     layout         a database migrated by a newer framework -> 503 (read once per instance, while
                    the caller is authenticated)
     user gate      the user's request limit -> 429
@@ -31,7 +32,7 @@ from mcp_auth.backchannel import ReplyError, client_reply
 from mcp_auth.challenge import error_code, error_response, plain_error
 from mcp_auth.context import RequestContext, UserContext, effective_scopes, request_context
 from mcp_auth.edge import BODY
-from mcp_auth.errors import InsufficientScope, InvalidToken, McpAuthError
+from mcp_auth.errors import InsufficientScope, InvalidToken, McpAuthError, SignedOut
 from mcp_auth.observe import RequestRecord, record_of
 from mcp_auth.proxies import address_key
 from mcp_auth.ratelimit import Decision, rate_limited_response
@@ -53,6 +54,7 @@ class McpEndpoint:
         }
         self._forward_token = bool(services.credentials and services.credentials.forward_user_token)
         self._resolver = services.credentials.resolver if services.credentials else None
+        self._revocations = services.revocations
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "POST":
@@ -71,6 +73,8 @@ class McpEndpoint:
         if refused is not None and not refused.allowed:
             await _rate_limited(refused, record, scope, receive, send)
             return
+        if self._revocations is not None:
+            self._revocations.start()  # at once after the first request: the listener runs on its own thread
         headers = Headers(scope=scope)
         layout = self.services.layout
         # Until it has settled (once per instance, not per request) the layout is read while the
@@ -132,6 +136,8 @@ class McpEndpoint:
         if record is not None:
             record.user, record.auth_method = principal.user_id, principal.auth_method
         user_record = await self.services.users.load(principal.user_id)
+        if user_record.issued_before_sign_out(principal.issued_at):
+            raise SignedOut()
         if record is not None:
             record.auth_decision = "allowed"
         return UserContext(principal=principal, record=user_record, scopes=effective_scopes(principal, user_record))

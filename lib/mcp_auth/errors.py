@@ -64,6 +64,15 @@ class ExpiredToken(InvalidToken):
         super().__init__(message)
 
 
+class SignedOut(InvalidToken):
+    def __init__(
+        self,
+        message: str = "This credential was issued before the user was signed out ('mcp-auth users sign-out'): "
+        "sign in again, or use an API key created since.",
+    ) -> None:
+        super().__init__(message)
+
+
 class WrongAudience(InvalidToken):
     def __init__(self, message: str = "The token was issued for another resource (audience mismatch).") -> None:
         super().__init__(message)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from starlette.types import ASGIApp
 
 from mcp_auth.auth.base import AuthProvider
+from mcp_auth.auth.chain import follow_revocations
 from mcp_auth.auth.factory import build_provider, build_secret_store, require_secrets
 from mcp_auth.backchannel import Mailbox, build_mailbox
 from mcp_auth.config import Settings
@@ -31,6 +32,7 @@ from mcp_auth.servers import ServerCache, ServerFactory
 from mcp_auth.store.audit import FirestoreAuditSink, build_audit_sink
 from mcp_auth.store.handle import UserStore, user_stores
 from mcp_auth.store.layout import LayoutGate
+from mcp_auth.store.revocations import RevocationWatch
 from mcp_auth.store.users import UserDirectory
 from mcp_auth.tracing import Tracing, build_tracing
 
@@ -70,6 +72,9 @@ class Services:
     routes: Mapping[str, ASGIApp]
     layout: LayoutGate | None = None
     """The database layout against this code's, checked once per instance (None without Firestore users)."""
+    revocations: RevocationWatch | None = None
+    """The instance's listener on record changes; the user and verification caches follow it
+    (``store/revocations.py``; None without Firestore users)."""
     _users: UserDirectory | Callable[[], UserDirectory] | None = None
 
     @property
@@ -77,6 +82,8 @@ class Services:
         """The user directory, built on first use (its Firestore client belongs to the serving loop)."""
         if not isinstance(self._users, UserDirectory):
             self._users = self._users() if callable(self._users) else _directory(self.settings)
+            if self.revocations is not None:
+                self._users.follow(self.revocations)
         return self._users
 
 
@@ -104,9 +111,14 @@ def build_services(settings: Settings, factory: ServerFactory, overrides: Overri
         request_state=build_request_state(settings, secrets),  # MCP_AUTH_REQUEST_STATE_KEY_SECRET
     )
     routes = {**(oauth.routes if oauth else {}), **(credentials.routes if credentials else {}), **overrides.routes}
+    auth = overrides.auth or build_provider(settings, secrets, oauth=oauth)
+    revocations = None
+    if overrides.users is None:  # the records are Firestore's: follow their changes
+        revocations = RevocationWatch(project=settings.project, database=settings.firestore_database)
+        follow_revocations([auth], revocations)
     return Services(
         settings=settings,
-        auth=overrides.auth or build_provider(settings, secrets, oauth=oauth),
+        auth=auth,
         secrets=secrets,
         servers=servers,
         limiter=limiter,
@@ -119,6 +131,7 @@ def build_services(settings: Settings, factory: ServerFactory, overrides: Overri
         active_users=ActiveUsers(),
         routes=routes,
         layout=LayoutGate(_client(settings)) if overrides.users is None else None,
+        revocations=revocations,
         _users=overrides.users,
     )
 

@@ -205,3 +205,39 @@ def test_bad_settings_are_refused(upstream: IntrospectionProvider, settings, mat
 def test_only_providers_can_be_wrapped():
     with pytest.raises(ConfigError, match="wraps an auth provider"):
         CachedProvider(object())  # type: ignore[arg-type]
+
+
+def issue_for(server: IssuerServer, sub: str) -> str:
+    token = issue(server)
+    server.tokens[token]["sub"] = sub
+    return token
+
+
+async def test_forgetting_a_user_drops_only_that_users_verifications(
+    cached: CachedProvider, issuer_server: IssuerServer
+):
+    mine, theirs = issue_for(issuer_server, "user-1"), issue_for(issuer_server, "user-2")
+    for token in (mine, theirs):
+        await cached.authenticate(bearer(token))
+    assert calls(issuer_server) == 2
+    cached.forget_user("user-1")
+    assert len(cached) == 1
+    await cached.authenticate(bearer(theirs))
+    assert calls(issuer_server) == 2  # still cached
+    await cached.authenticate(bearer(mine))
+    assert calls(issuer_server) == 3  # asked the issuer again
+    cached.forget_user(None)
+    assert len(cached) == 0
+
+
+async def test_a_verification_in_flight_when_its_user_is_forgotten_is_not_kept(
+    cached: CachedProvider, issuer_server: IssuerServer
+):
+    token = issue_for(issuer_server, "user-1")
+    issuer_server.mode = "gated"
+    flight = asyncio.ensure_future(cached.authenticate(bearer(token)))
+    assert await asyncio.to_thread(issuer_server.arrived.wait, 10)
+    cached.forget_user("user-1")  # the record changed while the issuer was being asked
+    issuer_server.gate.set()
+    assert (await flight).user_id == "user-1"  # this request was already under way: it is served
+    assert len(cached) == 0  # but what it learnt is not trusted by the next one

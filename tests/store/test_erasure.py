@@ -51,6 +51,7 @@ async def _populate(repo: UserRepository, uid: str) -> None:
 
     client = repo._client
     record = await repo.create(UserRecord(uid=uid, scopes=frozenset({"notes:write"}), toolsets=frozenset({"notes"})))
+    record = await repo.sign_out(uid)  # a record change: an event naming the user in "revocations"
     stores = user_stores(project=TEST_PROJECT)
     user = UserContext(
         principal=Principal(user_id=uid, scopes=frozenset(), auth_method="jwt"), record=record, scopes=frozenset()
@@ -125,9 +126,11 @@ async def test_erasure_leaves_nothing_that_names_the_user_and_the_other_user_int
     assert removed["audit"] == 2 and removed["rate_limits"] == 2 and removed["identities"] == 1
     for path in ("users/{uid}/mcp_tasks", "users/{uid}/mcp_replies", "users/{uid}/credential_versions"):
         assert removed[path] == 1, path
-    for path in ("oauth_families", "oauth_refresh_tokens", "oauth_codes", "oauth_consents"):
+    for path in ("oauth_families", "oauth_refresh_tokens", "oauth_codes", "oauth_consents", "revocations"):
         assert removed[path] == 1, path
-    assert sum(removed.values()) == len(before) - len(after)  # every removed document was counted once
+    added = [after[path][0] for path in after.keys() - before.keys()]  # erasure's own event names no one
+    assert [(event["kind"], event["uid"]) for event in added] == [("erased", None)]
+    assert sum(removed.values()) == len(before) - len(after) + len(added)  # every removed document counted once
 
 
 async def test_a_second_erasure_removes_nothing_and_an_interrupted_one_is_finished_by_the_next(repo):

@@ -24,6 +24,8 @@ NOT_FROM_TERRAFORM = {
     "K_SERVICE": "set by Cloud Run itself",
     "FIRESTORE_EMULATOR_HOST": "points the client at the emulator; development and tests only",
     "MCP_AUTH_OAUTH_ALLOW_LOOPBACK": "lets tests use loopback identity providers; refused on Cloud Run",
+    "MCP_AUTH_OAUTH_DEV_SIGN_IN": "the local sign-in page of make dev; refused on Cloud Run",
+    "MCP_AUTH_OAUTH_SIGNING_KEY": "a raw signing key for make dev's authorization server; refused on Cloud Run",
 }
 
 

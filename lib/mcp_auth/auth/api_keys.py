@@ -79,6 +79,7 @@ class ApiKeyProvider:
             scopes=record.scopes,
             client_id=f"api_key:{key_id}",
             expires_at=expires.timestamp() if expires else None,
+            issued_at=record.created_at.timestamp() if record.created_at else None,
         )
 
     def _touch(self, key_id: str, last_used: datetime | None) -> None:

@@ -6,9 +6,13 @@ Entries are keyed by a SHA-256 hash of the credential (the raw token is never
 stored), failures are never cached, and concurrent verifications of one
 credential share one call to the wrapped provider.
 
-What a cache hit means: a credential revoked at the issuer (introspection) or
-an API key revoked in the store is still accepted by this instance for up to
-``ttl`` seconds. Keep ``ttl`` short where that matters.
+What a cache hit means: a credential revoked at the issuer (introspection) is
+still accepted by this instance for up to ``ttl`` seconds; keep ``ttl`` short
+where that matters. Changes made through this framework (``keys revoke``,
+``users sign-out``, ``users disable``) reach the cache at once when it
+follows the instance's revocation watch (``follow``; ``store/revocations.py``):
+the user's entries are forgotten, and while the watch is not live an entry is
+trusted only briefly.
 """
 
 from __future__ import annotations
@@ -17,12 +21,16 @@ import asyncio
 import hashlib
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from cachetools import LRUCache
 
 from mcp_auth.auth.base import AuthProvider, Credentials
 from mcp_auth.errors import ConfigError
 from mcp_auth.principal import Principal
+
+if TYPE_CHECKING:
+    from mcp_auth.store.revocations import RevocationWatch
 
 
 class CachedProvider:
@@ -51,9 +59,12 @@ class CachedProvider:
         self._provider = provider
         self._ttl = float(ttl)
         self._clock = clock
-        # key -> (deadline, principal); an expired entry is dropped when next looked up or evicted
-        self._entries: LRUCache[bytes, tuple[float, Principal]] = LRUCache(max_entries)
+        # key -> (deadline, when it was verified (monotonic), principal); an expired entry is dropped when next
+        # looked up or evicted
+        self._entries: LRUCache[bytes, tuple[float, float, Principal]] = LRUCache(max_entries)
         self._inflight: dict[bytes, asyncio.Future[Principal]] = {}
+        self._trusts: Callable[[float], bool] | None = None
+        self._forgotten = 0  # counts forget_user() calls: a verification that began before one is not kept
 
     @staticmethod
     def _cache_key(credentials: Credentials) -> bytes:
@@ -75,8 +86,8 @@ class CachedProvider:
         key = self._cache_key(credentials)
         entry = self._entries.get(key)
         if entry is not None:
-            if self._clock() < entry[0]:
-                return entry[1]
+            if self._clock() < entry[0] and (self._trusts is None or self._trusts(time.monotonic() - entry[1])):
+                return entry[2]
             self._entries.pop(key, None)
         flight = self._inflight.get(key)
         if flight is None:
@@ -86,13 +97,14 @@ class CachedProvider:
         return await asyncio.shield(flight)
 
     async def _verify(self, key: bytes, credentials: Credentials) -> Principal:
+        generation = self._forgotten
         principal = await self._provider.authenticate(credentials)
         now = self._clock()
         deadline = now + self._ttl
         if principal.expires_at is not None and principal.expires_at < deadline:
             deadline = principal.expires_at
-        if deadline > now:  # a credential already past its expiry (within leeway) is not kept
-            self._entries[key] = (deadline, principal)
+        if deadline > now and generation == self._forgotten:  # nor is one past its expiry (within leeway)
+            self._entries[key] = (deadline, time.monotonic(), principal)
         return principal
 
     def _landed(self, key: bytes, flight: asyncio.Future[Principal]) -> None:
@@ -103,7 +115,21 @@ class CachedProvider:
 
     def clear(self) -> None:
         """Forget every cached verification (for example after a key was revoked)."""
-        self._entries.clear()
+        self.forget_user(None)
+
+    def forget_user(self, uid: str | None) -> None:
+        """Forget the cached verifications of ``uid``'s credentials (None: of everyone's)."""
+        self._forgotten += 1
+        if uid is None:
+            self._entries.clear()
+            return
+        for key in [k for k, (_, _, principal) in self._entries.items() if principal.user_id == uid]:
+            del self._entries[key]
+
+    def follow(self, watch: RevocationWatch) -> None:
+        """Keep the cache fresh through ``watch`` (the instance's revocation listener)."""
+        self._trusts = watch.trusts
+        watch.subscribe(self.forget_user)
 
     def __len__(self) -> int:
         return len(self._entries)

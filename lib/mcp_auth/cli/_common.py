@@ -54,4 +54,5 @@ async def user_repository(settings: Settings) -> Any:
 
 
 def show_record(record: Any) -> str:
-    return json.dumps({"uid": record.uid, **record.to_document(), "version": record.version}, indent=2, sort_keys=True)
+    document = {"uid": record.uid, **record.to_document(), "version": record.version}
+    return json.dumps(document, indent=2, sort_keys=True, default=lambda value: value.isoformat())

@@ -2,6 +2,7 @@
 
     create U [--toolsets a,b] [--scopes a,b]     show U
     disable U | enable U                         grant U SCOPES | revoke U SCOPES
+    sign-out U                                   every credential issued before now is refused
     toolsets U [--add a,b] [--remove c] [--set a,b]
     list [--status active|disabled] [--toolset NAME] [--format table|json]
     delete U [--erase [--yes]]                   export U
@@ -14,7 +15,8 @@ required). ``export`` prints everything stored about the user as JSON.
 Toolset names are checked against the team's factory (``MCP_AUTH_FACTORY``,
 default ``factory:FACTORY``; run with the functions source on the path, e.g.
 ``PYTHONPATH=functions``): a typo is an error, not a silently ignored name.
-Every change is an atomic update of the record.
+Every change is an atomic update of the record, announced to every serving instance in the same
+write (``mcp_auth.store.revocations``): it holds from the next request on, wherever it lands.
 """
 
 from __future__ import annotations
@@ -59,6 +61,25 @@ async def _status(args: argparse.Namespace, settings: Settings) -> str:
 
     status = "disabled" if args.action == "disable" else "active"
     return show_record(await (await user_repository(settings)).update(validate_uid(args.user), status=status))
+
+
+async def _sign_out(args: argparse.Namespace, settings: Settings) -> str:
+    from mcp_auth.oauth.store import OAuthStore
+    from mcp_auth.store.users import validate_uid
+
+    uid = validate_uid(args.user)
+    record = await (await user_repository(settings)).sign_out(uid)
+    ended = await OAuthStore.for_settings(
+        project=settings.project, database=settings.firestore_database
+    ).revoke_user_families(uid)
+    return "\n".join(
+        [
+            show_record(record),
+            f"# Signed out {uid!r}: every token and API key issued before tokens_valid_after is refused from the "
+            f"next request on; {ended} sign-in(s) of the built-in authorization server ended (their refresh tokens "
+            "no longer work). The user signs in again; API keys are made anew with 'mcp-auth keys create'.",
+        ]
+    )
 
 
 async def _scopes(args: argparse.Namespace, settings: Settings) -> str:
@@ -215,6 +236,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         parser = users.add_parser(action, help=text)
         parser.add_argument("user")
         parser.set_defaults(run=_status)
+    sign_out = users.add_parser(
+        "sign-out", help="Refuse every token and API key issued to the user before now, on every instance."
+    )
+    sign_out.add_argument("user")
+    sign_out.set_defaults(run=_sign_out)
     for action, text in (("grant", "Allow scopes (comma-separated)."), ("revoke", "Withdraw scopes.")):
         parser = users.add_parser(action, help=text)
         parser.add_argument("user")

@@ -163,6 +163,25 @@ class OAuthStore:
             )
         )
 
+    async def revoke_user_families(self, uid: str, *, page: int = 200) -> int:
+        """End every sign-in of ``uid`` (each family's refresh tokens stop working); returns how many."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = (
+            self.client.collection(FAMILIES)
+            .where(filter=FieldFilter("uid", "==", uid))
+            .where(filter=FieldFilter("revoked", "==", False))
+            .limit(page)
+        )
+        count = 0
+        while snaps := await self._guard(query.get(timeout=TIMEOUT, retry=bounded_retry())):
+            batch = self.client.batch()
+            for snap in snaps:
+                batch.update(snap.reference, {"revoked": True, "revoked_at": _now()})
+            await self._guard(batch.commit(timeout=TIMEOUT, retry=bounded_retry()))
+            count += len(snaps)
+        return count
+
     # -- registration rate limit -------------------------------------------------
     async def count_registration(self, address: str) -> int:
         """Count one registration from ``address`` in the current minute; returns the minute's count."""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from mcp_auth.errors import InvalidToken, StoreUnavailable
 from mcp_auth.store.firestore import TIMEOUT, bounded_retry
+from mcp_auth.store.revocations import add_event
 from mcp_auth.store.users import validate_uid
 
 if TYPE_CHECKING:
@@ -127,14 +128,20 @@ class ApiKeyRepository:
         return sorted(records, key=lambda r: (r.created_at or datetime.min.replace(tzinfo=UTC), r.key_id))
 
     async def revoke(self, key_id: str) -> bool:
+        """Mark the key revoked, announcing it to every instance in the same write (``store/revocations.py``):
+        from the next request on, no instance accepts it. False if there is no such key."""
         from google.api_core import exceptions as gexc
 
+        ref = self._client.collection(API_KEYS).document(key_id)
+        snap = await ref.get(timeout=TIMEOUT, retry=bounded_retry())
+        uid = (snap.to_dict() or {}).get("uid") if snap.exists else None
+        if not isinstance(uid, str):
+            return False
+        batch = self._client.batch()
+        batch.update(ref, {"revoked": True, "revoked_at": datetime.now(UTC)})
+        add_event(batch, self._client, uid, "key")
         try:
-            await (
-                self._client.collection(API_KEYS)
-                .document(key_id)
-                .update({"revoked": True, "revoked_at": datetime.now(UTC)}, timeout=TIMEOUT, retry=bounded_retry())
-            )
+            await batch.commit(timeout=TIMEOUT, retry=bounded_retry())
         except gexc.NotFound:
             return False
         return True

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from mcp_auth.errors import StoreUnavailable
+from mcp_auth.store.revocations import add_event
 from mcp_auth.store.users import USERS, validate_uid
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ OWNED: tuple[Owned, ...] = (
     Owned("users/{uid}/credential_versions", "subtree"),
     Owned("users/{uid}/credential_events", "subtree"),
     Owned("audit", "field", "user"),
+    Owned("revocations", "field", "uid"),
     Owned("rate_limits", "hashed_id"),
     Owned("oauth_requests", "none"),
     Owned("oauth_clients", "none"),
@@ -171,8 +173,11 @@ class UserData:
             key = f"users/{{uid}}/{collection.id}"
             removed[key] = removed.get(key, 0) + await self._drain(collection.recursive())
         snap = await self._guard(self._record.get(timeout=TIMEOUT))
-        if snap.exists:
-            await self._guard(self._record.delete(timeout=TIMEOUT))
+        if snap.exists:  # the record goes with an event that names nobody: every instance forgets every user
+            batch = self._client.batch()
+            batch.delete(self._record)
+            add_event(batch, self._client, None, "erased")
+            await self._guard(batch.commit(timeout=TIMEOUT))
         removed[USERS] = int(snap.exists)
         return removed
 

@@ -21,9 +21,12 @@ from cachetools import TTLCache
 
 from mcp_auth.errors import DisabledUser, McpAuthError, StoreUnavailable, UnknownUser
 from mcp_auth.store.firestore import TIMEOUT, bounded_retry
+from mcp_auth.store.revocations import Kind, add_event
 
 if TYPE_CHECKING:
     from google.cloud.firestore import AsyncClient, AsyncDocumentReference
+
+    from mcp_auth.store.revocations import RevocationWatch
 
 Status = Literal["active", "disabled"]
 USERS = "users"
@@ -53,6 +56,8 @@ class UserRecord:
     version: str = ""
     quotas: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     """Rate-limit overrides: ``user``, ``tool``, ``tool:<name>`` -> ``"N/unit"`` or ``"off"``."""
+    tokens_valid_after: float | None = None
+    """Epoch seconds of the last sign-out: a credential issued before it is refused (``users sign-out``)."""
 
     @property
     def active(self) -> bool:
@@ -65,7 +70,18 @@ class UserRecord:
             "toolsets": sorted(self.toolsets),
             "settings": dict(self.settings),
             **({"quotas": dict(self.quotas)} if self.quotas else {}),
+            **(
+                {"tokens_valid_after": datetime.fromtimestamp(self.tokens_valid_after, UTC)}
+                if self.tokens_valid_after is not None
+                else {}
+            ),
         }
+
+    def issued_before_sign_out(self, issued_at: float | None) -> bool:
+        """Whether a credential issued at ``issued_at`` (None: unknown) predates the last sign-out."""
+        if self.tokens_valid_after is None:
+            return False
+        return issued_at is None or issued_at < self.tokens_valid_after
 
     @classmethod
     def from_document(cls, uid: str, data: Mapping[str, Any], update_time: datetime | None) -> UserRecord:
@@ -78,7 +94,12 @@ class UserRecord:
             settings=MappingProxyType(dict(data.get("settings") or {})),
             version=update_time.isoformat() if update_time else "",
             quotas=MappingProxyType(_quotas(data.get("quotas"))),
+            tokens_valid_after=_epoch(data.get("tokens_valid_after")),
         )
+
+
+def _epoch(value: Any) -> float | None:
+    return value.timestamp() if isinstance(value, datetime) else None
 
 
 def _quotas(value: Any) -> dict[str, str]:
@@ -139,13 +160,18 @@ class UserRepository:
             raise StoreUnavailable("The user record vanished while it was being created; retry.")
         return stored
 
-    async def update(self, uid: str, **fields: Any) -> UserRecord:
-        """Update named fields of an existing record; raises UnknownUser if there is none."""
+    async def update(self, uid: str, *, kind: Kind = "record", **fields: Any) -> UserRecord:
+        """Update named fields of an existing record; raises UnknownUser if there is none. The change is
+        announced to every instance in the same write (``store/revocations.py``), so it holds from the next
+        request on, wherever that lands."""
         from google.api_core import exceptions as gexc
 
         fields["updated_at"] = datetime.now(UTC)
+        batch = self._client.batch()
+        batch.update(self._doc(uid), fields)
+        add_event(batch, self._client, uid, kind)
         try:
-            await self._doc(uid).update(fields, timeout=TIMEOUT, retry=bounded_retry())
+            await batch.commit(timeout=TIMEOUT, retry=bounded_retry())
         except gexc.NotFound:
             raise UnknownUser(f"No user record {uid!r}: create it first.") from None
         except gexc.GoogleAPIError as exc:
@@ -155,6 +181,12 @@ class UserRepository:
             raise UnknownUser(f"No user record {uid!r}: create it first.")
         return stored
 
+    async def sign_out(self, uid: str) -> UserRecord:
+        """Refuse every credential of ``uid`` issued before now (``tokens_valid_after``, Firestore's time)."""
+        from google.cloud.firestore import SERVER_TIMESTAMP
+
+        return await self.update(uid, kind="sign_out", tokens_valid_after=SERVER_TIMESTAMP)
+
     async def change(
         self, uid: str, field: Literal["scopes", "toolsets"], values: Iterable[str], *, remove: bool = False
     ) -> UserRecord:
@@ -162,7 +194,8 @@ class UserRepository:
         from google.cloud.firestore_v1 import ArrayRemove, ArrayUnion
 
         operation = ArrayRemove if remove else ArrayUnion
-        return await self.update(uid, **{field: operation(sorted(set(values)))})
+        change: dict[str, Any] = {field: operation(sorted(set(values)))}
+        return await self.update(uid, **change)
 
     async def delete(self, uid: str) -> bool:
         """Delete the record only (what it holds, not the user's other data); False if there was none."""
@@ -172,7 +205,10 @@ class UserRepository:
         try:
             snap = await ref.get(timeout=TIMEOUT, retry=bounded_retry())
             if snap.exists:
-                await ref.delete(timeout=TIMEOUT, retry=bounded_retry())
+                batch = self._client.batch()
+                batch.delete(ref)
+                add_event(batch, self._client, uid, "deleted")
+                await batch.commit(timeout=TIMEOUT, retry=bounded_retry())
         except gexc.GoogleAPIError as exc:
             raise _store_error(exc) from exc
         return bool(snap.exists)
@@ -218,18 +254,31 @@ class UserDirectory:
         default_toolsets: Iterable[str] = (),
         cache_ttl: float = 30.0,
         cache_size: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._repo = repository
+        self._clock = clock
         self._first_login = first_login
         self._defaults = UserRecord(uid="_", scopes=frozenset(default_scopes), toolsets=frozenset(default_toolsets))
         self._ttl = cache_ttl
-        self._cache: TTLCache[str, UserRecord] = TTLCache(maxsize=cache_size, ttl=cache_ttl, timer=time.monotonic)
+        # uid -> (when it was read, the record)
+        self._cache: TTLCache[str, tuple[float, UserRecord]] = TTLCache(maxsize=cache_size, ttl=cache_ttl, timer=clock)
         self._inflight: dict[str, asyncio.Future[UserRecord]] = {}
+        self._trusts: Callable[[float], bool] | None = None
+        self._forgotten = 0  # counts forget() calls: a read that began before one is not cached
+
+    def follow(self, watch: RevocationWatch) -> None:
+        """Keep the cache fresh through ``watch``: an event forgets the user's record at once, and while the
+        watch is not live a cached record is trusted only briefly (``RevocationWatch.trusts``)."""
+        self._trusts = watch.trusts
+        watch.subscribe(self.forget)
 
     async def load(self, uid: str) -> UserRecord:
         """The active record for ``uid``; raises UnknownUser or DisabledUser (both 403)."""
-        record = self._cache.get(uid) if self._ttl > 0 else None
-        if record is None:
+        entry = self._cache.get(uid) if self._ttl > 0 else None
+        if entry is not None and (self._trusts is None or self._trusts(self._clock() - entry[0])):
+            record = entry[1]
+        else:
             record = await self._load_shared(uid)
         if not record.active:
             raise DisabledUser()
@@ -241,6 +290,7 @@ class UserDirectory:
             return await asyncio.shield(pending)
         future: asyncio.Future[UserRecord] = asyncio.get_running_loop().create_future()
         self._inflight[uid] = future
+        generation = self._forgotten
         try:
             record = await self._fetch(uid)
         except asyncio.CancelledError:
@@ -253,8 +303,8 @@ class UserDirectory:
         finally:
             self._inflight.pop(uid, None)
         future.set_result(record)
-        if self._ttl > 0:
-            self._cache[uid] = record
+        if self._ttl > 0 and generation == self._forgotten:
+            self._cache[uid] = (self._clock(), record)
         return record
 
     async def _fetch(self, uid: str) -> UserRecord:
@@ -270,5 +320,10 @@ class UserDirectory:
         """One cheap read that proves Firestore answers; raises StoreUnavailable if not."""
         await self._repo.get("_readiness-probe")
 
-    def forget(self, uid: str) -> None:
-        self._cache.pop(uid, None)
+    def forget(self, uid: str | None) -> None:
+        """Drop the cached record of ``uid`` (None: of every user)."""
+        self._forgotten += 1
+        if uid is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(uid, None)
