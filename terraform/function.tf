@@ -43,6 +43,7 @@ locals {
       MCP_AUTH_PLATFORM_URL                = var.platform.url == null ? "" : var.platform.url
       MCP_AUTH_PLATFORM_FORWARD_USER_TOKEN = tostring(var.platform.url != null && var.platform.forward_user_token)
       MCP_AUTH_CREDENTIAL_CACHE_TTL        = tostring(var.platform.credential_cache_ttl)
+      MCP_AUTH_CONNECTIONS                 = local.connections_setting
       MCP_AUTH_FIRST_LOGIN                 = var.auth.first_login
       MCP_AUTH_DEFAULT_TOOLSETS            = join(",", var.auth.default_toolsets)
       MCP_AUTH_DEFAULT_SCOPES              = join(",", var.auth.default_scopes)

@@ -42,6 +42,16 @@ locals {
       description = "Key that seals the requestState of multi-round-trip (input_required) calls on every instance (at least 32 random bytes)."
       needed      = var.request_state_key
     }
+    MCP_AUTH_CONNECTIONS_KEY_SECRET = {
+      id          = "${local.prefix}-connections-key"
+      description = "AES-256 key (32 random bytes) that encrypts connected accounts' tokens in Firestore; add a version to rotate."
+      needed      = length(var.connections) > 0
+    }
+    MCP_AUTH_CONNECT_LINK_KEY_SECRET = {
+      id          = "${local.prefix}-connect-link-key"
+      description = "HMAC key (at least 32 random bytes) that signs the links users follow to connect an account."
+      needed      = length(var.connections) > 0
+    }
     MCP_AUTH_WEBHOOK_SECRET = {
       id          = "${local.prefix}-webhook-key"
       description = "HMAC key that signs the platform's credential-updated webhook calls."
@@ -49,9 +59,21 @@ locals {
     }
   }
 
+  # Each connected-account provider's OAuth client secret, named in MCP_AUTH_CONNECTIONS.
+  connection_secrets = {
+    for c in var.connections : "connection-${c.name}" => {
+      id          = "${local.prefix}-connect-${replace(c.name, "_", "-")}-client-secret"
+      description = "OAuth client secret of this deployment at ${c.name} (connected accounts)."
+      labels      = { connection = replace(c.name, "_", "-") }
+    }
+  }
+
   # Only the secrets this deployment uses: the function refuses to start while a secret it
   # is configured with has no value.
-  secrets = { for setting, s in local.secret_settings : setting => s if s.needed }
+  secrets = merge(
+    { for setting, s in local.secret_settings : setting => merge(s, { labels = { setting = lower(setting) } }) if s.needed },
+    local.connection_secrets,
+  )
 }
 
 resource "google_secret_manager_secret" "this" {
@@ -59,7 +81,7 @@ resource "google_secret_manager_secret" "this" {
 
   project   = var.project_id
   secret_id = each.value.id
-  labels    = { setting = lower(each.key) }
+  labels    = each.value.labels
   annotations = {
     description = each.value.description
   }

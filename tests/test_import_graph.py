@@ -3,7 +3,8 @@
 Every import counts, including those inside functions (made lazily for start-up time); only
 ``if TYPE_CHECKING:`` blocks are left out, since they never run. The layers, bottom up:
 
-    foundation   errors, config, setting, rates, proxies, challenge, logs, http, bounded_json, principal, _sdk
+    foundation   errors, config, setting, rates, proxies, challenge, logs, http, bounded_json, principal, _sdk,
+                 connections.providers (what config parses MCP_AUTH_CONNECTIONS into)
     store        store.*: Firestore paths and documents
     features     auth, oauth, credentials, ratelimit, backchannel, tasks, toolsets, context, edge, …
     composition  services (builds everything), endpoint, app; cli, devtools and stdio on top
@@ -29,6 +30,7 @@ FOUNDATION = {
         "bounded_json",
         "principal",
         "_sdk",
+        "connections.providers",
     )
 }
 COMPOSITION = {"mcp_auth.services", "mcp_auth.endpoint", "mcp_auth.app"}

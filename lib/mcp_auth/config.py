@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from mcp_auth.connections.providers import ConnectionProvider, connection_providers
 from mcp_auth.errors import ConfigError
 from mcp_auth.rates import RateLimits
 from mcp_auth.setting import REQUIRED, check, markdown, parse, setting, specs
@@ -228,6 +229,25 @@ class Settings:
     credential_cache_ttl: int = setting(
         "MCP_AUTH_CREDENTIAL_CACHE_TTL", 300, low=1, high=3600, doc="Seconds a downstream credential stays cached."
     )
+    # -- connected accounts (docs/credentials.md) -----------------------------------------------
+    connections: tuple[ConnectionProvider, ...] = setting(
+        "MCP_AUTH_CONNECTIONS",
+        (),
+        kind="json",
+        doc="JSON list of downstream OAuth providers users connect their accounts to (github, oauth2): name, "
+        "client_id, client_secret (a Secret Manager secret name), URLs and scopes.",
+    )
+    connections_key_secret: str | None = setting(
+        "MCP_AUTH_CONNECTIONS_KEY_SECRET",
+        None,
+        doc="Secret Manager secret holding the AES-256 key (32 bytes) that encrypts connected accounts' tokens; "
+        "its two newest enabled versions decrypt.",
+    )
+    connect_link_key_secret: str | None = setting(
+        "MCP_AUTH_CONNECT_LINK_KEY_SECRET",
+        None,
+        doc="Secret Manager secret holding the HMAC key (at least 32 bytes) that signs connect links.",
+    )
     # -- secrets ------------------------------------------------------------------------------
     secret_manager_endpoint: str | None = setting(
         "MCP_AUTH_SECRET_MANAGER_ENDPOINT",
@@ -383,6 +403,8 @@ class Settings:
             ),
         )
         parse_networks(self.trusted_proxies)
+        object.__setattr__(self, "connections", connection_providers(self.connections, on_cloud_run=self.on_cloud_run))
+        self._check_connections()
         if not self.providers:
             raise ConfigError("MCP_AUTH_PROVIDERS is empty: name at least one provider (jwt or dev).")
         for name in self.providers:
@@ -506,6 +528,23 @@ class Settings:
         if not self.oauth_upstream_issuer.startswith("https://") and not self.oauth_allow_loopback:
             raise ConfigError("MCP_AUTH_OAUTH_UPSTREAM_ISSUER must be an https URL.")
 
+    def _check_connections(self) -> None:
+        keys = [
+            name
+            for name, value in (
+                ("MCP_AUTH_CONNECTIONS_KEY_SECRET", self.connections_key_secret),
+                ("MCP_AUTH_CONNECT_LINK_KEY_SECRET", self.connect_link_key_secret),
+            )
+            if not value
+        ]
+        if self.connections and keys:
+            raise ConfigError(f"MCP_AUTH_CONNECTIONS needs {', '.join(keys)} (the token vault's and links' keys).")
+        if not self.connections and len(keys) < 2:
+            raise ConfigError(
+                "MCP_AUTH_CONNECTIONS_KEY_SECRET and MCP_AUTH_CONNECT_LINK_KEY_SECRET need MCP_AUTH_CONNECTIONS "
+                "(the providers users connect)."
+            )
+
     @property
     def secret_names(self) -> tuple[str, ...]:
         """Every Secret Manager secret these settings need; all must exist at start-up."""
@@ -517,6 +556,9 @@ class Settings:
             self.webhook_secret,
             self.oauth_upstream_client_secret if "oauth" in self.providers and not self.oauth_dev_sign_in else None,
             self.oauth_signing_key_secret if "oauth" in self.providers else None,
+            self.connections_key_secret,
+            self.connect_link_key_secret,
+            *(p.client_secret for p in self.connections),
         )
         return tuple(n for n in names if n)
 

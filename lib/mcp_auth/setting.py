@@ -12,6 +12,7 @@ object was built (``check``), the list of names Terraform must set, and ``docs/s
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -19,7 +20,8 @@ from urllib.parse import urlsplit
 
 from mcp_auth.errors import ConfigError
 
-Kind = Literal["str", "int", "bool", "list", "url", "urls", "choice", "present"]
+Kind = Literal["str", "int", "bool", "list", "url", "urls", "choice", "present", "json"]
+MAX_JSON_CHARS = 65_536
 REQUIRED: Any = dataclasses.MISSING
 
 
@@ -97,6 +99,13 @@ def parse(spec: Spec, raw: str) -> Any:
         return value.upper() if spec.choices and spec.choices[0].isupper() else value.lower()
     if spec.kind == "present":
         return bool(raw)
+    if spec.kind == "json":
+        if len(raw) > MAX_JSON_CHARS:
+            raise ConfigError(f"{name} is longer than {MAX_JSON_CHARS} characters.")
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be JSON, got {raw[:40]!r}.") from None
     return raw
 
 
@@ -179,5 +188,6 @@ def _accepted(spec: Spec) -> str:
         "urls": "comma-separated http(s) URLs",
         "choice": ", ".join(spec.choices),
         "present": "any value",
+        "json": "JSON",
         "str": "text",
     }[spec.kind]

@@ -39,10 +39,20 @@ def _function_env(plan: dict[str, Any]) -> dict[str, str]:
 
 
 def _secret_settings(plan: dict[str, Any]) -> dict[str, str]:
-    """Setting name → secret id, for every secret Terraform creates."""
+    """Setting name → secret id, for every secret Terraform creates for a setting."""
     return {
         r["values"]["labels"]["setting"].upper(): r["values"]["secret_id"]
         for r in of_type(plan, "google_secret_manager_secret")
+        if "setting" in r["values"]["labels"]
+    }
+
+
+def _connection_secrets(plan: dict[str, Any]) -> dict[str, str]:
+    """Connected-account provider → the id of the secret Terraform creates for its client secret."""
+    return {
+        r["values"]["labels"]["connection"]: r["values"]["secret_id"]
+        for r in of_type(plan, "google_secret_manager_secret")
+        if "connection" in r["values"]["labels"]
     }
 
 
@@ -66,13 +76,20 @@ def test_settings_kept_out_of_terraform_are_still_read_by_the_code() -> None:
     assert set(NOT_FROM_TERRAFORM) - _declared() == set()
 
 
+CONNECTIONS = (
+    'connections=[{name="github", client_id="Iv1.gh"}, {name="acme_id", authorize_url="https://id.acme.example/a", '
+    'token_url="https://id.acme.example/t", revoke_url="https://id.acme.example/r", scopes=["read"], '
+    'client_id="mcp"}]'
+)
+
 #: Every feature that reads a secret turned on at once: all auth providers (the built-in
-#: authorization server included) and the platform.
+#: authorization server included), the platform and connected accounts.
 ALL_PROVIDERS = (
     'auth={providers=["jwt", "introspection", "api_key", "oauth"], jwt_issuer="https://issuer.example", '
     'introspection_url="https://issuer.example/introspect", introspection_client_id="mcp"}',
     'platform={url="https://platform.example"}',
     "request_state_key=true",
+    CONNECTIONS,
 )
 
 
@@ -90,7 +107,31 @@ def test_every_secret_setting_names_a_secret_terraform_creates_when_its_provider
     for setting, secret_id in created.items():
         assert env[setting] == secret_id
     accessors = [r for r in of_type(plan, "google_secret_manager_secret_iam_member")]
-    assert sorted(r["values"]["secret_id"] for r in accessors) == sorted(created.values())
+    connection_secrets = _connection_secrets(plan)
+    assert sorted(r["values"]["secret_id"] for r in accessors) == sorted(
+        [*created.values(), *connection_secrets.values()]
+    )
+
+
+def test_connections_reach_the_code_as_settings_it_accepts_with_a_secret_per_client(
+    terraform_workspace: Workspace,
+) -> None:
+    """MCP_AUTH_CONNECTIONS is what the code parses, and each client secret it names is created and readable."""
+    plan = terraform_workspace.plan(variables=[CONNECTIONS])
+    env = _function_env(plan)
+    settings = config.Settings.from_env({k: v for k, v in env.items() if k.startswith("MCP_AUTH_") and v})
+    by_name = {p.name: p for p in settings.connections}
+    assert set(by_name) == {"github", "acme_id"}
+    assert by_name["github"].type == "github" and by_name["github"].client_id == "Iv1.gh"
+    assert by_name["acme_id"].revoke_url == "https://id.acme.example/r" and by_name["acme_id"].scopes == ("read",)
+    secrets = _connection_secrets(plan)
+    assert {by_name["github"].client_secret, by_name["acme_id"].client_secret} == set(secrets.values())
+    assert set(settings.secret_names) <= set(_secret_settings(plan).values()) | set(secrets.values())
+
+
+def test_no_connections_no_connection_secrets(terraform_plan: dict[str, Any]) -> None:
+    assert _connection_secrets(terraform_plan) == {}
+    assert _function_env(terraform_plan)["MCP_AUTH_CONNECTIONS"] == ""
 
 
 def test_secrets_of_providers_that_are_off_are_neither_created_nor_configured(terraform_plan: dict[str, Any]) -> None:
