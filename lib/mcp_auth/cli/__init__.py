@@ -8,6 +8,7 @@
     mcp-auth users list [--status active|disabled] [--toolset NAME] [--format table|json]
     mcp-auth users delete U [--erase [--yes]] | export U
     mcp-auth accounts show --sub SUB [--issuer URL] | link U --sub SUB [--issuer URL] [--replace]
+    mcp-auth connections list --user U | delete --user U [--provider P]
     mcp-auth keys create --user U [--scopes a,b] [--name N] [--ttl-days D] | list --user U | revoke ID
     mcp-auth audit list --user U [--limit N]
     mcp-auth check
@@ -28,12 +29,12 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from mcp_auth.cli import accounts, audit, check, keys, migrate, smoke, stdio, tokens, users
+from mcp_auth.cli import accounts, audit, check, connections, keys, migrate, smoke, stdio, tokens, users
 from mcp_auth.cli._common import UsageError, bounded_int
 from mcp_auth.config import Settings
 from mcp_auth.errors import McpAuthError
 
-COMMAND_GROUPS = (tokens, users, accounts, keys, stdio, audit, check, migrate, smoke)
+COMMAND_GROUPS = (tokens, users, accounts, keys, connections, stdio, audit, check, migrate, smoke)
 
 
 async def run(args: argparse.Namespace, settings: Settings | None) -> str:
