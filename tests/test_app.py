@@ -48,6 +48,7 @@ def test_the_pipeline_is_request_log_then_edge_then_router():
     app = _app()
     assert app.stages == (RequestLog, EdgeMiddleware)
     assert set(app.router.paths) == {
+        "/",
         "/mcp",
         "/healthz",
         "/readyz",
@@ -100,3 +101,28 @@ async def test_an_unhandled_error_downstream_is_a_logged_500_not_a_dropped_conne
     assert r.status_code == 500 and r.json()["error"] == "server_error"
     assert "boom" not in r.text
     assert any("Unhandled error" in rec.getMessage() for rec in caplog.records)
+
+
+async def test_the_origin_answers_with_where_to_go_and_only_to_get():
+    app = _app()
+    async with local_client(app) as client:
+        index = await client.get("/")
+        post = await client.post("/", headers=JSON, content=b"{}")
+    assert index.status_code == 200
+    assert index.json() == {
+        "resource": "https://mcp.example.com/mcp",
+        "resource_metadata": "https://mcp.example.com/.well-known/oauth-protected-resource/mcp",
+        "health": "/healthz",
+    }
+    assert post.status_code == 405 and post.headers["allow"] == "GET, HEAD"
+
+
+def test_an_issuer_of_shared_key_tokens_is_not_advertised_and_one_with_keys_is():
+    from mcp_auth.metadata import protected_resource_metadata
+
+    minted = local_settings()  # HS256: tokens the team mints; the issuer serves no metadata
+    assert "authorization_servers" not in protected_resource_metadata(minted)
+    provider = local_settings(MCP_AUTH_JWT_HS256_KEY="", MCP_AUTH_JWT_JWKS_URL="https://issuer.example.com/jwks")
+    assert protected_resource_metadata(provider)["authorization_servers"] == ["https://issuer.example.com/"]
+    named = local_settings(MCP_AUTH_AUTHORIZATION_SERVERS="https://login.example.com")
+    assert protected_resource_metadata(named)["authorization_servers"] == ["https://login.example.com"]

@@ -138,13 +138,20 @@ def test_a_function_whose_resource_url_is_wrong_fails_at_metadata(cli, start_fun
     assert "set MCP_AUTH_RESOURCE_URL" in done.stdout
 
 
-def test_an_authorization_server_that_serves_no_metadata_fails(cli, function_server):
-    # The default test function advertises its JWT issuer, https://issuer.test/, which does not exist.
-    done = cli("smoke", function_server.url, "--timeout", "5")
+def test_an_authorization_server_that_serves_no_metadata_fails(cli, start_function):
+    advertising = start_function(MCP_AUTH_AUTHORIZATION_SERVERS="https://issuer.test/")  # which does not exist
+    done = cli("smoke", advertising.url, "--timeout", "5")
     assert done.returncode == 2
     verdicts = _verdicts(done.stdout)
     assert verdicts["metadata"] == "ok" and verdicts["authorization-server"] == "FAIL"
     assert "issuer.test" in done.stdout
+
+
+def test_a_function_of_minted_tokens_advertises_no_authorization_server_and_the_check_says_so(cli, function_server):
+    done = cli("smoke", function_server.url, "--timeout", "5")  # HS256 tokens: nowhere to sign in
+    assert done.returncode == 2
+    assert _verdicts(done.stdout)["authorization-server"] == "FAIL"
+    assert "advertises no authorization server" in done.stdout
 
 
 def test_a_skipped_check_is_reported_and_does_not_fail(cli, function_server):

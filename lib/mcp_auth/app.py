@@ -7,6 +7,7 @@
       <mcp path>                        McpEndpoint: credentials -> principal -> user -> serve  (endpoint.py)
       /.well-known/oauth-protected-resource[/<path>]    metadata                      (metadata.py)
       /healthz, /readyz                                 liveness, readiness           (health.py)
+      /                                                 where to go (the origin is an issuer) (metadata.py)
       /oauth/…, the credential webhook, extra routes    their own ASGI apps           (services.py)
 
 Every collaborator is built once by ``build_services`` (``services.py``); the per-user MCP
@@ -29,7 +30,7 @@ from mcp_auth.config import Settings
 from mcp_auth.edge import DEFAULT_BODY_BYTES, EdgeMiddleware
 from mcp_auth.endpoint import McpEndpoint
 from mcp_auth.health import Readiness, liveness
-from mcp_auth.metadata import MetadataDocument, metadata_paths
+from mcp_auth.metadata import MetadataDocument, OriginIndex, metadata_paths
 from mcp_auth.observe import RequestLog
 from mcp_auth.routing import Router, get_only
 from mcp_auth.services import Overrides, Services, build_services
@@ -55,6 +56,7 @@ class McpAuthApp:
         document = get_only(MetadataDocument(settings))
         self.router = Router(
             {
+                "/": ("index", get_only(OriginIndex(settings))),
                 **{path: ("extra", route) for path, route in services.routes.items()},
                 **{path: ("metadata", document) for path in metadata_paths(settings)},
                 "/healthz": ("healthz", get_only(liveness)),

@@ -21,7 +21,8 @@ class Router:
         self._aliases = {mcp_path.rstrip("/") + "/": "mcp"}
 
     def route_name(self, path: str) -> str:
-        """``mcp``, ``metadata``, ``healthz``, ``readyz``, ``extra`` or ``unknown`` (as the client sent it)."""
+        """``mcp``, ``metadata``, ``healthz``, ``readyz``, ``index``, ``extra`` or ``unknown`` (as the client sent
+        it)."""
         entry = self._table.get(path)
         return entry[0] if entry is not None else self._aliases.get(path, "unknown")
 

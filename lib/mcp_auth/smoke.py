@@ -10,7 +10,7 @@
     call                  calls a read-only tool (annotation ``readOnlyHint``, or the one named)
 
 ``--skip STEP`` leaves a check out: ``authorization-server`` where tokens are minted by the
-team (HS256 service tokens) and the advertised issuer serves no metadata.
+team (HS256 service tokens), where no authorization server is advertised.
 
 Standard library only, and nothing from the framework: the deploy build runs this file with
 the bare ``python3`` of its image (``python3 lib/mcp_auth/smoke.py URL``), which has none of

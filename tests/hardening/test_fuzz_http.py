@@ -49,6 +49,7 @@ MCP_STATUSES = {200, 202, 204, 400, 401, 403, 404, 405, 406, 413, 415, 421, 422,
 ROUTE_STATUSES = {200, 204, 400, 401, 404, 405, 413, 415, 421, 429, 431}
 WEBHOOK = "/api/webhooks/credential-updated"
 ROUTES = (
+    "/",
     "/mcp",
     "/mcp/",
     "/.well-known/oauth-protected-resource",
@@ -57,7 +58,7 @@ ROUTES = (
     "/readyz",
     WEBHOOK,
 )
-UNKNOWN = ("/", "/unknown", "/mcp/extra", "/MCP", "/.well-known/x", "/%2e%2e/mcp", "/api/webhooks/")
+UNKNOWN = ("//", "/unknown", "/mcp/extra", "/MCP", "/.well-known/x", "/%2e%2e/mcp", "/api/webhooks/")
 PROTOCOLS = ("2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05", "1999-01-01", "", "garbage")
 MCP_METHODS = (
     "initialize",
@@ -403,6 +404,7 @@ async def test_hostile_json_rpc_from_signed_in_users_is_answered_for_the_caller_
 # -- every route with the built-in authorization server on ---------------------------------------------------
 OAUTH_STATUSES = {200, 201, 204, 302, 400, 401, 403, 404, 405, 413, 415, 421, 429, 431}
 SERVED_WITH_OAUTH = {
+    "/",
     "/mcp",
     "/healthz",
     "/readyz",
