@@ -49,6 +49,15 @@ def test_set_sse_keepalive_sets_both_intervals():
         modern._SSE_PING_INTERVAL, EventSourceResponse.DEFAULT_PING_INTERVAL = before
 
 
+def test_the_manager_still_sends_a_modern_request_to_the_single_exchange_entry_we_call():
+    from mcp.server import _streamable_http_modern as modern
+
+    source = inspect.getsource(StreamableHTTPSessionManager._handle_request)
+    assert "handle_modern_request(" in source and "HANDSHAKE_PROTOCOL_VERSIONS" in source
+    parameters = list(inspect.signature(modern.handle_modern_request).parameters)
+    assert parameters == ["app", "security_settings", "json_response", "lifespan_state", "scope", "receive", "send"]
+
+
 def test_the_overridden_hook_has_the_sdks_signature_and_the_sdk_still_calls_it():
     hook = _sdk.STATELESS_REQUEST_HOOK
     ours = inspect.signature(getattr(BackChannelSessionManager, hook))

@@ -172,6 +172,43 @@ async def test_the_keep_alive_setting_is_applied_once_per_value(keepalive_restor
     assert _intervals() == (9.0, 9)  # a new value is applied
 
 
+@pytest.mark.parametrize("protocol", [MODERN, HANDSHAKE])
+async def test_a_body_over_the_cap_is_refused_when_no_edge_read_it_first(protocol):
+    server, _ = assemble([TOOLSET])
+
+    async def app(scope, receive, send):
+        await serve_mcp(server, scope, receive, send, max_body_bytes=64)
+
+    request = mcp_request("tools/call", {"name": "echo", "arguments": {"text": "x" * 100}}, protocol=protocol)
+    async with local_client(app, "http://local") as client:
+        r = await client.post("/mcp", **request)
+    assert r.status_code == 413
+
+
+async def test_a_modern_request_runs_inside_the_servers_lifespan():
+    from contextlib import asynccontextmanager
+
+    from mcp.server.mcpserver import MCPServer
+
+    entered: list[str] = []
+
+    @asynccontextmanager
+    async def lifespan(server):
+        entered.append("in")
+        yield {}
+        entered.append("out")
+
+    server = MCPServer("t", tools=[t for t in TOOLSET.tools], lifespan=lifespan)
+
+    async def app(scope, receive, send):
+        await serve_mcp(server, scope, receive, send, max_body_bytes=LIMIT)
+
+    async with local_client(app, "http://local") as client:
+        r = await client.post("/mcp", **_call("echo", {"text": "x"}))
+    assert r.json()["result"]["content"][0]["text"] == "x"
+    assert entered == ["in", "out"]
+
+
 @pytest.mark.parametrize("method", ["GET", "DELETE"])
 async def test_a_handshake_era_get_or_delete_on_the_mcp_path_is_405(method):
     from mcp.server.mcpserver import MCPServer

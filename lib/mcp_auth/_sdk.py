@@ -58,6 +58,20 @@ def set_sse_keepalive(seconds: float) -> None:
     modern._SSE_PING_INTERVAL = float(seconds)
 
 
+async def serve_modern_request(server: Server[Any], lifespan_state: Any, scope: Any, receive: Any, send: Any) -> None:
+    """Serve one 2026-07-28 POST with the SDK's single-exchange entry, as the session manager would (no
+    Host/Origin settings: our edge checks those; SSE allowed).
+
+    Touches ``mcp.server._streamable_http_modern.handle_modern_request``, which
+    ``StreamableHTTPSessionManager._handle_request`` calls for such a request after its task group, lifespan
+    and body re-buffering, none of which this path uses (the caller enters the lifespan, the edge caps the
+    body). Watch for: a public single-request entry, or a manager cheap enough to build per request.
+    """
+    from mcp.server._streamable_http_modern import handle_modern_request
+
+    await handle_modern_request(server, None, False, lifespan_state, scope, receive, send)
+
+
 STATELESS_REQUEST_HOOK = "_handle_stateless_request"
 """``StreamableHTTPSessionManager._handle_stateless_request``: the per-request hook the back-channel's
 manager overrides (``backchannel/manager.py``) to serve a handshake-era request over routed streams.

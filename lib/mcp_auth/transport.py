@@ -1,20 +1,28 @@
 """Serve one HTTP request with one MCP server, statelessly.
 
-functions-framework gives no lifespan hook, so each request runs its own
-short-lived ``StreamableHTTPSessionManager`` in stateless mode: a 2026-07-28
-request goes to the SDK's single-exchange path, a handshake-era request gets a
-fresh transport with no session kept (and, with a mailbox, a back-channel for the
-tool's requests to the client: ``backchannel/``). Both stream SSE when a tool emits
-notifications, with keep-alive comments while a stream is idle.
+functions-framework gives no lifespan hook, so each request enters the server's
+lifespan itself. A 2026-07-28 request goes straight to the SDK's single-exchange
+entry (``_sdk.serve_modern_request``): no session manager, task group or second
+copy of the body, none of which that path uses. A handshake-era request runs a
+short-lived ``StreamableHTTPSessionManager`` in stateless mode: a fresh transport
+with no session kept (and, with a mailbox, a back-channel for the tool's requests
+to the client: ``backchannel/``). Both stream SSE when a tool emits notifications,
+with keep-alive comments while a stream is idle.
+
+The body is capped once: a request that passed the edge (``edge.BODY`` in its scope)
+was read under the same cap; any other is re-buffered under ``max_body_bytes``.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mcp.server.transport_security import RequestBodyLimitMiddleware
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.types import Receive, Scope, Send
 
-from mcp_auth._sdk import lowlevel_server, set_sse_keepalive
+from mcp_auth._sdk import lowlevel_server, serve_modern_request, set_sse_keepalive
+from mcp_auth.edge import BODY
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -54,13 +62,25 @@ async def serve_mcp(
     from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
     _configure_streams(keepalive_seconds)
+    lowlevel = lowlevel_server(server)
+    version = _protocol_version(scope)
+    if version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS:  # where the manager sends it too
+        async with lowlevel.lifespan(lowlevel) as lifespan_state:
+
+            async def modern(scope: Scope, receive: Receive, send: Send) -> None:
+                await serve_modern_request(lowlevel, lifespan_state, scope, receive, send)
+
+            if BODY in scope:
+                await modern(scope, receive, send)
+            else:
+                await RequestBodyLimitMiddleware(modern, max_body_bytes)(scope, receive, send)
+        return
 
     options: dict[str, Any] = {
         "json_response": False,
         "security_settings": None,  # Host/Origin are checked at our edge, before authentication
         "max_request_body_size": max_body_bytes,
     }
-    lowlevel = lowlevel_server(server)
     if mailbox is not None and uid is not None:
         from mcp_auth.backchannel.manager import BackChannelSessionManager
 
@@ -69,3 +89,10 @@ async def serve_mcp(
         manager = StreamableHTTPSessionManager(app=lowlevel, stateless=True, **options)
     async with manager.run():
         await manager.handle_request(scope, receive, send)
+
+
+_VERSION_HEADER = b"mcp-protocol-version"
+
+
+def _protocol_version(scope: Scope) -> str | None:
+    return next((v.decode("latin-1") for k, v in scope["headers"] if k == _VERSION_HEADER), None)
