@@ -4,7 +4,8 @@ Every import counts, including those inside functions (made lazily for start-up 
 ``if TYPE_CHECKING:`` blocks are left out, since they never run. The layers, bottom up:
 
     foundation   errors, config, setting, rates, proxies, challenge, logs, http, bounded_json, principal, _sdk,
-                 connections.providers (what config parses MCP_AUTH_CONNECTIONS into)
+                 connections.providers (what config parses MCP_AUTH_CONNECTIONS into), presets and grants
+                 (what it checks the upstream provider's preset and the group grants with)
     store        store.*: Firestore paths and documents
     features     auth, oauth, credentials, ratelimit, backchannel, tasks, toolsets, context, edge, …
     composition  services (builds everything), endpoint, app; cli, devtools and stdio on top
@@ -31,6 +32,8 @@ FOUNDATION = {
         "principal",
         "_sdk",
         "connections.providers",
+        "presets",
+        "grants",
     )
 }
 COMPOSITION = {"mcp_auth.services", "mcp_auth.endpoint", "mcp_auth.app"}

@@ -18,6 +18,9 @@ from urllib.parse import urlsplit
 
 from mcp_auth.connections.providers import ConnectionProvider, connection_providers
 from mcp_auth.errors import ConfigError
+from mcp_auth.grants import configured_mapping
+from mcp_auth.presets import ENTRA_DISCOVERY, ENTRA_ISSUER, GOOGLE_ISSUER, Preset, build_preset, default_issuer
+from mcp_auth.presets import PRESETS as UPSTREAM_PRESETS
 from mcp_auth.rates import RateLimits
 from mcp_auth.setting import REQUIRED, check, markdown, parse, setting, specs
 
@@ -295,6 +298,43 @@ class Settings:
         None,
         doc="Secret Manager secret holding that upstream client's secret.",
     )
+    oauth_upstream_preset: str = setting(
+        "MCP_AUTH_OAUTH_UPSTREAM_PRESET",
+        "auto",
+        choices=("auto", *UPSTREAM_PRESETS),
+        meaning="the upstream provider's kind, which decides the claims read and the checks made "
+        "(auto: google for Google's issuer, else oidc).",
+        doc="Upstream provider preset: auto, google, entra, okta, auth0, keycloak or oidc.",
+    )
+    oauth_upstream_tenants: tuple[str, ...] = setting(
+        "MCP_AUTH_OAUTH_UPSTREAM_TENANTS",
+        (),
+        doc="Comma-separated Microsoft Entra tenant ids whose users may sign in (entra preset; one: single-tenant).",
+    )
+    oauth_upstream_scopes: tuple[str, ...] = setting(
+        "MCP_AUTH_OAUTH_UPSTREAM_SCOPES",
+        (),
+        doc="Comma-separated scopes asked of the upstream provider (default: the preset's; must include openid).",
+    )
+    oauth_subject_claim: str | None = setting(
+        "MCP_AUTH_OAUTH_SUBJECT_CLAIM", None, doc="oidc preset: the ID token claim naming the account (default sub)."
+    )
+    oauth_email_claim: str | None = setting(
+        "MCP_AUTH_OAUTH_EMAIL_CLAIM",
+        None,
+        doc="oidc preset: the ID token claim holding the email (default email; it counts only with email_verified).",
+    )
+    oauth_groups_claim: str | None = setting(
+        "MCP_AUTH_OAUTH_GROUPS_CLAIM",
+        None,
+        doc="The ID token claim listing the account's groups (default groups; entra: groups and roles).",
+    )
+    oauth_group_grants: dict[str, Any] | None = setting(
+        "MCP_AUTH_OAUTH_GROUP_GRANTS",
+        None,
+        kind="json",
+        doc='JSON object mapping upstream groups to what they grant: {"group": {"toolsets": [...], "scopes": [...]}}.',
+    )
     oauth_signing_key_secret: str | None = setting(
         "MCP_AUTH_OAUTH_SIGNING_KEY_SECRET",
         None,
@@ -518,15 +558,65 @@ class Settings:
             raise ConfigError(f"The oauth provider (built-in authorization server) needs {', '.join(missing)}.")
         if self.oauth_dev_sign_in:
             return
-        if not (self.oauth_allowed_domains or self.oauth_allowed_emails or self.oauth_require_user_record):
+        preset = self.upstream_preset()
+        if preset.name == "entra" and (self.oauth_allowed_domains or self.oauth_allowed_emails):
+            raise ConfigError(
+                "Microsoft Entra ID verifies no email address: remove MCP_AUTH_OAUTH_ALLOWED_DOMAINS and "
+                "MCP_AUTH_OAUTH_ALLOWED_EMAILS, and admit users by tenant (MCP_AUTH_OAUTH_UPSTREAM_TENANTS)."
+            )
+        if not (
+            self.oauth_allowed_domains or self.oauth_allowed_emails or self.oauth_require_user_record or preset.tenants
+        ):
             raise ConfigError(
                 "The oauth provider needs a sign-in rule: MCP_AUTH_OAUTH_ALLOWED_DOMAINS, "
                 "MCP_AUTH_OAUTH_ALLOWED_EMAILS or MCP_AUTH_OAUTH_REQUIRE_USER_RECORD=true."
             )
         if self.on_cloud_run and self.oauth_allow_loopback:
             raise ConfigError("MCP_AUTH_OAUTH_ALLOW_LOOPBACK is for tests only and refuses to start on Cloud Run.")
-        if not self.oauth_upstream_issuer.startswith("https://") and not self.oauth_allow_loopback:
+        self._check_upstream_issuer(preset)
+        configured_mapping(self.oauth_group_grants)
+
+    def upstream_preset(self) -> Preset:
+        """The upstream provider preset these settings choose (``oauth/presets.py``)."""
+        name = self.oauth_upstream_preset
+        if name == "auto":
+            name = "google" if self.oauth_upstream_issuer.rstrip("/") == GOOGLE_ISSUER else "oidc"
+        try:
+            return build_preset(
+                name,
+                tenants=tuple(t.lower() for t in self.oauth_upstream_tenants),
+                scopes=self.oauth_upstream_scopes,
+                subject_claim=self.oauth_subject_claim,
+                email_claim=self.oauth_email_claim,
+                groups_claim=self.oauth_groups_claim,
+            )
+        except ValueError as exc:
+            raise ConfigError(f"MCP_AUTH_OAUTH_UPSTREAM_PRESET={name}: {exc}") from None
+
+    def _check_upstream_issuer(self, preset: Preset) -> None:
+        issuer = self.oauth_upstream_issuer.rstrip("/")
+        if preset.name == "entra" and issuer == GOOGLE_ISSUER:  # left at the default: the tenant's issuer
+            issuer = default_issuer(preset) or issuer
+            object.__setattr__(self, "oauth_upstream_issuer", issuer)
+        if not issuer.startswith("https://") and not self.oauth_allow_loopback:
             raise ConfigError("MCP_AUTH_OAUTH_UPSTREAM_ISSUER must be an https URL.")
+        if self.oauth_allow_loopback and not issuer.startswith("https://"):
+            return  # a loopback stand-in plays the provider (tests)
+        shape = {
+            "google": (issuer == GOOGLE_ISSUER, GOOGLE_ISSUER),
+            "entra": (
+                issuer in {ENTRA_ISSUER.format(tenant=t) for t in preset.tenants} | {ENTRA_DISCOVERY},
+                f"{ENTRA_ISSUER.format(tenant='<tenant id>')} (one tenant) or {ENTRA_DISCOVERY} (several)",
+            ),
+            "keycloak": ("/realms/" in urlsplit(issuer).path, "https://<host>/realms/<realm>"),
+        }.get(preset.name)
+        if shape is not None and not shape[0]:
+            raise ConfigError(f"MCP_AUTH_OAUTH_UPSTREAM_ISSUER for the {preset.name} preset is {shape[1]}.")
+        if preset.name in ("okta", "auth0", "keycloak", "oidc") and issuer == GOOGLE_ISSUER:
+            raise ConfigError(
+                f"The {preset.name} preset needs MCP_AUTH_OAUTH_UPSTREAM_ISSUER: your provider's issuer URL "
+                "(its /.well-known/openid-configuration names it)."
+            )
 
     def _check_connections(self) -> None:
         keys = [

@@ -50,7 +50,10 @@ class RoundRobinProxy:
         self.hits[backend] += 1
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP]
         upstream = client.build_request(
-            request.method, backend + request.url.path, headers=headers, content=await request.body()
+            request.method,
+            backend + request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+            headers=headers,
+            content=await request.body(),
         )
         response = await client.send(upstream, stream=True)
         out_headers = {k: v for k, v in response.headers.items() if k.lower() not in _HOP}

@@ -7,6 +7,8 @@
     mcp-auth users toolsets U [--add a,b] [--remove a,b] [--set a,b]
     mcp-auth users list [--status active|disabled] [--toolset NAME] [--format table|json]
     mcp-auth users delete U [--erase [--yes]] | export U
+    mcp-auth users withhold|unwithhold U [--toolsets a,b] [--scopes a,b]
+    mcp-auth groups map|unmap GROUP [--toolsets a,b] [--scopes a,b] | list [--format table|json]
     mcp-auth accounts show --sub SUB [--issuer URL] | link U --sub SUB [--issuer URL] [--replace]
     mcp-auth connections list --user U | delete --user U [--provider P]
     mcp-auth keys create --user U [--scopes a,b] [--name N] [--ttl-days D] | list --user U | revoke ID
@@ -29,12 +31,12 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from mcp_auth.cli import accounts, audit, check, connections, keys, migrate, smoke, stdio, tokens, users
+from mcp_auth.cli import accounts, audit, check, connections, groups, keys, migrate, smoke, stdio, tokens, users
 from mcp_auth.cli._common import UsageError, bounded_int
 from mcp_auth.config import Settings
 from mcp_auth.errors import McpAuthError
 
-COMMAND_GROUPS = (tokens, users, accounts, keys, connections, stdio, audit, check, migrate, smoke)
+COMMAND_GROUPS = (tokens, users, groups, accounts, keys, connections, stdio, audit, check, migrate, smoke)
 
 
 async def run(args: argparse.Namespace, settings: Settings | None) -> str:

@@ -1,9 +1,10 @@
 """``mcp-auth users …``: user records in Firestore.
 
-    create U [--toolsets a,b] [--scopes a,b]     show U
+    create U [--toolsets a,b] [--scopes a,b]     show U (with where each toolset and scope came from)
     disable U | enable U                         grant U SCOPES | revoke U SCOPES
     sign-out U                                   every credential issued before now is refused
     toolsets U [--add a,b] [--remove c] [--set a,b]
+    withhold|unwithhold U [--toolsets a,b] [--scopes a,b]   keep (or stop keeping) group grants from U
     list [--status active|disabled] [--toolset NAME] [--format table|json]
     delete U [--erase [--yes]]                   export U
 
@@ -11,6 +12,9 @@
 uid, in every collection the framework owns (``mcp_auth.store.erasure``), after
 the operator types the uid again (``--yes`` skips that; without a terminal it is
 required). ``export`` prints everything stored about the user as JSON.
+
+A user's toolsets and scopes are those set here plus those their upstream groups grant
+(``mcp-auth groups``), minus those withheld here: the per-user settings win both ways.
 
 Toolset names are checked against the team's factory (``MCP_AUTH_FACTORY``,
 default ``factory:FACTORY``; run with the functions source on the path, e.g.
@@ -38,8 +42,8 @@ async def _create(args: argparse.Namespace, settings: Settings) -> str:
 
     record = UserRecord(
         uid=validate_uid(args.user),
-        scopes=frozenset(_bounded(scopes(args.scopes))),
-        toolsets=frozenset(_known_toolsets(_bounded(toolsets(args.toolsets)), settings)),
+        scopes=frozenset(bounded(scopes(args.scopes))),
+        toolsets=frozenset(known_toolsets(bounded(toolsets(args.toolsets)), settings)),
     )
     repo = await user_repository(settings)
     if await repo.get(args.user) is not None:
@@ -53,7 +57,37 @@ async def _show(args: argparse.Namespace, settings: Settings) -> str:
     record = await (await user_repository(settings)).get(validate_uid(args.user))
     if record is None:
         raise UsageError(f"No user record {args.user!r}.")
-    return show_record(record)
+    return "\n".join([show_record(record), _explained(record)])
+
+
+def _explained(record: Any) -> str:
+    """Where each toolset and scope the user has came from (the record, a group, or withheld)."""
+    lines = ["# Where each toolset and scope comes from:"]
+    for kind, sources in record.explain().items():
+        for name, origins in sources.items():
+            lines.append(f"#   {kind[:-1]} {name}: {'; '.join(origins)}")
+    if len(lines) == 1:
+        lines.append("#   nothing: the user has no toolset and no scope")
+    if record.groups:
+        lines.append(f"# Upstream groups at the last sign-in: {', '.join(record.groups)}")
+    return "\n".join(lines)
+
+
+async def _withhold(args: argparse.Namespace, settings: Settings) -> str:
+    from mcp_auth.store.users import validate_uid
+
+    uid = validate_uid(args.user)
+    names, granted = bounded(toolsets(args.toolsets)), bounded(scopes(args.scopes))
+    if not names and not granted:
+        raise UsageError("Name what to withhold (or give back): --toolsets a,b and/or --scopes a,b.")
+    repo = await user_repository(settings)
+    remove = args.action == "unwithhold"
+    record = None
+    if names:
+        record = await repo.change(uid, "withheld_toolsets", names, remove=remove)
+    if granted:
+        record = await repo.change(uid, "withheld_scopes", granted, remove=remove)
+    return "\n".join([show_record(record), _explained(record)])
 
 
 async def _status(args: argparse.Namespace, settings: Settings) -> str:
@@ -85,7 +119,7 @@ async def _sign_out(args: argparse.Namespace, settings: Settings) -> str:
 async def _scopes(args: argparse.Namespace, settings: Settings) -> str:
     from mcp_auth.store.users import validate_uid
 
-    values = _bounded(scopes(args.scopes))
+    values = bounded(scopes(args.scopes))
     if not values:
         raise UsageError(f"Name the scopes to {args.action}, comma-separated.")
     repo = await user_repository(settings)
@@ -96,13 +130,13 @@ async def _toolsets(args: argparse.Namespace, settings: Settings) -> str:
     from mcp_auth.store.users import validate_uid
 
     uid = validate_uid(args.user)
-    add, remove = _bounded(toolsets(args.add)), _bounded(toolsets(args.remove))
-    replace = _bounded(toolsets(args.set)) if args.set is not None else None
+    add, remove = bounded(toolsets(args.add)), bounded(toolsets(args.remove))
+    replace = bounded(toolsets(args.set)) if args.set is not None else None
     if replace is not None and (add or remove):
         raise UsageError("Use either --set or --add/--remove, not both.")
     if set(add) & set(remove):
         raise UsageError(f"{sorted(set(add) & set(remove))} are both added and removed: choose one.")
-    _known_toolsets([*add, *(replace or [])], settings)
+    known_toolsets([*add, *(replace or [])], settings)
     repo = await user_repository(settings)
     if replace is not None:
         return show_record(await repo.update(uid, toolsets=replace))
@@ -203,13 +237,13 @@ async def _user_data(settings: Settings, uid: str) -> Any:
     return UserData(firestore_client(project=settings.project, database=settings.firestore_database), uid, tools=tools)
 
 
-def _bounded(items: list[str]) -> list[str]:
+def bounded(items: list[str]) -> list[str]:
     if len(items) > MAX_ITEMS:
         raise UsageError(f"At most {MAX_ITEMS} names at a time, got {len(items)}.")
     return items
 
 
-def _known_toolsets(names: list[str], settings: Settings) -> list[str]:
+def known_toolsets(names: list[str], settings: Settings) -> list[str]:
     """Names of toolsets the team's factory holds; anything else is a usage error."""
     if not names:
         return names
@@ -246,6 +280,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         parser.add_argument("user")
         parser.add_argument("scopes")
         parser.set_defaults(run=_scopes)
+    for action, text in (
+        ("withhold", "Keep toolsets and scopes the user's groups grant from this user."),
+        ("unwithhold", "Let the user's groups grant them again."),
+    ):
+        parser = users.add_parser(action, help=text)
+        parser.add_argument("user")
+        parser.add_argument("--toolsets", default="", help="Comma-separated toolsets.")
+        parser.add_argument("--scopes", default="", help="Comma-separated scopes.")
+        parser.set_defaults(run=_withhold)
     sets = users.add_parser("toolsets", help="Show or change the user's toolsets.")
     sets.add_argument("user")
     sets.add_argument("--add", default="", help="Comma-separated toolsets to enable.")

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from google.cloud.firestore import AsyncClient
 
     from mcp_auth.config import Settings
+    from mcp_auth.oauth.groups import GroupGrants
     from mcp_auth.oauth.keys import SigningKeys
     from mcp_auth.oauth.upstream import SignInRules, SignInStep
     from mcp_auth.secrets import SecretStore
@@ -66,8 +67,10 @@ def build_authorization_server(settings: Settings, secrets: SecretStore | None) 
             create_users=settings.first_login == "create",
         )
         sign_in = page, page
+        groups = None
     else:
-        sign_in = _upstream(settings, secrets, firestore)
+        groups = _group_grants(settings, firestore)
+        sign_in = _upstream(settings, secrets, firestore, groups)
     upstream, policy = sign_in
     return AuthorizationServer(
         resource=settings.resource_url,
@@ -83,11 +86,22 @@ def build_authorization_server(settings: Settings, secrets: SecretStore | None) 
         authorize_rate=settings.oauth_authorize_rate,
         token_rate=settings.oauth_token_rate,
         allow_loopback=settings.oauth_allow_loopback,
+        groups=groups,
+    )
+
+
+def _group_grants(settings: Settings, firestore: Callable[[], AsyncClient]) -> GroupGrants:
+    from mcp_auth.grants import configured_mapping
+    from mcp_auth.oauth.groups import GroupGrants
+    from mcp_auth.store.users import UserRepository
+
+    return GroupGrants(
+        configured=configured_mapping(settings.oauth_group_grants), client=firestore, users=UserRepository(firestore)
     )
 
 
 def _upstream(
-    settings: Settings, secrets: SecretStore | None, firestore: Callable[[], AsyncClient]
+    settings: Settings, secrets: SecretStore | None, firestore: Callable[[], AsyncClient], groups: GroupGrants
 ) -> tuple[SignInStep, SignInRules]:
     """The upstream OpenID provider and the deployment's sign-in rules for its accounts."""
     from mcp_auth.http import http_client
@@ -104,11 +118,14 @@ def _upstream(
     async def client_secret() -> str:
         return (await secrets.get(secret_name)).decode().strip()
 
+    preset = settings.upstream_preset()
     upstream = Upstream(
         issuer=settings.oauth_upstream_issuer,
         client_id=settings.oauth_upstream_client_id,
         client_secret=client_secret,
         http=http_client,
+        scopes=" ".join(preset.scopes),
+        tenants=preset.tenants,
     )
     policy = SignInPolicy(
         issuer=settings.oauth_upstream_issuer,
@@ -119,5 +136,7 @@ def _upstream(
         users=UserRepository(firestore),  # an admitted account gets a record with the defaults
         default_scopes=settings.default_scopes,
         default_toolsets=settings.default_toolsets,
+        preset=preset,
+        grants=groups,
     )
     return upstream, policy

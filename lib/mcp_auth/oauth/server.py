@@ -49,6 +49,7 @@ from mcp_auth.ratelimit import FirestoreWindows, Rate, RateLimiter
 
 if TYPE_CHECKING:
     from mcp_auth.auth.jwt import JwtProvider
+    from mcp_auth.oauth.groups import GroupGrants
 
 logger = logging.getLogger("mcp_auth.oauth")
 Handler = Callable[[Request], Awaitable[Response]]
@@ -87,10 +88,11 @@ class AuthorizationServer:
         token_rate: int = 120,
         limiter: RateLimiter | None = None,
         allow_loopback: bool = False,
+        groups: GroupGrants | None = None,
     ) -> None:
         """``registration_rate``, ``authorize_rate`` and ``token_rate`` are requests per client address
         (an IPv6 client's /64) and minute; ``limiter`` counts the last two (default: Firestore windows in
-        the store's database)."""
+        the store's database). ``groups`` re-applies the group grants at each refresh (``groups.py``)."""
         self.resource = resource.rstrip("/")
         self.issuer = issuer_of(resource)
         self.callback_url = f"{self.issuer}/oauth/callback"
@@ -101,6 +103,7 @@ class AuthorizationServer:
         self.address_rates = {"oauth_authorize": Rate(authorize_rate, 60), "oauth_token": Rate(token_rate, 60)}
         self.limiter = limiter or RateLimiter(FirestoreWindows(lambda: self.store.client))
         self.allow_loopback = allow_loopback
+        self.groups = groups
         self.documents = MetadataDocuments()
 
     def verifier(self, *, leeway: int = 30) -> JwtProvider:

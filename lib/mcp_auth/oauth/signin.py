@@ -1,15 +1,22 @@
 """Who may sign in through the upstream OpenID provider, and to which user record.
 
-Rules (at least one is configured; any one admits), after the provider has verified the email:
+The ID token is read by the deployment's provider preset (``presets.py``): which claim is the account,
+which email counts as verified, the tenant and the groups. Rules (at least one is configured; any one
+admits):
 
-    domains               Google (the issuer https://accounts.google.com): the ID token's ``hd``, the
-                          Google Workspace domain that manages the account, is one of them. The
-                          email's domain alone admits no one: anyone can register a personal Google
-                          account with an address they once received mail at.
-                          Any other provider: the verified email's domain is one of them. The rule
-                          then relies on that provider's email verification and nothing more.
-    emails                the verified email is one of these addresses
+    domains               Google: the ID token's ``hd``, the Google Workspace domain that manages the
+                          account, is one of them. The email's domain alone admits no one: anyone can
+                          register a personal Google account with an address they once received mail at.
+                          Okta, Auth0, Keycloak, generic OpenID: the verified email's domain is one of
+                          them. The rule then relies on that provider's email verification and nothing
+                          more. Entra ID: not available (Entra verifies no email).
+    emails                the verified email is one of these addresses (not with Entra ID)
+    tenants               Entra ID: the account's tenant (``tid``) is one of them; checked for every
+                          account, and it admits unless ``require_user_record`` is set
     require_user_record   the account reaches an existing user record
+
+An email the provider has not verified is never used: not to identify the account, not for a rule, not
+to find a record.
 
 Users are identified by issuer + ``sub`` (never reassigned), not by email: ``IdentityLinks`` maps
 each account to its uid and keeps the email as an attribute. An account's first sign-in claims the
@@ -29,21 +36,20 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from mcp_auth.presets import ENTRA_DISCOVERY, ENTRA_ISSUER, GOOGLE_ISSUER, Account, Preset, build_preset, read_account
+from mcp_auth.presets import SignInRefused as SignInRefused  # re-exported: the refusal shown to the user
 from mcp_auth.store.identities import Identity
 from mcp_auth.store.users import UserRecord
 
 if TYPE_CHECKING:
+    from mcp_auth.oauth.groups import GroupGrants
     from mcp_auth.store.identities import IdentityLinks
     from mcp_auth.store.users import UserRepository
 
 logger = logging.getLogger("mcp_auth.oauth")
-GOOGLE_ISSUER = "https://accounts.google.com"
 GOOGLE_CONSUMER_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
 """Addresses Google itself owns; any other address of a personal Google account was verified once, not owned."""
-
-
-class SignInRefused(Exception):
-    """The upstream account may not sign in here (``access_denied``); the message is shown to the user."""
+__all__ = ["GOOGLE_ISSUER", "SignInPolicy", "SignInRefused", "is_google"]
 
 
 def is_google(issuer: str) -> bool:
@@ -54,9 +60,10 @@ def is_google(issuer: str) -> bool:
 class SignInPolicy:
     """The sign-in rules of one deployment (see the module docstring).
 
-    ``google`` says whether ``hd`` decides the domain rule; it follows ``issuer`` unless given (a test
-    provider can play Google by passing ``google=True``). With ``users``, an account a rule admits gets a
-    record with ``default_scopes`` and ``default_toolsets`` if it reaches none.
+    ``preset`` reads the ID token (default: google for Google's issuer, else oidc; ``google=True`` picks the
+    google preset for a test provider playing Google). With ``users``, an account a rule admits gets a
+    record with ``default_scopes`` and ``default_toolsets`` if it reaches none. With ``grants``, the account's
+    groups and what they grant are stored on its record at each sign-in.
     """
 
     def __init__(
@@ -71,9 +78,17 @@ class SignInPolicy:
         users: UserRepository | None = None,
         default_scopes: Sequence[str] = (),
         default_toolsets: Sequence[str] = (),
+        preset: Preset | None = None,
+        grants: GroupGrants | None = None,
     ) -> None:
         self.issuer = issuer.rstrip("/")
-        self.google = is_google(issuer) if google is None else google
+        if preset is None:
+            preset = build_preset("google" if (is_google(issuer) if google is None else google) else "oidc")
+        self.preset = preset
+        self.google = preset.name == "google"
+        if preset.name == "entra" and (domains or emails):
+            raise ValueError("Entra ID verifies no email: admit its accounts by tenant, not by domain or address.")
+        self._grants = grants
         self._links = links
         self._domains = frozenset(d.lower() for d in domains)
         self._emails = frozenset(e.lower() for e in emails)
@@ -87,13 +102,15 @@ class SignInPolicy:
         Raises ``SignInRefused`` (with a message for the user) when no rule admits the account;
         ``StoreUnavailable`` when Firestore cannot answer.
         """
-        identity = self._identity(claims)
+        account = read_account(self.preset, claims)
+        identity = self._identity(account)
         expected: str | None = None
-        admitted = self._admits(identity, claims)
+        admitted = self._admits(identity, account)
         if not admitted:
-            reason = self._workspace_refusal(identity, claims)
+            reason = self._refusal(identity, account)
             if not self._require_record:
-                raise self._refused(identity, reason or f"The account {identity.email} may not sign in to this server.")
+                refusal = reason or f"The account {_named(identity)} may not sign in to this server."
+                raise self._refused(identity, refusal)
             expected, exists = await self._links.resolve(identity)
             if not exists:
                 raise self._refused(identity, reason or self._no_record(identity))
@@ -105,40 +122,49 @@ class SignInPolicy:
             # create-if-absent: a concurrent sign-in's or an administrator's record wins
             await users.create(UserRecord(uid=link.uid, scopes=self._default_scopes, toolsets=self._default_toolsets))
             logger.info("user record created at sign-in: uid %s, with the default scopes and toolsets", link.uid)
-        logger.info("signed in: uid %s, account %s at %s (%s)", link.uid, identity.sub, self.issuer, identity.email)
+        if self._grants is not None:
+            await self._grants.apply(link.uid, account.groups)
+        logger.info("signed in: uid %s, account %s at %s", link.uid, identity.sub, identity.issuer)
         return link.uid
 
-    def _identity(self, claims: dict[str, Any]) -> Identity:
-        email = claims.get("email")
-        if not isinstance(email, str) or "@" not in email or claims.get("email_verified") is not True:
-            raise SignInRefused("This account has no verified email address.")
-        sub = claims.get("sub")
-        if not isinstance(sub, str) or not 0 < len(sub) <= 255:
-            raise SignInRefused("The sign-in provider's ID token names no account (sub).")
-        email = email.lower()
-        return Identity(issuer=self.issuer, sub=sub, email=email, email_vouched=self._vouches(email, claims))
+    def _identity(self, account: Account) -> Identity:
+        issuer = self.issuer
+        if self.preset.name == "entra" and issuer == ENTRA_DISCOVERY and account.tenant is not None:
+            issuer = ENTRA_ISSUER.format(tenant=account.tenant)  # oid is unique within its tenant
+        return Identity(issuer=issuer, sub=account.subject, email=account.email, email_vouched=self._vouches(account))
 
-    def _vouches(self, email: str, claims: dict[str, Any]) -> bool:
+    def _vouches(self, account: Account) -> bool:
         """Whether the provider owns the verified address, so that it may claim a record named by it."""
+        if account.email is None:
+            return False
         if not self.google:
             return True
-        return _hosted_domain(claims) is not None or _domain(email) in GOOGLE_CONSUMER_DOMAINS
+        return account.hosted_domain is not None or _domain(account.email) in GOOGLE_CONSUMER_DOMAINS
 
-    def _admits(self, identity: Identity, claims: dict[str, Any]) -> bool:
-        email = identity.email or ""
+    def _admits(self, identity: Identity, account: Account) -> bool:
+        if self.preset.tenants and not self._require_record:
+            return True  # read_account has checked the tenant
+        email = identity.email
+        if email is None:
+            return False
         if self._domains:
-            domain = _hosted_domain(claims) if self.google else _domain(email)
+            domain = account.hosted_domain if self.google else _domain(email)
             if domain in self._domains:
                 return True
         return email in self._emails
 
-    def _workspace_refusal(self, identity: Identity, claims: dict[str, Any]) -> str | None:
-        """With Google: why an address in an allowed domain is refused (no Workspace of that domain manages it)."""
+    def _refusal(self, identity: Identity, account: Account) -> str | None:
+        """Why an account is refused, where more can be said than "may not sign in"."""
+        if identity.email is None and (self._domains or self._emails):
+            return (
+                "The sign-in provider has not verified this account's email address, so it cannot be admitted by "
+                "its address or domain: ask your administrator to verify it at the provider, then sign in again."
+            )
         email = identity.email or ""
-        domain = _domain(email)
+        domain = _domain(email) if email else ""
         if not self.google or domain not in self._domains:
             return None
-        hd = _hosted_domain(claims)
+        hd = account.hosted_domain
         if hd is None:
             return (
                 f"The account {email} is a personal Google account, not one managed by the Google Workspace "
@@ -151,10 +177,10 @@ class SignInPolicy:
 
     @staticmethod
     def _no_record(identity: Identity) -> str:
-        return f"The account {identity.email} has no user record on this server: ask an administrator to add you."
+        return f"The account {_named(identity)} has no user record on this server: ask an administrator to add you."
 
     def _refused(self, identity: Identity, message: str) -> SignInRefused:
-        logger.info("sign-in refused: account %s at %s (%s)", identity.sub, self.issuer, identity.email)
+        logger.info("sign-in refused: account %s at %s", identity.sub, identity.issuer)
         return SignInRefused(message)
 
 
@@ -162,6 +188,5 @@ def _domain(email: str) -> str:
     return email.rsplit("@", 1)[1]
 
 
-def _hosted_domain(claims: dict[str, Any]) -> str | None:
-    hd = claims.get("hd")
-    return hd.lower() if isinstance(hd, str) and hd else None
+def _named(identity: Identity) -> str:
+    return identity.email or identity.sub

@@ -104,6 +104,8 @@ async def _refresh(server: AuthorizationServer, form: dict[str, str]) -> dict[st
         raise GrantError("invalid_grant", "The refresh token was issued to another client.")
     if not await server.store.family_active(grant["family"]):
         raise GrantError("invalid_grant", "This sign-in was revoked: sign in again.")
+    if server.groups is not None:  # the groups stored at sign-in, against the mapping as it is now
+        await server.groups.reapply(grant["uid"])
     if "scope" in form:
         narrowed = set(form["scope"].split())
         if not narrowed <= set(grant["scope"].split()):

@@ -4,6 +4,13 @@ Each authorization request gets its own upstream ``state``; the upstream nonce a
 PKCE verifier are derived from it, so only its hash needs storing. The ID token
 is verified (signature by the provider's JWKS, issuer, audience, expiry, nonce)
 and the upstream tokens are dropped: MCP clients only ever see our own tokens.
+
+A multi-tenant Microsoft Entra ID discovery document names its issuer as a template
+(``https://login.microsoftonline.com/{tenantid}/v2.0``): the ID token is then verified against
+the issuer of the tenant it names, which must be one of ``tenants``.
+
+``SignInStep`` is the seam for a provider without ID tokens (plain OAuth 2, such as GitHub): a step
+that redeems the code itself and returns the account's claims in the same shape.
 """
 
 from __future__ import annotations
@@ -74,14 +81,17 @@ class Upstream:
         client_secret: Callable[[], Awaitable[str]],
         http: Callable[[], httpx.AsyncClient],
         scopes: str = "openid email profile",
+        tenants: tuple[str, ...] = (),
     ) -> None:
         self.issuer = issuer.rstrip("/")
+        self._tenants = tenants
+        self._verifiers: dict[str, JwtProvider] = {}
         self._client_id = client_id
         self._secret = client_secret
         self._http = http
         self._scopes = scopes
         self._metadata: dict[str, Any] | None = None
-        self._verifier: JwtProvider | None = None
+        self._jwks_cache: JwksCache | None = None
 
     @property
     def pages(self) -> Mapping[str, Page]:
@@ -138,21 +148,65 @@ class Upstream:
             raise UpstreamUnavailable(f"The sign-in provider could not be reached ({type(exc).__name__}).") from exc
         if response.status_code != 200:
             raise SignInRefused(f"The sign-in provider refused the sign-in (HTTP {response.status_code}).")
-        id_token = response.json().get("id_token")
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        id_token = body.get("id_token") if isinstance(body, dict) else None
         if not isinstance(id_token, str):
             raise SignInRefused("The sign-in provider returned no ID token.")
-        if self._verifier is None:
-            self._verifier = JwtProvider(
-                issuer=metadata.get("issuer", self.issuer),
-                audience=self._client_id,
-                jwks=JwksCache(metadata["jwks_uri"], client=self._http()),
-                leeway=60,
-            )
         try:
-            principal = await self._verifier.authenticate(Credentials(bearer=id_token, api_key=None))
+            verifier = self._verifier(metadata, id_token)
+            principal = await verifier.authenticate(Credentials(bearer=id_token, api_key=None))
         except McpAuthError as exc:
             raise SignInRefused(f"The sign-in provider's ID token is not valid: {exc.message}") from exc
         claims = dict(principal.claims)
         if claims.get("nonce") != nonce_for(state):
             raise SignInRefused("The ID token's nonce does not belong to this sign-in.")
         return claims
+
+    def _verifier(self, metadata: dict[str, Any], id_token: str) -> JwtProvider:
+        """The ID token verifier of the issuer the token must come from (per tenant for a templated issuer)."""
+        issuer = str(metadata.get("issuer") or self.issuer)
+        if TENANT_TEMPLATE in issuer:
+            tenant = _unverified_claim(id_token, "tid")
+            if tenant is None or tenant not in self._tenants:
+                raise SignInRefused(
+                    "Your account's Microsoft Entra tenant may not sign in to this server: sign in with an account "
+                    "of your organisation's tenant."
+                )
+            issuer = issuer.replace(TENANT_TEMPLATE, tenant)
+        verifier = self._verifiers.get(issuer)
+        if verifier is None:
+            if len(self._verifiers) >= len(self._tenants) + 1:
+                self._verifiers.clear()  # bounded: one per allowed tenant
+            verifier = self._verifiers[issuer] = JwtProvider(
+                issuer=issuer,
+                audience=self._client_id,
+                jwks=self._jwks(metadata["jwks_uri"]),
+                leeway=60,
+            )
+        return verifier
+
+    def _jwks(self, url: str) -> JwksCache:
+        if self._jwks_cache is None:
+            self._jwks_cache = JwksCache(url, client=self._http())
+        return self._jwks_cache
+
+
+TENANT_TEMPLATE = "{tenantid}"
+
+
+def _unverified_claim(token: str, name: str) -> str | None:
+    """A string claim of a JWT's payload before verification (only to choose which issuer to verify against)."""
+    import json
+
+    parts = token.split(".")
+    if len(parts) != 3 or len(parts[1]) > 16_384:
+        return None
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return None
+    value = payload.get(name) if isinstance(payload, dict) else None
+    return value if isinstance(value, str) and len(value) <= 64 else None

@@ -48,6 +48,9 @@ def validate_uid(uid: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class UserRecord:
+    """``scopes`` and ``toolsets`` are what the user has: those the record grants by hand, plus those the
+    user's upstream groups grant (``oauth/groups.py``) that the record does not withhold."""
+
     uid: str
     status: Status = "active"
     scopes: frozenset[str] = frozenset()
@@ -58,6 +61,17 @@ class UserRecord:
     """Rate-limit overrides: ``user``, ``tool``, ``tool:<name>`` -> ``"N/unit"`` or ``"off"``."""
     tokens_valid_after: float | None = None
     """Epoch seconds of the last sign-out: a credential issued before it is refused (``users sign-out``)."""
+    own_scopes: frozenset[str] | None = None
+    """The scopes granted by hand (None: all of ``scopes``)."""
+    own_toolsets: frozenset[str] | None = None
+    """The toolsets enabled by hand (None: all of ``toolsets``)."""
+    withheld_scopes: frozenset[str] = frozenset()
+    """Scopes the user's groups grant that this user does not get."""
+    withheld_toolsets: frozenset[str] = frozenset()
+    groups: tuple[str, ...] = ()
+    """The upstream groups at the last sign-in through the built-in authorization server."""
+    group_grants: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    """What those groups were granted at the last sign-in or refresh (``oauth/groups.py``)."""
 
     @property
     def active(self) -> bool:
@@ -66,10 +80,13 @@ class UserRecord:
     def to_document(self) -> dict[str, Any]:
         return {
             "status": self.status,
-            "scopes": sorted(self.scopes),
-            "toolsets": sorted(self.toolsets),
+            "scopes": sorted(self.scopes if self.own_scopes is None else self.own_scopes),
+            "toolsets": sorted(self.toolsets if self.own_toolsets is None else self.own_toolsets),
             "settings": dict(self.settings),
             **({"quotas": dict(self.quotas)} if self.quotas else {}),
+            **({"withheld_scopes": sorted(self.withheld_scopes)} if self.withheld_scopes else {}),
+            **({"withheld_toolsets": sorted(self.withheld_toolsets)} if self.withheld_toolsets else {}),
+            **({"group_grants": self.group_document()} if self.group_grants else {}),
             **(
                 {"tokens_valid_after": datetime.fromtimestamp(self.tokens_valid_after, UTC)}
                 if self.tokens_valid_after is not None
@@ -83,19 +100,67 @@ class UserRecord:
             return False
         return issued_at is None or issued_at < self.tokens_valid_after
 
+    def group_document(self) -> dict[str, Any]:
+        """``group_grants`` as stored (plain lists and dicts)."""
+        grants = self.group_grants
+        found = grants.get("sources")
+        sources: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+        return {
+            "groups": list(self.groups),
+            "toolsets": sorted(_strings(grants.get("toolsets"))),
+            "scopes": sorted(_strings(grants.get("scopes"))),
+            "sources": {
+                kind: {k: list(_strings(v)) for k, v in _mapping(sources.get(kind)).items() if isinstance(k, str)}
+                for kind in ("toolsets", "scopes")
+            },
+        }
+
+    def explain(self) -> dict[str, dict[str, list[str]]]:
+        """Where each toolset and scope comes from: ``{"toolsets": {name: [source, ...]}, "scopes": {...}}``;
+        a withheld grant is listed with ``withheld`` and is not in ``toolsets``/``scopes``."""
+        document = self.group_document()
+        explained: dict[str, dict[str, list[str]]] = {}
+        for kind, own, withheld in (
+            ("toolsets", self.toolsets if self.own_toolsets is None else self.own_toolsets, self.withheld_toolsets),
+            ("scopes", self.scopes if self.own_scopes is None else self.own_scopes, self.withheld_scopes),
+        ):
+            sources: dict[str, list[str]] = {name: ["user record"] for name in own}
+            for name, groups in document["sources"][kind].items():
+                entries = [f"group {group}" for group in groups]
+                if name in withheld and name not in own:
+                    entries = [f"withheld by the user record (granted by {', '.join(entries)})"]
+                sources.setdefault(name, []).extend(entries)
+            explained[kind] = dict(sorted(sources.items()))
+        return explained
+
     @classmethod
     def from_document(cls, uid: str, data: Mapping[str, Any], update_time: datetime | None) -> UserRecord:
         status = data.get("status", "active")
+        own_scopes, own_toolsets = frozenset(_strings(data.get("scopes"))), frozenset(_strings(data.get("toolsets")))
+        withheld_scopes = frozenset(_strings(data.get("withheld_scopes")))
+        withheld_toolsets = frozenset(_strings(data.get("withheld_toolsets")))
+        grants = data.get("group_grants")
+        grants = grants if isinstance(grants, Mapping) else {}
         return cls(
             uid=uid,
             status="active" if status == "active" else "disabled",
-            scopes=frozenset(_strings(data.get("scopes"))),
-            toolsets=frozenset(_strings(data.get("toolsets"))),
+            scopes=own_scopes | (frozenset(_strings(grants.get("scopes"))) - withheld_scopes),
+            toolsets=own_toolsets | (frozenset(_strings(grants.get("toolsets"))) - withheld_toolsets),
+            own_scopes=own_scopes,
+            own_toolsets=own_toolsets,
+            withheld_scopes=withheld_scopes,
+            withheld_toolsets=withheld_toolsets,
+            groups=tuple(_strings(grants.get("groups"))),
+            group_grants=MappingProxyType(dict(grants)),
             settings=MappingProxyType(dict(data.get("settings") or {})),
             version=update_time.isoformat() if update_time else "",
             quotas=MappingProxyType(_quotas(data.get("quotas"))),
             tokens_valid_after=_epoch(data.get("tokens_valid_after")),
         )
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _epoch(value: Any) -> float | None:
@@ -188,7 +253,12 @@ class UserRepository:
         return await self.update(uid, kind="sign_out", tokens_valid_after=SERVER_TIMESTAMP)
 
     async def change(
-        self, uid: str, field: Literal["scopes", "toolsets"], values: Iterable[str], *, remove: bool = False
+        self,
+        uid: str,
+        field: Literal["scopes", "toolsets", "withheld_scopes", "withheld_toolsets"],
+        values: Iterable[str],
+        *,
+        remove: bool = False,
     ) -> UserRecord:
         """Add (or remove) values of a list field atomically: concurrent changes never undo each other."""
         from google.cloud.firestore_v1 import ArrayRemove, ArrayUnion

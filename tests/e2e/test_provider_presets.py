@@ -1,0 +1,299 @@
+"""Provider presets end to end: oidc-provider on loopback emits each preset's claim layout (Google with and
+without ``hd``, Entra with ``tid``/``oid`` and no ``email_verified``, Okta with ``groups``), and the `mcp`
+client signs in through a round-robin proxy over two instances of the function, so the authorization request,
+the upstream callback, the consent answer, the token and the tool call land on alternating instances.
+
+Each refusal case is answered with ``access_denied`` and a message that says what to do; in each preset an
+unverified email is planted and is never used to identify the account, to admit it or to find a record.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from typing import Any
+
+import httpx
+import httpx2
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from mcp.client import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from mcp_auth.oauth.groups import GroupGrants
+from mcp_auth.store.identities import derived_uid
+from mcp_auth.store.users import UserRecord
+from tests._fixtures.firestore import TEST_PROJECT
+from tests._fixtures.http import mcp_request
+from tests._fixtures.secret_manager import SecretManagerAdmin
+from tests.e2e.test_builtin_oauth import UPSTREAM_CLIENT, Deployment, _sdk_oauth
+from tests.oauth.documents import serve_documents
+from tests.oidc.helper import MemoryStorage
+
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+OTHER_TENANT = "0b1e2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+CLAIMS = {  # which claims the stand-in puts in the ID token, per scope: every preset's layout
+    "openid": ["sub", "hd", "tid", "oid", "roles"],
+    "email": ["email", "email_verified", "preferred_username"],
+    "profile": ["name"],
+    "groups": ["groups"],
+}
+PRESETS: dict[str, dict[str, str]] = {
+    "google": {"MCP_AUTH_OAUTH_UPSTREAM_PRESET": "google", "MCP_AUTH_OAUTH_ALLOWED_DOMAINS": "example.com"},
+    "entra": {"MCP_AUTH_OAUTH_UPSTREAM_PRESET": "entra", "MCP_AUTH_OAUTH_UPSTREAM_TENANTS": TENANT},
+    "okta": {"MCP_AUTH_OAUTH_UPSTREAM_PRESET": "okta", "MCP_AUTH_OAUTH_ALLOWED_DOMAINS": "example.com"},
+}
+
+
+@pytest.fixture
+def pair(request, oidc_server_factory, start_function, drongo_endpoint, round_robin_proxy):
+    """Two instances of the function behind the proxy, signing in through the preset named by the indirect
+    parameter (``{"preset": name, **extra environment}``)."""
+    param = dict(request.param)
+    preset = param.pop("preset")
+    proxy = round_robin_proxy()
+    url = f"{proxy.url}/mcp"
+    upstream_secret = secrets.token_urlsafe(32)
+    idp = oidc_server_factory(
+        clients=[
+            {
+                "client_id": UPSTREAM_CLIENT,
+                "client_secret": upstream_secret,
+                "grant_types": ["authorization_code", "refresh_token"],
+                "response_types": ["code"],
+                "redirect_uris": [f"{proxy.url}/oauth/callback"],
+            }
+        ],
+        claims=CLAIMS,
+        scopes=["groups"],
+    )
+    key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    suffix = uuid.uuid4().hex[:8]
+    admin = SecretManagerAdmin(drongo_endpoint, TEST_PROJECT)
+    admin.create_secret(f"oauth-upstream-{suffix}", upstream_secret.encode())
+    admin.create_secret(f"oauth-signing-{suffix}", key)
+    admin.close()
+    env = {
+        "MCP_AUTH_RESOURCE_URL": url,
+        "MCP_AUTH_PROVIDERS": "oauth",
+        "MCP_AUTH_JWT_HS256_KEY": None,
+        "MCP_AUTH_JWT_ISSUER": None,
+        "MCP_AUTH_SECRET_MANAGER_ENDPOINT": drongo_endpoint,
+        "MCP_AUTH_OAUTH_UPSTREAM_ISSUER": idp.issuer,
+        "MCP_AUTH_OAUTH_UPSTREAM_CLIENT_ID": UPSTREAM_CLIENT,
+        "MCP_AUTH_OAUTH_UPSTREAM_CLIENT_SECRET": f"oauth-upstream-{suffix}",
+        "MCP_AUTH_OAUTH_SIGNING_KEY_SECRET": f"oauth-signing-{suffix}",
+        "MCP_AUTH_OAUTH_ALLOW_LOOPBACK": "true",
+        "MCP_AUTH_FIRST_LOGIN": None,
+        "MCP_AUTH_DEFAULT_TOOLSETS": "basics",
+        "MCP_AUTH_DEFAULT_SCOPES": "mcp:tools",
+        "MCP_AUTH_OAUTH_REGISTRATION_RATE": "1000",
+        "MCP_AUTH_OAUTH_AUTHORIZE_RATE": "10000",
+        "MCP_AUTH_OAUTH_TOKEN_RATE": "10000",
+        **PRESETS[preset],
+        **param,
+    }
+    a, b = (start_function(**env) for _ in range(2))
+    proxy.route_to([a.base, b.base])
+    with serve_documents() as documents:
+        yield Deployment(url, idp, documents), proxy, (a, b)
+
+
+def preset(name: str, **env: str) -> Any:
+    return pytest.mark.parametrize("pair", [{"preset": name, **env}], indirect=True)
+
+
+async def _connect(deployment: Deployment, account: str, storage: MemoryStorage | None = None) -> dict[str, Any]:
+    """The MCP SDK's OAuth client signs in as ``account`` and calls whoami and tools/list."""
+    storage = storage or MemoryStorage()
+    oauth = _sdk_oauth(deployment, storage, [], account=account)
+    async with httpx2.AsyncClient(auth=oauth, timeout=30) as http:
+        async with Client(streamable_http_client(deployment.url, http_client=http), raise_exceptions=True) as client:
+            who = await client.call_tool("whoami", {})
+            tools = await client.list_tools()
+    return {**(who.structured_content or {}), "tools": sorted(t.name for t in tools.tools)}
+
+
+async def _refused(deployment: Deployment, account: str) -> str:
+    client_id = await deployment.register()
+    query, _ = await deployment.sign_in(client_id, account=account)
+    assert query.get("error") == "access_denied" and "code" not in query, query
+    return query["error_description"]
+
+
+def _both_served(proxy: Any) -> None:
+    assert len([hits for hits in proxy.hits.values() if hits]) == 2, proxy.hits
+
+
+# -- google -------------------------------------------------------------------------------------
+@preset("google")
+async def test_google_workspace_account_signs_in_on_two_instances(pair):
+    deployment, proxy, _ = pair
+    account = f"g-{uuid.uuid4().hex[:8]}"
+    await deployment.idp.add_account(account, email=f"{account}@example.com", email_verified=True, hd="example.com")
+    who = await _connect(deployment, account)
+    assert who["user_id"] == derived_uid(deployment.idp.issuer, account) and who["scopes"] == ["mcp:tools"]
+    _both_served(proxy)
+
+
+@preset("google")
+async def test_google_personal_account_in_the_domain_is_refused_for_lack_of_hd(pair):
+    deployment, _, _ = pair
+    account = f"p-{uuid.uuid4().hex[:8]}"
+    await deployment.idp.add_account(account, email=f"{account}@example.com", email_verified=True)  # no hd
+    reason = await _refused(deployment, account)
+    assert "personal Google account" in reason and "work account" in reason
+
+
+@preset("google")
+async def test_google_unverified_email_finds_no_record_and_admits_no_one(pair, user_repo):
+    deployment, _, _ = pair
+    tag = uuid.uuid4().hex[:8]
+    planted = f"boss-{tag}@example.com"
+    await user_repo.create(UserRecord(uid=planted, toolsets=frozenset({"basics", "profile"})))
+    await deployment.idp.add_account(f"x-{tag}", email=planted, email_verified=False, hd="example.com")
+    reason = await _refused(deployment, f"x-{tag}")
+    assert "not verified" in reason
+    assert (await user_repo.get(planted)) is not None and (
+        await user_repo.get(derived_uid(deployment.idp.issuer, f"x-{tag}"))
+    ) is None
+
+
+# -- entra ------------------------------------------------------------------------------------------
+@preset("entra")
+async def test_entra_account_is_its_oid_in_the_tenant_and_signs_in_on_two_instances(pair):
+    deployment, proxy, _ = pair
+    tag = uuid.uuid4().hex[:8]
+    oid = str(uuid.uuid4())
+    await deployment.idp.add_account(
+        f"pairwise-{tag}", tid=TENANT, oid=oid, preferred_username=f"ann-{tag}@example.com", name="Ann"
+    )
+    who = await _connect(deployment, f"pairwise-{tag}")
+    assert who["user_id"] == derived_uid(deployment.idp.issuer, oid)  # oid, not the per-app sub
+    _both_served(proxy)
+
+
+@preset("entra")
+async def test_entra_account_of_another_tenant_is_refused(pair):
+    deployment, _, _ = pair
+    tag = uuid.uuid4().hex[:8]
+    await deployment.idp.add_account(f"o-{tag}", tid=OTHER_TENANT, oid=str(uuid.uuid4()), email=f"o-{tag}@example.com")
+    reason = await _refused(deployment, f"o-{tag}")
+    assert OTHER_TENANT in reason and "tenant" in reason
+
+
+@preset("entra")
+async def test_entra_email_and_preferred_username_never_reach_a_record(pair, user_repo):
+    """Entra lets a tenant's administrator set any address on an account: an account whose email and
+    preferred_username name an existing record's uid signs in as its own oid, and that record is untouched."""
+    deployment, _, _ = pair
+    tag = uuid.uuid4().hex[:8]
+    planted = f"ceo-{tag}@example.com"
+    await user_repo.create(UserRecord(uid=planted, toolsets=frozenset({"basics", "profile"})))
+    oid = str(uuid.uuid4())
+    await deployment.idp.add_account(
+        f"m-{tag}", tid=TENANT, oid=oid, email=planted, email_verified=True, preferred_username=planted
+    )
+    who = await _connect(deployment, f"m-{tag}")
+    assert who["user_id"] == derived_uid(deployment.idp.issuer, oid) != planted
+    assert "get_profile" not in who["tools"]
+    record = await user_repo.get(planted)
+    assert record is not None and record.version  # still there, never claimed
+
+
+@preset("entra", MCP_AUTH_OAUTH_GROUP_GRANTS=json.dumps({"Reports.Admin": {"toolsets": ["profile"]}}))
+async def test_entra_app_roles_grant_toolsets_from_the_deployment_mapping(pair):
+    deployment, _, _ = pair
+    tag = uuid.uuid4().hex[:8]
+    oid = str(uuid.uuid4())
+    await deployment.idp.add_account(f"r-{tag}", tid=TENANT, oid=oid, roles=["Reports.Admin"])
+    who = await _connect(deployment, f"r-{tag}")
+    assert "get_profile" in who["tools"]
+
+
+# -- okta -------------------------------------------------------------------------------------------
+@preset("okta")
+async def test_okta_account_signs_in_on_two_instances(pair):
+    deployment, proxy, _ = pair
+    account = f"k-{uuid.uuid4().hex[:8]}"
+    await deployment.idp.add_account(account, email=f"{account}@example.com", email_verified=True, groups=["Everyone"])
+    who = await _connect(deployment, account)
+    assert who["user_id"] == derived_uid(deployment.idp.issuer, account)
+    _both_served(proxy)
+
+
+@preset("okta")
+async def test_okta_unverified_email_in_the_allowed_domain_is_refused(pair, user_repo):
+    deployment, _, _ = pair
+    tag = uuid.uuid4().hex[:8]
+    planted = f"admin-{tag}@example.com"
+    await user_repo.create(UserRecord(uid=planted, toolsets=frozenset({"basics", "profile"})))
+    await deployment.idp.add_account(f"u-{tag}", email=planted, email_verified=False)
+    reason = await _refused(deployment, f"u-{tag}")
+    assert "not verified" in reason
+
+
+@preset("okta", MCP_AUTH_USER_CACHE_TTL="600")
+async def test_removing_a_group_from_the_mapping_removes_its_toolset_by_the_next_refresh(pair, user_repo):
+    """The group is mapped with ``mcp-auth groups`` (the Firestore document); the member signs in and has
+    the toolset; the group is unmapped; the member's next refresh takes it away, on either instance."""
+    deployment, _, _ = pair
+    tag = uuid.uuid4().hex[:8]
+    group, account = f"eng-{tag}", f"e-{tag}"
+    from mcp_auth.store.firestore import firestore_client
+
+    grants = GroupGrants(configured={}, client=firestore_client(project=TEST_PROJECT), users=user_repo)
+    await grants.map(group, toolsets=["profile"], scopes=["profile:write"])
+    await deployment.idp.add_account(account, email=f"{account}@example.com", email_verified=True, groups=[group])
+    storage = MemoryStorage()
+    who = await _connect(deployment, account, storage)
+    uid = derived_uid(deployment.idp.issuer, account)
+    assert "get_profile" in who["tools"] and "profile:write" in who["scopes"]
+
+    await grants.unmap(group, toolsets=["profile"], scopes=["profile:write"])
+    record = await user_repo.get(uid)
+    assert record is not None and "profile" in record.toolsets  # nothing changes until a refresh
+    assert storage.client is not None and storage.tokens is not None and storage.tokens.refresh_token
+    refreshed = await deployment.refresh(storage.client.client_id, storage.tokens.refresh_token)
+    assert refreshed.status_code == 200, refreshed.text
+    record = await user_repo.get(uid)
+    assert record is not None and "profile" not in record.toolsets and "profile:write" not in record.scopes
+    async with httpx.AsyncClient() as http:
+        for _ in range(2):  # one request on each instance
+            listed = await http.post(
+                deployment.url, **mcp_request("tools/list", {}, token=refreshed.json()["access_token"])
+            )
+            assert listed.status_code == 200 and "get_profile" not in listed.text, listed.text
+
+
+@preset("okta")
+async def test_a_member_removed_from_a_group_upstream_loses_its_toolset_at_the_next_sign_in(pair, user_repo):
+    deployment, _, _ = pair
+    tag = uuid.uuid4().hex[:8]
+    group, account = f"ops-{tag}", f"o-{tag}"
+    from mcp_auth.store.firestore import firestore_client
+
+    grants = GroupGrants(configured={}, client=firestore_client(project=TEST_PROJECT), users=user_repo)
+    await grants.map(group, toolsets=["profile"])
+    await deployment.idp.add_account(account, email=f"{account}@example.com", email_verified=True, groups=[group])
+    assert "get_profile" in (await _connect(deployment, account))["tools"]
+    await deployment.idp.add_account(account, email=f"{account}@example.com", email_verified=True, groups=[])
+    assert "get_profile" not in (await _connect(deployment, account))["tools"]
+    record = await user_repo.get(derived_uid(deployment.idp.issuer, account))
+    assert record is not None and record.groups == () and "profile" not in record.toolsets
+    await grants.unmap(group)
+
+
+@preset("okta")
+async def test_a_hostile_groups_claim_is_refused_with_a_clear_message(pair):
+    deployment, _, _ = pair
+    tag = uuid.uuid4().hex[:8]
+    await deployment.idp.add_account(
+        f"h-{tag}", email=f"h-{tag}@example.com", email_verified=True, groups=[f"g{i}" for i in range(300)]
+    )
+    reason = await _refused(deployment, f"h-{tag}")
+    assert "more than 256" in reason
