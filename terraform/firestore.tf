@@ -34,6 +34,8 @@ locals {
     { collection = "mcp_replies", field = "expire_at" },
     # record changes announced to every instance (lib/mcp_auth/store/revocations.py), kept a day
     { collection = "revocations", field = "expire_at" },
+    # used connect links (lib/mcp_auth/connections/links.py): users/{uid}/connect_links, kept a day past expiry
+    { collection = "connect_links", field = "expire_at" },
   ]
 }
 

@@ -68,6 +68,7 @@ OWNED: tuple[Owned, ...] = (
     Owned("users/{uid}/credential_versions", "subtree"),
     Owned("users/{uid}/credential_events", "subtree"),
     Owned("users/{uid}/connections", "subtree", withheld=frozenset({"sealed"})),
+    Owned("users/{uid}/connect_links", "subtree"),
     Owned("audit", "field", "user"),
     Owned("revocations", "field", "uid"),
     Owned("rate_limits", "hashed_id"),
