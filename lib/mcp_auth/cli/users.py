@@ -57,20 +57,15 @@ async def _show(args: argparse.Namespace, settings: Settings) -> str:
     record = await (await user_repository(settings)).get(validate_uid(args.user))
     if record is None:
         raise UsageError(f"No user record {args.user!r}.")
-    return "\n".join([show_record(record), _explained(record)])
+    return _explained(record)
 
 
 def _explained(record: Any) -> str:
-    """Where each toolset and scope the user has came from (the record, a group, or withheld)."""
-    lines = ["# Where each toolset and scope comes from:"]
-    for kind, sources in record.explain().items():
-        for name, origins in sources.items():
-            lines.append(f"#   {kind[:-1]} {name}: {'; '.join(origins)}")
-    if len(lines) == 1:
-        lines.append("#   nothing: the user has no toolset and no scope")
-    if record.groups:
-        lines.append(f"# Upstream groups at the last sign-in: {', '.join(record.groups)}")
-    return "\n".join(lines)
+    """The record, and where each toolset and scope the user has came from (``sources``: the record by hand,
+    a group and which mapping, or withheld), with the upstream groups of the last sign-in."""
+    shown = json.loads(show_record(record))
+    shown["sources"] = record.explain()
+    return json.dumps(shown, indent=2, sort_keys=True)
 
 
 async def _withhold(args: argparse.Namespace, settings: Settings) -> str:
@@ -87,7 +82,7 @@ async def _withhold(args: argparse.Namespace, settings: Settings) -> str:
         record = await repo.change(uid, "withheld_toolsets", names, remove=remove)
     if granted:
         record = await repo.change(uid, "withheld_scopes", granted, remove=remove)
-    return "\n".join([show_record(record), _explained(record)])
+    return _explained(record)
 
 
 async def _status(args: argparse.Namespace, settings: Settings) -> str:
