@@ -84,3 +84,5 @@ def local_app(firestore_emulator: object) -> Iterator[Callable[..., McpAuthApp]]
     for app in built:
         if app.services.secrets is not None:
             app.services.secrets.close()
+        if app.services.revocations is not None:
+            app.services.revocations.stop()
