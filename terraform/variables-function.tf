@@ -17,7 +17,7 @@ variable "function" {
     cpu             = optional(string, "1")
     concurrency     = optional(number, 40)
     timeout_seconds = optional(number, 300)
-    min_instances   = optional(number, 0)
+    min_instances   = optional(number, 0) # > 0: no cold start for that many instances, billed while idle (docs/deploy.md, Cold starts)
     max_instances   = optional(number, 20)
     ingress         = optional(string, "ALLOW_ALL")
   })
