@@ -6,7 +6,7 @@ Every change to a user record (``users sign-out``, ``disable``, ``revoke``, a to
 record deleted: ``UserRepository``) and ``keys revoke`` is written in one batch with an event naming
 the user (``add_event``); erasing a user ends with an event that names nobody (its uid must not
 outlive the erasure), on which instances forget every user. Every serving instance listens to the
-feed: one Firestore real-time listener per instance, started beside its first request
+feed: one Firestore real-time listener per instance, started just after its first request
 (``RevocationWatch``). For each event it drops what the instance cached about that user (the user
 record, every verification of the user's credentials), so the instance's next request for that user
 reads the record again and meets the change. A warm request reads nothing more than before: the
@@ -43,6 +43,8 @@ LOOKBACK = timedelta(minutes=5)
 STALE_AFTER = 5.0
 """Seconds a cache the watch keeps fresh is trusted while the watch is not live."""
 
+START_DELAY = 0.5
+"""Seconds after an instance's first request that its listener starts opening."""
 RETRY = 10.0
 """Seconds before a listener that could not start is tried again."""
 
@@ -117,18 +119,29 @@ class RevocationWatch:
             return
         self._starting = True
         self._loop = asyncio.get_running_loop()
-        threading.Thread(target=self._open, name="mcp-auth-revocations", daemon=True).start()
+        # a moment after, not beside, the first request: a cold instance answers it without the listener's cost
+        self._loop.call_later(START_DELAY, self._spawn)
+
+    def _spawn(self) -> None:
+        if self._starting and self._watch is None:
+            threading.Thread(target=self._open, name="mcp-auth-revocations", daemon=True).start()
 
     def _open(self) -> None:
         from google.cloud import firestore
         from google.cloud.firestore_v1.base_query import FieldFilter
 
         try:
-            self._client = firestore.Client(project=self._project or "demo-mcp-auth", database=self._database)
+            client: Any = firestore.Client(project=self._project or "demo-mcp-auth", database=self._database)
             since = datetime.now(UTC) - LOOKBACK
-            query = self._client.collection(REVOCATIONS).where(filter=FieldFilter("at", ">=", since))
+            query = client.collection(REVOCATIONS).where(filter=FieldFilter("at", ">=", since))
+            watch: Any = query.on_snapshot(self._heard)
             with self._lock:
-                self._watch = query.on_snapshot(self._heard)
+                stopped = not self._starting  # stop() came while this thread was opening
+                if not stopped:
+                    self._watch, self._client = watch, client
+            if stopped:
+                watch.unsubscribe()
+                client.close()
         except Exception as exc:  # the caches fall back to STALE_AFTER; a request after RETRY tries again
             logger.warning("revocation listener could not start: %s", type(exc).__name__)
             self._retry_at = self._clock() + RETRY
