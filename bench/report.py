@@ -355,7 +355,7 @@ def _firestore(r: dict[str, Any]) -> str:
         "(`MCP_AUTH_RATE_LIMIT_LEASE`), so a request costs a fraction of a write per limit; the one-user cells "
         "run with those two limits off, as one benchmark user sends far more than a person would.\n\n"
         "Revocation on every instance (`users sign-out`, `disable`, `keys revoke`: docs/operations.md) costs no "
-        "read per request: each instance holds one Firestore `Listen` stream, opened beside its first request "
+        "read per request: each instance holds one Firestore `Listen` stream, opened just after its first request "
         "and counted above as one read call of that instance, through which record changes are pushed; per "
         "request the check is two comparisons in memory (the record's `tokens_valid_after` against the "
         "credential's issue time, and the entry's age against the listener's state), the first of which is inside "
