@@ -66,6 +66,13 @@ locals {
       MCP_AUTH_RATE_LIMIT_LEASE            = tostring(var.rate_limits.lease)
       MCP_AUTH_OAUTH_UPSTREAM_ISSUER       = var.oauth.upstream_issuer
       MCP_AUTH_OAUTH_UPSTREAM_CLIENT_ID    = var.oauth.upstream_client_id == null ? "" : var.oauth.upstream_client_id
+      MCP_AUTH_OAUTH_UPSTREAM_PRESET       = var.oauth.upstream_preset
+      MCP_AUTH_OAUTH_UPSTREAM_TENANTS      = join(",", var.oauth.upstream_tenants)
+      MCP_AUTH_OAUTH_UPSTREAM_SCOPES       = join(",", var.oauth.upstream_scopes)
+      MCP_AUTH_OAUTH_SUBJECT_CLAIM         = var.oauth.subject_claim == null ? "" : var.oauth.subject_claim
+      MCP_AUTH_OAUTH_EMAIL_CLAIM           = var.oauth.email_claim == null ? "" : var.oauth.email_claim
+      MCP_AUTH_OAUTH_GROUPS_CLAIM          = var.oauth.groups_claim == null ? "" : var.oauth.groups_claim
+      MCP_AUTH_OAUTH_GROUP_GRANTS          = jsonencode(var.oauth.group_grants)
       MCP_AUTH_OAUTH_ALLOWED_DOMAINS       = join(",", var.oauth.allowed_domains)
       MCP_AUTH_OAUTH_ALLOWED_EMAILS        = join(",", var.oauth.allowed_emails)
       MCP_AUTH_OAUTH_REQUIRE_USER_RECORD   = tostring(var.oauth.require_user_record)

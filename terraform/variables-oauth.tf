@@ -1,10 +1,20 @@
 # The built-in authorization server (the oauth provider).
 
 variable "oauth" {
-  description = "The built-in authorization server (enabled by listing \"oauth\" in auth.providers): the upstream OpenID provider users sign in with, who may sign in, token lifetimes, and requests accepted per client address and minute."
+  description = "The built-in authorization server (enabled by listing \"oauth\" in auth.providers): the upstream OpenID provider users sign in with and its preset, who may sign in, what upstream groups grant, token lifetimes, and requests accepted per client address and minute."
   type = object({
-    upstream_issuer     = optional(string, "https://accounts.google.com")
-    upstream_client_id  = optional(string)
+    upstream_preset    = optional(string, "auto")
+    upstream_issuer    = optional(string, "https://accounts.google.com")
+    upstream_client_id = optional(string)
+    upstream_tenants   = optional(list(string), [])
+    upstream_scopes    = optional(list(string), [])
+    subject_claim      = optional(string)
+    email_claim        = optional(string)
+    groups_claim       = optional(string)
+    group_grants = optional(map(object({
+      toolsets = optional(list(string), [])
+      scopes   = optional(list(string), [])
+    })), {})
     allowed_domains     = optional(list(string), [])
     allowed_emails      = optional(list(string), [])
     require_user_record = optional(bool, false)
@@ -19,6 +29,18 @@ variable "oauth" {
   validation {
     condition     = can(regex("^https://", var.oauth.upstream_issuer))
     error_message = "oauth.upstream_issuer must be an https URL."
+  }
+  validation {
+    condition     = contains(["auto", "google", "entra", "okta", "auth0", "keycloak", "oidc"], var.oauth.upstream_preset)
+    error_message = "oauth.upstream_preset must be auto, google, entra, okta, auth0, keycloak or oidc."
+  }
+  validation {
+    condition     = alltrue([for t in var.oauth.upstream_tenants : can(regex("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", t))]) && (var.oauth.upstream_preset != "entra" || length(var.oauth.upstream_tenants) > 0)
+    error_message = "oauth.upstream_tenants are Entra tenant ids (GUIDs, Entra admin center > Overview); the entra preset needs at least one."
+  }
+  validation {
+    condition     = length(var.oauth.group_grants) <= 500 && alltrue([for g, grant in var.oauth.group_grants : length(g) >= 1 && length(g) <= 256 && length(grant.toolsets) <= 100 && length(grant.scopes) <= 100])
+    error_message = "oauth.group_grants maps at most 500 groups (names of 1-256 characters), each to at most 100 toolsets and 100 scopes."
   }
   validation {
     condition     = var.oauth.access_token_ttl >= 60 && var.oauth.access_token_ttl <= 3600

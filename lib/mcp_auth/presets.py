@@ -89,7 +89,7 @@ def build_preset(
     if name == "google" and groups_claim:
         raise ValueError("Google's ID tokens carry no groups: leave the groups claim unset with the google preset.")
     for claim in (subject_claim, email_claim, groups_claim):
-        if claim is not None and not CLAIM_NAME.fullmatch(claim):
+        if claim and not CLAIM_NAME.fullmatch(claim):
             raise ValueError(f"A claim name is 1-200 letters, digits and _ . : / -, got {claim[:40]!r}.")
     if name == "entra":
         if not tenants:

@@ -18,6 +18,14 @@ auth = {
   default_scopes        = ["mcp:tools", "notes:read", "notes:write"]
 }
 
+# The built-in authorization server, used when auth.providers lists "oauth" (MCP clients then sign
+# in with the company's Google Workspace; docs/authorization-server.md has Entra ID, Okta, Auth0 and
+# Keycloak, and group_grants for providers that send groups).
+oauth = {
+  upstream_preset = "google"
+  allowed_domains = ["acme.example"]
+}
+
 http = {
   allowed_origins = ["https://claude.ai", "https://chatgpt.com"]
 }
