@@ -29,14 +29,13 @@ from urllib.parse import urlencode
 
 from mcp_auth.connections.sealing import KeySource
 from mcp_auth.credentials.model import validate_provider
-from mcp_auth.errors import McpAuthError, StoreUnavailable
-from mcp_auth.store.firestore import TIMEOUT, bounded_retry
-from mcp_auth.store.users import USERS, validate_uid
+from mcp_auth.errors import McpAuthError
+from mcp_auth.store.connections import UserConnections, link_digest
+from mcp_auth.store.users import validate_uid
 
 if TYPE_CHECKING:
-    from google.cloud.firestore import AsyncClient
+    from mcp_auth.store.firestore import ClientFactory
 
-LINKS_COLLECTION = "connect_links"
 MAX_LINK_CHARS = 1024
 _B64 = re.compile(r"[A-Za-z0-9_-]{1,900}")
 _CALL = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -77,7 +76,7 @@ class ConnectLinks:
         self,
         *,
         keys: KeySource,
-        db: Callable[[], AsyncClient],
+        db: ClientFactory,
         ttl: int = 600,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -134,28 +133,13 @@ class ConnectLinks:
 
     async def consume(self, claims: LinkClaims) -> None:
         """Mark the link used (``LinkRefused`` if it was used before)."""
-        from google.api_core import exceptions as api
-
-        ref = (
-            self._db()
-            .collection(USERS)
-            .document(claims.uid)
-            .collection(LINKS_COLLECTION)
-            .document(hashlib.sha256(claims.nonce.encode()).hexdigest())
+        store = UserConnections(
+            self._db, claims.uid, unavailable="The connect link cannot be checked right now; try again in a moment."
         )
         expire = datetime.fromtimestamp(claims.expires_at, UTC) + timedelta(days=1)
-        try:
-            await ref.create(
-                {"provider": claims.provider, "used_at": datetime.now(UTC), "expire_at": expire},
-                retry=bounded_retry(),
-                timeout=TIMEOUT,
-            )
-        except (api.AlreadyExists, api.Conflict):
-            raise LinkRefused(
-                "used_link", "This connect link was already used: call the tool again for a new one."
-            ) from None
-        except api.GoogleAPICallError as exc:
-            raise StoreUnavailable("The connect link cannot be checked right now; try again in a moment.") from exc
+        fields = {"provider": claims.provider, "used_at": datetime.now(UTC), "expire_at": expire}
+        if not await store.record_link(link_digest(claims.nonce), fields):
+            raise LinkRefused("used_link", "This connect link was already used: call the tool again for a new one.")
 
 
 def _claims(payload: str) -> LinkClaims:

@@ -28,16 +28,14 @@ from typing import TYPE_CHECKING, Any
 from mcp_auth.connections.oauth2 import GrantRejected, ProviderClient, Tokens
 from mcp_auth.connections.sealing import Sealer, Unsealable
 from mcp_auth.credentials.model import Credential, validate_provider
-from mcp_auth.errors import CredentialUnavailable, StoreUnavailable
-from mcp_auth.store.firestore import TIMEOUT, bounded_retry
-from mcp_auth.store.users import USERS, validate_uid
+from mcp_auth.errors import CredentialUnavailable
+from mcp_auth.store.connections import UserConnections
+from mcp_auth.store.users import validate_uid
 
 if TYPE_CHECKING:
-    from google.cloud.firestore import AsyncClient, AsyncDocumentReference
+    from mcp_auth.store.firestore import ClientFactory
 
 logger = logging.getLogger("mcp_auth.connections")
-
-CONNECTIONS_COLLECTION = "connections"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +59,7 @@ class TokenVault:
         *,
         providers: Mapping[str, ProviderClient],
         sealer: Sealer,
-        db: Callable[[], AsyncClient],
+        db: ClientFactory,
         refresh_margin: float = 60.0,
         lease: float = 15.0,
         wait: float = 0.2,
@@ -84,25 +82,18 @@ class TokenVault:
     def providers(self) -> Mapping[str, ProviderClient]:
         return self._providers
 
-    def _ref(self, uid: str, provider: str) -> AsyncDocumentReference:
-        ref: AsyncDocumentReference = (
-            self._db()
-            .collection(USERS)
-            .document(validate_uid(uid))
-            .collection(CONNECTIONS_COLLECTION)
-            .document(validate_provider(provider))
-        )
-        return ref
+    def _store(self, uid: str) -> UserConnections:
+        return UserConnections(self._db, uid)
 
     # -- reading ------------------------------------------------------------------------
 
     async def credential(self, uid: str, provider: str) -> Credential | None:
         """The user's usable credential, refreshed if it is about to expire; None when not connected."""
         key = (validate_uid(uid), validate_provider(provider))
-        snap = await self._get(self._ref(*key))
-        if snap is None:
+        stored = await self._store(key[0]).get(key[1])
+        if stored is None:
             return None
-        data = snap.to_dict() or {}
+        data = stored.data
         if self._usable(data) and not await self._was_rejected(key, data):
             return await self._open(key, data)
         future = self._inflight.get(key)
@@ -113,14 +104,7 @@ class TokenVault:
         return await asyncio.shield(future)
 
     async def connections(self, uid: str) -> list[Connection]:
-        from google.api_core import exceptions as api
-
-        collection = self._db().collection(USERS).document(validate_uid(uid)).collection(CONNECTIONS_COLLECTION)
-        try:
-            snaps = [s async for s in collection.limit(100).stream(retry=bounded_retry(), timeout=TIMEOUT)]
-        except api.GoogleAPICallError as exc:
-            raise StoreUnavailable("Could not read the connected accounts (Firestore unavailable).") from exc
-        return [_connection(s.id, s.to_dict() or {}) for s in snaps]
+        return [_connection(s.id, s.data) for s in await self._store(uid).connections(limit=100)]
 
     def forget(self, uid: str, provider: str, access_token: str | None = None) -> None:
         """The provider refused ``access_token``: the next use refreshes it, or, without a refresh token, forgets it."""
@@ -136,35 +120,27 @@ class TokenVault:
         key = (validate_uid(uid), validate_provider(provider))
         now = datetime.now(UTC)
         fields = await self._fields(key, tokens)
-        try:
-            await self._ref(*key).set(
-                {**fields, "provider": provider, "connected_at": now}, retry=bounded_retry(), timeout=TIMEOUT
-            )
-        except Exception as exc:
-            raise _unavailable(exc) from exc
+        await self._store(key[0]).put(key[1], {**fields, "provider": provider, "connected_at": now})
         self._rejected.pop(key, None)
 
     async def disconnect(self, uid: str, provider: str) -> bool:
         """Revoke at the provider where it can be, then delete; False if there was no connection."""
         key = (validate_uid(uid), validate_provider(provider))
-        ref = self._ref(*key)
-        snap = await self._get(ref)
-        if snap is None:
+        store = self._store(key[0])
+        stored = await store.get(key[1])
+        if stored is None:
             return False
         client = self._providers.get(provider)
         if client is not None:
             try:
-                access, refresh = _tokens(await self._sealer.open(snap.get("sealed"), context=_context(key)))
+                access, refresh = _tokens(await self._sealer.open(stored.data["sealed"], context=_context(key)))
             except (Unsealable, KeyError, ValueError):
                 logger.warning("The stored %s tokens could not be opened for revocation; deleting them", provider)
             else:
                 if refresh and client.provider.type != "github":
                     await client.revoke(refresh, hint="refresh_token")
                 await client.revoke(access)
-        try:
-            await ref.delete(retry=bounded_retry(), timeout=TIMEOUT)
-        except Exception as exc:
-            raise _unavailable(exc) from exc
+        await store.delete(key[1])
         self._rejected.pop(key, None)
         return True
 
@@ -200,15 +176,13 @@ class TokenVault:
 
     async def _renew(self, key: tuple[str, str]) -> Credential | None:
         """Refresh under the cross-instance lease; whoever loses the lease waits and rereads."""
-        from google.api_core import exceptions as api
-
-        ref = self._ref(*key)
+        store = self._store(key[0])
         deadline = self._clock() + self._lease * 2
         while True:
-            snap = await self._get(ref)
-            if snap is None:
+            stored = await store.get(key[1])
+            if stored is None:
                 return None
-            data = snap.to_dict() or {}
+            data = stored.data
             if self._usable(data) and not await self._was_rejected(key, data):
                 return await self._open(key, data)
             if float(data.get("lease_until") or 0) > self._clock():
@@ -216,53 +190,36 @@ class TokenVault:
                     raise CredentialUnavailable(f"Your {self._label(key[1])} token is being renewed; try again.")
                 await asyncio.sleep(self._wait)
                 continue
-            try:
-                await ref.update(
-                    {"lease_until": self._clock() + self._lease},
-                    option=self._db().write_option(last_update_time=snap.update_time),
-                    retry=bounded_retry(),
-                    timeout=TIMEOUT,
-                )
-            except (api.FailedPrecondition, api.NotFound):
+            if not await store.take_lease(key[1], self._clock() + self._lease, read=stored):
                 continue  # another instance took the lease (or the user disconnected): read again
-            except Exception as exc:
-                raise _unavailable(exc) from exc
-            return await self._refresh(key, ref, data)
+            return await self._refresh(key, store, data)
 
     async def _refresh(
-        self, key: tuple[str, str], ref: AsyncDocumentReference, data: Mapping[str, Any]
+        self, key: tuple[str, str], store: UserConnections, data: Mapping[str, Any]
     ) -> Credential | None:
-        from google.cloud.firestore_v1 import DELETE_FIELD
-
         client = self._providers.get(key[1])
         _, refresh = _tokens(await self._sealer.open(data["sealed"], context=_context(key)))
         if client is None or not refresh:
-            await self._drop(ref, key, "it expired and has no refresh token")
+            await self._drop(store, key, "it expired and has no refresh token")
             return None
         try:
             tokens = await client.refresh(refresh)
         except GrantRejected:
-            await self._drop(ref, key, "the provider refused its refresh token")
+            await self._drop(store, key, "the provider refused its refresh token")
             return None
         except BaseException:
-            await ref.update({"lease_until": DELETE_FIELD}, retry=bounded_retry(), timeout=TIMEOUT)
+            await store.update(key[1], {}, release_lease=True)
             raise
         if tokens.refresh_token is None:  # the provider keeps the refresh token it issued before
             tokens = Tokens(**{**_fields_of(tokens), "refresh_token": refresh})
         fields = await self._fields(key, tokens)
-        try:
-            await ref.update({**fields, "lease_until": DELETE_FIELD}, retry=bounded_retry(), timeout=TIMEOUT)
-        except Exception as exc:
-            raise _unavailable(exc) from exc
+        await store.update(key[1], fields, release_lease=True)
         self._rejected.pop(key, None)
         return await self._open(key, fields)
 
-    async def _drop(self, ref: AsyncDocumentReference, key: tuple[str, str], why: str) -> None:
+    async def _drop(self, store: UserConnections, key: tuple[str, str], why: str) -> None:
         logger.info("A user's %s connection was removed: %s", key[1], why)
-        try:
-            await ref.delete(retry=bounded_retry(), timeout=TIMEOUT)
-        except Exception as exc:
-            raise _unavailable(exc) from exc
+        await store.delete(key[1])
         self._rejected.pop(key, None)
 
     async def _fields(self, key: tuple[str, str], tokens: Tokens) -> dict[str, Any]:
@@ -277,13 +234,6 @@ class TokenVault:
             "has_refresh": tokens.refresh_token is not None,
             "updated_at": datetime.now(UTC),
         }
-
-    async def _get(self, ref: AsyncDocumentReference) -> Any:
-        try:
-            snap = await ref.get(retry=bounded_retry(), timeout=TIMEOUT)
-        except Exception as exc:
-            raise _unavailable(exc) from exc
-        return snap if snap.exists else None
 
     def _label(self, provider: str) -> str:
         client = self._providers.get(provider)
@@ -323,11 +273,3 @@ def _connection(provider: str, data: Mapping[str, Any]) -> Connection:
         updated_at=data.get("updated_at"),
         key_id=str(data.get("key_id") or ""),
     )
-
-
-def _unavailable(exc: BaseException) -> StoreUnavailable:
-    from google.api_core import exceptions as api
-
-    if isinstance(exc, (api.GoogleAPICallError, TimeoutError)):
-        return StoreUnavailable("Your connected accounts cannot be read right now (Firestore unavailable); try again.")
-    raise exc
