@@ -15,17 +15,19 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import httpx
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from mcp_auth import Toolset, forget_user_credential, http_client, tool, user_credential
+from mcp_auth import Toolset, forget_user_credential, tool, user_credential
+
+if TYPE_CHECKING:
+    import httpx
 
 PROVIDER = "github"
 NAME = "GitHub"
-TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+TIMEOUT_SECONDS, CONNECT_SECONDS = 15.0, 5.0
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +64,10 @@ class Issues(BaseModel):
 async def _github(
     method: str, path: str, *, params: dict[str, Any] | None = None, json: dict[str, Any] | None = None
 ) -> Any:
+    import httpx  # here, not at import: a cold start that serves no GitHub call does not pay for it
+
+    from mcp_auth import http_client
+
     credential = await user_credential(PROVIDER, display_name=NAME)
     headers = {
         "Authorization": credential.authorization,
@@ -70,7 +76,12 @@ async def _github(
     }
     try:
         response = await http_client().request(
-            method, api_url() + path, params=params, json=json, headers=headers, timeout=TIMEOUT
+            method,
+            api_url() + path,
+            params=params,
+            json=json,
+            headers=headers,
+            timeout=httpx.Timeout(TIMEOUT_SECONDS, connect=CONNECT_SECONDS),
         )
     except httpx.TimeoutException:
         raise ToolError(f"{NAME} did not answer in time; try again.") from None

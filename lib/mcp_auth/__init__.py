@@ -9,6 +9,8 @@ in ``functions/`` needs nothing else:
     NotFound, Conflict, McpAuthError, …                 errors a handler may raise or meet
 """
 
+from typing import TYPE_CHECKING, Any
+
 from mcp_auth._version import __version__ as __version__  # mcp_auth.__version__, outside __all__
 from mcp_auth.app import McpAuthApp, wrap_server
 from mcp_auth.auth.base import AuthProvider, Credentials
@@ -34,13 +36,26 @@ from mcp_auth.errors import (
     UserError,
     WrongAudience,
 )
-from mcp_auth.http import http_client
 from mcp_auth.principal import Principal
 from mcp_auth.store.documents import Conflict, Document, NotFound, UserCollection
 from mcp_auth.store.handle import UserStore
 from mcp_auth.store.users import UserRecord
 from mcp_auth.tasks import TaskPolicy, TasksExtension, task_elicit, task_input
 from mcp_auth.toolsets import Toolset, ToolsetFactory, ToolsetPrompt, ToolsetResource, prompt, resource, tool
+
+if TYPE_CHECKING:
+    from mcp_auth.http import http_client
+
+
+def __getattr__(name: str) -> Any:
+    """``http_client`` on first use: it imports httpx, which a request that calls out to nobody never needs
+    (it would cost every cold start its import)."""
+    if name == "http_client":
+        from mcp_auth.http import http_client
+
+        return http_client
+    raise AttributeError(f"module 'mcp_auth' has no attribute {name!r}")
+
 
 __all__ = [
     "AuthError",

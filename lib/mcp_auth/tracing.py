@@ -42,7 +42,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from mcp_auth import http
 from mcp_auth.errors import ConfigError
 from mcp_auth.logs import current_trace, redact, trace_fields
 
@@ -53,6 +52,7 @@ if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer
     from starlette.types import ASGIApp, Receive, Scope, Send
 
+    from mcp_auth import http
     from mcp_auth.config import Settings
     from mcp_auth.observe import RequestRecord
 
@@ -245,6 +245,8 @@ def build_tracing(settings: Settings, env: Mapping[str, str] | None = None) -> T
     provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     tracer = provider.get_tracer("mcp_auth")
+    from mcp_auth import http  # here, not at import: httpx is not needed before the first outbound call
+
     http.trace_outbound(functools.partial(send_in_span, tracer))
 
     def shutdown() -> None:

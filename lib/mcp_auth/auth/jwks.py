@@ -26,15 +26,16 @@ import time
 from collections.abc import Callable, Mapping
 from ipaddress import ip_address
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
 from jwt import PyJWK
 from jwt.exceptions import PyJWTError
 
 from mcp_auth.errors import ConfigError, InvalidToken, JwksUnavailable
-from mcp_auth.http import Transport
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +133,8 @@ def https_url(url: str, setting: str) -> str:
 
 def default_timeout(total: float) -> httpx.Timeout:
     """Explicit httpx timeouts, each bounded by ``total``."""
+    import httpx  # here, not at import: a deployment verifying HS256 tokens never fetches a key set
+
     return httpx.Timeout(total, connect=min(total, 2.0), pool=min(total, 2.0))
 
 
@@ -167,9 +170,15 @@ class JwksCache:
             if not (isinstance(value, int | float) and low <= value <= high):
                 raise ConfigError(f"JwksCache {setting} must be between {low:g} and {high:g} seconds, got {value!r}.")
         self._own_client = client is None
-        self._client = client or httpx.AsyncClient(
-            timeout=default_timeout(fetch_timeout), follow_redirects=False, transport=Transport()
-        )
+        if client is None:
+            import httpx  # here, not at import (``default_timeout``)
+
+            from mcp_auth.http import Transport
+
+            client = httpx.AsyncClient(
+                timeout=default_timeout(fetch_timeout), follow_redirects=False, transport=Transport()
+            )
+        self._client = client
         self._ttl = ttl
         self._cooldown = refresh_cooldown
         self._fetch_timeout = fetch_timeout
