@@ -15,15 +15,12 @@ from mcp_auth.errors import ConfigError
 from mcp_auth.oauth.server import AuthorizationServer, issuer_of
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from google.cloud.firestore import AsyncClient
-
     from mcp_auth.config import Settings
     from mcp_auth.oauth.groups import GroupGrants
     from mcp_auth.oauth.keys import SigningKeys
     from mcp_auth.oauth.upstream import SignInRules, SignInStep
     from mcp_auth.secrets import SecretStore
+    from mcp_auth.store.firestore import ClientFactory
 
 __all__ = ["AuthorizationServer", "build_authorization_server", "issuer_of"]
 
@@ -90,7 +87,7 @@ def build_authorization_server(settings: Settings, secrets: SecretStore | None) 
     )
 
 
-def _group_grants(settings: Settings, firestore: Callable[[], AsyncClient]) -> GroupGrants:
+def _group_grants(settings: Settings, firestore: ClientFactory) -> GroupGrants:
     from mcp_auth.grants import configured_mapping
     from mcp_auth.oauth.groups import GroupGrants
     from mcp_auth.store.users import UserRepository
@@ -101,7 +98,7 @@ def _group_grants(settings: Settings, firestore: Callable[[], AsyncClient]) -> G
 
 
 def _upstream(
-    settings: Settings, secrets: SecretStore | None, firestore: Callable[[], AsyncClient], groups: GroupGrants
+    settings: Settings, secrets: SecretStore | None, firestore: ClientFactory, groups: GroupGrants
 ) -> tuple[SignInStep, SignInRules]:
     """The upstream OpenID provider and the deployment's sign-in rules for its accounts."""
     from mcp_auth.http import http_client

@@ -26,26 +26,19 @@ write goes through ``UserRepository.update``, which announces it to every instan
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from mcp_auth.errors import StoreUnavailable
 from mcp_auth.grants import MAX_MAPPED_GROUPS, Grant, InvalidMapping, parse_mapping, validate_group, values_of
-from mcp_auth.store.firestore import TIMEOUT, bounded_retry
+from mcp_auth.store.group_mapping import GroupMappingDocument
 
 if TYPE_CHECKING:
-    from google.cloud.firestore import AsyncClient
-
     from mcp_auth.store.users import UserRecord, UserRepository
 
-CONFIG = "meta"
-DOCUMENT = "group_grants"
 FIELD = "group_grants"
 TERRAFORM = "deployment"
 CLI = "mcp-auth groups"
-_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,42 +58,24 @@ class Evaluation:
         }
 
 
-def _unavailable(exc: Exception) -> StoreUnavailable:
-    return StoreUnavailable(f"The group mapping could not be read ({type(exc).__name__}); retry shortly.")
-
-
 class GroupGrants:
-    """The merged mapping, its Firestore document, and its application to user records."""
+    """The merged mapping, its Firestore document (``store/group_mapping.py``), and its application to user
+    records."""
 
     def __init__(
         self,
         *,
         configured: Mapping[str, Grant],
-        client: AsyncClient | Callable[[], AsyncClient],
+        client: Any,
         users: UserRepository,
     ) -> None:
         self._configured = dict(configured)
-        self._source = client
+        self._document = GroupMappingDocument(client)  # an AsyncClient, or a ClientFactory (made on first use)
         self._users = users
-
-    @property
-    def _client(self) -> AsyncClient:
-        return self._source() if callable(self._source) else self._source
-
-    def _ref(self) -> Any:
-        return self._client.collection(CONFIG).document(DOCUMENT)
 
     # -- the Firestore document -------------------------------------------------------------
     async def stored(self) -> dict[str, Grant]:
-        from google.api_core import exceptions as gexc
-
-        try:
-            snap = await self._ref().get(timeout=TIMEOUT, retry=bounded_retry())
-        except (gexc.GoogleAPICallError, gexc.RetryError, TimeoutError) as exc:
-            raise _unavailable(exc) from exc
-        if not snap.exists:
-            return {}
-        return parse_mapping((snap.to_dict() or {}).get("groups"), "meta/group_grants")
+        return parse_mapping(await self._document.read(), "meta/group_grants")
 
     async def map(self, group: str, *, toolsets: Iterable[str] = (), scopes: Iterable[str] = ()) -> dict[str, Grant]:
         """Add toolsets and scopes to ``group``'s grants in the document; the document after the change."""
@@ -116,40 +91,26 @@ class GroupGrants:
     async def _edit(
         self, group: str, toolsets: frozenset[str], scopes: frozenset[str], *, remove: bool, every: bool = False
     ) -> dict[str, Grant]:
-        from google.api_core import exceptions as gexc
-
         validate_group(group)
         values_of("toolsets", sorted(toolsets), "the command")
         values_of("scopes", sorted(scopes), "the command")
 
-        ref = self._ref()
-        for _ in range(_ATTEMPTS):  # a precondition on what was read: concurrent edits never undo each other
-            try:
-                snap = await ref.get(timeout=TIMEOUT, retry=bounded_retry())
-                mapping = parse_mapping((snap.to_dict() or {}).get("groups") if snap.exists else None, "stored")
-                current = mapping.get(group, Grant())
-                if remove:
-                    grant = Grant() if every else Grant(current.toolsets - toolsets, current.scopes - scopes)
-                else:
-                    grant = Grant(current.toolsets | toolsets, current.scopes | scopes)
-                if grant.toolsets or grant.scopes:
-                    mapping[group] = grant
-                else:
-                    mapping.pop(group, None)
-                if len(mapping) > MAX_MAPPED_GROUPS:
-                    raise InvalidMapping(f"At most {MAX_MAPPED_GROUPS} groups may be mapped: unmap one first.")
-                document = {"groups": _document(mapping), "updated_at": datetime.now(UTC)}
-                if snap.exists:
-                    option = self._client.write_option(last_update_time=snap.update_time)
-                    await ref.update(document, option=option, timeout=TIMEOUT)
-                else:
-                    await ref.create(document, timeout=TIMEOUT)
-                return mapping
-            except (gexc.FailedPrecondition, gexc.Aborted, gexc.AlreadyExists, gexc.NotFound):
-                continue  # changed since read: read again
-            except (gexc.GoogleAPICallError, gexc.RetryError, TimeoutError) as exc:
-                raise _unavailable(exc) from exc
-        raise StoreUnavailable("The group mapping kept changing while it was being edited; run the command again.")
+        def edit(stored: Any) -> tuple[dict[str, Grant], dict[str, Any]]:
+            mapping = parse_mapping(stored, "stored")
+            current = mapping.get(group, Grant())
+            if remove:
+                grant = Grant() if every else Grant(current.toolsets - toolsets, current.scopes - scopes)
+            else:
+                grant = Grant(current.toolsets | toolsets, current.scopes | scopes)
+            if grant.toolsets or grant.scopes:
+                mapping[group] = grant
+            else:
+                mapping.pop(group, None)
+            if len(mapping) > MAX_MAPPED_GROUPS:
+                raise InvalidMapping(f"At most {MAX_MAPPED_GROUPS} groups may be mapped: unmap one first.")
+            return mapping, _document(mapping)
+
+        return await self._document.change(edit)
 
     # -- evaluation and application ----------------------------------------------------------
     async def evaluate(self, groups: Iterable[str]) -> Evaluation:
