@@ -23,6 +23,7 @@ from mcp_auth.auth.chain import follow_revocations
 from mcp_auth.auth.factory import build_provider, build_secret_store, require_secrets
 from mcp_auth.backchannel import Mailbox, build_mailbox
 from mcp_auth.config import Settings
+from mcp_auth.connections.setup import ConnectionService, build_connections
 from mcp_auth.credentials.setup import CredentialService, build_credentials
 from mcp_auth.logs import configure_logging
 from mcp_auth.observe import ActiveUsers
@@ -75,6 +76,8 @@ class Services:
     revocations: RevocationWatch | None = None
     """The instance's listener on record changes; the user and verification caches follow it
     (``store/revocations.py``; None without Firestore users)."""
+    connections: ConnectionService | None = None
+    """Connected accounts: the token vault, connect links and the connect pages (None without MCP_AUTH_CONNECTIONS)."""
     _users: UserDirectory | Callable[[], UserDirectory] | None = None
 
     @property
@@ -91,7 +94,9 @@ def build_services(settings: Settings, factory: ServerFactory, overrides: Overri
     """Every collaborator, from ``settings``; a missing required secret stops the start here, by name."""
     overrides = overrides or Overrides()
     configure_logging(settings.log_level)
-    needs_secrets = overrides.auth is None or settings.platform_url or "oauth" in settings.providers
+    needs_secrets = (
+        overrides.auth is None or settings.platform_url or "oauth" in settings.providers or settings.connections
+    )
     secrets = build_secret_store(settings) if needs_secrets else None
     if secrets is not None:
         require_secrets(secrets, settings.secret_names)
@@ -101,6 +106,7 @@ def build_services(settings: Settings, factory: ServerFactory, overrides: Overri
 
         oauth = build_authorization_server(settings, secrets)
     credentials = build_credentials(settings, secrets)  # None unless MCP_AUTH_PLATFORM_URL is set
+    connections = build_connections(settings, secrets)  # None unless MCP_AUTH_CONNECTIONS is set
     limiter = overrides.limiter or RateLimiter(FirestoreWindows(_client(settings)), lease=settings.rate_limits.lease)
     servers = ServerCache(
         factory,
@@ -110,7 +116,12 @@ def build_services(settings: Settings, factory: ServerFactory, overrides: Overri
         limits=settings.rate_limits,
         request_state=build_request_state(settings, secrets),  # MCP_AUTH_REQUEST_STATE_KEY_SECRET
     )
-    routes = {**(oauth.routes if oauth else {}), **(credentials.routes if credentials else {}), **overrides.routes}
+    routes = {
+        **(oauth.routes if oauth else {}),
+        **(credentials.routes if credentials else {}),
+        **(connections.routes if connections else {}),
+        **overrides.routes,
+    }
     auth = overrides.auth or build_provider(settings, secrets, oauth=oauth)
     revocations = None
     if overrides.users is None:  # the records are Firestore's: follow their changes
@@ -132,6 +143,7 @@ def build_services(settings: Settings, factory: ServerFactory, overrides: Overri
         routes=routes,
         layout=LayoutGate(_client(settings)) if overrides.users is None else None,
         revocations=revocations,
+        connections=connections,
         _users=overrides.users,
     )
 

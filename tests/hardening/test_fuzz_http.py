@@ -10,7 +10,8 @@ with no credential, a garbage one, or the valid token of one of two users.
 The last test turns the built-in authorization server on (the app in this process behind
 uvicorn, the emulators behind it) and sends requests to every path the app reports serving
 (``McpAuthApp.router.paths``: every ``/oauth/*`` route, every ``/.well-known/*`` document, the
-credential webhook, the MCP endpoint, ``/healthz``, ``/readyz``) and to unknown paths: OAuth
+credential webhook, the connect pages of a GitHub connection, the MCP endpoint, ``/healthz``,
+``/readyz``) and to unknown paths: OAuth
 parameters and forms with hostile values (client ids that are URLs with impossible ports, hold
 ``/`` or are too long, metadata documents nested thousands deep, non-ASCII PKCE values and
 states), registration JSON of any shape and depth, random bytes. A fixed corpus goes first: a
@@ -420,8 +421,10 @@ SERVED_WITH_OAUTH = {
     "/oauth/consent",
     "/oauth/token",
     "/oauth/revoke",
+    "/connect/github",
+    "/connect/github/callback",
 }
-POSTED = {"/mcp", WEBHOOK, "/oauth/register", "/oauth/consent", "/oauth/token", "/oauth/revoke"}
+POSTED = {"/mcp", WEBHOOK, "/oauth/register", "/oauth/consent", "/oauth/token", "/oauth/revoke", "/connect/github"}
 OAUTH_UNKNOWN = ("/oauth", "/oauth/", "/oauth/authorize/", "/oauth/unknown", "/.well-known/", "/OAUTH/TOKEN")
 HOSTILE_CLIENT_IDS = (
     "https://client.example:99999/x",
@@ -496,6 +499,8 @@ def oauth_requests(
         "approval": oauth_text,
         "decision": st.sampled_from(("allow", "deny")) | oauth_text,
         "error": oauth_text,
+        "link": oauth_text | st.sampled_from(("a.b", "." * 3, "a" * 1100, "eyJ1Ijoi.AAAA")),
+        "confirm": oauth_text,
     }
     baseline = (
         {  # a well-formed request for the path, which the drawn parameters then change or repeat
@@ -517,6 +522,8 @@ def oauth_requests(
             "/oauth/revoke": {"token": "t", "client_id": client_ids[0]},
             "/oauth/consent": {"approval": "a", "decision": "allow"},
             "/oauth/callback": {"state": "s", "code": "c"},
+            "/connect/github": {"link": "a.b", "confirm": "c"},
+            "/connect/github/callback": {"state": "a.b", "code": "c"},
         }.get(path, {})
         if draw(st.booleans())
         else {}
@@ -550,7 +557,8 @@ def oauth_requests(
     kind, body = draw(bodies)
     headers = [("Content-Type", kind), ("X-Forwarded-For", draw(st.sampled_from(addresses)))]
     if draw(st.booleans()):
-        headers.append(("Cookie", f"mcp_auth_signin={draw(cookie_values)}"))
+        cookie = draw(st.sampled_from(("mcp_auth_signin", "mcp_connect_confirm", "mcp_connect_github")))
+        headers.append(("Cookie", f"{cookie}={draw(cookie_values)}"))
     if draw(one_in(6)):
         headers.append(("Authorization", draw(st.sampled_from(("Basic Zm9vOmJhcg==", "Bearer x", "")))))
     if draw(one_in(16)):
@@ -559,10 +567,17 @@ def oauth_requests(
 
 
 @pytest.fixture
-def oauth_fuzz_target(oauth_app, credential_stack):
+def oauth_fuzz_target(oauth_app, credential_stack, secret_manager, fake_github_oauth):
     port = free_port()
+    names = f"projects/{secret_manager.project}/secrets"
+    secret_manager.create_secret("connect-github", fake_github_oauth.client_secret.encode())
+    secret_manager.create_secret("connections-key", secrets.token_bytes(32))
+    secret_manager.create_secret("connect-link-key", secrets.token_bytes(32))
     deployment = oauth_app(
         **credential_stack.env(
+            MCP_AUTH_CONNECTIONS=json.dumps([fake_github_oauth.provider(f"{names}/connect-github")]),
+            MCP_AUTH_CONNECTIONS_KEY_SECRET=f"{names}/connections-key",
+            MCP_AUTH_CONNECT_LINK_KEY_SECRET=f"{names}/connect-link-key",
             MCP_AUTH_RESOURCE_URL=f"http://127.0.0.1:{port}/mcp",
             MCP_AUTH_OAUTH_AUTHORIZE_RATE="10000",
             MCP_AUTH_OAUTH_TOKEN_RATE="10000",
@@ -609,6 +624,15 @@ def _corpus(
         *(authorize(client_id) for client_id in (*client_ids, *HOSTILE_CLIENT_IDS, deep)),
         post("/oauth/register", json.dumps({"redirect_uris": [redirect], "client_name": "x"}).encode()),
         post("/oauth/consent", b"approval=" + b"a" * 5000, "application/x-www-form-urlencoded"),
+        post("/connect/github", b"link=" + b"a" * 5000, "application/x-www-form-urlencoded"),
+        post("/connect/github", b"link=%C3%A9&confirm=%00", "application/x-www-form-urlencoded"),
+        {
+            "path": "/connect/github/callback",
+            "method": "GET",
+            "query": "state=%C3%A9&code=c&state=x",
+            "body": b"",
+            "headers": [("Cookie", "mcp_connect_github=%C3%A9"), sender],
+        },
         *(post("/oauth/register", body) for body in (b"[" * 8000, b'{"a": ' * 2000, b"\xff\xfe", b"[1, 2")),
         *(post("/oauth/register", json.dumps({"redirect_uris": [uri]}).encode()) for uri in HOSTILE_URIS),
         post("/oauth/register", json.dumps({"redirect_uris": [redirect], "grant_types": [["x"]]}).encode()),

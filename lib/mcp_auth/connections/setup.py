@@ -1,33 +1,85 @@
-"""Build the token vault (and, with it, the connect pages) from settings."""
+"""Build the token vault, the connect links and the connect pages from settings."""
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from starlette.types import ASGIApp
 
 from mcp_auth.config import Settings
 from mcp_auth.errors import ConfigError
 
 if TYPE_CHECKING:
+    from mcp_auth.connections.links import ConnectLinks
+    from mcp_auth.connections.sealing import Sealer
     from mcp_auth.connections.vault import TokenVault
     from mcp_auth.secrets import SecretStore
+    from mcp_auth.store.firestore import ClientFactory
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionService:
+    """What connected accounts add to the function: the vault, the links that send users to connect, their pages."""
+
+    vault: TokenVault
+    links: ConnectLinks
+    routes: dict[str, ASGIApp] = field(default_factory=dict)
+
+
+def build_connections(settings: Settings, secrets: SecretStore | None) -> ConnectionService | None:
+    """None unless MCP_AUTH_CONNECTIONS names providers; the secrets they name must be in ``secrets``."""
+    sealer = _sealer(settings, secrets)
+    if sealer is None or secrets is None:
+        return None
+    from mcp_auth.connections.links import ConnectLinks
+    from mcp_auth.connections.routes import ConnectRoutes
+
+    link_key = settings.connect_link_key_secret
+    if not link_key:
+        raise ConfigError("MCP_AUTH_CONNECTIONS needs MCP_AUTH_CONNECT_LINK_KEY_SECRET (the connect links' key).")
+
+    async def link_keys() -> list[bytes]:
+        return await secrets.versions(link_key, count=2)
+
+    vault = _vault(settings, secrets, sealer)
+    links = ConnectLinks(keys=link_keys, db=_db(settings))
+    parts = urlsplit(settings.resource_url)
+    pages = ConnectRoutes(
+        vault=vault,
+        links=links,
+        sealer=sealer,
+        base_url=f"{parts.scheme}://{parts.netloc}",
+        resource=settings.resource_url,
+    )
+    return ConnectionService(vault=vault, links=links, routes=pages.routes)
 
 
 def build_vault(settings: Settings, secrets: SecretStore | None) -> TokenVault | None:
     """None unless MCP_AUTH_CONNECTIONS names providers; their secrets must be in ``secrets``."""
+    sealer = _sealer(settings, secrets)
+    return _vault(settings, secrets, sealer) if sealer is not None and secrets is not None else None
+
+
+def _sealer(settings: Settings, secrets: SecretStore | None) -> Sealer | None:
     if not settings.connections:
         return None
     key_name = settings.connections_key_secret
     if secrets is None or not key_name:
         raise ConfigError("MCP_AUTH_CONNECTIONS needs MCP_AUTH_CONNECTIONS_KEY_SECRET and a project.")
-    import functools
-
-    from mcp_auth.connections.oauth2 import ProviderClient
     from mcp_auth.connections.sealing import Sealer
-    from mcp_auth.connections.vault import TokenVault
-    from mcp_auth.store.firestore import firestore_client
 
     async def keys() -> list[bytes]:
         return await secrets.versions(key_name, count=2)
+
+    return Sealer(keys, secret_name=key_name)
+
+
+def _vault(settings: Settings, secrets: SecretStore, sealer: Sealer) -> TokenVault:
+    from mcp_auth.connections.oauth2 import ProviderClient
+    from mcp_auth.connections.vault import TokenVault
 
     def client_secret(name: str):  # type: ignore[no-untyped-def]
         async def read() -> str:
@@ -39,6 +91,12 @@ def build_vault(settings: Settings, secrets: SecretStore | None) -> TokenVault |
         providers={
             p.name: ProviderClient(p, client_secret=client_secret(p.client_secret)) for p in settings.connections
         },
-        sealer=Sealer(keys, secret_name=key_name),
-        db=functools.partial(firestore_client, project=settings.project, database=settings.firestore_database),
+        sealer=sealer,
+        db=_db(settings),
     )
+
+
+def _db(settings: Settings) -> ClientFactory:
+    from mcp_auth.store.firestore import firestore_client
+
+    return functools.partial(firestore_client, project=settings.project, database=settings.firestore_database)

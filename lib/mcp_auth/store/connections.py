@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from mcp_auth.credentials.model import validate_provider
 from mcp_auth.errors import StoreUnavailable
 from mcp_auth.store.firestore import TIMEOUT, ClientFactory, bounded_retry
 from mcp_auth.store.users import USERS, validate_uid
@@ -28,6 +27,7 @@ if TYPE_CHECKING:
 CONNECTIONS_COLLECTION = "connections"
 LINKS_COLLECTION = "connect_links"
 _DIGEST = re.compile(r"[0-9a-f]{64}")
+_PROVIDER = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")  # as provider names are configured (connections/providers.py)
 UNREADABLE = "Your connected accounts cannot be read right now (Firestore unavailable); try again."
 
 
@@ -65,9 +65,9 @@ class UserConnections:
         return ref
 
     def _connection(self, provider: str) -> AsyncDocumentReference:
-        ref: AsyncDocumentReference = (
-            self._user().collection(CONNECTIONS_COLLECTION).document(validate_provider(provider))
-        )
+        if not isinstance(provider, str) or not _PROVIDER.fullmatch(provider):
+            raise ValueError("A provider name is 1-64 lower-case letters, digits, '-' and '_'.")
+        ref: AsyncDocumentReference = self._user().collection(CONNECTIONS_COLLECTION).document(provider)
         return ref
 
     def _link(self, digest: str) -> AsyncDocumentReference:
