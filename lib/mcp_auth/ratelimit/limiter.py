@@ -2,15 +2,20 @@
 
 Each instance keeps, per (kind, key), the units it has leased from the current
 window. A request spends local units; only when they run out does the instance
-take a new lease from the shared window (one Firestore transaction). Once the
-shared window has nothing left, the instance remembers that until the window
-ends, so denied requests cost no Firestore call either.
+take a new lease from the shared window (one Firestore write). The first lease
+of a window is ``lease`` units and each further one in the same window twice the
+one before, so a key served often costs a few writes per window, not one per
+``lease`` requests; every lease is also at most an eighth of what the window had
+left (``rate.lease_size``), so near the limit leases shrink to one unit. Once
+the shared window has nothing left, the instance remembers that until the
+window ends, so denied requests cost no Firestore call either.
 
 Guarantees while Firestore answers: no more than ``limit`` units are admitted
 per window across all instances. Units leased by one instance and not spent
 before the window ends are lost, so the total admitted can fall short of the
-limit by at most ``lease - 1`` units per instance that served the key (and
-lease sizes shrink to one unit near the limit; see ``rate.lease_size``).
+limit, per instance that served the key, by less than its last lease: at most
+``lease - 1`` units, or as many as the instance had already spent of that key in
+the window, and never more than an eighth of what the window had left.
 As with any fixed window, a client can spend one window's limit at its end
 and the next window's at the start of the next.
 
@@ -35,6 +40,8 @@ from mcp_auth.ratelimit.windows import TIMEOUT, WindowStore
 from mcp_auth.rates import KINDS, Rate, lease_size
 
 logger = logging.getLogger("mcp_auth.ratelimit")
+MAX_DOUBLINGS = 20
+"""A lease grows to at most ``lease`` x 2**20 units (the eighth-of-what-is-left rule binds long before)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +77,13 @@ class _Local:
     fallback: int = 0  # units admitted on local count while the store failed
     logged: bool = False  # the first denial of this window has been logged
     remaining: int | None = None  # what the shared window had left at the last lease
+    leases: int = 0  # leases taken in this window: the next is ``lease`` doubled this many times
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def roll(self, window: int) -> None:
         if window != self.window:
             self.window, self.tokens, self.exhausted, self.fallback, self.logged = window, 0, False, 0, False
-            self.remaining = None
+            self.remaining, self.leases = None, 0
 
 
 class RateLimiter:
@@ -153,7 +161,8 @@ class RateLimiter:
     async def _take_lease(self, kind: str, key: str, rate: Rate, window: int, cost: int, local: _Local) -> bool:
         need = cost - local.tokens
         hint = rate.limit if local.remaining is None else local.remaining
-        amount = max(need, lease_size(need=need, remaining=max(hint, need), lease=self._lease))
+        size = self._lease << min(local.leases, MAX_DOUBLINGS)
+        amount = max(need, lease_size(need=need, remaining=max(hint, need), lease=size))
         try:
             grant = await asyncio.wait_for(
                 self._store.acquire(
@@ -177,6 +186,7 @@ class RateLimiter:
             local.fallback += cost
             return True
         local.tokens += grant.granted
+        local.leases += 1
         local.remaining = grant.remaining
         local.exhausted = grant.remaining <= 0
         if local.tokens < cost:
