@@ -73,6 +73,9 @@ locals {
       MCP_AUTH_OAUTH_EMAIL_CLAIM           = var.oauth.email_claim == null ? "" : var.oauth.email_claim
       MCP_AUTH_OAUTH_GROUPS_CLAIM          = var.oauth.groups_claim == null ? "" : var.oauth.groups_claim
       MCP_AUTH_OAUTH_GROUP_GRANTS          = jsonencode(var.oauth.group_grants)
+      MCP_AUTH_OAUTH_GITHUB_ORG            = var.oauth.github.organization == null ? "" : var.oauth.github.organization
+      MCP_AUTH_OAUTH_GITHUB_TEAMS          = join(",", var.oauth.github.teams)
+      MCP_AUTH_OAUTH_GITHUB_API_URL        = var.oauth.github.api_url == null ? "" : var.oauth.github.api_url
       MCP_AUTH_OAUTH_ALLOWED_DOMAINS       = join(",", var.oauth.allowed_domains)
       MCP_AUTH_OAUTH_ALLOWED_EMAILS        = join(",", var.oauth.allowed_emails)
       MCP_AUTH_OAUTH_REQUIRE_USER_RECORD   = tostring(var.oauth.require_user_record)

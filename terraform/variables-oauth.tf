@@ -11,6 +11,11 @@ variable "oauth" {
     subject_claim      = optional(string)
     email_claim        = optional(string)
     groups_claim       = optional(string)
+    github = optional(object({
+      organization = optional(string)
+      teams        = optional(list(string), [])
+      api_url      = optional(string)
+    }), {})
     group_grants = optional(map(object({
       toolsets = optional(list(string), [])
       scopes   = optional(list(string), [])
@@ -31,8 +36,20 @@ variable "oauth" {
     error_message = "oauth.upstream_issuer must be an https URL."
   }
   validation {
-    condition     = contains(["auto", "google", "entra", "okta", "auth0", "keycloak", "oidc"], var.oauth.upstream_preset)
-    error_message = "oauth.upstream_preset must be auto, google, entra, okta, auth0, keycloak or oidc."
+    condition     = contains(["auto", "google", "entra", "okta", "auth0", "keycloak", "oidc", "github"], var.oauth.upstream_preset)
+    error_message = "oauth.upstream_preset must be auto, google, entra, okta, auth0, keycloak, oidc or github."
+  }
+  validation {
+    condition     = (var.oauth.github.organization == null || can(regex("^[A-Za-z0-9][A-Za-z0-9-]{0,38}$", coalesce(var.oauth.github.organization, "x")))) && alltrue([for t in var.oauth.github.teams : can(regex("^[a-z0-9][a-z0-9_-]{0,99}$", t))]) && (length(var.oauth.github.teams) == 0 || var.oauth.github.organization != null)
+    error_message = "oauth.github.organization is an organization's login (letters, digits, -); oauth.github.teams are team slugs (lower-case letters, digits, - and _) and need the organization."
+  }
+  validation {
+    condition     = var.oauth.github.api_url == null || can(regex("^https://", coalesce(var.oauth.github.api_url, "https://")))
+    error_message = "oauth.github.api_url must be an https URL (a GitHub Enterprise Server's REST API, https://<host>/api/v3)."
+  }
+  validation {
+    condition     = var.oauth.upstream_preset == "github" || (var.oauth.github.organization == null && length(var.oauth.github.teams) == 0 && var.oauth.github.api_url == null)
+    error_message = "oauth.github is for the github upstream preset only."
   }
   validation {
     condition     = alltrue([for t in var.oauth.upstream_tenants : can(regex("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", t))]) && (var.oauth.upstream_preset != "entra" || length(var.oauth.upstream_tenants) > 0)

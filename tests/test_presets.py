@@ -105,7 +105,7 @@ def test_entra_issuers_follow_the_tenants():
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"MCP_AUTH_OAUTH_UPSTREAM_PRESET": "github"}, "one of auto, google"),
+        ({"MCP_AUTH_OAUTH_UPSTREAM_PRESET": "gitlab"}, "one of auto, google"),
         ({"MCP_AUTH_OAUTH_UPSTREAM_PRESET": "entra"}, "tenant id"),
         ({"MCP_AUTH_OAUTH_UPSTREAM_PRESET": "entra", "MCP_AUTH_OAUTH_UPSTREAM_TENANTS": "contoso"}, "GUID"),
         (
@@ -192,3 +192,77 @@ def test_the_preset_defaults_follow_the_issuer():
         {**BASE, "MCP_AUTH_OAUTH_ALLOWED_DOMAINS": "e.com", "MCP_AUTH_OAUTH_UPSTREAM_ISSUER": "https://id.example"}
     )
     assert other.upstream_preset().name == "oidc"
+
+
+def test_github_reads_the_numeric_id_the_verified_email_and_the_organization_s_teams():
+    github = build_preset("github", organization="acme", teams=("platform",))
+    assert github.scopes == ("read:user", "user:email", "read:org") and default_issuer(github) == "https://github.com"
+    claims = {"sub": "583231", "login": "octocat", "organization": "acme", "groups": ["acme/platform"]}
+    account = read_account(github, {**claims, "email": "Octo@Example.com", "email_verified": True})
+    assert (account.subject, account.email, account.groups) == ("583231", "octo@example.com", ("acme/platform",))
+    unverified = read_account(github, {**claims, "email": "octo@example.com"})
+    assert unverified.email is None and unverified.shown_as == "octo@example.com"
+    assert read_account(github, claims).shown_as == "octocat"
+    with pytest.raises(SignInRefused, match="acme"):  # the step did not confirm the membership
+        read_account(github, {**claims, "organization": None})
+    assert build_preset("github").scopes == ("read:user", "user:email")  # no organization: no read:org
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"MCP_AUTH_OAUTH_UPSTREAM_PRESET": "github"}, "MCP_AUTH_OAUTH_GITHUB_ORG"),
+        ({"MCP_AUTH_OAUTH_UPSTREAM_PRESET": "github", "MCP_AUTH_OAUTH_GITHUB_ORG": "-acme"}, "organization is its"),
+        ({"MCP_AUTH_OAUTH_UPSTREAM_PRESET": "github", "MCP_AUTH_OAUTH_GITHUB_ORG": "a" * 40}, "organization is its"),
+        ({"MCP_AUTH_OAUTH_UPSTREAM_PRESET": "github", "MCP_AUTH_OAUTH_GITHUB_TEAMS": "ops"}, "need the organization"),
+        (
+            {
+                "MCP_AUTH_OAUTH_UPSTREAM_PRESET": "github",
+                "MCP_AUTH_OAUTH_GITHUB_ORG": "acme",
+                "MCP_AUTH_OAUTH_GITHUB_TEAMS": "a b",
+            },
+            "slug",
+        ),
+        (
+            {
+                "MCP_AUTH_OAUTH_UPSTREAM_PRESET": "github",
+                "MCP_AUTH_OAUTH_GITHUB_ORG": "acme",
+                "MCP_AUTH_OAUTH_UPSTREAM_SCOPES": "repo",
+            },
+            "scopes it needs",
+        ),
+        (
+            {
+                "MCP_AUTH_OAUTH_UPSTREAM_PRESET": "github",
+                "MCP_AUTH_OAUTH_GITHUB_ORG": "acme",
+                "MCP_AUTH_OAUTH_GITHUB_API_URL": "http://ghe.example/api/v3",
+            },
+            "https",
+        ),
+        ({"MCP_AUTH_OAUTH_GITHUB_ORG": "acme", "MCP_AUTH_OAUTH_ALLOWED_DOMAINS": "example.com"}, "github preset only"),
+        (
+            {
+                "MCP_AUTH_OAUTH_GITHUB_API_URL": "https://ghe.example/api/v3",
+                "MCP_AUTH_OAUTH_ALLOWED_DOMAINS": "example.com",
+            },
+            "github preset only",
+        ),
+    ],
+)
+def test_bad_github_settings_stop_the_start_saying_what_to_do(change, message):
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env({**BASE, **change})
+
+
+def test_github_defaults_to_github_com_and_enterprise_server_s_api_beside_its_base():
+    cloud = Settings.from_env({**BASE, "MCP_AUTH_OAUTH_UPSTREAM_PRESET": "github", "MCP_AUTH_OAUTH_GITHUB_ORG": "acme"})
+    assert (cloud.oauth_upstream_issuer, cloud.github_api_url()) == ("https://github.com", "https://api.github.com")
+    ghes = Settings.from_env(
+        {
+            **BASE,
+            "MCP_AUTH_OAUTH_UPSTREAM_PRESET": "github",
+            "MCP_AUTH_OAUTH_UPSTREAM_ISSUER": "https://ghe.acme.example/",
+            "MCP_AUTH_OAUTH_ALLOWED_DOMAINS": "acme.example",
+        }
+    )
+    assert ghes.github_api_url() == "https://ghe.acme.example/api/v3" and ghes.upstream_preset().organization is None

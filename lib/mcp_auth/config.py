@@ -19,7 +19,15 @@ from urllib.parse import urlsplit
 from mcp_auth.connections.providers import ConnectionProvider, connection_providers
 from mcp_auth.errors import ConfigError
 from mcp_auth.grants import configured_mapping
-from mcp_auth.presets import ENTRA_DISCOVERY, ENTRA_ISSUER, GOOGLE_ISSUER, Preset, build_preset, default_issuer
+from mcp_auth.presets import (
+    ENTRA_DISCOVERY,
+    ENTRA_ISSUER,
+    GOOGLE_ISSUER,
+    Preset,
+    build_preset,
+    default_issuer,
+    github_api,
+)
 from mcp_auth.presets import PRESETS as UPSTREAM_PRESETS
 from mcp_auth.rates import RateLimits
 from mcp_auth.setting import REQUIRED, check, markdown, parse, setting, specs
@@ -304,7 +312,7 @@ class Settings:
         choices=("auto", *UPSTREAM_PRESETS),
         meaning="the upstream provider's kind, which decides the claims read and the checks made "
         "(auto: google for Google's issuer, else oidc).",
-        doc="Upstream provider preset: auto, google, entra, okta, auth0, keycloak or oidc.",
+        doc="Upstream provider preset: auto, google, entra, okta, auth0, keycloak, oidc or github.",
     )
     oauth_upstream_tenants: tuple[str, ...] = setting(
         "MCP_AUTH_OAUTH_UPSTREAM_TENANTS",
@@ -328,6 +336,23 @@ class Settings:
         "MCP_AUTH_OAUTH_GROUPS_CLAIM",
         None,
         doc="The ID token claim listing the account's groups (default groups; entra: groups and roles).",
+    )
+    oauth_github_org: str | None = setting(
+        "MCP_AUTH_OAUTH_GITHUB_ORG",
+        None,
+        doc="github preset: the organization whose active members may sign in (its teams become groups).",
+    )
+    oauth_github_teams: tuple[str, ...] = setting(
+        "MCP_AUTH_OAUTH_GITHUB_TEAMS",
+        (),
+        doc="github preset: comma-separated team slugs of that organization; a member must be in one of them.",
+    )
+    oauth_github_api_url: str | None = setting(
+        "MCP_AUTH_OAUTH_GITHUB_API_URL",
+        None,
+        kind="url",
+        doc="github preset: the REST API (default https://api.github.com, or the issuer's /api/v3 for GitHub "
+        "Enterprise Server).",
     )
     oauth_group_grants: dict[str, Any] | None = setting(
         "MCP_AUTH_OAUTH_GROUP_GRANTS",
@@ -565,11 +590,16 @@ class Settings:
                 "MCP_AUTH_OAUTH_ALLOWED_EMAILS, and admit users by tenant (MCP_AUTH_OAUTH_UPSTREAM_TENANTS)."
             )
         if not (
-            self.oauth_allowed_domains or self.oauth_allowed_emails or self.oauth_require_user_record or preset.tenants
+            self.oauth_allowed_domains
+            or self.oauth_allowed_emails
+            or self.oauth_require_user_record
+            or preset.tenants
+            or preset.organization
         ):
             raise ConfigError(
                 "The oauth provider needs a sign-in rule: MCP_AUTH_OAUTH_ALLOWED_DOMAINS, "
-                "MCP_AUTH_OAUTH_ALLOWED_EMAILS or MCP_AUTH_OAUTH_REQUIRE_USER_RECORD=true."
+                "MCP_AUTH_OAUTH_ALLOWED_EMAILS or MCP_AUTH_OAUTH_REQUIRE_USER_RECORD=true"
+                + (" (or, with the github preset, MCP_AUTH_OAUTH_GITHUB_ORG)." if preset.name == "github" else ".")
             )
         if self.on_cloud_run and self.oauth_allow_loopback:
             raise ConfigError("MCP_AUTH_OAUTH_ALLOW_LOOPBACK is for tests only and refuses to start on Cloud Run.")
@@ -589,17 +619,24 @@ class Settings:
                 subject_claim=self.oauth_subject_claim,
                 email_claim=self.oauth_email_claim,
                 groups_claim=self.oauth_groups_claim,
+                organization=self.oauth_github_org,
+                teams=tuple(t.lower() for t in self.oauth_github_teams),
             )
         except ValueError as exc:
             raise ConfigError(f"MCP_AUTH_OAUTH_UPSTREAM_PRESET={name}: {exc}") from None
 
     def _check_upstream_issuer(self, preset: Preset) -> None:
         issuer = self.oauth_upstream_issuer.rstrip("/")
-        if preset.name == "entra" and issuer == GOOGLE_ISSUER:  # left at the default: the tenant's issuer
+        if preset.name in ("entra", "github") and issuer == GOOGLE_ISSUER:  # left at the default: the preset's
             issuer = default_issuer(preset) or issuer
             object.__setattr__(self, "oauth_upstream_issuer", issuer)
         if not issuer.startswith("https://") and not self.oauth_allow_loopback:
             raise ConfigError("MCP_AUTH_OAUTH_UPSTREAM_ISSUER must be an https URL.")
+        api = self.github_api_url()
+        if preset.name == "github" and not api.startswith("https://") and not self.oauth_allow_loopback:
+            raise ConfigError("MCP_AUTH_OAUTH_GITHUB_API_URL must be an https URL.")
+        if preset.name != "github" and self.oauth_github_api_url:
+            raise ConfigError("MCP_AUTH_OAUTH_GITHUB_API_URL is for the github preset only.")
         if self.oauth_allow_loopback and not issuer.startswith("https://"):
             return  # a loopback stand-in plays the provider (tests)
         shape = {
@@ -617,6 +654,10 @@ class Settings:
                 f"The {preset.name} preset needs MCP_AUTH_OAUTH_UPSTREAM_ISSUER: your provider's issuer URL "
                 "(its /.well-known/openid-configuration names it)."
             )
+
+    def github_api_url(self) -> str:
+        """GitHub's REST API for the github preset: the setting, else the one beside the issuer."""
+        return (self.oauth_github_api_url or github_api(self.oauth_upstream_issuer)).rstrip("/")
 
     def _check_connections(self) -> None:
         keys = [

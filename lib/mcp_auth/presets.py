@@ -10,6 +10,10 @@
     auth0      the same (Auth0 sends groups only in a namespaced custom claim: set the groups claim).
     keycloak   the same (a realm's "groups" mapper sends ``groups``).
     oidc       any other provider: the subject, email and groups claim names are settings.
+    github     GitHub (or GitHub Enterprise Server): plain OAuth 2, no ID token. ``oauth/github.py`` reads the
+               account from the API into this shape: ``sub`` the numeric user id, ``login`` (shown only),
+               ``email`` the primary address only if GitHub verified it, ``groups`` the account's teams
+               (``org/team``) in the required organization, whose membership it has checked.
 
 ``read_account(preset, claims)`` turns verified ID token claims into an ``Account``; anything malformed,
 hostile or oversized is refused with ``SignInRefused`` and a message for the person signing in.
@@ -22,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-PRESETS = ("google", "entra", "okta", "auth0", "keycloak", "oidc")
+PRESETS = ("google", "entra", "okta", "auth0", "keycloak", "oidc", "github")
 GOOGLE_ISSUER = "https://accounts.google.com"
 ENTRA_ISSUER = "https://login.microsoftonline.com/{tenant}/v2.0"
 ENTRA_DISCOVERY = "https://login.microsoftonline.com/organizations/v2.0"
@@ -34,6 +38,12 @@ MAX_GROUPS = 256
 MAX_GROUP = 256
 TENANT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 """An Entra tenant id: a GUID, lower-case."""
+GITHUB_ISSUER = "https://github.com"
+GITHUB_API = "https://api.github.com"
+GITHUB_ORG = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
+"""A GitHub organization's login."""
+GITHUB_TEAM = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
+"""A team's slug (the lower-case name in its URL)."""
 CLAIM_NAME = re.compile(r"^[A-Za-z0-9_.:/\-]{1,200}$")
 """A claim name a setting may choose (Auth0's namespaced claims are URLs)."""
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -56,6 +66,10 @@ class Preset:
     groups_claims: tuple[str, ...] = ("groups",)
     hosted_domain: bool = False
     tenants: tuple[str, ...] = ()
+    organization: str | None = None
+    """github: the organization an account must be an active member of (checked through the API at sign-in)."""
+    teams: tuple[str, ...] = ()
+    """github: team slugs in ``organization``; with any, the account must be in one of them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +94,8 @@ def build_preset(
     subject_claim: str | None = None,
     email_claim: str | None = None,
     groups_claim: str | None = None,
+    organization: str | None = None,
+    teams: tuple[str, ...] = (),
 ) -> Preset:
     """The preset ``name`` with the deployment's choices (``ValueError`` saying what is wrong)."""
     if name not in PRESETS:
@@ -99,6 +115,10 @@ def build_preset(
             raise ValueError(f"An Entra tenant id is a GUID (Entra admin center > Overview), got {bad[0][:40]!r}.")
     elif tenants:
         raise ValueError("Tenant ids are for the entra preset only.")
+    if name == "github":
+        _check_github(organization, teams, scopes, groups_claim)
+    elif organization or teams:
+        raise ValueError("A required GitHub organization and teams are for the github preset only.")
     default_scopes = ("openid", "email", "profile")
     groups = (groups_claim,) if groups_claim else ("groups",)
     presets = {
@@ -122,6 +142,13 @@ def build_preset(
             email_claim=email_claim or "email",
             groups_claims=groups,
         ),
+        "github": Preset(
+            "github",
+            ("read:user", "user:email", *(("read:org",) if organization else ())),
+            shown_claims=("login",),
+            organization=organization,
+            teams=teams,
+        ),
     }
     preset = presets[name]
     if scopes:
@@ -129,6 +156,23 @@ def build_preset(
             raise ValueError("The upstream scopes must include openid (the sign-in needs an ID token).")
         preset = Preset(**{**_fields(preset), "scopes": scopes})
     return preset
+
+
+def _check_github(
+    organization: str | None, teams: tuple[str, ...], scopes: tuple[str, ...], groups: str | None
+) -> None:
+    if scopes or groups:
+        raise ValueError(
+            "The github preset asks GitHub for the scopes it needs and reads teams as groups: leave "
+            "the upstream scopes and the groups claim unset."
+        )
+    if organization is not None and not GITHUB_ORG.fullmatch(organization):
+        raise ValueError(f"A GitHub organization is its login (letters, digits, -), got {organization[:40]!r}.")
+    if teams and not organization:
+        raise ValueError("Required GitHub teams need the organization they belong to.")
+    bad = [t for t in teams if not GITHUB_TEAM.fullmatch(t)]
+    if bad:
+        raise ValueError(f"A GitHub team is its slug (lower-case letters, digits, - and _), got {bad[0][:40]!r}.")
 
 
 def _fields(preset: Preset) -> dict[str, Any]:
@@ -141,7 +185,15 @@ def default_issuer(preset: Preset) -> str | None:
         return GOOGLE_ISSUER
     if preset.name == "entra":
         return ENTRA_ISSUER.format(tenant=preset.tenants[0]) if len(preset.tenants) == 1 else ENTRA_DISCOVERY
+    if preset.name == "github":
+        return GITHUB_ISSUER
     return None
+
+
+def github_api(issuer: str) -> str:
+    """GitHub's REST API for the web base ``issuer``: api.github.com, or GitHub Enterprise Server's /api/v3."""
+    issuer = issuer.rstrip("/")
+    return GITHUB_API if issuer == GITHUB_ISSUER else f"{issuer}/api/v3"
 
 
 def read_account(preset: Preset, claims: Mapping[str, Any]) -> Account:
@@ -153,6 +205,8 @@ def read_account(preset: Preset, claims: Mapping[str, Any]) -> Account:
             "ask your administrator to check the provider's configuration."
         )
     tenant = _tenant(preset, claims)
+    if preset.organization is not None and claims.get("organization") != preset.organization:
+        raise SignInRefused(f"Your GitHub account's membership of {preset.organization} could not be confirmed.")
     email = _email(claims.get(preset.email_claim))
     verified = email if preset.verifies_email and claims.get("email_verified") is True else None
     shown = verified

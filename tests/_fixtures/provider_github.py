@@ -5,8 +5,14 @@ fake_github_oauth   FakeGitHubOAuth: FakeGitHub's REST API (/user/repos, issues,
                     POST /login/oauth/access_token   code (+ PKCE S256) and refresh grants; rotates refresh tokens;
                                                      answers errors with a 200 and {"error": ...}, as GitHub does
                     DELETE /applications/{client_id}/grant   revokes every token of the grant (HTTP Basic)
-                    GET  /user                       the token's login
+                    GET  /user                       the token's account: login and numeric id
                     .token_ttl (seconds; None: tokens without expiry), .refreshes, .revoked, .token_requests
+                    and, for sign-in with GitHub (the github preset), the account's API:
+                    GET  /user/emails                       .add_account(login, emails=[...]) as GitHub lists them
+                    GET  /user/memberships/orgs/{org}       404 unless .add_account(..., orgs={org: state})
+                    GET  /user/teams                        .add_account(..., teams=[(org, slug)]), paged by 100
+                    .answers[path] = (status, raw bytes): the next answer at that API path, whatever it is
+The authorize endpoint signs in as its login_hint (or login) parameter where one is given, else .browser_login.
 Every token it issues is registered with the leak watch.
 """
 
@@ -42,12 +48,17 @@ class FakeGitHubOAuth(FakeGitHub):
         self.revoked: list[str] = []
         self.token_requests: list[dict[str, str]] = []
         self.authorize_requests: list[dict[str, str]] = []
+        self.accounts: dict[str, dict[str, Any]] = {}  # login -> id, emails, orgs, teams
+        self.answers: dict[str, tuple[int, bytes]] = {}
         app = self._server.config.app
         app.router.routes += [
             Route("/login/oauth/authorize", self._authorize),
             Route("/login/oauth/access_token", self._token, methods=["POST"]),
             Route("/applications/{client_id}/grant", self._delete_grant, methods=["DELETE"]),
             Route("/user", self._user),
+            Route("/user/emails", self._emails),
+            Route("/user/memberships/orgs/{org}", self._membership),
+            Route("/user/teams", self._teams),
         ]
 
     def provider(self, secret_name: str, **overrides: Any) -> dict[str, Any]:
@@ -81,7 +92,7 @@ class FakeGitHubOAuth(FakeGitHub):
         if q.get("client_id") != self.client_id or not q.get("redirect_uri"):
             return JSONResponse({"error": "unknown client"}, status_code=400)
         code = secrets.token_urlsafe(16)
-        self.codes[code] = {"login": self.browser_login, **q}
+        self.codes[code] = {"login": q.get("login_hint") or q.get("login") or self.browser_login, **q}
         return RedirectResponse(f"{q['redirect_uri']}?{urlencode({'code': code, 'state': q.get('state', '')})}")
 
     async def _token(self, request: Request) -> JSONResponse:
@@ -121,11 +132,63 @@ class FakeGitHubOAuth(FakeGitHub):
         self.revoked.append(login)
         return Response(status_code=204)
 
-    async def _user(self, request: Request) -> JSONResponse:
+    def add_account(
+        self,
+        login: str,
+        *,
+        user_id: int,
+        emails: list[dict[str, Any]] | None = None,
+        orgs: dict[str, str] | None = None,
+        teams: list[tuple[str, str]] | None = None,
+    ) -> None:
+        """An account that signs in with GitHub: its numeric id, email list, org memberships (org -> state)
+        and teams (org, slug)."""
+        self.accounts[login] = {"id": user_id, "emails": emails or [], "orgs": orgs or {}, "teams": teams or []}
+
+    def _api(self, request: Request) -> tuple[str | None, Response | None]:
         login = self._login(request)
+        forced = self.answers.pop(request.url.path, None)
+        if forced is not None:
+            return login, Response(forced[1], status_code=forced[0], media_type="application/json")
         if login is None:
-            return JSONResponse({"message": "Bad credentials"}, status_code=401)
-        return JSONResponse({"login": login, "id": abs(hash(login)) % 10**8})
+            return None, JSONResponse({"message": "Bad credentials"}, status_code=401)
+        return login, None
+
+    async def _user(self, request: Request) -> Response:
+        login, answer = self._api(request)
+        if answer is not None or login is None:
+            return answer or Response(status_code=401)
+        account = self.accounts.get(login, {"id": abs(hash(login)) % 10**8})
+        return JSONResponse({"login": login, "id": account["id"], "type": "User"})
+
+    async def _emails(self, request: Request) -> Response:
+        login, answer = self._api(request)
+        if answer is not None or login is None:
+            return answer or Response(status_code=401)
+        return JSONResponse(self.accounts.get(login, {}).get("emails", []))
+
+    async def _membership(self, request: Request) -> Response:
+        login, answer = self._api(request)
+        if answer is not None or login is None:
+            return answer or Response(status_code=401)
+        org = request.path_params["org"]
+        state = self.accounts.get(login, {}).get("orgs", {}).get(org)
+        if state is None:
+            return JSONResponse({"message": "Not Found"}, status_code=404)
+        return JSONResponse(
+            {"state": state, "role": "member", "organization": {"login": org}, "user": {"login": login}}
+        )
+
+    async def _teams(self, request: Request) -> Response:
+        login, answer = self._api(request)
+        if answer is not None or login is None:
+            return answer or Response(status_code=401)
+        per_page, page = int(request.query_params.get("per_page", 30)), int(request.query_params.get("page", 1))
+        teams = [
+            {"slug": slug, "name": slug, "organization": {"login": org}}
+            for org, slug in self.accounts.get(login, {}).get("teams", [])
+        ]
+        return JSONResponse(teams[(page - 1) * per_page : page * per_page])
 
     def revoke_all(self, login: str) -> None:
         """The user revoked the app on github.com: every token stops working, refresh tokens too."""

@@ -78,22 +78,10 @@ def pair(request, oidc_server_factory, start_function, drongo_endpoint, round_ro
     admin.create_secret(f"oauth-signing-{suffix}", key)
     admin.close()
     env = {
-        "MCP_AUTH_RESOURCE_URL": url,
-        "MCP_AUTH_PROVIDERS": "oauth",
-        "MCP_AUTH_JWT_HS256_KEY": None,
-        "MCP_AUTH_JWT_ISSUER": None,
-        "MCP_AUTH_SECRET_MANAGER_ENDPOINT": drongo_endpoint,
+        **pair_env(url, drongo_endpoint, f"oauth-signing-{suffix}"),
         "MCP_AUTH_OAUTH_UPSTREAM_ISSUER": idp.issuer,
         "MCP_AUTH_OAUTH_UPSTREAM_CLIENT_ID": UPSTREAM_CLIENT,
         "MCP_AUTH_OAUTH_UPSTREAM_CLIENT_SECRET": f"oauth-upstream-{suffix}",
-        "MCP_AUTH_OAUTH_SIGNING_KEY_SECRET": f"oauth-signing-{suffix}",
-        "MCP_AUTH_OAUTH_ALLOW_LOOPBACK": "true",
-        "MCP_AUTH_FIRST_LOGIN": None,
-        "MCP_AUTH_DEFAULT_TOOLSETS": "basics",
-        "MCP_AUTH_DEFAULT_SCOPES": "mcp:tools",
-        "MCP_AUTH_OAUTH_REGISTRATION_RATE": "1000",
-        "MCP_AUTH_OAUTH_AUTHORIZE_RATE": "10000",
-        "MCP_AUTH_OAUTH_TOKEN_RATE": "10000",
         **PRESETS[preset],
         **param,
     }
@@ -101,6 +89,25 @@ def pair(request, oidc_server_factory, start_function, drongo_endpoint, round_ro
     proxy.route_to([a.base, b.base])
     with serve_documents() as documents:
         yield Deployment(url, idp, documents), proxy, (a, b)
+
+
+def pair_env(url: str, drongo_endpoint: str, signing_secret: str) -> dict[str, str | None]:
+    """The environment of an instance with the built-in authorization server, but for its upstream."""
+    return {
+        "MCP_AUTH_RESOURCE_URL": url,
+        "MCP_AUTH_PROVIDERS": "oauth",
+        "MCP_AUTH_JWT_HS256_KEY": None,
+        "MCP_AUTH_JWT_ISSUER": None,
+        "MCP_AUTH_SECRET_MANAGER_ENDPOINT": drongo_endpoint,
+        "MCP_AUTH_OAUTH_SIGNING_KEY_SECRET": signing_secret,
+        "MCP_AUTH_OAUTH_ALLOW_LOOPBACK": "true",
+        "MCP_AUTH_FIRST_LOGIN": None,
+        "MCP_AUTH_DEFAULT_TOOLSETS": "basics",
+        "MCP_AUTH_DEFAULT_SCOPES": "mcp:tools",
+        "MCP_AUTH_OAUTH_REGISTRATION_RATE": "1000",
+        "MCP_AUTH_OAUTH_AUTHORIZE_RATE": "10000",
+        "MCP_AUTH_OAUTH_TOKEN_RATE": "10000",
+    }
 
 
 def preset(name: str, **env: str) -> Any:

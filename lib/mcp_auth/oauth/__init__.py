@@ -116,14 +116,27 @@ def _upstream(
         return (await secrets.get(secret_name)).decode().strip()
 
     preset = settings.upstream_preset()
-    upstream = Upstream(
-        issuer=settings.oauth_upstream_issuer,
-        client_id=settings.oauth_upstream_client_id,
-        client_secret=client_secret,
-        http=http_client,
-        scopes=" ".join(preset.scopes),
-        tenants=preset.tenants,
-    )
+    upstream: SignInStep
+    if preset.name == "github":  # plain OAuth 2: the account is read from GitHub's API
+        from mcp_auth.oauth.github import GitHubSignIn
+
+        upstream = GitHubSignIn(
+            base=settings.oauth_upstream_issuer,
+            api=settings.github_api_url(),
+            client_id=settings.oauth_upstream_client_id,
+            client_secret=client_secret,
+            http=http_client,
+            preset=preset,
+        )
+    else:
+        upstream = Upstream(
+            issuer=settings.oauth_upstream_issuer,
+            client_id=settings.oauth_upstream_client_id,
+            client_secret=client_secret,
+            http=http_client,
+            scopes=" ".join(preset.scopes),
+            tenants=preset.tenants,
+        )
     policy = SignInPolicy(
         issuer=settings.oauth_upstream_issuer,
         links=IdentityLinks(firestore),

@@ -13,6 +13,9 @@ admits):
     emails                the verified email is one of these addresses (not with Entra ID)
     tenants               Entra ID: the account's tenant (``tid``) is one of them; checked for every
                           account, and it admits unless ``require_user_record`` is set
+    organization          GitHub: the account is an active member of this organization (and of one of
+                          its required teams); checked for every account, and it admits unless another
+                          rule is set, which must then admit too
     require_user_record   the account reaches an existing user record
 
 An email the provider has not verified is never used: not to identify the account, not for a rule, not
@@ -144,6 +147,8 @@ class SignInPolicy:
     def _admits(self, identity: Identity, account: Account) -> bool:
         if self.preset.tenants and not self._require_record:
             return True  # read_account has checked the tenant
+        if self.preset.organization and not (self._domains or self._emails or self._require_record):
+            return True  # GitHub: the step and read_account have checked the membership
         email = identity.email
         if email is None:
             return False

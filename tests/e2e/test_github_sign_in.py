@@ -1,0 +1,170 @@
+"""Sign-in with GitHub (the github preset) end to end: a loopback stand-in answers GitHub's OAuth endpoints
+and REST API (/user, /user/emails, /user/memberships/orgs/{org}, /user/teams), and the `mcp` client signs in
+through a round-robin proxy over two instances of the function.
+
+The account is GitHub's numeric user id; membership of the required organization (and team) is checked at
+sign-in; the organization's teams are groups for the group grants. A refusal comes back as ``access_denied``
+with a message that says what to do; an unverified email is never used to identify, admit or find a record;
+hostile and oversized API answers refuse the sign-in, never an error page.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from mcp_auth.store.identities import derived_uid
+from mcp_auth.store.users import UserRecord
+from tests._fixtures.firestore import TEST_PROJECT
+from tests._fixtures.provider_github import FakeGitHubOAuth
+from tests._fixtures.secret_manager import SecretManagerAdmin
+from tests.e2e.test_builtin_oauth import Deployment
+from tests.e2e.test_provider_presets import _both_served, _connect, _refused, pair_env
+from tests.oauth.documents import serve_documents
+
+ORG = "acme"
+
+
+@dataclass
+class GitHubEndpoints:
+    """What the sign-in helpers need to know of the upstream: where its sign-in starts, and its issuer."""
+
+    issuer: str
+    authorization_endpoint: str
+
+
+@pytest.fixture
+def github_pair(request, fake_github_oauth: FakeGitHubOAuth, start_function, drongo_endpoint, round_robin_proxy):
+    """Two instances behind the proxy signing in with the GitHub stand-in; extra environment as the indirect
+    parameter (default: members of ORG may sign in)."""
+    github = fake_github_oauth
+    proxy = round_robin_proxy()
+    url = f"{proxy.url}/mcp"
+    key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    suffix = uuid.uuid4().hex[:8]
+    admin = SecretManagerAdmin(drongo_endpoint, TEST_PROJECT)
+    admin.create_secret(f"github-upstream-{suffix}", github.client_secret.encode())
+    admin.create_secret(f"oauth-signing-{suffix}", key)
+    admin.close()
+    env = {
+        **pair_env(url, drongo_endpoint, f"oauth-signing-{suffix}"),
+        "MCP_AUTH_OAUTH_UPSTREAM_PRESET": "github",
+        "MCP_AUTH_OAUTH_UPSTREAM_ISSUER": github.url,  # GitHub Enterprise Server's shape: one base URL
+        "MCP_AUTH_OAUTH_GITHUB_API_URL": github.url,
+        "MCP_AUTH_OAUTH_GITHUB_ORG": ORG,
+        "MCP_AUTH_OAUTH_UPSTREAM_CLIENT_ID": github.client_id,
+        "MCP_AUTH_OAUTH_UPSTREAM_CLIENT_SECRET": f"github-upstream-{suffix}",
+        **getattr(request, "param", {}),
+    }
+    a, b = (start_function(**env) for _ in range(2))
+    proxy.route_to([a.base, b.base])
+    endpoints = GitHubEndpoints(issuer=github.url, authorization_endpoint=f"{github.url}/login/oauth/authorize")
+    with serve_documents() as documents:
+        yield Deployment(url, endpoints, documents), proxy, github  # type: ignore[arg-type]
+
+
+def settings(**env: str) -> Any:
+    return pytest.mark.parametrize("github_pair", [env], indirect=True)
+
+
+def _account(github: FakeGitHubOAuth, **kwargs: Any) -> tuple[str, int]:
+    login, user_id = f"u-{uuid.uuid4().hex[:8]}", secrets.randbelow(10**9) + 1
+    kwargs.setdefault("emails", [{"email": f"{login}@example.com", "primary": True, "verified": True}])
+    kwargs.setdefault("orgs", {ORG: "active"})
+    github.add_account(login, user_id=user_id, **kwargs)
+    return login, user_id
+
+
+@settings(MCP_AUTH_OAUTH_GROUP_GRANTS=json.dumps({f"{ORG}/tooling": {"toolsets": ["profile"]}}))
+async def test_an_organization_member_signs_in_as_its_numeric_id_on_two_instances(github_pair):
+    deployment, proxy, github = github_pair
+    login, user_id = _account(github, teams=[(ORG, "tooling"), ("elsewhere", "tooling")])
+    who = await _connect(deployment, login)
+    assert who["user_id"] == derived_uid(github.url, str(user_id)) and "mcp:tools" in who["scopes"]
+    assert "get_profile" in who["tools"]  # the team acme/tooling grants the profile toolset
+    _both_served(proxy)
+    asked = github.authorize_requests[-1]
+    assert asked["code_challenge_method"] == "S256" and asked["state"] and "read:org" in asked["scope"]
+
+
+async def test_an_account_outside_the_organization_is_refused_with_what_to_do(github_pair):
+    deployment, _, github = github_pair
+    login, user_id = _account(github, orgs={"other": "active"})
+    reason = await _refused(deployment, login)
+    assert f"not a member of the organization {ORG}" in reason and "ask an owner" in reason
+
+
+async def test_a_pending_invitation_is_refused_until_accepted(github_pair):
+    deployment, _, github = github_pair
+    login, _ = _account(github, orgs={ORG: "pending"})
+    reason = await _refused(deployment, login)
+    assert "invitation" in reason and "accept it" in reason
+
+
+@settings(MCP_AUTH_OAUTH_GITHUB_TEAMS="platform")
+async def test_a_member_outside_the_required_teams_is_refused(github_pair):
+    deployment, _, github = github_pair
+    outsider, _ = _account(github, teams=[(ORG, "sales"), ("elsewhere", "platform")])
+    reason = await _refused(deployment, outsider)
+    assert "none of the teams" in reason and "platform" in reason
+    insider, user_id = _account(github, teams=[(ORG, "platform")])
+    assert (await _connect(deployment, insider))["user_id"] == derived_uid(github.url, str(user_id))
+
+
+@settings(MCP_AUTH_OAUTH_ALLOWED_DOMAINS="example.com")
+async def test_an_unverified_primary_email_is_refused_by_a_domain_rule_and_finds_no_record(github_pair, user_repo):
+    deployment, _, github = github_pair
+    planted = f"boss-{uuid.uuid4().hex[:8]}@example.com"
+    await user_repo.create(UserRecord(uid=planted, toolsets=frozenset({"basics", "profile"})))
+    login, user_id = _account(
+        github,
+        emails=[
+            {"email": planted, "primary": True, "verified": False},
+            {"email": "someone@example.com", "primary": False, "verified": False},
+        ],
+    )
+    reason = await _refused(deployment, login)
+    assert "not verified" in reason
+    assert await user_repo.get(planted) is not None
+    assert await user_repo.get(derived_uid(github.url, str(user_id))) is None
+
+
+async def test_an_unverified_email_naming_a_record_never_signs_in_as_it(github_pair, user_repo):
+    deployment, _, github = github_pair
+    planted = f"ceo-{uuid.uuid4().hex[:8]}@example.com"
+    await user_repo.create(UserRecord(uid=planted, toolsets=frozenset({"basics", "profile"})))
+    login, user_id = _account(github, emails=[{"email": planted, "primary": True, "verified": False}])
+    who = await _connect(deployment, login)
+    assert who["user_id"] == derived_uid(github.url, str(user_id)) != planted
+    assert "get_profile" not in who["tools"]
+
+
+async def test_hostile_and_oversized_api_answers_refuse_the_sign_in_cleanly(github_pair):
+    deployment, _, github = github_pair
+    answers = {
+        "/user": [
+            (200, b'{"id": "1", "login": "x"}'),  # the id as a string
+            (200, b'{"id": 1, "login": "a\\u0000b"}'),
+            (200, b"[" * 10_000),
+            (200, b"not json"),
+            (401, b'{"message": "Bad credentials"}'),
+        ],
+        "/user/emails": [(200, b'[{"email": "' + b"a" * 300_000 + b'@example.com"}]'), (200, b'{"email": 1}')],
+        "/user/memberships/orgs/acme": [(200, b'{"state": "active", "organization": {"login": "evil"}}')],
+        "/user/teams": [(200, json.dumps([{"slug": 7}]).encode()), (200, json.dumps([{"x": 1}] * 101).encode())],
+    }
+    for path, cases in answers.items():
+        for status, body in cases:
+            login, _ = _account(github)
+            github.answers[path] = (status, body)
+            reason = await _refused(deployment, login)
+            assert "GitHub" in reason and "Internal" not in reason, (path, reason)
