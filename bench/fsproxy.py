@@ -5,7 +5,8 @@ the emulator. The proxy forwards every byte unchanged and, on the way in,
 parses the client's HTTP/2 frames: each HEADERS block that opens a stream is
 one RPC, and its ``:path`` (HPACK-decoded) names the method, for example
 ``/google.firestore.v1.Firestore/BatchGetDocuments``. ``counts`` maps method
-names to how many calls were made; ``reads()`` and ``writes()`` sum them.
+names to how many calls were made; ``reads()`` and ``writes()`` sum them, and ``listens()`` counts the
+real-time listener streams (a stream, not a read per request: counted apart).
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ READ_METHODS = frozenset(
         "RunQuery",
         "RunAggregationQuery",
         "ListDocuments",
-        "Listen",
         "ListCollectionIds",
         "PartitionQuery",
     }
@@ -142,6 +142,11 @@ class CountingProxy:
     @staticmethod
     def reads(counts: Counter[str]) -> int:
         return sum(n for name, n in counts.items() if name in READ_METHODS)
+
+    @staticmethod
+    def listens(counts: Counter[str]) -> int:
+        """Real-time listener streams opened (the revocation listener: one per instance, not per request)."""
+        return counts.get("Listen", 0)
 
     @staticmethod
     def writes(counts: Counter[str]) -> int:

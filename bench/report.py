@@ -346,6 +346,11 @@ def _firestore(r: dict[str, Any]) -> str:
                 f"| {many['users']:,} users, {subject} ({sum(x['requests'] for x in runs):,} requests) | "
                 f"{sum(x['firestore_reads'] for x in runs)} | {sum(x['firestore_writes'] for x in runs)} |"
             )
+    listens = sum(x.get("firestore_listens", 0) for c in r["warm"] for x in c["runs"]["full"])
+    rows.append(
+        f"\nReal-time listener streams opened during the warm runs: {listens} (the revocation listener, one per "
+        "instance, opened just after its first request; not counted as reads above)."
+    )
     rows.append(
         "\nA warm request reads nothing: the user record stays cached for `MCP_AUTH_USER_CACHE_TTL` seconds "
         "(default 30), after which the next request for that user rereads it once, so a user costs at most "
@@ -356,7 +361,7 @@ def _firestore(r: dict[str, Any]) -> str:
         "run with those two limits off, as one benchmark user sends far more than a person would.\n\n"
         "Revocation on every instance (`users sign-out`, `disable`, `keys revoke`: docs/operations.md) costs no "
         "read per request: each instance holds one Firestore `Listen` stream, opened just after its first request "
-        "and counted above as one read call of that instance, through which record changes are pushed; per "
+        "and counted apart from reads, through which record changes are pushed; per "
         "request the check is two comparisons in memory (the record's `tokens_valid_after` against the "
         "credential's issue time, and the entry's age against the listener's state), the first of which is inside "
         "the in-process figures of section 4."

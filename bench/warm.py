@@ -88,6 +88,7 @@ class Subject:
         if before is not None:
             summary["firestore_reads"] = CountingProxy.reads(after - before)
             summary["firestore_writes"] = CountingProxy.writes(after - before)
+            summary["firestore_listens"] = CountingProxy.listens(after - before)
         return summary
 
     def warm_up(self, protocols: Sequence[str]) -> None:
