@@ -15,7 +15,9 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode, urljoin
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -146,6 +148,23 @@ async def test_an_unverified_email_naming_a_record_never_signs_in_as_it(github_p
     who = await _connect(deployment, login)
     assert who["user_id"] == derived_uid(github.url, str(user_id)) != planted
     assert "get_profile" not in who["tools"]
+    consent = await _consent_page(deployment, login)
+    assert login in consent and planted not in consent  # the consent page names the login, not the address
+
+
+async def _consent_page(deployment: Deployment, login: str) -> str:
+    """The consent page a browser reaches after signing in to GitHub as ``login``."""
+    url = deployment.authorize_url(await deployment.register(), "x" * 43)
+    async with httpx.AsyncClient(timeout=20) as browser:
+        for _ in range(10):
+            if url.startswith(deployment.idp.authorization_endpoint):
+                url = f"{url}&{urlencode({'login': login})}"
+            answer = await browser.get(url)
+            if not answer.is_redirect:
+                assert answer.status_code == 200 and 'name="approval"' in answer.text, answer.text[:300]
+                return answer.text
+            url = urljoin(str(answer.url), answer.headers["location"])
+    raise AssertionError("no consent page")
 
 
 async def test_hostile_and_oversized_api_answers_refuse_the_sign_in_cleanly(github_pair):

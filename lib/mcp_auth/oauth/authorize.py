@@ -172,7 +172,7 @@ async def callback(server: AuthorizationServer, request: Request) -> Response:
                 pending["redirect_uri"], {"error": "access_denied", "error_description": str(exc), **back}
             )
         )
-    email = claims.get("email")
+    shown = claims.get("email") or claims.get("login")  # GitHub: the login where no email is verified
     return finish(
-        await consent.ask(server, uid=uid, pending=pending, shown_as=email if isinstance(email, str) and email else uid)
+        await consent.ask(server, uid=uid, pending=pending, shown_as=shown if isinstance(shown, str) and shown else uid)
     )
