@@ -4,8 +4,8 @@
                         then proxy.route_to([base_url, ...]); .hits counts per backend;
                         stopped after the test
 
-Responses are streamed through (SSE stays live); the client's Host header is
-kept, as a load balancer in front of a custom domain does.
+Responses are streamed through (SSE stays live), repeated response headers kept apart; the client's
+Host header is kept, as a load balancer in front of a custom domain does.
 """
 
 from __future__ import annotations
@@ -56,13 +56,14 @@ class RoundRobinProxy:
             content=await request.body(),
         )
         response = await client.send(upstream, stream=True)
-        out_headers = {k: v for k, v in response.headers.items() if k.lower() not in _HOP}
-        await StreamingResponse(
-            response.aiter_raw(),
-            status_code=response.status_code,
-            headers=out_headers,
-            background=BackgroundTask(_close, response, client),
-        )(scope, receive, send)
+        forwarded = StreamingResponse(
+            response.aiter_raw(), status_code=response.status_code, background=BackgroundTask(_close, response, client)
+        )
+        # Repeated headers (two Set-Cookie, say) are kept apart, as a load balancer keeps them.
+        forwarded.raw_headers = [
+            (k.lower().encode(), v.encode()) for k, v in response.headers.multi_items() if k.lower() not in _HOP
+        ]
+        await forwarded(scope, receive, send)
 
     def route_to(self, backends: list[str]) -> None:
         self._next = itertools.cycle(backends)
