@@ -88,7 +88,7 @@ async def _github(
     except httpx.TransportError:
         raise ToolError(f"{NAME} could not be reached; try again later.") from None
     if response.status_code == 401:
-        forget_user_credential(PROVIDER)
+        forget_user_credential(PROVIDER, credential)
         raise ToolError(f"{NAME} rejected your connection (it may have been revoked): reconnect {NAME}, then retry.")
     if response.status_code >= 500:
         raise ToolError(f"{NAME} is having problems (HTTP {response.status_code}); try again later.")

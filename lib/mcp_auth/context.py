@@ -23,7 +23,7 @@ from mcp_auth.principal import Principal
 from mcp_auth.store.users import UserRecord
 
 if TYPE_CHECKING:
-    from mcp_auth.credentials.resolver import CredentialResolver
+    from mcp_auth.credentials.model import Resolver
     from mcp_auth.observe import RequestRecord
     from mcp_auth.store.handle import UserStore
 
@@ -57,7 +57,7 @@ class RequestContext:
     stores: Callable[[str], UserStore]
     """``uid -> UserStore`` on the deployment's database (only ever called with ``user.user_id``)."""
     record: RequestRecord | None = None
-    resolver: CredentialResolver | None = None
+    resolver: Resolver | None = None
     user_token: str | None = None
     """The caller's bearer token, kept only when the platform wants it forwarded."""
 

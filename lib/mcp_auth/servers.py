@@ -102,6 +102,7 @@ class ServerCache:
         limiter: RateLimiter | None = None,
         limits: RateLimits | None = None,
         request_state: RequestState | None = None,
+        call_context: bool = False,
     ) -> None:
         if not callable(factory) and not isinstance(factory, ToolsetFactory):
             raise TypeError(f"factory must be a ToolsetFactory or callable, got {type(factory).__name__}")
@@ -111,6 +112,7 @@ class ServerCache:
         self._servers: LRUCache[tuple[str, str], BuiltServer] = LRUCache(maxsize=max_size)
         self._building: dict[tuple[str, str], asyncio.Future[BuiltServer]] = {}
         self._request_state = request_state  # shared requestState key and user binding (request_state.py)
+        self._call_context = call_context  # connected accounts elicit from inside user_credential
         self.builds = 0
 
     async def get(self, record: UserRecord) -> BuiltServer:
@@ -147,6 +149,10 @@ class ServerCache:
         if self._limiter is not None and self._limits is not None:
             server.middleware.append(ToolRateLimitMiddleware(self._limiter, self._limits))
         server.middleware.append(DeadlineMiddleware(self._tool_timeout))
+        if self._call_context:
+            from mcp_auth.connections.connect import CallContext
+
+            server.middleware.append(CallContext())
 
     async def _build(self, record: UserRecord) -> tuple[MCPServer, ScopeRules]:
         from mcp.server.mcpserver import MCPServer

@@ -23,7 +23,7 @@ from mcp_auth.auth.chain import follow_revocations
 from mcp_auth.auth.factory import build_provider, build_secret_store, require_secrets
 from mcp_auth.backchannel import Mailbox, build_mailbox
 from mcp_auth.config import Settings
-from mcp_auth.connections.setup import ConnectionService, build_connections
+from mcp_auth.connections.setup import ConnectionService, build_connections, connecting_credentials
 from mcp_auth.credentials.setup import CredentialService, build_credentials
 from mcp_auth.logs import configure_logging
 from mcp_auth.observe import ActiveUsers
@@ -107,6 +107,8 @@ def build_services(settings: Settings, factory: ServerFactory, overrides: Overri
         oauth = build_authorization_server(settings, secrets)
     credentials = build_credentials(settings, secrets)  # None unless MCP_AUTH_PLATFORM_URL is set
     connections = build_connections(settings, secrets)  # None unless MCP_AUTH_CONNECTIONS is set
+    if connections is not None:  # the vault first, then the platform; neither: send the user to connect
+        credentials = connecting_credentials(settings, credentials, connections)
     limiter = overrides.limiter or RateLimiter(FirestoreWindows(_client(settings)), lease=settings.rate_limits.lease)
     servers = ServerCache(
         factory,
@@ -115,6 +117,7 @@ def build_services(settings: Settings, factory: ServerFactory, overrides: Overri
         limiter=limiter,
         limits=settings.rate_limits,
         request_state=build_request_state(settings, secrets),  # MCP_AUTH_REQUEST_STATE_KEY_SECRET
+        call_context=connections is not None,
     )
     routes = {
         **(oauth.routes if oauth else {}),

@@ -1,6 +1,7 @@
 """A loopback stand-in for GitHub as an OAuth provider and REST API, for connected accounts.
 
 fake_github_oauth   FakeGitHubOAuth: FakeGitHub's REST API (/user/repos, issues, search) plus
+                    .connections_env(secret_manager): a function's settings with this stand-in as GitHub
                     GET  /login/oauth/authorize      consents at once as .browser_login, redirects back with a code
                     POST /login/oauth/access_token   code (+ PKCE S256) and refresh grants; rotates refresh tokens;
                                                      answers errors with a 200 and {"error": ...}, as GitHub does
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import os
 import secrets
 from collections.abc import Iterator
 from typing import Any
@@ -72,6 +75,23 @@ class FakeGitHubOAuth(FakeGitHub):
             "api_url": self.url,
             "scopes": ["repo"],
             **overrides,
+        }
+
+    def connections_env(self, secret_manager: Any) -> dict[str, str]:
+        """Settings for a function with GitHub (this stand-in) as its connected account: the client secret,
+        the vault key and the link key created on the Secret Manager emulator."""
+
+        def name(secret: str) -> str:
+            return f"projects/{secret_manager.project}/secrets/{secret}"
+
+        secret_manager.create_secret("github-client", self.client_secret.encode())
+        secret_manager.create_secret("vault-key", os.urandom(32))
+        secret_manager.create_secret("link-key", os.urandom(32))
+        return {
+            "MCP_AUTH_SECRET_MANAGER_ENDPOINT": secret_manager.endpoint,
+            "MCP_AUTH_CONNECTIONS": json.dumps([self.provider(name("github-client"))]),
+            "MCP_AUTH_CONNECTIONS_KEY_SECRET": name("vault-key"),
+            "MCP_AUTH_CONNECT_LINK_KEY_SECRET": name("link-key"),
         }
 
     def _issue(self, login: str) -> dict[str, Any]:

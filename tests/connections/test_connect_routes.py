@@ -6,7 +6,6 @@ crossed values, and hostile or oversized input are refused with a page, never a 
 from __future__ import annotations
 
 import json
-import os
 import re
 import uuid
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -34,19 +33,7 @@ FACTORY = ToolsetFactory([Toolset("basics", tools=[tool(whoami, scopes=["mcp:too
 
 @pytest.fixture
 def connect_app(local_app, secret_manager, fake_github_oauth, leak_watch):
-    def name(secret: str) -> str:
-        return f"projects/{secret_manager.project}/secrets/{secret}"
-
-    secret_manager.create_secret("github-client", fake_github_oauth.client_secret.encode())
-    secret_manager.create_secret("vault-key", os.urandom(32))
-    secret_manager.create_secret("link-key", os.urandom(32))
-    return local_app(
-        FACTORY,
-        MCP_AUTH_SECRET_MANAGER_ENDPOINT=secret_manager.endpoint,
-        MCP_AUTH_CONNECTIONS=json.dumps([fake_github_oauth.provider(name("github-client"))]),
-        MCP_AUTH_CONNECTIONS_KEY_SECRET=name("vault-key"),
-        MCP_AUTH_CONNECT_LINK_KEY_SECRET=name("link-key"),
-    )
+    return local_app(FACTORY, **fake_github_oauth.connections_env(secret_manager))
 
 
 def browser(app, *, follow: bool = True) -> httpx.AsyncClient:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from mcp_auth.connections.links import ConnectLinks
     from mcp_auth.connections.sealing import Sealer
     from mcp_auth.connections.vault import TokenVault
+    from mcp_auth.credentials.setup import CredentialService
     from mcp_auth.secrets import SecretStore
     from mcp_auth.store.firestore import ClientFactory
 
@@ -46,12 +47,11 @@ def build_connections(settings: Settings, secrets: SecretStore | None) -> Connec
 
     vault = _vault(settings, secrets, sealer)
     links = ConnectLinks(keys=link_keys, db=_db(settings))
-    parts = urlsplit(settings.resource_url)
     pages = ConnectRoutes(
         vault=vault,
         links=links,
         sealer=sealer,
-        base_url=f"{parts.scheme}://{parts.netloc}",
+        base_url=_base_url(settings),
         resource=settings.resource_url,
     )
     return ConnectionService(vault=vault, links=links, routes=pages.routes)
@@ -96,7 +96,32 @@ def _vault(settings: Settings, secrets: SecretStore, sealer: Sealer) -> TokenVau
     )
 
 
+def _base_url(settings: Settings) -> str:
+    parts = urlsplit(settings.resource_url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def _db(settings: Settings) -> ClientFactory:
     from mcp_auth.store.firestore import firestore_client
 
     return functools.partial(firestore_client, project=settings.project, database=settings.firestore_database)
+
+
+def connecting_credentials(
+    settings: Settings, platform: CredentialService | None, connections: ConnectionService
+) -> CredentialService:
+    """The credential service whose resolver asks the vault first, then the platform (when there is one),
+    and sends the user to connect when neither has a credential."""
+    from mcp_auth.connections.connect import ConnectingResolver
+    from mcp_auth.credentials.setup import CredentialService
+
+    resolver = ConnectingResolver(
+        vault=connections.vault,
+        links=connections.links,
+        base_url=_base_url(settings),
+        platform=platform.resolver if platform is not None else None,
+        wait=max(1.0, settings.tool_timeout - 5.0),
+    )
+    if platform is None:
+        return CredentialService(resolver=resolver)
+    return CredentialService(resolver=resolver, forward_user_token=platform.forward_user_token, routes=platform.routes)

@@ -46,8 +46,10 @@ async def user_credential(provider: str, *, display_name: str | None = None) -> 
         ) from None
 
 
-def forget_user_credential(provider: str) -> None:
-    """After the provider rejected the credential: drop this instance's cached copy of it."""
+def forget_user_credential(provider: str, credential: Credential | None = None) -> None:
+    """After the provider rejected ``credential``: drop this instance's cached copy of it; a connected
+    account's token is refreshed (or, without a refresh token, the user connects again) at its next use."""
     request = current_request()
     if request.resolver is not None:
-        request.resolver.forget(request.user.user_id, provider)
+        token = credential.access_token if credential is not None else None
+        request.resolver.forget(request.user.user_id, provider, token)

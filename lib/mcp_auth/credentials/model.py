@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from mcp_auth.errors import ConfigError, UserError
 
@@ -40,6 +41,16 @@ class Credential:
     def authorization(self) -> str:
         """The value of an ``Authorization`` header for the provider's API (and only for it)."""
         return f"Bearer {self.access_token}"
+
+
+class Resolver(Protocol):
+    """What ``user_credential`` asks: the platform's ``CredentialResolver``, or the vault in front of it."""
+
+    async def resolve(
+        self, user_id: str, provider: str, *, user_token: str | None = None, display_name: str | None = None
+    ) -> Credential: ...
+
+    def forget(self, user_id: str, provider: str, access_token: str | None = None) -> None: ...
 
 
 class CredentialNotConnected(UserError):

@@ -74,7 +74,7 @@ class CredentialResolver:
             raise CredentialNotConnected(provider, display_name=display_name, expired=True)
         return found
 
-    def forget(self, user_id: str, provider: str) -> None:
+    def forget(self, user_id: str, provider: str, access_token: str | None = None) -> None:
         """Drop this instance's cached entry (other instances learn through the version document)."""
         self._cache.forget((user_id, provider))
 

@@ -13,13 +13,14 @@ from mcp_auth.credentials import webhook
 from mcp_auth.errors import ConfigError
 
 if TYPE_CHECKING:
-    from mcp_auth.credentials.resolver import CredentialResolver
+    from mcp_auth.credentials.model import Resolver
     from mcp_auth.secrets import SecretStore
 
 
 @dataclass(frozen=True, slots=True)
 class CredentialService:
-    resolver: CredentialResolver
+    resolver: Resolver
+    """The platform's ``CredentialResolver``, or with connected accounts the vault in front of it."""
     forward_user_token: bool = False
     routes: dict[str, ASGIApp] = field(default_factory=dict)
 
