@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from mcp_auth import config
-from tests._fixtures.terraform import Workspace
+from tests._fixtures.terraform import TerraformFailed, Workspace
 from tests.terraform.plan_json import FUNCTION, PRIMARY_FUNCTION, function_env, of_type, one
 
 #: Settings Terraform must not set, and why. Each must still be declared by the code.
@@ -171,3 +173,33 @@ def test_the_function_in_every_region_runs_with_the_settings_the_code_reads(
     assert set(primary) == _declared() - set(NOT_FROM_TERRAFORM) - {"MCP_AUTH_TRUSTED_PROXIES"}  # known after apply
     for function in functions:
         assert function_env(plan, function["address"]) == primary, function["address"]
+
+
+def test_the_github_preset_reaches_the_code_as_settings_it_accepts(terraform_workspace: Workspace) -> None:
+    plan = terraform_workspace.plan(
+        variables=[
+            'oauth={upstream_preset="github", upstream_issuer="https://ghe.acme.example", upstream_client_id="Iv1.gh", '
+            'github={organization="acme", teams=["platform", "sre"], api_url="https://ghe.acme.example/api/v3"}}'
+        ]
+    )
+    env = {k: v for k, v in _function_env(plan).items() if k.startswith("MCP_AUTH_OAUTH_") and v}
+    settings = config.Settings.from_env(
+        {"MCP_AUTH_RESOURCE_URL": "http://127.0.0.1/mcp", "MCP_AUTH_PROVIDERS": "dev", "MCP_AUTH_DEV_USER": "u", **env}
+    )
+    preset = settings.upstream_preset()
+    assert (preset.name, preset.organization, preset.teams) == ("github", "acme", ("platform", "sre"))
+    assert settings.github_api_url() == "https://ghe.acme.example/api/v3"
+
+
+def test_github_settings_for_another_preset_or_without_an_organization_are_refused(
+    terraform_workspace: Workspace,
+) -> None:
+    for variable, needle in (
+        ('oauth={github={organization="acme"}}', "github upstream preset only"),
+        ('oauth={upstream_preset="github", github={teams=["ops"]}}', "need the organization"),
+        ('oauth={upstream_preset="github", github={organization="-acme"}}', "oauth.github.organization"),
+        ('oauth={upstream_preset="github", github={api_url="http://ghe.example/api/v3"}}', "oauth.github.api_url"),
+    ):
+        with pytest.raises(TerraformFailed) as caught:
+            terraform_workspace.plan(variables=[variable])
+        assert needle in " ".join(str(caught.value).split()), variable
