@@ -9,7 +9,7 @@ A multi-tenant Microsoft Entra ID discovery document names its issuer as a templ
 (``https://login.microsoftonline.com/{tenantid}/v2.0``): the ID token is then verified against
 the issuer of the tenant it names, which must be one of ``tenants``.
 
-``SignInStep`` is the seam for a provider without ID tokens (plain OAuth 2, such as GitHub): a step
+``SignInStep`` is the seam for a provider without ID tokens (plain OAuth 2: ``github.GitHubSignIn``): a step
 that redeems the code itself and returns the account's claims in the same shape.
 """
 
@@ -41,8 +41,9 @@ class UpstreamUnavailable(UpstreamError):
 
 
 class SignInStep(Protocol):
-    """Where users sign in: an upstream OpenID provider (``Upstream``) or, locally, the development page
-    (``dev_signin.DevSignIn``). ``pages`` are routes the step serves on this server itself."""
+    """Where users sign in: an upstream OpenID provider (``Upstream``), GitHub (``github.GitHubSignIn``) or,
+    locally, the development page (``dev_signin.DevSignIn``). ``pages`` are routes the step serves on this
+    server itself."""
 
     @property
     def pages(self) -> Mapping[str, Page]: ...
