@@ -5,11 +5,16 @@ start_function     factory: start_function(**env_overrides) -> RunningFunction; 
                    (_SOURCE=path serves another main.py; a None value removes a setting)
 function_server    session: one server with the default settings
 mint               mint(user, scopes=..., **claims) -> a token the default servers accept
+
+A RunningFunction can also wait until it has heard of a change to a user (``heard``): its revocation
+listener's ``revocation applied`` log lines, counted.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -50,6 +55,23 @@ class RunningFunction:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def revocations_applied(self, uid: str) -> int:
+        """How many times this instance logged that it forgot what it cached about ``uid`` (a record change
+        or key revocation its listener heard: ``store/revocations.py``)."""
+        count = 0
+        for line in self.output().splitlines():
+            if '"revocation applied"' in line and uid in json.loads(line).get("uids", []):
+                count += 1
+        return count
+
+    async def heard(self, uid: str, *, more_than: int, timeout: float = 30.0) -> None:
+        """Wait until this instance has applied more than ``more_than`` revocations naming ``uid``."""
+        deadline = time.monotonic() + timeout
+        while self.revocations_applied(uid) <= more_than:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.base} never heard of a change to {uid}:\n{self.output()[-3000:]}")
+            await asyncio.sleep(0.05)
 
     def stop(self) -> None:
         if self._stopped:

@@ -248,7 +248,7 @@ async def test_okta_unverified_email_in_the_allowed_domain_is_refused(pair, user
 async def test_removing_a_group_from_the_mapping_removes_its_toolset_by_the_next_refresh(pair, user_repo):
     """The group is mapped with ``mcp-auth groups`` (the Firestore document); the member signs in and has
     the toolset; the group is unmapped; the member's next refresh takes it away, on either instance."""
-    deployment, _, _ = pair
+    deployment, _, instances = pair
     tag = uuid.uuid4().hex[:8]
     group, account = f"eng-{tag}", f"e-{tag}"
     from mcp_auth.store.firestore import firestore_client
@@ -265,10 +265,13 @@ async def test_removing_a_group_from_the_mapping_removes_its_toolset_by_the_next
     record = await user_repo.get(uid)
     assert record is not None and "profile" in record.toolsets  # nothing changes until a refresh
     assert storage.client is not None and storage.tokens is not None and storage.tokens.refresh_token
+    heard = [instance.revocations_applied(uid) for instance in instances]
     refreshed = await deployment.refresh(storage.client.client_id, storage.tokens.refresh_token)
     assert refreshed.status_code == 200, refreshed.text
     record = await user_repo.get(uid)
     assert record is not None and "profile" not in record.toolsets and "profile:write" not in record.scopes
+    for instance, before in zip(instances, heard, strict=True):  # both cache the record for 10 minutes
+        await instance.heard(uid, more_than=before)
     async with httpx.AsyncClient() as http:
         for _ in range(2):  # one request on each instance
             listed = await http.post(
