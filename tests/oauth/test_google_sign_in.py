@@ -142,6 +142,10 @@ async def google(oidc_server_factory, user_repo: UserRepository) -> AsyncIterato
             policy=SignInPolicy(issuer=idp.issuer, google=True, links=IdentityLinks(client), domains=["example.com"]),
             http=lambda: http,
             allow_loopback=True,
+            # every test's client is 127.0.0.1, whose per-minute windows other tests in this process share
+            # (the limits have their own tests in test_server.py)
+            authorize_rate=10_000,
+            token_rate=10_000,
         )
         routes = server.routes
 
