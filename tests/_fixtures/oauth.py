@@ -11,6 +11,7 @@ provider), its secrets on the Secret Manager emulator, its state on the Firestor
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import threading
 import time
@@ -60,7 +61,20 @@ class OAuthApp:
         server = uvicorn.Server(
             uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
         )
-        thread = threading.Thread(target=server.run, daemon=True)
+
+        async def serve_then_close() -> None:
+            """Serve, then close what the app opened on this loop (the pooled HTTP client's connections),
+            so none is left for the garbage collector to report in a later test."""
+            from mcp_auth.http import close_http_client
+
+            try:
+                await server.serve()
+            finally:
+                await close_http_client()
+                if self.app.services.revocations is not None:
+                    self.app.services.revocations.stop()
+
+        thread = threading.Thread(target=lambda: asyncio.run(serve_then_close()), daemon=True)
         thread.start()
         deadline = time.monotonic() + 10
         while not server.started:

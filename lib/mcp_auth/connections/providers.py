@@ -45,7 +45,7 @@ _KEYS = {
 GITHUB = {
     "display_name": "GitHub",
     "authorize_url": "https://github.com/login/oauth/authorize",
-    "token_url": "https://github.com/login/oauth/access_token",
+    "token_url": "https://github.com/login/oauth/access_token",  # nosec B105 - the endpoint's URL, not a secret
     "api_url": "https://api.github.com",
 }
 
