@@ -386,10 +386,12 @@ def _why(r: dict[str, Any]) -> str:
         notes.append("\nWarm cells: " + _noise_note(r))
     if "many_users" in r and any("limits on" in v.target for v in missed):
         notes.append(
-            f"\nLimits: with a lease of {r['many_users']['lease']} units per write and two limits per request "
-            "(the user's and the tool's), each window is written about once per lease of requests to it, so writes "
-            "per request are about 2 / lease whatever the number of users; fewer writes need a larger lease "
-            "or windows flushed in batches."
+            f"\nLimits: a key's first lease in a window is {r['many_users']['lease']} units and each further one "
+            "twice the one before, so a busy key costs a few writes per window (docs/rate-limits.md), but every key "
+            "used in a window costs at least one write: with two limits per request (the user's and the tool's), "
+            "many users who each send a few requests per window cost about two writes per user per window, which "
+            "is what this cell measures. Fewer writes for light users need a larger first lease (a larger "
+            "possible shortfall) or windows counted locally and flushed in batches (a bounded overshoot)."
         )
     return "\n".join(notes) + "\n"
 
