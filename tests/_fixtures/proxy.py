@@ -55,15 +55,21 @@ class RoundRobinProxy:
             headers=headers,
             content=await request.body(),
         )
-        response = await client.send(upstream, stream=True)
-        forwarded = StreamingResponse(
-            response.aiter_raw(), status_code=response.status_code, background=BackgroundTask(_close, response, client)
-        )
-        # Repeated headers (two Set-Cookie, say) are kept apart, as a load balancer keeps them.
-        forwarded.raw_headers = [
-            (k.lower().encode(), v.encode()) for k, v in response.headers.multi_items() if k.lower() not in _HOP
-        ]
-        await forwarded(scope, receive, send)
+        try:
+            response = await client.send(upstream, stream=True)
+            forwarded = StreamingResponse(
+                response.aiter_raw(),
+                status_code=response.status_code,
+                background=BackgroundTask(_close, response, client),
+            )
+            # Repeated headers (two Set-Cookie, say) are kept apart, as a load balancer keeps them.
+            forwarded.raw_headers = [
+                (k.lower().encode(), v.encode()) for k, v in response.headers.multi_items() if k.lower() not in _HOP
+            ]
+            await forwarded(scope, receive, send)
+        finally:  # also when the client went away mid-stream: no connection is left for the collector to report
+            if not client.is_closed:
+                await client.aclose()
 
     def route_to(self, backends: list[str]) -> None:
         self._next = itertools.cycle(backends)

@@ -47,6 +47,9 @@ async def run(args: argparse.Namespace, settings: Settings | None) -> str:
         return output
     finally:
         await close_clients()
+        outbound = sys.modules.get("mcp_auth.http")
+        if outbound is not None:  # a command made an outbound call (a revocation at a provider, say)
+            await outbound.close_http_client()  # before the loop ends, not when collected later
 
 
 def build_parser() -> argparse.ArgumentParser:
