@@ -254,3 +254,26 @@ async def test_hostile_input_is_answered_with_a_page_never_a_5xx(connect_app, pa
         content = urlencode(params).encode() + body if method == "POST" else None
         answer = await client.request(method, f"{LOCAL}{path}?{urlencode(params)}", content=content, headers=headers)
     assert answer.status_code in {400, 405, 413, 415}, answer.text
+
+
+async def test_each_address_gets_its_allowance_of_the_connect_pages_then_a_429_page(
+    local_app, secret_manager, fake_github_oauth
+):
+    app = local_app(FACTORY, MCP_AUTH_RATE_LIMIT_IP="3/hour", **fake_github_oauth.connections_env(secret_manager))
+    url = await mint(app, uid())
+    crowded, other = f"198.51.100.{uuid.uuid4().int % 250 + 1}", f"2001:db8:{uuid.uuid4().int % 65535:x}::7"
+    async with browser(app, follow=False) as client:
+        client.headers["X-Forwarded-For"] = crowded
+        answers = [await client.get(url) for _ in range(2)] + [await client.get(CALLBACK)]
+        refused = await client.get(url)
+        refused_callback = await client.get(f"{CALLBACK}?state=a.b&code=c")
+        client.headers["X-Forwarded-For"] = other  # another address (an IPv6 client's /64) has its own allowance
+        elsewhere = await client.get(url)
+    assert [a.status_code for a in answers] == [200, 200, 400]  # the callback without a state spends one too
+    for answer in (refused, refused_callback):
+        assert answer.status_code == 429, answer.text
+        assert answer.headers["content-type"].startswith("text/html")
+        assert 1 <= int(answer.headers["retry-after"]) <= 3600
+        assert "Too many requests from your network address" in answer.text and "Wait " in answer.text
+        assert answer.headers["cache-control"] == "no-store"
+    assert elsewhere.status_code == 200

@@ -15,7 +15,13 @@ with the cookie it set: double submit, ``SameSite=Strict``) goes on. Why the bin
 (with its state) sent to someone else must not finish in their browser; the callback needs the cookie
 set in the browser that pressed Continue (``SameSite=Lax``, so it comes back with the provider's redirect).
 No link, state, code, verifier or token reaches a log line or a page; failures are HTML pages that say
-what to do, with the status of the failure (400 refused, 502 the provider failed, 503 Firestore).
+what to do, with the status of the failure (400 refused, 429 too many, 502 the provider failed, 503 Firestore).
+
+Every request to these pages comes without a credential, so each one spends the client address's
+allowance of the deployment's ``ip`` limit (``MCP_AUTH_RATE_LIMIT_IP``, the same windows the MCP endpoint's
+failed authentications spend), counted by the one rate limiter (``ratelimit/``: shared Firestore windows,
+a bounded LRU of keys per instance) under the address key (``proxies.address_key``: an IPv6 client's /64).
+A used-up allowance is a 429 page with ``Retry-After``, before any link is read.
 """
 
 from __future__ import annotations
@@ -41,10 +47,13 @@ from mcp_auth.connections.oauth2 import GrantRejected, ProviderClient
 from mcp_auth.connections.pages import PAGE_HEADERS, render_confirm_page, render_message_page
 from mcp_auth.connections.sealing import Sealer, Unsealable
 from mcp_auth.errors import CredentialUnavailable, McpAuthError, UpstreamError
+from mcp_auth.proxies import address_key, client_origin
 from mcp_auth.store.connections import link_digest
 
 if TYPE_CHECKING:
     from mcp_auth.connections.vault import TokenVault
+    from mcp_auth.ratelimit import RateLimiter
+    from mcp_auth.rates import Rate
 
 logger = logging.getLogger("mcp_auth.connections")
 
@@ -55,6 +64,9 @@ CONFIRM_COOKIE = "mcp_connect_confirm"
 _CODE = re.compile(r"[\x21-\x7e]{1,2048}")
 _ERROR = re.compile(r"[a-z_]{1,64}")
 Handler = Callable[[Request], Awaitable[Response]]
+Admission = Callable[[Request], Awaitable[Response | None]]
+LIMIT_KIND = "ip"
+"""The limiter's kind the connect pages count under: the deployment's per-address limit."""
 
 
 class _Refused(Exception):
@@ -78,7 +90,10 @@ class ConnectRoutes:
         resource: str,
         ttl: int = 600,
         clock: Callable[[], float] = time.time,
+        limiter: RateLimiter | None = None,
+        rate: Rate | None = None,
     ) -> None:
+        """``limiter`` and ``rate``: every request spends one unit of the client address's window (none: unlimited)."""
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
             raise ValueError(f"base_url must be an origin (https://host), got {base_url[:100]!r}")
@@ -90,6 +105,8 @@ class ConnectRoutes:
         self._resource = resource
         self._ttl = ttl
         self._clock = clock
+        self._limiter = limiter
+        self._rate = rate
 
     def __repr__(self) -> str:
         return f"ConnectRoutes(providers={sorted(self._vault.providers)})"
@@ -99,16 +116,36 @@ class ConnectRoutes:
         table: dict[str, ASGIApp] = {}
         for name, client in self._vault.providers.items():
             table[f"/connect/{name}"] = _Page(
-                functools.partial(self._start, client=client), {"GET", "HEAD", "POST"}, max_body_bytes=FORM_BYTES
+                functools.partial(self._start, client=client),
+                {"GET", "HEAD", "POST"},
+                max_body_bytes=FORM_BYTES,
+                admit=self._admit,
             )
             table[f"/connect/{name}/callback"] = _Page(
-                functools.partial(self._callback, client=client), {"GET", "HEAD"}, max_body_bytes=0
+                functools.partial(self._callback, client=client), {"GET", "HEAD"}, max_body_bytes=0, admit=self._admit
             )
         return table
 
     def callback_url(self, provider: str) -> str:
         """The redirect URI to register at the provider (the OAuth app's callback URL)."""
         return f"{self._base}/connect/{provider}/callback"
+
+    async def _admit(self, request: Request) -> Response | None:
+        """None if the client address may make one more request to the connect pages, else the 429 page."""
+        if self._limiter is None or self._rate is None:
+            return None
+        decision = await self._limiter.check(LIMIT_KIND, _address(request), self._rate)
+        if decision.allowed:
+            return None
+        refused = _Refused(
+            429,
+            "too_many_requests",
+            f"Too many requests from your network address (at most {decision.limit} in {self._rate.period} s).",
+            f"Wait {decision.retry_after} s, then open the connect link from your client again.",
+        )
+        response = _refusal(refused)
+        response.headers["Retry-After"] = str(decision.retry_after)
+        return response
 
     # -- /connect/{p} -------------------------------------------------------------------
 
@@ -247,41 +284,56 @@ class _Page:
     """One connect route as plain ASGI: its methods, its body cap (``max_body_bytes``, enforced by the edge
     before this runs), and every refusal as a page that says what to do, never a 500."""
 
-    def __init__(self, handler: Handler, methods: set[str], *, max_body_bytes: int) -> None:
-        self._handler, self._methods = handler, methods
+    def __init__(
+        self, handler: Handler, methods: set[str], *, max_body_bytes: int, admit: Admission | None = None
+    ) -> None:
+        self._handler, self._methods, self._admit = handler, methods, admit
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        response: Response
+        refused = await self._admit(request) if self._admit is not None else None  # the address's allowance
+        response = refused or await self._answer(request)
+        await response(scope, receive, send)
+
+    async def _answer(self, request: Request) -> Response:
         if request.method not in self._methods:
             allow = ", ".join(sorted(self._methods))
             response = _refusal(_Refused(405, "method_not_allowed", f"This page answers {allow} only."))
             response.headers["Allow"] = allow
-        else:
-            try:
-                response = await self._handler(request)
-            except _Refused as exc:
-                response = _refusal(exc)
-            except LinkRefused as exc:
-                response = _refusal(_Refused(exc.status, exc.error, exc.message))
-            except GrantRejected:
-                response = _refusal(_Refused(400, "grant_rejected", "The provider refused this sign-in: start again."))
-            except CredentialUnavailable as exc:  # the provider could not be reached or issued nothing usable
-                response = _refusal(_Refused(502, "provider_failed", exc.message, "Call the tool again in a moment."))
-            except UpstreamError as exc:  # Firestore or Secret Manager cannot answer now
-                response = _refusal(_Refused(503, "unavailable", exc.message, "Try again in a moment."))
-                response.headers["Retry-After"] = "5"
-            except McpAuthError as exc:
-                response = _refusal(_Refused(exc.status, "refused", exc.message))
-        await response(scope, receive, send)
+            return response
+        try:
+            return await self._handler(request)
+        except _Refused as exc:
+            return _refusal(exc)
+        except LinkRefused as exc:
+            return _refusal(_Refused(exc.status, exc.error, exc.message))
+        except GrantRejected:
+            return _refusal(_Refused(400, "grant_rejected", "The provider refused this sign-in: start again."))
+        except CredentialUnavailable as exc:  # the provider could not be reached or issued nothing usable
+            return _refusal(_Refused(502, "provider_failed", exc.message, "Call the tool again in a moment."))
+        except UpstreamError as exc:  # Firestore or Secret Manager cannot answer now
+            response = _refusal(_Refused(503, "unavailable", exc.message, "Try again in a moment."))
+            response.headers["Retry-After"] = "5"
+            return response
+        except McpAuthError as exc:
+            return _refusal(_Refused(exc.status, "refused", exc.message))
 
 
 def _refusal(refused: _Refused) -> Response:
     logger.info("Connect page refused: %s (HTTP %d)", refused.code, refused.status)
-    titles = {405: "Not here", 415: "Not here", 502: "Try again", 503: "Try again"}
+    titles = {405: "Not here", 415: "Not here", 429: "Too many requests", 502: "Try again", 503: "Try again"}
     page = render_message_page(titles.get(refused.status, "This did not work"), *refused.paragraphs)
     return HTMLResponse(page, status_code=refused.status, headers=PAGE_HEADERS)
+
+
+def _address(request: Request) -> str:
+    """The client's address key as the edge resolved it (trusting only configured load balancers)."""
+    from mcp_auth.observe import record_of
+
+    record = record_of(request.scope)
+    ip = record.remote_ip if record is not None else client_origin(request.scope, request.headers).ip
+    return address_key(ip)
 
 
 def _query(request: Request) -> Mapping[str, list[str]]:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from mcp_auth.connections.sealing import Sealer
     from mcp_auth.connections.vault import TokenVault
     from mcp_auth.credentials.setup import CredentialService
+    from mcp_auth.ratelimit import RateLimiter
     from mcp_auth.secrets import SecretStore
     from mcp_auth.store.firestore import ClientFactory
 
@@ -30,8 +31,12 @@ class ConnectionService:
     routes: dict[str, ASGIApp] = field(default_factory=dict)
 
 
-def build_connections(settings: Settings, secrets: SecretStore | None) -> ConnectionService | None:
-    """None unless MCP_AUTH_CONNECTIONS names providers; the secrets they name must be in ``secrets``."""
+def build_connections(
+    settings: Settings, secrets: SecretStore | None, *, limiter: RateLimiter | None = None
+) -> ConnectionService | None:
+    """None unless MCP_AUTH_CONNECTIONS names providers; the secrets they name must be in ``secrets``.
+    ``limiter`` counts the connect pages' requests per client address under MCP_AUTH_RATE_LIMIT_IP (default:
+    a limiter on the deployment's Firestore windows, which the MCP endpoint's address limit counts in too)."""
     sealer = _sealer(settings, secrets)
     if sealer is None or secrets is None:
         return None
@@ -47,12 +52,18 @@ def build_connections(settings: Settings, secrets: SecretStore | None) -> Connec
 
     vault = _vault(settings, secrets, sealer)
     links = ConnectLinks(keys=link_keys, db=_db(settings))
+    if limiter is None and settings.rate_limits.ip is not None:
+        from mcp_auth.ratelimit import FirestoreWindows, RateLimiter
+
+        limiter = RateLimiter(FirestoreWindows(_db(settings)), lease=settings.rate_limits.lease)
     pages = ConnectRoutes(
         vault=vault,
         links=links,
         sealer=sealer,
         base_url=_base_url(settings),
         resource=settings.resource_url,
+        limiter=limiter,
+        rate=settings.rate_limits.ip,
     )
     return ConnectionService(vault=vault, links=links, routes=pages.routes)
 
