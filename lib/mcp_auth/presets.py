@@ -15,6 +15,10 @@
                ``email`` the primary address only if GitHub verified it, ``groups`` the account's teams
                (``org/team``) in the required organization, whose membership it has checked.
 
+Every preset asks for offline access (``offline_access``; Google: ``access_type=offline`` with
+``prompt=consent``), so that each refresh of our tokens can ask the provider about the account again
+(``oauth/recheck.py``); deployment-chosen scopes replace the preset's and must then include it.
+
 ``read_account(preset, claims)`` turns verified ID token claims into an ``Account``; anything malformed,
 hostile or oversized is refused with ``SignInRefused`` and a message for the person signing in.
 """
@@ -70,6 +74,8 @@ class Preset:
     """github: the organization an account must be an active member of (checked through the API at sign-in)."""
     teams: tuple[str, ...] = ()
     """github: team slugs in ``organization``; with any, the account must be in one of them."""
+    authorization_params: tuple[tuple[str, str], ...] = ()
+    """Further parameters of the upstream authorization request (Google's way of asking for offline access)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,24 +126,31 @@ def build_preset(
     elif organization or teams:
         raise ValueError("A required GitHub organization and teams are for the github preset only.")
     default_scopes = ("openid", "email", "profile")
+    offline = (*default_scopes, "offline_access")  # a refresh token, so that each refresh asks the provider again
     groups = (groups_claim,) if groups_claim else ("groups",)
     presets = {
-        "google": Preset("google", default_scopes, groups_claims=(), hosted_domain=True),
+        "google": Preset(
+            "google",
+            default_scopes,
+            groups_claims=(),
+            hosted_domain=True,
+            authorization_params=(("access_type", "offline"), ("prompt", "consent")),
+        ),
         "entra": Preset(
             "entra",
-            default_scopes,
+            offline,
             subject_claim="oid",
             verifies_email=False,
             shown_claims=("email", "preferred_username"),
             groups_claims=(groups_claim,) if groups_claim else ("groups", "roles"),
             tenants=tenants,
         ),
-        "okta": Preset("okta", (*default_scopes, "groups"), groups_claims=groups),
-        "auth0": Preset("auth0", default_scopes, groups_claims=groups),
-        "keycloak": Preset("keycloak", default_scopes, groups_claims=groups),
+        "okta": Preset("okta", (*offline, "groups"), groups_claims=groups),
+        "auth0": Preset("auth0", offline, groups_claims=groups),
+        "keycloak": Preset("keycloak", offline, groups_claims=groups),
         "oidc": Preset(
             "oidc",
-            default_scopes,
+            offline,
             subject_claim=subject_claim or "sub",
             email_claim=email_claim or "email",
             groups_claims=groups,

@@ -315,6 +315,10 @@ class OidcServer:
     async def add_account(self, account_id: str, **claims: Any) -> None:
         await self._admin("POST", "/__admin/accounts", {"id": account_id, "claims": claims})
 
+    async def remove_account(self, account_id: str) -> None:
+        """The account is gone: a refresh of its tokens is refused (invalid_grant) from now on."""
+        await self._admin("POST", "/__admin/accounts/remove", {"id": account_id})
+
     async def set_default_account(self, account_id: str | None) -> None:
         await self._admin("POST", "/__admin/default-account", {"account": account_id})
 

@@ -13,7 +13,9 @@
 //   POST /__admin/keys/rotate      new RS256 + ES256 keys sign from now on; old ones stay published
 //   POST /__admin/keys/retire      unpublish every key but the current ones
 //   POST /__admin/resources        {"resource", "scopes"|"scope", "alg", "format", "ttl", "audience"}
-//   POST /__admin/accounts         {"id", "claims"}
+//   POST /__admin/accounts         {"id", "claims"} (claims replace the account's: groups may change between
+//                                  a sign-in and a refresh, whose new ID token carries them)
+//   POST /__admin/accounts/remove  {"id"}: the account is gone (its refresh tokens are refused from now on)
 //   POST /__admin/default-account  {"account": id or null}
 // Admin calls must come from loopback with "Authorization: Bearer <admin_token>".
 
@@ -102,6 +104,10 @@ const adminRoutes = {
     if (typeof body.id !== 'string' || !body.id) throw new Error('"id" must be a non-empty string');
     state.accounts.set(body.id, body.claims ?? {});
     return { id: body.id, claims: state.accounts.get(body.id) };
+  },
+  'POST /__admin/accounts/remove': async (body) => {
+    if (typeof body.id !== 'string' || !body.id) throw new Error('"id" must be a non-empty string');
+    return { id: body.id, removed: state.accounts.delete(body.id) };
   },
   'POST /__admin/default-account': async (body) => {
     state.defaultAccount = body.account ?? null;

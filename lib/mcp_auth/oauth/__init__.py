@@ -136,6 +136,7 @@ def _upstream(
             http=http_client,
             scopes=" ".join(preset.scopes),
             tenants=preset.tenants,
+            params=preset.authorization_params,
         )
     policy = SignInPolicy(
         issuer=settings.oauth_upstream_issuer,

@@ -19,10 +19,11 @@ from starlette.responses import RedirectResponse, Response
 
 from mcp_auth.challenge import plain_error
 from mcp_auth.errors import McpAuthError
-from mcp_auth.oauth import consent
+from mcp_auth.oauth import consent, recheck
 from mcp_auth.oauth.clients import Client, ClientError, is_metadata_url, is_registered_id
 from mcp_auth.oauth.redirects import redirect_to_client
 from mcp_auth.oauth.signin import SignInRefused
+from mcp_auth.oauth.upstream import UPSTREAM_GRANT
 
 if TYPE_CHECKING:
     from mcp_auth.oauth.server import AuthorizationServer
@@ -164,6 +165,7 @@ async def callback(server: AuthorizationServer, request: Request) -> Response:
         claims = await server.upstream.sign_in(
             code=request.query_params["code"], state=state, redirect_uri=server.callback_url
         )
+        kept = claims.pop(UPSTREAM_GRANT, None)  # the provider's tokens, to ask it again at refresh
         uid = await server.policy.user_id(claims)
     except SignInRefused as exc:
         logger.info("sign-in refused: %s", exc)
@@ -173,6 +175,13 @@ async def callback(server: AuthorizationServer, request: Request) -> Response:
             )
         )
     shown = claims.get("email") or claims.get("login")  # GitHub: the login where no email is verified
+    sealed = await recheck.keep(server, uid, kept if isinstance(kept, dict) else None)
     return finish(
-        await consent.ask(server, uid=uid, pending=pending, shown_as=shown if isinstance(shown, str) and shown else uid)
+        await consent.ask(
+            server,
+            uid=uid,
+            pending=pending,
+            shown_as=shown if isinstance(shown, str) and shown else uid,
+            upstream=sealed,
+        )
     )

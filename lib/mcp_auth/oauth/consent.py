@@ -34,11 +34,18 @@ PAGE_HEADERS = {
 
 
 async def ask(
-    server: AuthorizationServer, *, uid: str, pending: dict[str, Any], shown_as: str | None = None
+    server: AuthorizationServer,
+    *,
+    uid: str,
+    pending: dict[str, Any],
+    shown_as: str | None = None,
+    upstream: str | None = None,
 ) -> Response:
-    """The consent page for ``uid``, who is shown as ``shown_as`` (their email; the uid is an opaque id)."""
+    """The consent page for ``uid``, who is shown as ``shown_as`` (their email; the uid is an opaque id).
+    ``upstream`` (sealed: ``recheck.py``) goes to the sign-in's family if the user allows."""
     approval = secrets.token_urlsafe(32)
-    await server.store.save_consent(approval, {**pending, "uid": uid}, CONSENT_TTL)
+    kept = {"upstream": upstream} if upstream is not None else {}
+    await server.store.save_consent(approval, {**pending, "uid": uid, **kept}, CONSENT_TTL)
     page = render_consent_page(
         client_id=pending["client_id"],
         client_name=pending.get("client_name"),
@@ -67,7 +74,9 @@ async def answer(server: AuthorizationServer, request: Request) -> Response:
         return redirect_to_client(
             pending["redirect_uri"], {"error": "access_denied", "error_description": "The user denied access.", **back}
         )
-    family = await server.store.new_family(pending["uid"], pending["client_id"], server.refresh_ttl)
+    family = await server.store.new_family(
+        pending["uid"], pending["client_id"], server.refresh_ttl, upstream=pending.get("upstream")
+    )
     code = secrets.token_urlsafe(32)
     grant = {key: pending[key] for key in ("client_id", "redirect_uri", "code_challenge", "scope", "resource", "uid")}
     await server.store.save_code(code, {**grant, "family": family}, CODE_TTL)

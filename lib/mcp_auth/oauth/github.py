@@ -8,9 +8,12 @@
     GET  {api}/user/teams                       with a required organization: its teams, as groups ``org/team``
 
 ``base`` is https://github.com or a GitHub Enterprise Server's URL, ``api`` its REST API. The returned
-claims have the shape ``presets.read_account`` reads for the github preset; GitHub's token is used for
-these reads only and dropped. Every answer is read to at most ``MAX_ANSWER`` bytes and checked: a
-malformed, hostile or oversized answer refuses the sign-in with a message, never an error page.
+claims have the shape ``presets.read_account`` reads for the github preset. GitHub's token (with its refresh
+token, where the app's tokens expire) is kept sealed with the sign-in (``recheck.py``): each refresh of ours
+reads the account again with it (``GitHubSignIn.recheck``), so an account that left the organization or its
+required teams, or that revoked the app, is refused by the next refresh. Every answer is read to at most
+``MAX_ANSWER`` bytes and checked: a malformed, hostile or oversized answer refuses the sign-in with a message,
+never an error page.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -27,7 +31,7 @@ import httpx
 
 from mcp_auth import bounded_json
 from mcp_auth.oauth.signin import SignInRefused
-from mcp_auth.oauth.upstream import Page, UpstreamUnavailable, verifier_for
+from mcp_auth.oauth.upstream import UPSTREAM_GRANT, Page, UpstreamUnavailable, verifier_for
 from mcp_auth.presets import MAX_GROUPS, Preset
 
 MAX_ANSWER = 256 * 1024
@@ -73,8 +77,27 @@ class GitHubSignIn:
         return f"{self.issuer}/login/oauth/authorize?{urlencode(params)}"
 
     async def sign_in(self, *, code: str, state: str, redirect_uri: str) -> dict[str, Any]:
-        """Redeem GitHub's code; the account's claims, read from the API with the token it gave."""
-        token = await self._redeem(code, state, redirect_uri)
+        """Redeem GitHub's code; the account's claims, read from the API with the token it gave, and that
+        token under ``UPSTREAM_GRANT``."""
+        tokens = await self._redeem(code, state, redirect_uri)
+        claims = await self._account(tokens["access_token"])
+        return {**claims, UPSTREAM_GRANT: {"kind": "github", "sub": claims["sub"], **tokens}}
+
+    async def recheck(self, grant: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Read the account again with the token kept at sign-in (refreshed first where it expires): the same
+        numeric id, still a member of the organization (and of a required team), and its teams now."""
+        token, sub = grant.get("access_token"), grant.get("sub")
+        if grant.get("kind") != "github" or not isinstance(token, str) or not isinstance(sub, str):
+            raise SignInRefused("This sign-in kept no GitHub token to check the account with: sign in again.")
+        expires = grant.get("expires_at")
+        if isinstance(grant.get("refresh_token"), str) and isinstance(expires, int) and expires < time.time() + 60:
+            grant = {"kind": "github", "sub": sub, **await self._tokens(await self._refresh_form(grant))}
+        claims = await self._account(str(grant["access_token"]))
+        if claims["sub"] != sub:
+            raise SignInRefused("GitHub answered for another account: sign in again.")
+        return claims, grant
+
+    async def _account(self, token: str) -> dict[str, Any]:
         user = await self._get(token, "/user")
         if not isinstance(user, dict):
             raise _malformed("/user")
@@ -92,7 +115,7 @@ class GitHubSignIn:
             claims["groups"] = await self._teams(token, organization, login)
         return claims
 
-    async def _redeem(self, code: str, state: str, redirect_uri: str) -> str:
+    async def _redeem(self, code: str, state: str, redirect_uri: str) -> dict[str, Any]:
         form = {
             "grant_type": "authorization_code",
             "client_id": self._client_id,
@@ -101,13 +124,30 @@ class GitHubSignIn:
             "redirect_uri": redirect_uri,
             "code_verifier": verifier_for(state),
         }
+        return await self._tokens(form)
+
+    async def _refresh_form(self, grant: dict[str, Any]) -> dict[str, str]:
+        return {
+            "grant_type": "refresh_token",
+            "client_id": self._client_id,
+            "client_secret": await self._secret(),
+            "refresh_token": str(grant["refresh_token"]),
+        }
+
+    async def _tokens(self, form: dict[str, str]) -> dict[str, Any]:
+        """GitHub's token answer to ``form``: the access token, and its refresh token and expiry where the
+        app's tokens expire."""
         body = await self._read("POST", f"{self.issuer}/login/oauth/access_token", data=form)
         if isinstance(body, dict) and isinstance(body.get("error"), str):
             raise SignInRefused(f"GitHub refused the sign-in ({body['error'][:60]}): start again from the app.")
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not 0 < len(token) <= 1024:
             raise SignInRefused("GitHub's answer to the sign-in held no access token: start again from the app.")
-        return token
+        tokens: dict[str, Any] = {"access_token": token}
+        refresh, ttl = body.get("refresh_token"), body.get("expires_in")
+        if isinstance(refresh, str) and 0 < len(refresh) <= 1024 and type(ttl) is int and 0 < ttl < 10**8:
+            tokens |= {"refresh_token": refresh, "expires_at": int(time.time()) + ttl}
+        return tokens
 
     async def _check_member(self, token: str, organization: str, login: str) -> None:
         membership = await self._get(token, f"/user/memberships/orgs/{quote(organization)}", missing=True)
@@ -171,6 +211,11 @@ class GitHubSignIn:
             async with self._http().stream(
                 method, url, data=data, headers=headers, timeout=10.0, follow_redirects=False
             ) as response:
+                limited = response.status_code == 429 or (
+                    response.status_code == 403 and response.headers.get("x-ratelimit-remaining") == "0"
+                )
+                if limited:  # GitHub's rate limit: the account is not refused, the check is put off
+                    raise UpstreamUnavailable(f"GitHub's rate limit was reached at {path}: retry later.")
                 if missing and response.status_code in (403, 404):
                     return None
                 if response.status_code >= 500:

@@ -5,6 +5,11 @@ both verify. The *older* of the two signs, so a new key is published everywhere
 before anything is signed with it: add a version (published), wait one secret
 refresh interval, disable the old version (the new one now signs). With a single
 enabled version, it signs.
+
+The same versions also give the keys that seal what a sign-in keeps of the upstream provider
+(``recheck.py``): 32 bytes derived from each PEM with HKDF-SHA256 under a label of their own, so no
+second secret is needed and a rotation of the signing key rotates them too (``connections.sealing.Sealer``
+seals with the newest and opens with either of the two).
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from jwt.algorithms import ECAlgorithm
 
@@ -25,10 +32,11 @@ from mcp_auth.errors import ConfigError, InvalidToken
 
 KeySource = Callable[[], Awaitable[Sequence[bytes]]]
 ALGORITHM = "ES256"
+SEALING_LABEL = b"mcp-auth oauth upstream sealing v1"
 
 
 class _Key:
-    __slots__ = ("kid", "private", "public_jwk")
+    __slots__ = ("kid", "pem", "private", "public_jwk")
 
     def __init__(self, pem: bytes) -> None:
         try:
@@ -44,7 +52,7 @@ class _Key:
         members = {name: public[name] for name in ("crv", "kty", "x", "y")}
         digest = hashlib.sha256(json.dumps(members, separators=(",", ":"), sort_keys=True).encode()).digest()
         self.kid = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()  # RFC 7638 thumbprint
-        self.private = private
+        self.private, self.pem = private, pem
         self.public_jwk = {**members, "kid": self.kid, "use": "sig", "alg": ALGORITHM}
 
 
@@ -65,6 +73,13 @@ class SigningKeys:
                 self._parsed = {**{k: v for k, v in self._parsed.items() if k in payloads}, pem: _Key(pem)}
             keys.append(self._parsed[pem])
         return keys
+
+    async def sealing_keys(self) -> list[bytes]:
+        """AES-256 keys derived from the two newest versions, newest first (a ``sealing.KeySource``)."""
+        return [
+            HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=SEALING_LABEL).derive(key.pem)
+            for key in await self._keys()
+        ]
 
     async def sign(self, claims: Mapping[str, Any]) -> str:
         key = (await self._keys())[-1]

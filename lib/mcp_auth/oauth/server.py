@@ -36,6 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcp_auth.challenge import plain_error
+from mcp_auth.connections.sealing import Sealer
 from mcp_auth.errors import McpAuthError
 from mcp_auth.oauth import authorize as front
 from mcp_auth.oauth import consent
@@ -61,6 +62,8 @@ CONSENT_BYTES = 4 * 1024
 """Body cap of the consent page's answer (an approval token and a decision)."""
 NO_BODY = 0
 """Body cap of the routes that read no body (metadata, keys, the front-channel GETs)."""
+SEALING_SECRET = "MCP_AUTH_OAUTH_SIGNING_KEY_SECRET"  # noqa: S105  # nosec B105 - a setting name, not a secret
+"""The setting whose key versions the sealing keys derive from (named in errors)."""
 
 
 def issuer_of(resource_url: str) -> str:
@@ -89,10 +92,13 @@ class AuthorizationServer:
         limiter: RateLimiter | None = None,
         allow_loopback: bool = False,
         groups: GroupGrants | None = None,
+        sealer: Sealer | None = None,
     ) -> None:
         """``registration_rate``, ``authorize_rate`` and ``token_rate`` are requests per client address
         (an IPv6 client's /64) and minute; ``limiter`` counts the last two (default: Firestore windows in
-        the store's database). ``groups`` re-applies the group grants at each refresh (``groups.py``)."""
+        the store's database). ``groups`` re-applies the group grants at each refresh (``groups.py``) where the
+        sign-in step cannot ask its provider again (``recheck.py``); ``sealer`` seals what a sign-in keeps to
+        ask it (default: keys derived from the signing key)."""
         self.resource = resource.rstrip("/")
         self.issuer = issuer_of(resource)
         self.callback_url = f"{self.issuer}/oauth/callback"
@@ -104,6 +110,7 @@ class AuthorizationServer:
         self.limiter = limiter or RateLimiter(FirestoreWindows(lambda: self.store.client))
         self.allow_loopback = allow_loopback
         self.groups = groups
+        self.sealer = sealer or Sealer(keys.sealing_keys, secret_name=SEALING_SECRET)
         self.documents = MetadataDocuments()
 
     def verifier(self, *, leeway: int = 30) -> JwtProvider:

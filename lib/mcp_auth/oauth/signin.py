@@ -130,6 +130,21 @@ class SignInPolicy:
         logger.info("signed in: uid %s, account %s at %s", link.uid, identity.sub, identity.issuer)
         return link.uid
 
+    async def recheck(self, uid: str, claims: dict[str, Any]) -> None:
+        """At a refresh of ``uid``'s tokens: the provider's ``claims`` now must still be admitted by the rules,
+        and the account's groups now are stored with what they grant (``SignInRefused`` if not admitted).
+        The step has checked that they describe the same account."""
+        account = read_account(self.preset, claims)
+        identity = self._identity(account)
+        if not self._require_record and not self._admits(identity, account):
+            reason = self._refusal(identity, account)
+            raise self._refused(identity, reason or f"The account {_named(identity)} may no longer sign in here.")
+        if self._grants is not None:
+            await self._grants.apply(uid, account.groups)
+        logger.info(
+            "refresh re-checked with the provider: uid %s, account %s at %s", uid, identity.sub, identity.issuer
+        )
+
     def _identity(self, account: Account) -> Identity:
         issuer = self.issuer
         if self.preset.name == "entra" and issuer == ENTRA_DISCOVERY and account.tenant is not None:

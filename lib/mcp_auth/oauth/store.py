@@ -11,7 +11,9 @@ names no document: reads find nothing, and it never reaches Firestore.
     oauth_consents          signed-in users on the consent page (single use)
     oauth_codes             authorization codes (single use)
     oauth_refresh_tokens    refresh tokens (single use; rotation)
-    oauth_families          one per sign-in: revoking it ends every refresh token issued from it
+    oauth_families          one per sign-in: revoking it ends every refresh token issued from it; holds what
+                            the sign-in keeps to ask the provider again at refresh (``upstream``, sealed:
+                            ``recheck.py``), dropped when the family is revoked
     oauth_rate              registration counters per client address and minute
 """
 
@@ -64,6 +66,13 @@ def digest(secret: str) -> str:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _revoked() -> dict[str, Any]:
+    """A revoked family's fields: its sealed upstream credential is dropped with it."""
+    from google.cloud import firestore
+
+    return {"revoked": True, "revoked_at": _now(), "upstream": firestore.DELETE_FIELD}
 
 
 class OAuthStore:
@@ -138,10 +147,39 @@ class OAuthStore:
         return await self._use_once(CODES, digest(code))
 
     # -- refresh tokens and their families ------------------------------------
-    async def new_family(self, uid: str, client_id: str, ttl: float) -> str:
+    async def new_family(self, uid: str, client_id: str, ttl: float, *, upstream: str | None = None) -> str:
+        """A new sign-in of ``uid``; ``upstream`` is the sealed credential to ask its provider again with."""
         family = secrets.token_urlsafe(16)
-        await self._set(FAMILIES, family, {"uid": uid, "client_id": client_id, "revoked": False}, ttl)
+        data: dict[str, Any] = {"uid": uid, "client_id": client_id, "revoked": False}
+        if upstream is not None:
+            data["upstream"] = upstream
+        await self._set(FAMILIES, family, data, ttl)
         return family
+
+    async def load_family(self, family: str) -> dict[str, Any] | None:
+        return await self._get(FAMILIES, family)
+
+    async def set_family_upstream(self, family: str, upstream: str) -> None:
+        """Replace the family's sealed upstream credential (the provider rotated its refresh token)."""
+        await self._guard(
+            self._doc(FAMILIES, family).update({"upstream": upstream}, timeout=TIMEOUT, retry=bounded_retry())
+        )
+
+    async def rearm_refresh_token(self, token: str) -> None:
+        """Make a refresh token usable again after a refresh that could not complete (the provider was
+        unreachable), so that the client's retry is not taken for a replay."""
+        from google.api_core import exceptions as gexc
+        from google.cloud import firestore
+
+        try:
+            await self._guard(
+                self._doc(REFRESH_TOKENS, digest(token)).update(
+                    {"used": False, "used_at": firestore.DELETE_FIELD}, timeout=TIMEOUT, retry=bounded_retry()
+                )
+            )
+        except StoreUnavailable as exc:
+            if not isinstance(exc.__cause__, gexc.NotFound):
+                raise
 
     async def save_refresh_token(self, token: str, grant: dict[str, Any], ttl: float) -> None:
         await self._set(REFRESH_TOKENS, digest(token), {**grant, "used": False}, ttl)
@@ -158,9 +196,7 @@ class OAuthStore:
 
     async def revoke_family(self, family: str) -> None:
         await self._guard(
-            self._doc(FAMILIES, family).set(
-                {"revoked": True, "revoked_at": _now()}, merge=True, timeout=TIMEOUT, retry=bounded_retry()
-            )
+            self._doc(FAMILIES, family).set(_revoked(), merge=True, timeout=TIMEOUT, retry=bounded_retry())
         )
 
     async def revoke_user_families(self, uid: str, *, page: int = 200) -> int:
@@ -177,7 +213,7 @@ class OAuthStore:
         while snaps := await self._guard(query.get(timeout=TIMEOUT, retry=bounded_retry())):
             batch = self.client.batch()
             for snap in snaps:
-                batch.update(snap.reference, {"revoked": True, "revoked_at": _now()})
+                batch.update(snap.reference, _revoked())
             await self._guard(batch.commit(timeout=TIMEOUT, retry=bounded_retry()))
             count += len(snaps)
         return count

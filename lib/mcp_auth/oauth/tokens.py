@@ -4,12 +4,17 @@
 Refresh tokens rotate on every use; presenting one that was already used revokes
 its whole family (every refresh token from the same sign-in), and so does a
 replayed authorization code.
+
+A refresh asks the sign-in provider about the account again (``recheck.py``): refused by the provider,
+the refresh is ``invalid_grant`` and the family revoked; the provider unreachable, it is 503
+``temporarily_unavailable`` with Retry-After, and the presented refresh token stays valid for the retry.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import secrets
 import time
 from typing import TYPE_CHECKING, Any
@@ -19,18 +24,22 @@ from starlette.responses import JSONResponse, Response
 
 from mcp_auth import bounded_json
 from mcp_auth.challenge import plain_error
+from mcp_auth.oauth import recheck
 from mcp_auth.oauth.clients import ClientError, register
 
 if TYPE_CHECKING:
     from mcp_auth.oauth.server import AuthorizationServer
 
+logger = logging.getLogger("mcp_auth.oauth")
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+RECHECK_RETRY_AFTER = 30
+"""Seconds a client is asked to wait before retrying a refresh the provider could not be asked about."""
 
 
 class GrantError(Exception):
-    def __init__(self, error: str, description: str, status: int = 400) -> None:
+    def __init__(self, error: str, description: str, status: int = 400, headers: dict[str, str] | None = None) -> None:
         super().__init__(description)
-        self.error, self.description, self.status = error, description, status
+        self.error, self.description, self.status, self.headers = error, description, status, headers
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -64,7 +73,7 @@ async def token(server: AuthorizationServer, request: Request) -> Response:
         else:
             raise GrantError("unsupported_grant_type", "Use authorization_code or refresh_token.")
     except GrantError as exc:
-        return plain_error(exc.status, exc.error, exc.description)
+        return plain_error(exc.status, exc.error, exc.description, exc.headers)
     return JSONResponse(body, headers=_NO_STORE)
 
 
@@ -102,10 +111,9 @@ async def _refresh(server: AuthorizationServer, form: dict[str, str]) -> dict[st
     if grant["client_id"] != client_id:
         await server.store.revoke_family(grant["family"])
         raise GrantError("invalid_grant", "The refresh token was issued to another client.")
-    if not await server.store.family_active(grant["family"]):
+    family = await server.store.load_family(grant["family"])
+    if not family or family.get("revoked"):
         raise GrantError("invalid_grant", "This sign-in was revoked: sign in again.")
-    if server.groups is not None:  # the groups stored at sign-in, against the mapping as it is now
-        await server.groups.reapply(grant["uid"])
     if "scope" in form:
         narrowed = set(form["scope"].split())
         if not narrowed <= set(grant["scope"].split()):
@@ -113,7 +121,32 @@ async def _refresh(server: AuthorizationServer, form: dict[str, str]) -> dict[st
         grant = {**grant, "scope": " ".join(sorted(narrowed))}
     if form.get("resource", grant["resource"]).rstrip("/") != grant["resource"]:
         raise GrantError("invalid_target", f"This token is for {grant['resource']}.")
+    if recheck.rechecks(server):  # the provider asked again: the account, and its groups now
+        await _ask_again(server, grant, family.get("upstream"), presented)
+    elif server.groups is not None:  # the groups stored at sign-in, against the mapping as it is now
+        await server.groups.reapply(grant["uid"])
     return await _issue(server, grant)
+
+
+async def _ask_again(server: AuthorizationServer, grant: dict[str, Any], sealed: Any, presented: str) -> None:
+    try:
+        resealed = await recheck.ask_again(server, grant["uid"], sealed)
+    except recheck.Refused as exc:
+        await server.store.revoke_family(grant["family"])
+        logger.info("refresh refused after asking the sign-in provider again: uid %s", grant["uid"])
+        raise GrantError("invalid_grant", f"This sign-in is no longer valid. {exc}") from None
+    except recheck.Unavailable as exc:
+        await server.store.rearm_refresh_token(presented)  # the retry is not a replay
+        logger.warning("refresh put off, the sign-in provider could not be asked: uid %s: %s", grant["uid"], exc)
+        raise GrantError(
+            "temporarily_unavailable",
+            f"The sign-in provider could not be asked about this account now ({exc}); no token is issued "
+            f"without it. The refresh token still works: retry in {RECHECK_RETRY_AFTER} s.",
+            503,
+            {"Retry-After": str(RECHECK_RETRY_AFTER)},
+        ) from None
+    if resealed is not None:  # the provider rotated its tokens
+        await server.store.set_family_upstream(grant["family"], resealed)
 
 
 async def _issue(server: AuthorizationServer, grant: dict[str, Any]) -> dict[str, Any]:

@@ -2,8 +2,10 @@
 
 Each authorization request gets its own upstream ``state``; the upstream nonce and
 PKCE verifier are derived from it, so only its hash needs storing. The ID token
-is verified (signature by the provider's JWKS, issuer, audience, expiry, nonce)
-and the upstream tokens are dropped: MCP clients only ever see our own tokens.
+is verified (signature by the provider's JWKS, issuer, audience, expiry, nonce).
+MCP clients only ever see our own tokens; of the provider's, only its refresh token is
+kept (sealed, ``recheck.py``), so that each refresh of ours asks the provider about the
+account again (``Upstream.recheck``: a refresh_token grant, its new ID token verified).
 
 A multi-tenant Microsoft Entra ID discovery document names its issuer as a template
 (``https://login.microsoftonline.com/{tenantid}/v2.0``): the ID token is then verified against
@@ -19,7 +21,7 @@ import base64
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlencode
 
 import httpx
@@ -34,6 +36,10 @@ from mcp_auth.oauth.signin import SignInPolicy as SignInPolicy  # re-exported: w
 from mcp_auth.oauth.signin import SignInRefused
 
 Page = Callable[[Request], Awaitable[Response]]
+UPSTREAM_GRANT = "mcp_auth:upstream_grant"
+"""The key under which a ``Rechecking`` step's ``sign_in`` returns what it keeps to ask the provider again
+(a dict of the provider's tokens): taken out of the claims by the callback and sealed, never a claim."""
+MAX_UPSTREAM_TOKEN = 8192
 
 
 class UpstreamUnavailable(UpstreamError):
@@ -51,6 +57,16 @@ class SignInStep(Protocol):
     async def authorization_url(self, *, state: str, redirect_uri: str) -> str: ...
 
     async def sign_in(self, *, code: str, state: str, redirect_uri: str) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class Rechecking(Protocol):
+    """A step that can ask the provider about a signed-in account again, at each refresh of our tokens."""
+
+    async def recheck(self, grant: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(the account's claims now, the grant to keep): ``SignInRefused`` if the provider no longer
+        accepts the grant or the account, ``UpstreamUnavailable`` if it cannot be asked now."""
+        ...
 
 
 class SignInRules(Protocol):
@@ -83,14 +99,16 @@ class Upstream:
         http: Callable[[], httpx.AsyncClient],
         scopes: str = "openid email profile",
         tenants: tuple[str, ...] = (),
+        params: tuple[tuple[str, str], ...] = (),
     ) -> None:
+        """``params``: further authorization request parameters (``Preset.authorization_params``)."""
         self.issuer = issuer.rstrip("/")
         self._tenants = tenants
         self._verifiers: dict[str, JwtProvider] = {}
         self._client_id = client_id
         self._secret = client_secret
         self._http = http
-        self._scopes = scopes
+        self._scopes, self._params = scopes, params
         self._metadata: dict[str, Any] | None = None
         self._jwks_cache: JwksCache | None = None
 
@@ -126,11 +144,13 @@ class Upstream:
             "nonce": nonce_for(state),
             "code_challenge": challenge.decode(),
             "code_challenge_method": "S256",
+            **dict(self._params),
         }
         return f"{(await self.metadata())['authorization_endpoint']}?{urlencode(params)}"
 
     async def sign_in(self, *, code: str, state: str, redirect_uri: str) -> dict[str, Any]:
-        """Redeem the upstream code; the verified ID token claims."""
+        """Redeem the upstream code; the verified ID token claims, with the provider's refresh token (if it
+        gave one) under ``UPSTREAM_GRANT``."""
         metadata = await self.metadata()
         form = {
             "grant_type": "authorization_code",
@@ -164,7 +184,71 @@ class Upstream:
         claims = dict(principal.claims)
         if claims.get("nonce") != nonce_for(state):
             raise SignInRefused("The ID token's nonce does not belong to this sign-in.")
+        claims.pop(UPSTREAM_GRANT, None)
+        refresh = body.get("refresh_token") if isinstance(body, dict) else None
+        if _usable(refresh) and isinstance(claims.get("sub"), str):
+            claims[UPSTREAM_GRANT] = {"kind": "oidc", "refresh_token": refresh, "sub": claims["sub"]}
         return claims
+
+    async def recheck(self, grant: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Ask the provider again with the refresh token kept at sign-in: the claims of the ID token it
+        issues now (or, where it sends none, of its userinfo endpoint), for the same ``sub``."""
+        refresh, sub = grant.get("refresh_token"), grant.get("sub")
+        if grant.get("kind") != "oidc" or not _usable(refresh) or not isinstance(sub, str):
+            raise SignInRefused("This sign-in kept no refresh token of the sign-in provider: sign in again.")
+        metadata = await self.metadata()
+        form = {"grant_type": "refresh_token", "refresh_token": refresh}
+        try:
+            response = await self._http().post(
+                metadata["token_endpoint"], data=form, auth=(self._client_id, await self._secret()), timeout=10.0
+            )
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(f"The sign-in provider could not be reached ({type(exc).__name__}).") from exc
+        body = _json(response)
+        if response.status_code >= 500 or response.status_code == 429:
+            raise UpstreamUnavailable(f"The sign-in provider answered HTTP {response.status_code}.")
+        if response.status_code != 200 or not isinstance(body, dict):
+            error = body.get("error") if isinstance(body, dict) else None
+            code = error[:60] if isinstance(error, str) else f"HTTP {response.status_code}"
+            raise SignInRefused(
+                f"The sign-in provider no longer accepts this sign-in ({code}): the account may have been "
+                "disabled or removed, or its access to this app revoked. Sign in again."
+            )
+        id_token = body.get("id_token")
+        if isinstance(id_token, str):
+            try:
+                principal = await self._verifier(metadata, id_token).authenticate(
+                    Credentials(bearer=id_token, api_key=None)
+                )
+            except UpstreamError as exc:
+                raise UpstreamUnavailable(exc.message) from exc
+            except McpAuthError as exc:
+                raise SignInRefused(f"The sign-in provider's new ID token is not valid: {exc.message}") from exc
+            claims = dict(principal.claims)
+        else:
+            claims = await self._userinfo(metadata, body.get("access_token"))
+        if claims.get("sub") != sub:
+            raise SignInRefused("The sign-in provider answered the refresh for another account: sign in again.")
+        claims.pop(UPSTREAM_GRANT, None)
+        rotated = body.get("refresh_token")
+        return claims, {**grant, "refresh_token": rotated if _usable(rotated) else refresh}
+
+    async def _userinfo(self, metadata: dict[str, Any], access_token: Any) -> dict[str, Any]:
+        endpoint = metadata.get("userinfo_endpoint")
+        if not isinstance(endpoint, str) or not _usable(access_token):
+            raise SignInRefused("The sign-in provider's refresh answer holds no ID token: sign in again.")
+        try:
+            response = await self._http().get(
+                endpoint, headers={"Authorization": f"Bearer {access_token}"}, timeout=10.0
+            )
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(f"The sign-in provider could not be reached ({type(exc).__name__}).") from exc
+        if response.status_code >= 500:
+            raise UpstreamUnavailable(f"The sign-in provider's userinfo answered HTTP {response.status_code}.")
+        body = _json(response)
+        if response.status_code != 200 or not isinstance(body, dict):
+            raise SignInRefused(f"The sign-in provider refused to describe the account (HTTP {response.status_code}).")
+        return body
 
     def _verifier(self, metadata: dict[str, Any], id_token: str) -> JwtProvider:
         """The ID token verifier of the issuer the token must come from (per tenant for a templated issuer)."""
@@ -196,6 +280,17 @@ class Upstream:
 
 
 TENANT_TEMPLATE = "{tenantid}"
+
+
+def _usable(token: Any) -> bool:
+    return isinstance(token, str) and 0 < len(token) <= MAX_UPSTREAM_TOKEN
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 def _unverified_claim(token: str, name: str) -> str | None:
