@@ -7,7 +7,9 @@ fake_github_oauth   FakeGitHubOAuth: FakeGitHub's REST API (/user/repos, issues,
                                                      answers errors with a 200 and {"error": ...}, as GitHub does
                     DELETE /applications/{client_id}/grant   revokes every token of the grant (HTTP Basic)
                     GET  /user                       the token's account: login and numeric id
-                    .token_ttl (seconds; None: tokens without expiry), .refreshes, .revoked, .token_requests
+                    .token_ttl (seconds; None: tokens without expiry; the API refuses an access token once it
+                    expired), .refreshes, .revoked, .token_requests, .issued (every token, in order),
+                    .used (the access token of each API request), .revoke_all(login) (the user revoked the app)
                     and, for sign-in with GitHub (the github preset), the account's API:
                     GET  /user/emails                       .add_account(login, emails=[...]) as GitHub lists them
                     GET  /user/memberships/orgs/{org}       404 unless .add_account(..., orgs={org: state})
@@ -24,6 +26,7 @@ import hashlib
 import json
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
@@ -49,6 +52,9 @@ class FakeGitHubOAuth(FakeGitHub):
         self.grants: dict[str, set[str]] = {}  # login -> every token issued to it
         self.refreshes = 0
         self.revoked: list[str] = []
+        self.issued: list[str] = []  # every access and refresh token, in the order issued
+        self.expiry: dict[str, float] = {}  # access token -> when the API stops accepting it
+        self.used: list[str] = []  # the access token of each API request, in order
         self.token_requests: list[dict[str, str]] = []
         self.authorize_requests: list[dict[str, str]] = []
         self.accounts: dict[str, dict[str, Any]] = {}  # login -> id, emails, orgs, teams
@@ -101,10 +107,21 @@ class FakeGitHubOAuth(FakeGitHub):
         self.refresh_tokens[refresh] = login
         self.grants.setdefault(login, set()).update({access, refresh})
         self.repos.setdefault(login, [])
+        self.issued += [access, refresh]
         body: dict[str, Any] = {"access_token": access, "token_type": "bearer", "scope": "repo"}
         if self.token_ttl is not None:
+            self.expiry[access] = time.time() + self.token_ttl
             body |= {"expires_in": self.token_ttl, "refresh_token": refresh, "refresh_token_expires_in": 15897600}
         return body
+
+    def _login(self, request: Request) -> str | None:
+        """The token's account, as FakeGitHub has it, unless the token expired."""
+        login = super()._login(request)
+        _, _, token = (request.headers.get("authorization") or "").partition(" ")
+        self.used.append(token)
+        if token in self.expiry and self.expiry[token] <= time.time():
+            return None
+        return login
 
     async def _authorize(self, request: Request) -> Response:
         q = dict(request.query_params)

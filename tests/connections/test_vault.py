@@ -137,6 +137,23 @@ async def test_a_token_the_api_refused_is_refreshed_on_next_use(vault_of, fake_g
     assert again is not None and again.access_token != first.access_token and fake_github_oauth.refreshes == 1
 
 
+async def test_settling_a_rejected_token_shows_every_instance_the_new_token_or_no_connection(
+    vault_of, fake_github_oauth
+):
+    seen_it, other, user = vault_of(), vault_of(), uid()
+    first = await connect(seen_it, fake_github_oauth, user)
+    seen_it.forget(user, "github", first.access_token)  # only the access token was refused: refreshed now
+    await seen_it.settle(user, "github")
+    renewed = await other.credential(user, "github")  # another instance, which was told nothing
+    assert renewed is not None and renewed.access_token != first.access_token and fake_github_oauth.refreshes == 1
+
+    fake_github_oauth.revoke_all("octocat")  # the whole grant revoked at the provider: removed now
+    seen_it.forget(user, "github", renewed.access_token)
+    await seen_it.settle(user, "github")
+    assert await raw_document(user) == {} and await other.credential(user, "github") is None
+    await seen_it.settle(user, "github")  # nothing left to settle: no error
+
+
 async def test_disconnect_revokes_the_grant_at_github_and_deletes(vault_of, fake_github_oauth):
     vault, user = vault_of(), uid()
     tokens = await connect(vault, fake_github_oauth, user)

@@ -15,8 +15,14 @@
              answer may reach any instance (``backchannel/``), the vault is read from Firestore
            - any other client: ``CredentialNotConnected``, a tool error that carries the link
 
+A token the provider rejected (``forget_user_credential``, after the API answered 401) is settled before
+the tool call answers: the vault refreshes it, or removes the connection when the provider refuses the
+refresh too (revoked at the provider). Every instance reads the outcome from Firestore, so the next call,
+wherever it lands, uses the new token or sends the user to connect again.
+
 ``CallContext`` is the per-user chain's middleware that makes the MCP request of the running tool call
-reachable from ``user_credential`` (which tool handlers call without the SDK's context).
+reachable from ``user_credential`` (which tool handlers call without the SDK's context), and waits for
+the settling of the tokens rejected during the call.
 """
 
 from __future__ import annotations
@@ -45,20 +51,31 @@ logger = logging.getLogger("mcp_auth.connections")
 #: The first protocol version whose tool calls cannot send a request to the client mid-call.
 INPUT_REQUIRED_VERSION = "2026-07-28"
 
+#: Seconds a tool call's answer waits for the tokens rejected during it to be refreshed or removed.
+SETTLE_SECONDS = 15.0
+
 _call: ContextVar[ServerRequestContext[Any, Any] | None] = ContextVar("mcp_auth_tool_call", default=None)
+_settling: ContextVar[list[asyncio.Task[None]] | None] = ContextVar("mcp_auth_settling", default=None)
+_running: set[asyncio.Task[None]] = set()  # strong references until each settling ends
 
 
 class CallContext:
-    """Per-user chain middleware: the running ``tools/call``'s MCP request, for ``ConnectingResolver``."""
+    """Per-user chain middleware: the running ``tools/call``'s MCP request, for ``ConnectingResolver``;
+    the call answers once the tokens rejected during it are settled (refreshed, or the connection removed)."""
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.method != "tools/call":
             return await call_next(ctx)
-        token = _call.set(ctx)
+        pending: list[asyncio.Task[None]] = []
+        token, settling = _call.set(ctx), _settling.set(pending)
         try:
-            return await call_next(ctx)
+            result = await call_next(ctx)
         finally:
             _call.reset(token)
+            _settling.reset(settling)
+        if pending:
+            await asyncio.wait(pending, timeout=SETTLE_SECONDS)
+        return result
 
 
 class ConnectingResolver:
@@ -106,6 +123,12 @@ class ConnectingResolver:
         """The provider rejected ``access_token``: the vault refreshes it next time; the platform's copy is dropped."""
         if provider in self._vault.providers:
             self._vault.forget(user_id, provider, access_token)
+            pending = _settling.get()
+            if pending is not None and access_token:  # inside a tool call: settle it before the call answers
+                task = asyncio.ensure_future(self._vault.settle(user_id, provider))
+                _running.add(task)
+                task.add_done_callback(_running.discard)
+                pending.append(task)
         if self._platform is not None:
             self._platform.forget(user_id, provider)
 

@@ -10,6 +10,9 @@ per (user, provider): on this instance concurrent callers share one, and across 
 (``lease_until``, taken with an update-time precondition) lets one instance call the provider while
 the others wait and reread, so a provider that rotates refresh tokens never sees one used twice.
 A refresh the provider refuses (``invalid_grant``) removes the connection: the user connects again.
+An access token the provider rejected (``forget``) is renewed at its next use on this instance, or at once
+with ``settle`` (which a tool call awaits before answering, ``connect.py``), so that every instance sees
+the new token, or no connection, in Firestore.
 ``disconnect`` revokes at the provider (where it has a revocation endpoint), then deletes.
 """
 
@@ -28,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from mcp_auth.connections.oauth2 import GrantRejected, ProviderClient, Tokens
 from mcp_auth.connections.sealing import Sealer, Unsealable
 from mcp_auth.credentials.model import Credential, validate_provider
-from mcp_auth.errors import CredentialUnavailable
+from mcp_auth.errors import CredentialUnavailable, McpAuthError
 from mcp_auth.store.connections import UserConnections
 from mcp_auth.store.users import validate_uid
 
@@ -112,6 +115,16 @@ class TokenVault:
             self._rejected[(uid, provider)] = _digest(access_token)
             while len(self._rejected) > 10_000:
                 self._rejected.pop(next(iter(self._rejected)))
+
+    async def settle(self, uid: str, provider: str) -> None:
+        """After ``forget``: refresh the rejected token now, or remove the connection if the provider refuses the
+        refresh too (or there is no refresh token). Never raises: a failure leaves it to the next use."""
+        try:
+            await self.credential(uid, provider)
+        except McpAuthError as exc:
+            logger.warning("A rejected %s token could not be renewed now (%s); its next use tries again", provider, exc)
+        except Exception as exc:  # a task nobody else reads: its failure is logged here, never lost
+            logger.error("Renewing a rejected %s token failed: %s", provider, type(exc).__name__)
 
     # -- writing ------------------------------------------------------------------------
 
@@ -200,7 +213,7 @@ class TokenVault:
         client = self._providers.get(key[1])
         _, refresh = _tokens(await self._sealer.open(data["sealed"], context=_context(key)))
         if client is None or not refresh:
-            await self._drop(store, key, "it expired and has no refresh token")
+            await self._drop(store, key, "it cannot be used and has no refresh token")
             return None
         try:
             tokens = await client.refresh(refresh)
