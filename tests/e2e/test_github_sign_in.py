@@ -6,6 +6,10 @@ The account is GitHub's numeric user id; membership of the required organization
 sign-in; the organization's teams are groups for the group grants. A refusal comes back as ``access_denied``
 with a message that says what to do; an unverified email is never used to identify, admit or find a record;
 hostile and oversized API answers refuse the sign-in, never an error page.
+
+Each refresh reads the account again with the GitHub token kept (sealed) at sign-in: a member removed from
+the mapped team loses its toolset at the client's next refresh, one removed from the organization gets
+``invalid_grant``, and GitHub failing is a retryable 503 whose refresh token still works.
 """
 
 from __future__ import annotations
@@ -18,18 +22,22 @@ from typing import Any
 from urllib.parse import urlencode, urljoin
 
 import httpx
+import httpx2
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from mcp.client import Client
+from mcp.client.streamable_http import streamable_http_client
 
 from mcp_auth.store.identities import derived_uid
 from mcp_auth.store.users import UserRecord
 from tests._fixtures.firestore import TEST_PROJECT
 from tests._fixtures.provider_github import FakeGitHubOAuth
 from tests._fixtures.secret_manager import SecretManagerAdmin
-from tests.e2e.test_builtin_oauth import Deployment
-from tests.e2e.test_provider_presets import _both_served, _connect, _refused, pair_env
+from tests.e2e.test_builtin_oauth import Deployment, _sdk_oauth
+from tests.e2e.test_provider_presets import _both_served, _connect, _refreshed_tools, _refused, pair_env
 from tests.oauth.documents import serve_documents
+from tests.oidc.helper import MemoryStorage
 
 ORG = "acme"
 
@@ -71,7 +79,9 @@ def github_pair(request, fake_github_oauth: FakeGitHubOAuth, start_function, dro
     proxy.route_to([a.base, b.base])
     endpoints = GitHubEndpoints(issuer=github.url, authorization_endpoint=f"{github.url}/login/oauth/authorize")
     with serve_documents() as documents:
-        yield Deployment(url, endpoints, documents), proxy, github  # type: ignore[arg-type]
+        deployment = Deployment(url, endpoints, documents)  # type: ignore[arg-type]
+        deployment.instances = (a, b)  # type: ignore[attr-defined]
+        yield deployment, proxy, github
 
 
 def settings(**env: str) -> Any:
@@ -187,3 +197,44 @@ async def test_hostile_and_oversized_api_answers_refuse_the_sign_in_cleanly(gith
             github.answers[path] = (status, body)
             reason = await _refused(deployment, login)
             assert "GitHub" in reason and "Internal" not in reason, (path, reason)
+
+
+@settings(
+    MCP_AUTH_OAUTH_GROUP_GRANTS=json.dumps({f"{ORG}/tooling": {"toolsets": ["profile"]}}),
+    MCP_AUTH_USER_CACHE_TTL="600",
+)
+async def test_a_member_removed_from_the_mapped_team_loses_its_toolset_by_the_next_refresh(github_pair, user_repo):
+    deployment, proxy, github = github_pair
+    login, user_id = _account(github, teams=[(ORG, "tooling"), (ORG, "sales")])
+    storage, sign_ins = MemoryStorage(), []
+    oauth = _sdk_oauth(deployment, storage, sign_ins, account=login)
+    async with httpx2.AsyncClient(auth=oauth, timeout=30) as http:
+        async with Client(streamable_http_client(deployment.url, http_client=http), raise_exceptions=True) as client:
+            assert "get_profile" in {tool.name for tool in (await client.list_tools()).tools}
+    uid = derived_uid(github.url, str(user_id))
+
+    github.accounts[login]["teams"] = [(ORG, "sales")]  # a maintainer took the member out of acme/tooling
+    tools = await _refreshed_tools(oauth, storage, deployment.url, uid, deployment.instances)
+    assert "get_profile" not in tools and "whoami" in tools and len(sign_ins) == 1
+    record = await user_repo.get(uid)
+    assert record is not None and record.groups == (f"{ORG}/sales",) and "profile" not in record.toolsets
+    _both_served(proxy)
+
+
+async def test_a_member_removed_from_the_organization_gets_invalid_grant_at_the_next_refresh(github_pair):
+    deployment, _, github = github_pair
+    login, _ = _account(github)
+    storage = MemoryStorage()
+    await _connect(deployment, login, storage)
+    assert storage.client is not None and storage.tokens is not None and storage.tokens.refresh_token
+    client_id, refresh_token = storage.client.client_id, storage.tokens.refresh_token
+
+    github.answers["/user"] = (502, b'{"message": "Server Error"}')  # GitHub failing: retry, nothing decided
+    put_off = await deployment.refresh(client_id, refresh_token)
+    assert put_off.status_code == 503 and put_off.json()["error"] == "temporarily_unavailable", put_off.text
+    assert put_off.headers["retry-after"] == "30"
+
+    github.accounts[login]["orgs"] = {}  # removed from the organization
+    refused = await deployment.refresh(client_id, refresh_token)  # the same token: re-armed, not a replay
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant", refused.text
+    assert f"not a member of the organization {ORG}" in refused.json()["error_description"]

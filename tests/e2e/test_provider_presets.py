@@ -5,12 +5,17 @@ the upstream callback, the consent answer, the token and the tool call land on a
 
 Each refusal case is answered with ``access_denied`` and a message that says what to do; in each preset an
 unverified email is planted and is never used to identify the account, to admit it or to find a record.
+
+Each refresh asks the provider again: a member removed from a mapped group at the stand-in loses the group's
+toolset at the client's next refresh (the SDK refreshes by itself once its access token has expired), and an
+account removed at the provider gets ``invalid_grant``.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+import time
 import uuid
 from typing import Any
 
@@ -20,6 +25,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from mcp.client import Client
+from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 
 from mcp_auth.oauth.groups import GroupGrants
@@ -123,6 +129,25 @@ async def _connect(deployment: Deployment, account: str, storage: MemoryStorage 
             who = await client.call_tool("whoami", {})
             tools = await client.list_tools()
     return {**(who.structured_content or {}), "tools": sorted(t.name for t in tools.tools)}
+
+
+async def _refreshed_tools(
+    oauth: OAuthClientProvider, storage: MemoryStorage, url: str, uid: str, instances: Any
+) -> set[str]:
+    """The client's access token has expired: it refreshes by itself, then lists tools (on both instances, once
+    each has heard of the change to the user's record that the refresh made, as both cache records)."""
+    assert storage.tokens is not None
+    before = storage.tokens.refresh_token
+    heard = [instance.revocations_applied(uid) for instance in instances]
+    oauth.context.token_expiry_time = time.time() - 1
+    async with httpx2.AsyncClient(auth=oauth, timeout=30) as http:
+        async with Client(streamable_http_client(url, http_client=http), raise_exceptions=True) as client:
+            assert storage.tokens.refresh_token != before  # refreshed (a new sign-in would have failed the test)
+            for instance, count in zip(instances, heard, strict=True):
+                await instance.heard(uid, more_than=count)
+            listed = [{tool.name for tool in (await client.list_tools()).tools} for _ in range(2)]
+    assert listed[0] == listed[1], listed
+    return listed[0]
 
 
 async def _refused(deployment: Deployment, account: str) -> str:
@@ -307,3 +332,47 @@ async def test_a_hostile_groups_claim_is_refused_with_a_clear_message(pair):
     )
     reason = await _refused(deployment, f"h-{tag}")
     assert "more than 256" in reason
+
+
+@preset("okta", MCP_AUTH_USER_CACHE_TTL="600")
+async def test_a_member_removed_from_a_mapped_group_upstream_loses_its_toolset_by_the_next_refresh(pair, user_repo):
+    """The SDK client signs in as a member of a group mapped to the profile toolset; the member is removed from
+    the group at the provider; the client's next refresh asks the provider, whose new ID token lists no such
+    group, and its tools no longer include the toolset's, on either instance."""
+    deployment, proxy, instances = pair
+    tag = uuid.uuid4().hex[:8]
+    group, account = f"sre-{tag}", f"s-{tag}"
+    from mcp_auth.store.firestore import firestore_client
+
+    grants = GroupGrants(configured={}, client=firestore_client(project=TEST_PROJECT), users=user_repo)
+    await grants.map(group, toolsets=["profile"])
+    claims = {"email": f"{account}@example.com", "email_verified": True}
+    await deployment.idp.add_account(account, **claims, groups=[group, "Everyone"])
+    storage, sign_ins = MemoryStorage(), []
+    oauth = _sdk_oauth(deployment, storage, sign_ins, account=account)
+    async with httpx2.AsyncClient(auth=oauth, timeout=30) as http:
+        async with Client(streamable_http_client(deployment.url, http_client=http), raise_exceptions=True) as client:
+            assert "get_profile" in {tool.name for tool in (await client.list_tools()).tools}
+    uid = derived_uid(deployment.idp.issuer, account)
+
+    await deployment.idp.add_account(account, **claims, groups=["Everyone"])  # removed from the group upstream
+    tools = await _refreshed_tools(oauth, storage, deployment.url, uid, instances)
+    assert "get_profile" not in tools and "whoami" in tools and len(sign_ins) == 1
+    record = await user_repo.get(uid)
+    assert record is not None and record.groups == ("Everyone",) and "profile" not in record.toolsets
+    _both_served(proxy)
+    await grants.unmap(group)
+
+
+@preset("okta")
+async def test_an_account_removed_at_the_provider_gets_invalid_grant_at_the_next_refresh(pair):
+    deployment, _, _ = pair
+    account = f"r-{uuid.uuid4().hex[:8]}"
+    await deployment.idp.add_account(account, email=f"{account}@example.com", email_verified=True)
+    storage = MemoryStorage()
+    await _connect(deployment, account, storage)
+    assert storage.client is not None and storage.tokens is not None and storage.tokens.refresh_token
+    await deployment.idp.remove_account(account)
+    refused = await deployment.refresh(storage.client.client_id, storage.tokens.refresh_token)
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant", refused.text
+    assert "no longer accepts this sign-in" in refused.json()["error_description"]
