@@ -1,11 +1,13 @@
 """`mcp-auth connections list|delete --user U` against the emulators and the GitHub stand-in, and
-a user's connections in the offboarding export (without the sealed tokens) and erasure."""
+a user's connections in the offboarding export (without the sealed tokens) and erasure, which revokes
+each one at the provider first, as `connections delete` does."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import re
 import uuid
 
 from mcp_auth.config import Settings
@@ -77,6 +79,25 @@ async def test_offboarding_exports_connections_without_tokens_and_erases_them(
     assert erased.returncode == 0, erased.stderr
     listed = await asyncio.to_thread(cli, "connections", "list", "--user", uid, env=env)
     assert json.loads(listed.stdout) == []
+
+
+async def test_erasure_revokes_each_connection_at_the_provider_before_deleting_it(
+    cli, firestore_emulator, secret_manager, fake_github_oauth, make_user
+):
+    env = _env(secret_manager, fake_github_oauth)
+    uid = (await make_user(toolsets=("github",))).uid
+    access = await _connected(env, fake_github_oauth, uid)  # as octocat
+    assert access in fake_github_oauth.logins
+    erased = await asyncio.to_thread(cli, "users", "delete", uid, "--erase", "--yes", env=env)
+    assert erased.returncode == 0, erased.stderr
+    assert fake_github_oauth.revoked == ["octocat"] and access not in fake_github_oauth.logins  # the grant is gone
+    assert "Disconnected github (revoked at the provider" in erased.stdout
+    assert re.search(r"users/\{uid\}/connections\s+1\b", erased.stdout), erased.stdout
+    assert access not in erased.stdout + erased.stderr
+    listed = await asyncio.to_thread(cli, "connections", "list", "--user", uid, env=env)
+    assert json.loads(listed.stdout) == []
+    again = await asyncio.to_thread(cli, "users", "delete", uid, "--erase", "--yes", env=env)
+    assert again.returncode == 2 and "Nothing is stored" in again.stderr and fake_github_oauth.revoked == ["octocat"]
 
 
 def test_unknown_provider_and_missing_configuration_are_usage_errors(cli, firestore_emulator):

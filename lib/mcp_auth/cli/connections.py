@@ -1,4 +1,9 @@
-"""``mcp-auth connections list|delete --user U``: a user's connected accounts (never their tokens)."""
+"""``mcp-auth connections list|delete --user U``: a user's connected accounts (never their tokens).
+
+``delete`` disconnects through ``TokenVault.disconnect``: revoked at the provider where it has a revocation
+endpoint (GitHub's grant deletion, RFC 7009 ``revoke_url``), then deleted. Erasure (``mcp-auth users delete U
+--erase``) calls ``disconnect_all`` first, the same path, before it deletes the user's documents.
+"""
 
 from __future__ import annotations
 
@@ -46,10 +51,23 @@ async def _delete(args: argparse.Namespace, settings: Settings) -> str:
         raise UsageError(
             f"{args.provider!r} is not a configured provider; known: {', '.join(sorted(vault.providers))}."
         )
-    deleted = [name for name in names if await vault.disconnect(args.user, name)]
+    deleted = await _disconnect(vault, args.user, names)
     if not deleted:
         raise UsageError(f"{args.user!r} has no connected account{' for ' + args.provider if args.provider else ''}.")
     return "\n".join(f"disconnected {name} (revoked at the provider where it allows)" for name in deleted)
+
+
+async def disconnect_all(settings: Settings, uid: str) -> list[str]:
+    """Every connected account of ``uid`` revoked at its provider and deleted, as ``connections delete`` does;
+    the providers disconnected. Nothing when MCP_AUTH_CONNECTIONS is not set (erasure still deletes the tokens)."""
+    if not settings.connections:
+        return []
+    vault = _vault(settings)
+    return await _disconnect(vault, uid, [c.provider for c in await vault.connections(uid)])
+
+
+async def _disconnect(vault: TokenVault, uid: str, names: list[str]) -> list[str]:
+    return [name for name in names if await vault.disconnect(uid, name)]
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -11,7 +11,9 @@
 ``delete`` removes the record; ``--erase`` removes every document that holds the
 uid, in every collection the framework owns (``mcp_auth.store.erasure``), after
 the operator types the uid again (``--yes`` skips that; without a terminal it is
-required). ``export`` prints everything stored about the user as JSON.
+required). Connected accounts are first revoked at their providers and deleted, as
+``mcp-auth connections delete`` does (with MCP_AUTH_CONNECTIONS set). ``export`` prints
+everything stored about the user as JSON.
 
 A user's toolsets and scopes are those set here plus those their upstream groups grant
 (``mcp-auth groups``), minus those withheld here: the per-user settings win both ways.
@@ -184,13 +186,22 @@ async def _delete(args: argparse.Namespace, settings: Settings) -> str:
         )
     if not args.yes:
         _confirm(uid)
+    from mcp_auth.cli.connections import disconnect_all
+
+    disconnected = await disconnect_all(settings, uid)  # revoked at each provider first, as `connections delete`
     removed = await (await _user_data(settings, uid)).erase()
+    if disconnected:
+        key = "users/{uid}/connections"
+        removed[key] = removed.get(key, 0) + len(disconnected)
     if not any(removed.values()):
         raise UsageError(f"Nothing is stored about {uid!r} (no record, no data): check the id.")
     rows = [*removed.items(), ("total", sum(removed.values()))]
     width = max(len(name) for name, _ in rows)
     lines = [f"{name.ljust(width)}  {count}" for name, count in rows]
-    return "\n".join([f"Erased user {uid!r}; documents removed per collection:", *lines])
+    report = [f"Erased user {uid!r}; documents removed per collection:", *lines]
+    if disconnected:
+        report.insert(0, f"Disconnected {', '.join(disconnected)} (revoked at the provider where it allows).")
+    return "\n".join(report)
 
 
 async def _export(args: argparse.Namespace, settings: Settings) -> str:
