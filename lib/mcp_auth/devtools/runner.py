@@ -8,6 +8,12 @@ with a development key, and API keys hashed with a development pepper. The keys 
 random per checkout and kept in ``.dev/`` (so tokens and keys survive restarts); ``.dev/env`` exports
 them with the rest of the settings, so ``mcp-auth token mint`` and ``mcp-auth keys create`` work
 against the server. These settings are for local work only: the server refuses them on Cloud Run.
+
+Connected accounts run too: a local stand-in for GitHub (its OAuth endpoints and the REST endpoints of
+the example toolset) and for Secret Manager (the GitHub client secret and the vault's and links' keys,
+generated for each run) are served on loopback (``mcp_auth.devtools.dev_github``), the function is
+configured with GitHub as a connected-account provider, and the seeded user has the github toolset.
+The runner itself, like the stand-ins, refuses to run on Cloud Run.
 """
 
 from __future__ import annotations
@@ -19,13 +25,18 @@ import signal
 import socket
 import subprocess  # nosec B404 - development tool that starts the local function
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections import deque
 from pathlib import Path
+from typing import IO, cast
 
+from mcp_auth.devtools.dev_github import DevConnections, serve_dev_connections
 from mcp_auth.devtools.emulator import EmulatorError, FirestoreEmulator
 from mcp_auth.devtools.watchdog import Watchdog
+from mcp_auth.errors import ConfigError
 
 STATE_DIR = Path(".dev")
 DEV_PROJECT = "demo-mcp-auth"
@@ -109,6 +120,53 @@ def _client_config(url: str, token: str, user: str) -> str:
     )
 
 
+def _connections_help(user: str, github_url: str) -> str:
+    return "\n".join(
+        [
+            f"Connected accounts: GitHub is a local stand-in at {github_url} (no github.com account needed).",
+            f"{user} has the github toolset: call list_my_repositories. A client with URL elicitation opens the",
+            "connect page (another gets its link in the tool's answer): press Continue to GitHub, then",
+            "Authorize on the stand-in's page; the call answers with the stand-in's repositories.",
+            f"Connections:  source .dev/env && .venv/bin/mcp-auth connections list --user {user}",
+        ]
+    )
+
+
+class HeldOutput:
+    """The function's output (stdout and stderr), held back until the banner is out, then passed through as it
+    comes: the start-up's log records follow the banner instead of burying it. At most ``limit`` lines are held
+    (the latest)."""
+
+    def __init__(self, stream: IO[bytes], *, limit: int = 1000) -> None:
+        self._held: deque[bytes] | None = deque(maxlen=limit)
+        self._lock = threading.Lock()
+        self._stream = stream
+        threading.Thread(target=self._pump, name="function-output", daemon=True).start()
+
+    def _pump(self) -> None:
+        with self._stream:
+            for line in self._stream:
+                with self._lock:
+                    if self._held is not None:
+                        self._held.append(line)
+                        continue
+                _write(line)
+
+    def release(self) -> None:
+        with self._lock:
+            held, self._held = self._held, None
+            for line in held or ():
+                _write(line)
+
+
+def _write(line: bytes) -> None:
+    try:
+        sys.stdout.buffer.write(line)
+        sys.stdout.flush()
+    except (OSError, ValueError):  # the terminal went away: the function's output has nowhere to go
+        pass
+
+
 def _wait_http(url: str, timeout: float, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -139,6 +197,13 @@ def port_taken(port: int, host: str = "127.0.0.1") -> str | None:
 
 
 def run_dev(*, port: int, source: str, user: str) -> int:
+    if os.environ.get("K_SERVICE"):
+        print(
+            "mcp-auth dev: error: mcp-auth dev and its stand-ins are for local development only and refuse to run "
+            "on Cloud Run (K_SERVICE is set). Nothing was started.",
+            file=sys.stderr,
+        )
+        return 2
     if not Path(source).is_file():
         print(f"mcp-auth dev: error: {source} not found; run from the repository root.", file=sys.stderr)
         return 2
@@ -159,9 +224,12 @@ def run_dev(*, port: int, source: str, user: str) -> int:
     watchdog = Watchdog().start()
     emulator = FirestoreEmulator(log_path=STATE_DIR / "firestore-emulator.log", watchdog=watchdog)
     server: subprocess.Popen[bytes] | None = None
+    connections: DevConnections | None = None
+    output: HeldOutput | None = None
     try:
         print(f"Starting the Firestore emulator (log: {STATE_DIR}/firestore-emulator.log) ...", flush=True)
         emulator.start()
+        connections = serve_dev_connections(project=DEV_PROJECT, function_url=f"http://127.0.0.1:{port}")
         env = dev_environment(
             port=port,
             emulator_host=emulator.host,
@@ -169,6 +237,7 @@ def run_dev(*, port: int, source: str, user: str) -> int:
             pepper=_dev_secret("api-key-pepper"),
             signing_key=_dev_secret("oauth-signing-key.pem"),
         )
+        env.update(connections.environment)
         (STATE_DIR / "env").write_text("".join(f"export {k}='{v}'\n" for k, v in env.items()))
         (STATE_DIR / "env").chmod(0o600)
         process_env = {**os.environ, **env}
@@ -190,15 +259,22 @@ def run_dev(*, port: int, source: str, user: str) -> int:
             ],
             env=process_env,
             start_new_session=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
         watchdog.guard(server.pid)
+        output = HeldOutput(cast("IO[bytes]", server.stdout))  # stdout=PIPE: never None
         _wait_http(f"http://127.0.0.1:{port}/healthz", 30, server)
         banner = _client_config(env["MCP_AUTH_RESOURCE_URL"], token, user)
+        banner += "\n\n" + _connections_help(user, connections.server.url)
         print("\n" + banner + "\n\nCtrl-C stops everything.", flush=True)
+        output.release()
         return server.wait()
     except KeyboardInterrupt:
         return 0
-    except EmulatorError as exc:
+    except (EmulatorError, ConfigError) as exc:
+        if output is not None:
+            output.release()  # what the function said before it failed: the message points at it
         print(f"mcp-auth dev: error: {exc}", file=sys.stderr)
         return 2
     finally:
@@ -208,9 +284,11 @@ def run_dev(*, port: int, source: str, user: str) -> int:
                 server.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
+        if connections is not None:
+            connections.stop()
         emulator.stop()
         watchdog.close()
-        print("Stopped the server and the emulator.", flush=True)
+        print("Stopped the server, the stand-ins and the emulator.", flush=True)
 
 
 def _seed(user: str, env: dict[str, str]) -> str:

@@ -1,6 +1,7 @@
 """``python -m mcp_auth.devtools.seed USER``: record the Firestore layout this code writes (what
-``mcp-auth migrate`` does), create the development user (toolset basics, scope mcp:tools) unless it
-exists, and print a week-long token for it. ``mcp-auth dev`` runs it with the development environment
+``mcp-auth migrate`` does), create the development user (toolset basics, scope mcp:tools; toolset github
+too when GitHub is a connected-account provider) unless it exists, give an existing one the github
+toolset in that case, and print a week-long token for it. ``mcp-auth dev`` runs it with the development environment
 (the emulator's address, the development key) before it starts the function, so the function finds the
 layout recorded and has nothing to warn about."""
 
@@ -22,12 +23,15 @@ async def seed(settings: Settings, user: str) -> str:
 
     client = firestore_client(project=settings.project, database=settings.firestore_database)
     repository = UserRepository(client)
+    github = any(p.name == "github" for p in settings.connections)  # the stand-in of mcp-auth dev
+    toolsets = frozenset({"basics", "github"} if github else {"basics"})
     try:
         await migrate(client, await plan(client))
-        if await repository.get(user) is None:
-            await repository.create(
-                UserRecord(uid=user, toolsets=frozenset({"basics"}), scopes=frozenset({"mcp:tools"}))
-            )
+        found = await repository.get(user)
+        if found is None:
+            await repository.create(UserRecord(uid=user, toolsets=toolsets, scopes=frozenset({"mcp:tools"})))
+        elif github and "github" not in found.toolsets:
+            await repository.change(user, "toolsets", ["github"])
     finally:
         await close_clients()
     return mint_token(settings, user=user, scopes=["mcp:tools"], ttl=WEEK)
