@@ -304,6 +304,30 @@ async def test_a_token_revoked_at_the_provider_sends_the_user_to_connect_again_t
     assert leak_watch.leaks() == []
 
 
+async def test_an_access_token_the_api_refuses_is_refreshed_before_the_call_answers_and_used_by_either_instance(
+    pair, fake_github_oauth, make_user, mint, leak_watch
+):
+    a, b, proxy = pair
+    github = fake_github_oauth
+    login, uid, jwt = await _github_user(github, leak_watch, make_user, mint, proxy)
+    browser = Browser()
+    async with client_for(f"{proxy.url}/mcp", jwt, mode="legacy", browser=browser) as client:
+        assert _repositories(await _call_connecting(client, browser, "legacy")) == [f"{login}/alpha"]
+        refused = github.issued[0]
+        github.forced.append((401, {"message": "Bad credentials"}))  # the API refuses the token once
+        rejected = await client.call_tool("list_my_repositories", {})
+        assert rejected.is_error and "GitHub rejected your connection" in _text(rejected)
+        assert github.refreshes == 1  # before the answer: the grant still holds, so a refresh renews it
+        hits = dict(proxy.hits)
+        answers = [await client.call_tool("list_my_repositories", {}) for _ in range(2)]
+
+    assert [_repositories(r) for r in answers] == [[f"{login}/alpha"]] * 2
+    assert proxy.hits[a.base] > hits[a.base] and proxy.hits[b.base] > hits[b.base]  # both instances answered
+    assert github.used[-2:] == [github.issued[2]] * 2 and refused not in github.used[-2:]
+    assert github.refreshes == 1 and len(browser.asked) == 1  # no reconnection was needed
+    assert leak_watch.leaks() == []
+
+
 async def _link_from_error(proxy: Any, jwt: str, mode: Mode, *, client: Client | None = None) -> str:
     """The connect link in the tool error a client without URL elicitation gets."""
 
