@@ -212,6 +212,7 @@ async def okta(oidc_server_factory, make_flow: MakeFlow) -> Flow:
         ],
         claims=CLAIMS,
         scopes=["groups"],
+        rotate_refresh_tokens=True,  # as Okta does: each refresh must keep the provider's new refresh token
     )
     preset = build_preset("okta")
 
@@ -283,8 +284,10 @@ async def test_a_member_removed_from_a_mapped_group_upstream_loses_its_toolset_a
     assert record is not None and "profile" in record.toolsets
 
     await okta.idp.add_account(account, **claims, groups=["Everyone"])  # removed at the provider
+    kept = (await okta.family_of(tokens))["upstream"]
     refreshed = await okta.refresh(tokens)
     assert refreshed.status_code == 200, refreshed.text
+    assert (await okta.family_of(refreshed.json() | {"client_id": tokens["client_id"]}))["upstream"] != kept
     record = await user_repo.get(okta.uid(account))
     assert record is not None and record.groups == ("Everyone",) and "profile" not in record.toolsets
     assert "basics" in record.toolsets  # what the record grants by hand stays

@@ -93,6 +93,8 @@ export function buildProvider({ issuer, settings, state, keys, cookieKeys }) {
     async issueRefreshToken(ctx, client) {
       return client.grantTypeAllowed('refresh_token');
     },
+    // Okta and Entra rotate refresh tokens at each use; oidc-provider, by default, public clients' only.
+    ...(settings.rotate_refresh_tokens ? { rotateRefreshToken: () => true } : {}),
     async renderError(ctx, out) {
       ctx.type = 'json';
       ctx.body = out;

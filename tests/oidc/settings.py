@@ -99,6 +99,8 @@ class OidcSettings:
     cimd_fetch_map: URL prefix -> replacement, to serve Client ID Metadata Documents
         (whose client_id must be an https URL) from a loopback http server.
     claims: scope -> claim names, replacing the default (openid: sub hd; email; profile).
+    rotate_refresh_tokens: every refresh answers with a new refresh token and consumes the old one (by
+        default only public clients' rotate).
     """
 
     clients: list[dict[str, Any]] = field(default_factory=default_clients)
@@ -112,6 +114,7 @@ class OidcSettings:
     cimd_fetch_map: dict[str, str] = field(default_factory=dict)
     ttl: dict[str, int] = field(default_factory=dict)
     claims: dict[str, list[str]] | None = None
+    rotate_refresh_tokens: bool = False
 
     def to_json(self, *, admin_token: str) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -126,6 +129,7 @@ class OidcSettings:
             "cimd": self.cimd,
             "cimd_fetch_map": self.cimd_fetch_map,
             "ttl": self.ttl,
+            "rotate_refresh_tokens": self.rotate_refresh_tokens,
         }
         if self.claims is not None:
             document["claims"] = self.claims
