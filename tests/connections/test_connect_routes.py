@@ -277,3 +277,31 @@ async def test_each_address_gets_its_allowance_of_the_connect_pages_then_a_429_p
         assert "Too many requests from your network address" in answer.text and "Wait " in answer.text
         assert answer.headers["cache-control"] == "no-store"
     assert elsewhere.status_code == 200
+
+
+async def test_an_address_the_instance_no_longer_remembers_is_still_limited_by_its_shared_window(connect_app):
+    from mcp_auth.connections.routes import ConnectRoutes
+    from mcp_auth.connections.sealing import Sealer
+    from mcp_auth.ratelimit import MemoryWindows, RateLimiter
+    from mcp_auth.rates import Rate
+    from tests.connections.test_vault import Keys
+
+    limiter = RateLimiter(MemoryWindows(), max_keys=4)  # a table of four addresses on this instance
+    service = connect_app.services.connections
+    pages = ConnectRoutes(
+        vault=service.vault,
+        links=service.links,
+        sealer=Sealer(Keys()),
+        base_url=LOCAL,
+        resource=f"{LOCAL}/mcp",
+        limiter=limiter,
+        rate=Rate(2, 3600),
+    ).routes
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=pages["/connect/github"]), base_url=LOCAL) as client:
+
+        async def get(address: str) -> int:
+            return (await client.get("/connect/github", headers={"X-Forwarded-For": address})).status_code
+
+        assert [await get("192.0.2.1") for _ in range(3)] == [400, 400, 429]  # no link: refused, but counted
+        assert [await get(f"198.51.100.{i}") for i in range(20)] == [400] * 20  # pushes 192.0.2.1 out of the table
+        assert await get("192.0.2.1") == 429

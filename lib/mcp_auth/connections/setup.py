@@ -22,6 +22,11 @@ if TYPE_CHECKING:
     from mcp_auth.store.firestore import ClientFactory
 
 
+LIMITED_KEYS = 10_000
+"""Addresses the connect pages' limiter remembers per instance (least recently used dropped first). A dropped
+address loses only this instance's unspent lease: its window in Firestore still counts every request."""
+
+
 @dataclass(frozen=True, slots=True)
 class ConnectionService:
     """What connected accounts add to the function: the vault, the links that send users to connect, their pages."""
@@ -55,7 +60,7 @@ def build_connections(
     if limiter is None and settings.rate_limits.ip is not None:
         from mcp_auth.ratelimit import FirestoreWindows, RateLimiter
 
-        limiter = RateLimiter(FirestoreWindows(_db(settings)), lease=settings.rate_limits.lease)
+        limiter = RateLimiter(FirestoreWindows(_db(settings)), lease=settings.rate_limits.lease, max_keys=LIMITED_KEYS)
     pages = ConnectRoutes(
         vault=vault,
         links=links,
