@@ -268,14 +268,16 @@ def _many_users(firestore: str, key: str, bare: warm.Subject, size: dict[str, An
     finally:
         for subject in subjects[1:]:
             subject.stop()
-    return {"users": len(users), "lease": _default_lease(), "user_cache_ttl": MANY_USERS_CACHE_TTL, "cell": cells[0]}
+    defaults = _default_limits()
+    return {"users": len(users), **defaults, "user_cache_ttl": MANY_USERS_CACHE_TTL, "cell": cells[0]}
 
 
-def _default_lease() -> int:
-    """The lease the function runs with (``MCP_AUTH_RATE_LIMIT_LEASE`` unset: the default)."""
+def _default_limits() -> dict[str, int]:
+    """The lease and credit the function runs with (``MCP_AUTH_RATE_LIMIT_LEASE``/``_CREDIT`` unset)."""
     from mcp_auth.rates import RateLimits
 
-    return RateLimits.from_strings().lease
+    limits = RateLimits.from_strings()
+    return {"lease": limits.lease, "credit": limits.credit}
 
 
 def _commit() -> str:

@@ -203,7 +203,9 @@ def _many_users(many: dict[str, Any]) -> str:
         f"{many['users']:,} distinct users, each with its own token and user record in Firestore, called in turn "
         f"({cell['protocol']}, {cell['concurrency']} clients, {rounds} rounds). *Limits on*: the per-user and "
         "per-tool limits (`MCP_AUTH_RATE_LIMIT_USER`/`_TOOL`) at a rate never reached, windows shared through "
-        f"Firestore with a lease of {many['lease']} units per write; *limits off*: the same stack with both off. "
+        f"Firestore with a lease of {many['lease']} units per write and a credit of {many.get('credit', 0)} units "
+        "per key and window admitted before an instance's first write (docs/rate-limits.md); *limits off*: the "
+        "same stack with both off. "
         f"Both run with `MCP_AUTH_USER_CACHE_TTL={many.get('user_cache_ttl', USER_CACHE_TTL)}`, longer than the "
         "cell, so the record rereads a TTL brings (one per user per TTL, section 7) do not land on whichever "
         "subject runs when it ends.\n",
@@ -386,12 +388,11 @@ def _why(r: dict[str, Any]) -> str:
         notes.append("\nWarm cells: " + _noise_note(r))
     if "many_users" in r and any("limits on" in v.target for v in missed):
         notes.append(
-            f"\nLimits: a key's first lease in a window is {r['many_users']['lease']} units and each further one "
-            "twice the one before, so a busy key costs a few writes per window (docs/rate-limits.md), but every key "
-            "used in a window costs at least one write: with two limits per request (the user's and the tool's), "
-            "many users who each send a few requests per window cost about two writes per user per window, which "
-            "is what this cell measures. Fewer writes for light users need a larger first lease (a larger "
-            "possible shortfall) or windows counted locally and flushed in batches (a bounded overshoot)."
+            f"\nLimits: an instance admits a key's first {r['many_users'].get('credit', 0)} units of a window on "
+            f"credit (no write), its first lease is {r['many_users']['lease']} units and each further one twice the "
+            "one before, so a busy key costs a few writes per window and a light one none (docs/rate-limits.md); "
+            "with two limits per request (the user's and the tool's), a user who sends more than the credit in "
+            "one window on one instance costs about two writes in that window, which is what this cell counts."
         )
     return "\n".join(notes) + "\n"
 

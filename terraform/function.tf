@@ -64,6 +64,7 @@ locals {
       MCP_AUTH_RATE_LIMIT_USER             = var.rate_limits.user
       MCP_AUTH_RATE_LIMIT_TOOL             = var.rate_limits.tool
       MCP_AUTH_RATE_LIMIT_LEASE            = tostring(var.rate_limits.lease)
+      MCP_AUTH_RATE_LIMIT_CREDIT           = tostring(var.rate_limits.credit)
       MCP_AUTH_OAUTH_UPSTREAM_ISSUER       = var.oauth.upstream_issuer
       MCP_AUTH_OAUTH_UPSTREAM_CLIENT_ID    = var.oauth.upstream_client_id == null ? "" : var.oauth.upstream_client_id
       MCP_AUTH_OAUTH_UPSTREAM_PRESET       = var.oauth.upstream_preset

@@ -1,12 +1,13 @@
 # Rate limits the application enforces across instances.
 
 variable "rate_limits" {
-  description = "Rate limits enforced across all instances: failed attempts per client address, requests per user, and calls per user per tool (N/second|minute|hour|day, or off); lease is how many units an instance takes per Firestore write."
+  description = "Rate limits enforced across all instances: failed attempts per client address, requests per user, and calls per user per tool (N/second|minute|hour|day, or off); lease is how many units an instance takes per Firestore write; credit is how many units of a user or tool limit an instance admits per window before its first write (0: exact count, see docs/rate-limits.md)."
   type = object({
-    ip    = optional(string, "60/minute")
-    user  = optional(string, "600/minute")
-    tool  = optional(string, "120/minute")
-    lease = optional(number, 10)
+    ip     = optional(string, "60/minute")
+    user   = optional(string, "600/minute")
+    tool   = optional(string, "120/minute")
+    lease  = optional(number, 10)
+    credit = optional(number, 10)
   })
   default = {}
 
@@ -20,5 +21,9 @@ variable "rate_limits" {
   validation {
     condition     = var.rate_limits.lease >= 1 && var.rate_limits.lease <= 1000
     error_message = "rate_limits.lease must be between 1 and 1000."
+  }
+  validation {
+    condition     = var.rate_limits.credit >= 0 && var.rate_limits.credit <= 1000 && floor(var.rate_limits.credit) == var.rate_limits.credit
+    error_message = "rate_limits.credit must be a whole number between 0 and 1000."
   }
 }

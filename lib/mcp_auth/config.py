@@ -288,6 +288,14 @@ class Settings:
         high=1000,
         doc="Units an instance takes per Firestore write to a shared window.",
     )
+    rate_limit_credit: int = setting(
+        "MCP_AUTH_RATE_LIMIT_CREDIT",
+        10,
+        low=0,
+        high=1000,
+        doc="Units of a user or tool limit an instance admits per window before its first Firestore write "
+        "(at most an eighth of the limit; 0 counts every unit in Firestore first). See docs/rate-limits.md.",
+    )
     rate_limits: RateLimits = field(init=False, repr=False, compare=False)
     # -- the built-in authorization server --------------------------------------------------
     oauth_upstream_issuer: str = setting(
@@ -465,6 +473,7 @@ class Settings:
                 user=self.rate_limit_user,
                 tool=self.rate_limit_tool,
                 lease=str(self.rate_limit_lease),
+                credit=str(self.rate_limit_credit),
             ),
         )
         parse_networks(self.trusted_proxies)

@@ -81,30 +81,36 @@ def lease_size(*, need: int, remaining: int, lease: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class RateLimits:
-    """The deployment's limits per kind (None = unlimited) and the lease size."""
+    """The deployment's limits per kind (None = unlimited), the lease size and the credit."""
 
     ip: Rate | None = None
     user: Rate | None = None
     tool: Rate | None = None
     lease: int = 10
+    credit: int = 10
 
     def __post_init__(self) -> None:
         if not 1 <= self.lease <= 1000:
             raise ConfigError(f"MCP_AUTH_RATE_LIMIT_LEASE must be 1-1000, not {self.lease}.")
+        if not 0 <= self.credit <= 1000:
+            raise ConfigError(f"MCP_AUTH_RATE_LIMIT_CREDIT must be 0-1000, not {self.credit}.")
 
     @classmethod
     def from_strings(
-        cls, *, ip: str = "60/minute", user: str = "600/minute", tool: str = "120/minute", lease: int | str = 10
+        cls,
+        *,
+        ip: str = "60/minute",
+        user: str = "600/minute",
+        tool: str = "120/minute",
+        lease: int | str = 10,
+        credit: int | str = 10,
     ) -> RateLimits:
-        try:
-            lease_n = int(lease)
-        except (TypeError, ValueError):
-            raise ConfigError(f"MCP_AUTH_RATE_LIMIT_LEASE must be a whole number, not {lease!r}.") from None
         return cls(
             ip=parse_rate(ip, setting="MCP_AUTH_RATE_LIMIT_IP"),
             user=parse_rate(user, setting="MCP_AUTH_RATE_LIMIT_USER"),
             tool=parse_rate(tool, setting="MCP_AUTH_RATE_LIMIT_TOOL"),
-            lease=lease_n,
+            lease=_whole(lease, "MCP_AUTH_RATE_LIMIT_LEASE"),
+            credit=_whole(credit, "MCP_AUTH_RATE_LIMIT_CREDIT"),
         )
 
     def for_user(self, kind: str, quotas: Mapping[str, str] | None = None, *, tool: str | None = None) -> Rate | None:
@@ -127,3 +133,10 @@ class RateLimits:
                 except ConfigError:
                     return default
         return default
+
+
+def _whole(value: int | str, setting: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{setting} must be a whole number, not {value!r}.") from None

@@ -109,13 +109,16 @@ def build_services(settings: Settings, factory: ServerFactory, overrides: Overri
     connections = build_connections(settings, secrets)  # None unless MCP_AUTH_CONNECTIONS is set
     if connections is not None:  # the vault first, then the platform; neither: send the user to connect
         credentials = connecting_credentials(settings, credentials, connections)
-    limiter = overrides.limiter or RateLimiter(FirestoreWindows(_client(settings)), lease=settings.rate_limits.lease)
+    limits = settings.rate_limits
+    limiter = overrides.limiter or RateLimiter(
+        FirestoreWindows(_client(settings)), lease=limits.lease, credit=limits.credit
+    )
     servers = ServerCache(
         factory,
         max_size=settings.server_cache_size,
         tool_timeout=settings.tool_timeout,
         limiter=limiter,
-        limits=settings.rate_limits,
+        limits=limits,
         request_state=build_request_state(settings, secrets),  # MCP_AUTH_REQUEST_STATE_KEY_SECRET
         call_context=connections is not None,
     )

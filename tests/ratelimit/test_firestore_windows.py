@@ -73,3 +73,19 @@ async def test_a_later_window_on_another_instance_starts_afresh(windows: Firesto
     assert not (await second.check("user", key, rate)).allowed
     clock.now += 60
     assert (await second.check("user", key, rate)).allowed
+
+
+async def test_credit_spares_light_keys_a_write_and_holds_the_bound_on_the_emulator(windows: FirestoreWindows) -> None:
+    rate = Rate(120, 60)
+    instances = [RateLimiter(windows, lease=10, credit=10, clock=ManualClock(NOW)) for _ in range(2)]
+    before = windows.calls
+    for person in [fresh_key() for _ in range(20)]:  # twenty people, eight calls a minute each, on both
+        for call in range(8):
+            assert (await instances[call % 2].check("tool", person, rate)).allowed
+    assert windows.calls == before
+    key = fresh_key()
+    total = sum([(await instances[i % 2].check("tool", key, rate)).allowed for i in range(300)])
+    assert 120 - 2 * 9 <= total <= 120 + 2 * 10
+    doc_id = window_id("tool", key, rate, rate.window(NOW))
+    snap = await windows._client.collection("rate_limits").document(doc_id).get()
+    assert snap.to_dict()["used"] >= total - 2 * 10  # what each admitted on credit was reported

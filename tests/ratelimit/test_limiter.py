@@ -163,3 +163,79 @@ async def test_every_unit_is_spent_with_the_documented_number_of_leases(
     total = sum([(await limiters[i % instances].check("user", "k", rate)).allowed for i in range(2 * limit)])
     assert total == limit
     assert store.calls <= most_leases
+
+
+async def test_a_light_user_costs_no_write_on_credit_and_the_first_lease_reports_it() -> None:
+    store = MemoryWindows()
+    limiter = RateLimiter(store, lease=10, credit=10, clock=ManualClock(6000.0))
+    rate = Rate(600, 60)
+    assert await admitted(limiter, rate, 10) == 10
+    assert store.calls == 0
+    assert await admitted(limiter, rate, 1) == 1
+    assert store.calls == 1
+    assert store._used[next(iter(store._used))] == 10 + 20  # the ten on credit, then a doubled lease
+
+
+async def test_credit_is_an_eighth_of_the_limit_at_most_and_address_limits_take_none() -> None:
+    store = MemoryWindows()
+    limiter = RateLimiter(store, lease=10, credit=10, clock=ManualClock(6000.0))
+    assert await admitted(limiter, Rate(40, 60), 5) == 5  # 40 // 8: five on credit
+    assert store.calls == 0
+    assert await admitted(limiter, Rate(7, 60), 1, key="bob") == 1  # under 8: no credit, exact
+    assert store.calls == 1
+    assert await admitted(limiter, Rate(600, 60), 1, key="192.0.2.1", kind="ip") == 1
+    assert store.calls == 2
+
+
+async def test_credit_starts_again_with_each_window() -> None:
+    store = MemoryWindows()
+    clock = ManualClock(6000.0)
+    limiter = RateLimiter(store, lease=10, credit=10, clock=clock)
+    rate = Rate(600, 60)
+    for _ in range(3):
+        assert await admitted(limiter, rate, 10) == 10
+        clock.advance(60)
+    assert store.calls == 0
+
+
+async def test_a_cost_beyond_the_credit_left_reports_only_what_was_admitted_on_it() -> None:
+    store = MemoryWindows()
+    limiter = RateLimiter(store, lease=10, credit=10, clock=ManualClock(6000.0))
+    rate = Rate(600, 60)
+    assert (await limiter.check("tool", "k", rate, cost=7)).allowed
+    assert (await limiter.check("tool", "k", rate, cost=5)).allowed  # three left on credit: a lease
+    assert store._used[next(iter(store._used))] == 7 + 20
+
+
+@pytest.mark.parametrize("instances", [1, 2, 4, 8])
+@pytest.mark.parametrize("limit", [60, 120, 600])
+async def test_instances_on_credit_go_over_the_limit_by_at_most_their_credit(limit: int, instances: int) -> None:
+    store = MemoryWindows()
+    limiters = [RateLimiter(store, lease=10, credit=10, clock=ManualClock(6000.0)) for _ in range(instances)]
+    rate = Rate(limit, 60)
+    credit = min(10, limit // 8)
+    total = sum([(await limiters[i % instances].check("user", "k", rate)).allowed for i in range(3 * limit)])
+    assert limit - instances * 9 <= total <= limit + instances * credit
+
+
+async def test_light_users_spread_over_instances_are_admitted_without_a_write_and_within_the_bound() -> None:
+    store = MemoryWindows()
+    limiters = [RateLimiter(store, lease=10, credit=10, clock=ManualClock(6000.0)) for _ in range(4)]
+    rate = Rate(120, 60)
+    for user in range(1000):
+        for call in range(8):
+            assert (await limiters[(user + call) % 4].check("tool", f"u{user}", rate)).allowed
+    assert store.calls == 0
+    # one key on all four instances: each admits its credit unseen, then the shared window holds the rest
+    total = sum([(await limiters[i % 4].check("tool", "heavy", rate)).allowed for i in range(400)])
+    assert total <= 120 + 4 * 10
+
+
+def test_a_negative_credit_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="credit"):
+        RateLimiter(MemoryWindows(), credit=-1)
+
+
+async def test_a_failing_store_counts_what_was_admitted_on_credit_against_the_local_limit() -> None:
+    limiter = RateLimiter(BrokenWindows(), credit=10, clock=ManualClock(6000.0))  # type: ignore[arg-type]
+    assert await admitted(limiter, Rate(80, 60), 100) == 80

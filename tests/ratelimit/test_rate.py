@@ -68,3 +68,14 @@ def test_lease_must_be_a_small_positive_number() -> None:
         RateLimits.from_strings(lease="0")
     with pytest.raises(ConfigError, match="MCP_AUTH_RATE_LIMIT_LEASE"):
         RateLimits.from_strings(lease="ten")
+
+
+@pytest.mark.parametrize("credit", ["-1", "1001", "ten", "1.5", ""])
+def test_credit_must_be_a_whole_number_from_0_to_1000(credit: str) -> None:
+    with pytest.raises(ConfigError, match="MCP_AUTH_RATE_LIMIT_CREDIT"):
+        RateLimits.from_strings(credit=credit)
+
+
+def test_credit_defaults_to_ten_and_zero_is_allowed() -> None:
+    assert RateLimits.from_strings().credit == 10
+    assert RateLimits.from_strings(credit="0").credit == 0
