@@ -93,6 +93,7 @@ def client_origin(scope: Mapping[str, Any], headers: Mapping[str, str], trusted:
     return ClientOrigin(ip=str(last) if last is not None else None, scheme=scheme, via_load_balancer=False)
 
 
+@lru_cache(maxsize=4096)
 def address_key(ip: str | None) -> str:
     """The rate-limit key of a client address: an IPv4 address as is, an IPv6 address as its /64
     network (one subscriber's allocation: rotating addresses inside it changes nothing), an IPv4-mapped
