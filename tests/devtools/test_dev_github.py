@@ -1,8 +1,8 @@
-"""The stand-ins ``mcp-auth dev`` serves for connected accounts (``mcp_auth.devtools.dev_github``,
-``dev_secrets``), on a real loopback server in this process, driven over HTTP: GitHub's OAuth as an OAuth app
-sees it (the consent page and its form, the code with PKCE, refresh with rotation, grant deletion), the REST
-endpoints the example toolset calls, the bounds on what it accepts, the Secret Manager calls the real
-``SecretStore`` makes, and the refusal of every one of them on Cloud Run."""
+"""The stand-ins ``mcp-auth dev`` serves for connected accounts (``mcp_auth.devtools.dev_connections``:
+``dev_github`` and ``dev_secrets``), on a real loopback server in this process, driven over HTTP: GitHub's
+OAuth as an OAuth app sees it (the consent page and its form, the code with PKCE, refresh with rotation,
+grant deletion), the REST endpoints the example toolset calls, the bounds on what it accepts, the Secret
+Manager calls the real ``SecretStore`` makes, and the refusal of every one of them on Cloud Run."""
 
 from __future__ import annotations
 
@@ -19,16 +19,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from mcp_auth.devtools.dev_github import (
-    CLIENT_SECRET,
-    FORM_BYTES,
-    JSON_BYTES,
-    LINK_KEY,
-    VAULT_KEY,
-    DevConnections,
-    DevGitHub,
-    serve_dev_connections,
-)
+from mcp_auth.devtools.dev_connections import CLIENT_SECRET, LINK_KEY, VAULT_KEY, DevConnections, serve_dev_connections
+from mcp_auth.devtools.dev_github import FORM_BYTES, JSON_BYTES, DevGitHub
 from mcp_auth.devtools.dev_secrets import DevSecrets
 from mcp_auth.errors import ConfigError
 from mcp_auth.secrets import SecretNotFound, SecretStore
@@ -149,9 +141,14 @@ def test_the_consent_page_refuses_another_client_another_callback_and_a_spent_fo
     github = standins.github
     unknown = http.get("/login/oauth/authorize", params={"client_id": "Iv1.other", "redirect_uri": CALLBACK})
     assert unknown.status_code == 400 and "unknown client_id" in unknown.text
+    assert http.get("/login/oauth/authorize", params={"client_id": "Iv1.ö"}).status_code == 400
+    odd = http.post("/login/oauth/access_token", data={"client_id": github.client_id, "client_secret": "ö"})
+    assert odd.json()["error"] == "incorrect_client_credentials"
     elsewhere = {"client_id": github.client_id, "redirect_uri": "http://127.0.0.1:9/steal"}
     assert http.get("/login/oauth/authorize", params=elsewhere).status_code == 400
     plain = {"client_id": github.client_id, "code_challenge": "abc", "code_challenge_method": "plain"}
+    assert http.get("/login/oauth/authorize", params=plain).status_code == 400
+    del plain["code_challenge_method"]  # RFC 7636's default is plain: refused too, not checked as S256
     assert http.get("/login/oauth/authorize", params=plain).status_code == 400
 
     page = http.get("/login/oauth/authorize", params={"client_id": github.client_id, "state": "s"})

@@ -26,7 +26,6 @@ import base64
 import hashlib
 import hmac
 import html
-import json
 import re
 import secrets
 import time
@@ -41,7 +40,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Route
 
 from mcp_auth.bounded_json import loads
-from mcp_auth.devtools.loopback import LoopbackServer, TooLarge, read_body, refuse_on_cloud_run
+from mcp_auth.devtools.loopback import TooLarge, read_body, refuse_on_cloud_run
 
 FORM_BYTES = 16 * 1024
 JSON_BYTES = 512 * 1024
@@ -164,14 +163,14 @@ class DevGitHub:
     async def _consent_page(self, request: Request) -> Response:
         if len(request.url.query) > MAX_QUERY_CHARS:
             return _error_page("The authorization request is too long.", 414)
-        q = {k: v for k, v in request.query_params.items()}
-        if not hmac.compare_digest(q.get("client_id", ""), self.client_id):
+        q = dict(request.query_params)
+        if not _same(q.get("client_id", ""), self.client_id):
             return _error_page("This application is not registered here (unknown client_id).", 400)
         if q.get("redirect_uri", self.callback_url) != self.callback_url:
             return _error_page(
                 f"The redirect_uri is not this application's callback URL ({html.escape(self.callback_url)}).", 400
             )
-        method = q.get("code_challenge_method", "S256" if q.get("code_challenge") else "")
+        method = q.get("code_challenge_method", "plain" if q.get("code_challenge") else "")  # RFC 7636's default
         if method not in ("", "S256"):
             return _error_page("Only the S256 code challenge method is supported.", 400)
         form = secrets.token_urlsafe(32)
@@ -231,8 +230,8 @@ class DevGitHub:
         except TooLarge:
             return JSONResponse({"error": "request_too_large"}, status_code=413)
         if not (
-            hmac.compare_digest(form.get("client_id", ""), self.client_id)
-            and hmac.compare_digest(form.get("client_secret", ""), self.client_secret)
+            _same(form.get("client_id", ""), self.client_id)
+            and _same(form.get("client_secret", ""), self.client_secret)
         ):
             return _oauth_error("incorrect_client_credentials", "The client_id and/or client_secret are incorrect.")
         now = self._clock()
@@ -245,7 +244,7 @@ class DevGitHub:
             if form.get("redirect_uri", grant.get("redirect_uri")) != grant.get("redirect_uri"):
                 return _oauth_error("redirect_uri_mismatch", "The redirect_uri differs from the authorization's.")
             challenge = grant.get("code_challenge")
-            if challenge and not hmac.compare_digest(_s256(form.get("code_verifier", "")), challenge):
+            if challenge and not _same(_s256(form.get("code_verifier", "")), challenge):
                 return _oauth_error("bad_verification_code", "The code_verifier does not match the challenge.")
             return JSONResponse(self._issue(grant["login"], now))
         if grant_type == "refresh_token":
@@ -274,7 +273,7 @@ class DevGitHub:
         }
 
     async def _delete_grant(self, request: Request) -> Response:
-        if not hmac.compare_digest(request.path_params["client_id"], self.client_id) or not self._basic_ok(request):
+        if not _same(request.path_params["client_id"], self.client_id) or not self._basic_ok(request):
             return JSONResponse({"message": "Requires authentication"}, status_code=401)
         try:
             body = loads(await read_body(request, FORM_BYTES))
@@ -299,11 +298,7 @@ class DevGitHub:
             user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
         except ValueError:
             return False
-        return (
-            scheme.lower() == "basic"
-            and hmac.compare_digest(user, self.client_id)
-            and hmac.compare_digest(password, self.client_secret)
-        )
+        return scheme.lower() == "basic" and _same(user, self.client_id) and _same(password, self.client_secret)
 
     # -- the REST API -----------------------------------------------------------------------
 
@@ -431,6 +426,12 @@ async def _form(request: Request) -> dict[str, str]:
         raise TooLarge from None
 
 
+def _same(given: str, expected: str) -> bool:
+    """A constant-time comparison that takes any text a client sends (``hmac.compare_digest`` refuses
+    non-ASCII ``str``)."""
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
 def _s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
 
@@ -449,50 +450,3 @@ def _bad_credentials() -> JSONResponse:
 
 def _error_page(message: str, status: int) -> HTMLResponse:
     return HTMLResponse(_ERROR_PAGE.format(message=message), status_code=status, headers={"Cache-Control": "no-store"})
-
-
-@dataclass(frozen=True, slots=True)
-class DevConnections:
-    """What ``mcp-auth dev`` runs for connected accounts: the GitHub stand-in and the Secret Manager stand-in
-    holding the keys the function needs, on one loopback server; ``environment`` points the function at them."""
-
-    github: DevGitHub
-    server: LoopbackServer
-    environment: dict[str, str]
-
-    def stop(self) -> None:
-        self.server.stop()
-
-
-CLIENT_SECRET, VAULT_KEY, LINK_KEY = "dev-github-client-secret", "dev-connections-key", "dev-connect-link-key"
-
-
-def serve_dev_connections(*, project: str, function_url: str) -> DevConnections:
-    """Start the stand-ins on a free loopback port for the function at ``function_url`` (its base URL), with a
-    client secret, a vault key and a link key generated now, for this run only."""
-    from starlette.applications import Starlette
-
-    from mcp_auth.devtools.dev_secrets import DevSecrets
-
-    refuse_on_cloud_run("The development GitHub stand-in")
-    app = Starlette()
-    server = LoopbackServer(app)
-    github = DevGitHub(url=server.url, callback_url=f"{function_url.rstrip('/')}/connect/github/callback")
-    keys = DevSecrets(
-        project=project,
-        secrets={
-            CLIENT_SECRET: github.client_secret.encode(),
-            VAULT_KEY: secrets.token_bytes(32),
-            LINK_KEY: secrets.token_bytes(32),
-        },
-    )
-    app.router.routes.extend([*github.routes, *keys.routes])
-    server.start()
-    environment = {
-        "MCP_AUTH_SECRET_MANAGER_ENDPOINT": server.url,
-        "MCP_AUTH_CONNECTIONS": json.dumps([github.provider(CLIENT_SECRET)]),
-        "MCP_AUTH_CONNECTIONS_KEY_SECRET": VAULT_KEY,
-        "MCP_AUTH_CONNECT_LINK_KEY_SECRET": LINK_KEY,
-        "GITHUB_API_URL": server.url,  # the example toolset's API (functions/toolsets/github.py)
-    }
-    return DevConnections(github=github, server=server, environment=environment)

@@ -11,7 +11,7 @@ against the server. These settings are for local work only: the server refuses t
 
 Connected accounts run too: a local stand-in for GitHub (its OAuth endpoints and the REST endpoints of
 the example toolset) and for Secret Manager (the GitHub client secret and the vault's and links' keys,
-generated for each run) are served on loopback (``mcp_auth.devtools.dev_github``), the function is
+generated for each run) are served on loopback (``mcp_auth.devtools.dev_connections``), the function is
 configured with GitHub as a connected-account provider, and the seeded user has the github toolset.
 The runner itself, like the stand-ins, refuses to run on Cloud Run.
 """
@@ -33,7 +33,7 @@ from collections import deque
 from pathlib import Path
 from typing import IO, cast
 
-from mcp_auth.devtools.dev_github import DevConnections, serve_dev_connections
+from mcp_auth.devtools.dev_connections import DevConnections, serve_dev_connections
 from mcp_auth.devtools.emulator import EmulatorError, FirestoreEmulator
 from mcp_auth.devtools.watchdog import Watchdog
 from mcp_auth.errors import ConfigError
