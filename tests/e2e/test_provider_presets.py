@@ -40,9 +40,11 @@ from tests.oidc.helper import MemoryStorage
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 OTHER_TENANT = "0b1e2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+AUTH0_GROUPS = "https://mcp.example.com/groups"
+"""Auth0 sends groups only in a namespaced custom claim (an Action adds it to the ID token)."""
 CLAIMS = {  # which claims the stand-in puts in the ID token, per scope: every preset's layout
-    "openid": ["sub", "hd", "tid", "oid", "roles"],
-    "email": ["email", "email_verified", "preferred_username"],
+    "openid": ["sub", "hd", "tid", "oid", "roles", AUTH0_GROUPS, "employee_id"],
+    "email": ["email", "email_verified", "preferred_username", "mail"],
     "profile": ["name"],
     "groups": ["groups"],
 }
@@ -50,6 +52,9 @@ PRESETS: dict[str, dict[str, str]] = {
     "google": {"MCP_AUTH_OAUTH_UPSTREAM_PRESET": "google", "MCP_AUTH_OAUTH_ALLOWED_DOMAINS": "example.com"},
     "entra": {"MCP_AUTH_OAUTH_UPSTREAM_PRESET": "entra", "MCP_AUTH_OAUTH_UPSTREAM_TENANTS": TENANT},
     "okta": {"MCP_AUTH_OAUTH_UPSTREAM_PRESET": "okta", "MCP_AUTH_OAUTH_ALLOWED_DOMAINS": "example.com"},
+    "auth0": {"MCP_AUTH_OAUTH_UPSTREAM_PRESET": "auth0", "MCP_AUTH_OAUTH_ALLOWED_DOMAINS": "example.com"},
+    "keycloak": {"MCP_AUTH_OAUTH_UPSTREAM_PRESET": "keycloak", "MCP_AUTH_OAUTH_ALLOWED_DOMAINS": "example.com"},
+    "oidc": {"MCP_AUTH_OAUTH_UPSTREAM_PRESET": "oidc", "MCP_AUTH_OAUTH_ALLOWED_DOMAINS": "example.com"},
 }
 
 
@@ -59,6 +64,7 @@ def pair(request, oidc_server_factory, start_function, drongo_endpoint, round_ro
     parameter (``{"preset": name, **extra environment}``)."""
     param = dict(request.param)
     preset = param.pop("preset")
+    stand_in = param.pop("idp", {})  # the stand-in's own settings (OidcSettings fields)
     proxy = round_robin_proxy()
     url = f"{proxy.url}/mcp"
     upstream_secret = secrets.token_urlsafe(32)
@@ -72,8 +78,7 @@ def pair(request, oidc_server_factory, start_function, drongo_endpoint, round_ro
                 "redirect_uris": [f"{proxy.url}/oauth/callback"],
             }
         ],
-        claims=CLAIMS,
-        scopes=["groups"],
+        **{"claims": CLAIMS, "scopes": ["groups"], **stand_in},
     )
     key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -116,8 +121,9 @@ def pair_env(url: str, drongo_endpoint: str, signing_secret: str) -> dict[str, s
     }
 
 
-def preset(name: str, **env: str) -> Any:
-    return pytest.mark.parametrize("pair", [{"preset": name, **env}], indirect=True)
+def preset(name: str, idp: dict[str, Any] | None = None, **env: str) -> Any:
+    """The preset ``name`` with ``env``; ``idp``: settings of the stand-in (its issuer path, its claims)."""
+    return pytest.mark.parametrize("pair", [{"preset": name, "idp": idp or {}, **env}], indirect=True)
 
 
 async def _connect(deployment: Deployment, account: str, storage: MemoryStorage | None = None) -> dict[str, Any]:
@@ -376,3 +382,121 @@ async def test_an_account_removed_at_the_provider_gets_invalid_grant_at_the_next
     refused = await deployment.refresh(storage.client.client_id, storage.tokens.refresh_token)
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant", refused.text
     assert "no longer accepts this sign-in" in refused.json()["error_description"]
+
+
+# -- auth0 ------------------------------------------------------------------------------------------
+@preset(
+    "auth0",
+    MCP_AUTH_OAUTH_GROUPS_CLAIM=AUTH0_GROUPS,
+    MCP_AUTH_OAUTH_GROUP_GRANTS=json.dumps({"support": {"toolsets": ["profile"]}}),
+)
+async def test_auth0_account_with_namespaced_groups_signs_in_on_two_instances(pair):
+    deployment, proxy, _ = pair
+    account = f"auth0|{uuid.uuid4().hex[:12]}"
+    await deployment.idp.add_account(
+        account,
+        email=f"a{uuid.uuid4().hex[:8]}@example.com",
+        email_verified=True,
+        groups=["other"],  # a plain groups claim is not where this deployment reads groups
+        **{AUTH0_GROUPS: ["support"]},
+    )
+    who = await _connect(deployment, account)
+    assert who["user_id"] == derived_uid(deployment.idp.issuer, account) and "get_profile" in who["tools"]
+    _both_served(proxy)
+
+
+@preset("auth0", MCP_AUTH_OAUTH_GROUPS_CLAIM=AUTH0_GROUPS)
+async def test_auth0_unverified_email_in_the_allowed_domain_is_refused_and_finds_no_record(pair, user_repo):
+    deployment, _, _ = pair
+    tag = uuid.uuid4().hex[:8]
+    planted = f"owner-{tag}@example.com"
+    await user_repo.create(UserRecord(uid=planted, toolsets=frozenset({"basics", "profile"})))
+    await deployment.idp.add_account(f"auth0|{tag}", email=planted, email_verified=False)
+    reason = await _refused(deployment, f"auth0|{tag}")
+    assert "not verified" in reason
+    assert await user_repo.get(derived_uid(deployment.idp.issuer, f"auth0|{tag}")) is None
+
+
+@preset("auth0", MCP_AUTH_OAUTH_GROUPS_CLAIM=AUTH0_GROUPS)
+async def test_auth0_malformed_namespaced_groups_claim_is_refused_with_a_clear_message(pair):
+    deployment, _, _ = pair
+    account = f"auth0|{uuid.uuid4().hex[:12]}"
+    await deployment.idp.add_account(
+        account, email=f"m{uuid.uuid4().hex[:8]}@example.com", email_verified=True, **{AUTH0_GROUPS: {"a": 1}}
+    )
+    reason = await _refused(deployment, account)
+    assert f"malformed {AUTH0_GROUPS} claim" in reason
+
+
+# -- keycloak ---------------------------------------------------------------------------------------
+KEYCLOAK = {"issuer_path": "/realms/acme", "claims": {**CLAIMS, "profile": ["name", "groups"]}}
+"""A realm's issuer has a path; its group membership mapper puts the groups (as paths) in the ID token."""
+
+
+@preset("keycloak", KEYCLOAK, MCP_AUTH_OAUTH_GROUP_GRANTS=json.dumps({"/engineering": {"toolsets": ["profile"]}}))
+async def test_keycloak_realm_account_signs_in_on_two_instances_with_its_groups(pair):
+    deployment, proxy, _ = pair
+    assert deployment.idp.issuer.endswith("/realms/acme")
+    account = str(uuid.uuid4())  # Keycloak's subjects are user ids (UUIDs)
+    await deployment.idp.add_account(
+        account, email=f"k{uuid.uuid4().hex[:8]}@example.com", email_verified=True, groups=["/engineering"]
+    )
+    storage = MemoryStorage()
+    who = await _connect(deployment, account, storage)
+    assert who["user_id"] == derived_uid(deployment.idp.issuer, account) and "get_profile" in who["tools"]
+    _both_served(proxy)
+    assert storage.client is not None and storage.tokens is not None and storage.tokens.refresh_token
+    refreshed = await deployment.refresh(storage.client.client_id, storage.tokens.refresh_token)
+    assert refreshed.status_code == 200, refreshed.text  # the realm's token endpoint asked again, under its path
+
+
+@preset("keycloak", KEYCLOAK)
+async def test_keycloak_unverified_email_in_the_allowed_domain_is_refused(pair):
+    deployment, _, _ = pair
+    account = str(uuid.uuid4())
+    await deployment.idp.add_account(account, email=f"k{uuid.uuid4().hex[:8]}@example.com", email_verified=False)
+    assert "not verified" in await _refused(deployment, account)
+
+
+@preset("keycloak", KEYCLOAK)
+async def test_keycloak_account_of_another_domain_is_refused(pair):
+    deployment, _, _ = pair
+    account = str(uuid.uuid4())
+    await deployment.idp.add_account(account, email=f"k{uuid.uuid4().hex[:8]}@other.example", email_verified=True)
+    assert "may not sign in" in await _refused(deployment, account)
+
+
+# -- generic oidc -----------------------------------------------------------------------------------
+@preset("oidc", MCP_AUTH_OAUTH_SUBJECT_CLAIM="employee_id", MCP_AUTH_OAUTH_EMAIL_CLAIM="mail")
+async def test_generic_oidc_account_is_its_configured_subject_claim_and_signs_in_on_two_instances(pair):
+    deployment, proxy, _ = pair
+    tag = uuid.uuid4().hex[:8]
+    await deployment.idp.add_account(
+        f"o-{tag}", employee_id=f"E-{tag}", mail=f"o-{tag}@example.com", email_verified=True
+    )
+    who = await _connect(deployment, f"o-{tag}")
+    assert who["user_id"] == derived_uid(deployment.idp.issuer, f"E-{tag}")  # the configured claim, not sub
+    _both_served(proxy)
+
+
+@preset("oidc", MCP_AUTH_OAUTH_SUBJECT_CLAIM="employee_id", MCP_AUTH_OAUTH_EMAIL_CLAIM="mail")
+async def test_generic_oidc_without_the_subject_claim_is_refused(pair):
+    deployment, _, _ = pair
+    tag = uuid.uuid4().hex[:8]
+    await deployment.idp.add_account(f"o-{tag}", mail=f"o-{tag}@example.com", email_verified=True)
+    reason = await _refused(deployment, f"o-{tag}")
+    assert "names no usable account (employee_id)" in reason
+
+
+@preset("oidc", MCP_AUTH_OAUTH_SUBJECT_CLAIM="employee_id", MCP_AUTH_OAUTH_EMAIL_CLAIM="mail")
+async def test_generic_oidc_unverified_email_is_refused_and_the_standard_email_claim_is_not_read(pair, user_repo):
+    deployment, _, _ = pair
+    tag = uuid.uuid4().hex[:8]
+    planted = f"root-{tag}@example.com"
+    await user_repo.create(UserRecord(uid=planted, toolsets=frozenset({"basics", "profile"})))
+    await deployment.idp.add_account(f"u-{tag}", employee_id=f"E-{tag}", mail=planted, email_verified=False)
+    assert "not verified" in await _refused(deployment, f"u-{tag}")
+    # a verified address in the standard claim is not the configured one: it admits no one
+    await deployment.idp.add_account(f"v-{tag}", employee_id=f"F-{tag}", email=planted, email_verified=True)
+    assert "not verified" in await _refused(deployment, f"v-{tag}")
+    assert await user_repo.get(derived_uid(deployment.idp.issuer, f"F-{tag}")) is None

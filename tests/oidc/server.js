@@ -3,7 +3,7 @@
 //
 //   node server.js settings.json
 //
-// Listens on 127.0.0.1 (port from the settings, 0 = any free port) and prints
+// Listens on 127.0.0.1 (port from the settings, 0 = any free port; the issuer's path from issuer_path) and prints
 // one JSON line to stdout once it is listening: {"issuer": ..., "port": ...}.
 // Exits when stdin closes, so it never outlives the test run that started it.
 //
@@ -126,9 +126,22 @@ async function serveAdmin(req, res, path) {
   }
 }
 
+// With settings.issuer_path (Keycloak's shape: "/realms/<name>") the issuer has a path and the provider is
+// mounted under it: the prefix is taken off, and oidc-provider finds it again in req.originalUrl.
+const ISSUER_PATH = settings.issuer_path ?? '';
+if (ISSUER_PATH && !/^(\/[A-Za-z0-9._-]+)+$/.test(ISSUER_PATH)) {
+  process.stderr.write('settings.issuer_path must look like /realms/name\n');
+  process.exit(2);
+}
+
 async function serve(req, res) {
   if (!handler) return sendJson(res, 503, { error: 'starting' });
-  const path = new URL(req.url, issuer).pathname;
+  if (ISSUER_PATH && (req.url === ISSUER_PATH || req.url.startsWith(`${ISSUER_PATH}/`)
+      || req.url.startsWith(`${ISSUER_PATH}?`))) {
+    req.originalUrl = req.url;
+    req.url = req.url.slice(ISSUER_PATH.length) || '/';
+  }
+  const path = new URL(req.url, 'http://127.0.0.1').pathname;
   if (path.startsWith('/__admin/')) return serveAdmin(req, res, path);
   if (path.startsWith('/interaction/')) {
     try {
@@ -149,7 +162,7 @@ const server = createServer((req, res) => {
 
 server.listen(settings.port ?? 0, '127.0.0.1', () => {
   const { port } = server.address();
-  issuer = `http://127.0.0.1:${port}`;
+  issuer = `http://127.0.0.1:${port}${ISSUER_PATH}`;
   rebuild();
   process.stdout.write(`${JSON.stringify({ issuer, port })}\n`);
 });

@@ -99,6 +99,7 @@ class OidcSettings:
     cimd_fetch_map: URL prefix -> replacement, to serve Client ID Metadata Documents
         (whose client_id must be an https URL) from a loopback http server.
     claims: scope -> claim names, replacing the default (openid: sub hd; email; profile).
+    issuer_path: the issuer's path, as Keycloak's "/realms/<name>" (the provider is mounted under it).
     rotate_refresh_tokens: every refresh answers with a new refresh token and consumes the old one (by
         default only public clients' rotate).
     """
@@ -115,6 +116,7 @@ class OidcSettings:
     ttl: dict[str, int] = field(default_factory=dict)
     claims: dict[str, list[str]] | None = None
     rotate_refresh_tokens: bool = False
+    issuer_path: str = ""
 
     def to_json(self, *, admin_token: str) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -130,6 +132,7 @@ class OidcSettings:
             "cimd_fetch_map": self.cimd_fetch_map,
             "ttl": self.ttl,
             "rotate_refresh_tokens": self.rotate_refresh_tokens,
+            "issuer_path": self.issuer_path,
         }
         if self.claims is not None:
             document["claims"] = self.claims
