@@ -108,6 +108,9 @@ async def test_a_user_id_entered_on_the_page_signs_in_through_consent_to_a_token
         consent = await browser.get(answered.headers["location"])  # the callback: state cookie, code, consent
         assert consent.status_code == 200 and 'name="approval"' in consent.text, consent.text[:300]
         assert person in consent.text
+        # the consent form ends in a redirect to the client: Chrome would check it against a form-action
+        policy = consent.headers["content-security-policy"]
+        assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy and "form-action" not in policy
         approval = re.search(r'name="approval" value="([^"]+)"', consent.text)
         assert approval is not None
         back = await browser.post("/oauth/consent", data={"approval": approval.group(1), "decision": "allow"})

@@ -2,7 +2,7 @@
 
 Every value is HTML-escaped; the user id and the provider's name are isolated (``<bdi>``) so
 right-to-left marks in them cannot reorder the sentence around them. The pages load nothing, run
-no script and post only to this origin (``PAGE_HEADERS``); the edge forbids framing.
+no script and their one form posts to its own page (``PAGE_HEADERS``); the edge forbids framing.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ import html
 
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-    "frame-ancestors 'none'",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
     "Referrer-Policy": "no-referrer",
 }
-"""Never cached, never framed, forms posted only here, and the link in the URL never sent on as a referrer."""
+"""Never cached, never framed, no script, and the link in the URL never sent on as a referrer. No
+``form-action``, as on the consent page (``oauth.consent.PAGE_HEADERS``): the connect form's answer is a
+redirect to the provider's authorization page, which Chrome and Safari would check against it."""
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>

@@ -27,10 +27,15 @@ CONSENT_TTL = 600
 CODE_TTL = 60
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-    "frame-ancestors 'none'",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
 }
-"""The headers of the pages a person answers: never cached, never framed, forms posted only to this origin."""
+"""The headers of the pages a person answers: never cached, never framed, no script, no subresource.
+
+No ``form-action``: Chrome and Safari check it against every redirect that follows a form's submission,
+and these forms exist to end in one - to the client's ``redirect_uri`` (another origin, often a loopback
+port, and for some clients an https page that redirects on to a custom scheme such as ``claude://``).
+``form-action 'self'`` made the Allow button do nothing in those browsers. Each form posts to its own
+page (``action=""``), every value on the page is escaped, and no script can run to add another."""
 
 
 async def ask(
