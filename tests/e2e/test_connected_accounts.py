@@ -61,6 +61,7 @@ class Browser:
     def __init__(self) -> None:
         self.pages: list[str] = []
         self.asked: list[Any] = []
+        self.visited: list[str] = []  # every URL the browser went to, redirects included
 
     async def connect(self, url: str) -> None:
         async with httpx.AsyncClient(follow_redirects=True, timeout=httpx.Timeout(30.0)) as browser:
@@ -69,6 +70,7 @@ class Browser:
             form = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', page.text))
             done = await browser.post(url.split("?", 1)[0], data=form)
         assert done.status_code == 200, done.text
+        self.visited += [str(r.url) for r in (*page.history, page, *done.history, done)]
         self.pages.append(done.text)
 
     async def elicit(self, context: Any, params: Any) -> ElicitResult:
@@ -366,6 +368,8 @@ async def test_no_issued_token_is_stored_logged_or_sent_in_plain_text(
     everything = "\n".join(f"{path} {text}" for path, text in documents.items())
     assert not [token for token in github.issued if token in everything]
     assert not [token for token in github.issued if token in record.text()]  # requests and answers, SSE too
+    assert len(browser.visited) >= 4  # the connect page, GitHub's consent, the callback: no token in any URL
+    assert not [token for token in github.issued if any(token in url for url in browser.visited)]
     assert "list_my_repositories" in record.text() and f"{login}/alpha" in record.text()
     assert all(token in leak_watch.values for token in github.issued)
     assert leak_watch.leaks() == []
