@@ -219,6 +219,14 @@ async def test_a_member_removed_from_the_mapped_team_loses_its_toolset_by_the_ne
     record = await user_repo.get(uid)
     assert record is not None and record.groups == (f"{ORG}/sales",) and "profile" not in record.toolsets
     _both_served(proxy)
+    _no_token_logged(github, deployment.instances)
+
+
+def _no_token_logged(github: FakeGitHubOAuth, instances: Any) -> None:
+    """No token GitHub issued (kept sealed by the sign-ins) appears in either instance's log."""
+    logs = "".join(instance.output() for instance in instances)
+    assert logs  # the instances did log
+    assert not [value[:6] for value in github.watch.values if value in logs]
 
 
 async def test_a_member_removed_from_the_organization_gets_invalid_grant_at_the_next_refresh(github_pair):
@@ -238,3 +246,4 @@ async def test_a_member_removed_from_the_organization_gets_invalid_grant_at_the_
     refused = await deployment.refresh(client_id, refresh_token)  # the same token: re-armed, not a replay
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant", refused.text
     assert f"not a member of the organization {ORG}" in refused.json()["error_description"]
+    _no_token_logged(github, deployment.instances)

@@ -15,6 +15,7 @@ import base64
 import contextlib
 import hashlib
 import json
+import logging
 import re
 import secrets
 import uuid
@@ -66,6 +67,7 @@ class Flow:
     group: str
     idp: Any = None
     stand_in: Any = None
+    upstream_secret: dict[str, str] | None = None
 
     async def sign_in(self, account: str) -> dict[str, Any]:
         """Register, sign in upstream as ``account``, consent, redeem: the token response and the client id."""
@@ -215,9 +217,10 @@ async def okta(oidc_server_factory, make_flow: MakeFlow) -> Flow:
         rotate_refresh_tokens=True,  # as Okta does: each refresh must keep the provider's new refresh token
     )
     preset = build_preset("okta")
+    holder = {"secret": secret}
 
     async def client_secret() -> str:
-        return secret
+        return holder["secret"]
 
     def step(http: httpx.AsyncClient) -> Upstream:
         return Upstream(
@@ -231,7 +234,7 @@ async def okta(oidc_server_factory, make_flow: MakeFlow) -> Flow:
     flow = await make_flow(
         origin, step, issuer=idp.issuer, sign_in_page=idp.authorization_endpoint, preset=preset, domains=["example.com"]
     )
-    flow.idp = idp
+    flow.idp, flow.upstream_secret = idp, holder
     return flow
 
 
@@ -373,6 +376,18 @@ async def test_an_unreachable_provider_is_retry_never_a_refusal(oidc_server_fact
                 await upstream.recheck({"kind": "github", "access_token": "t", "sub": "a"})
 
 
+async def test_the_provider_refusing_this_server_s_client_is_retry_not_the_end_of_the_sign_in(okta):
+    account = f"c-{uuid.uuid4().hex[:8]}"
+    await okta.idp.add_account(account, email=f"{account}@example.com", email_verified=True)
+    tokens = await okta.sign_in(account)
+    assert okta.upstream_secret is not None
+    right, okta.upstream_secret["secret"] = okta.upstream_secret["secret"], "rotated-at-the-provider"
+    put_off = await okta.refresh(tokens)
+    assert put_off.status_code == 503 and "MCP_AUTH_OAUTH_UPSTREAM_CLIENT_SECRET" in put_off.text, put_off.text
+    okta.upstream_secret["secret"] = right  # the deployment fixed: the same refresh token works
+    assert (await okta.refresh(tokens)).status_code == 200
+
+
 async def test_the_presets_ask_for_offline_access():
     assert "offline_access" in build_preset("okta").scopes and "offline_access" in build_preset("keycloak").scopes
     assert "offline_access" in build_preset("entra", tenants=("72f988bf-86f1-41af-91ab-2d7cd011db47",)).scopes
@@ -436,3 +451,24 @@ async def test_an_expiring_github_token_is_refreshed_at_github_and_kept_anew(git
     assert refreshed.status_code == 200, refreshed.text
     assert github.stand_in.refreshes == before + 1
     assert (await github.family_of(refreshed.json() | {"client_id": tokens["client_id"]}))["upstream"] != first
+
+
+async def test_no_token_of_github_or_of_ours_reaches_a_log_line(github, caplog):
+    caplog.set_level(logging.DEBUG)
+    login, _ = _member(github)
+    tokens = await github.sign_in(login)
+    refreshed = await github.refresh(tokens)  # re-checked: logged
+    github.stand_in.answers["/user"] = (502, b"{}")
+    put_off = await github.refresh(refreshed.json() | {"client_id": tokens["client_id"]})  # a warning
+    github.stand_in.accounts[login]["orgs"] = {}
+    refused = await github.refresh(refreshed.json() | {"client_id": tokens["client_id"]})  # refused: logged
+    assert (put_off.status_code, refused.status_code) == (503, 400)
+    assert "refresh put off" in caplog.text and "refresh refused" in caplog.text
+    ours = {
+        tokens["access_token"],
+        tokens["refresh_token"],
+        refreshed.json()["access_token"],
+        refreshed.json()["refresh_token"],
+    }
+    secrets_seen = [v for v in {*github.stand_in.watch.values, *ours} if isinstance(v, str) and v in caplog.text]
+    assert not secrets_seen and not github.stand_in.watch.leaks()

@@ -138,6 +138,11 @@ class GitHubSignIn:
         """GitHub's token answer to ``form``: the access token, and its refresh token and expiry where the
         app's tokens expire."""
         body = await self._read("POST", f"{self.issuer}/login/oauth/access_token", data=form)
+        if isinstance(body, dict) and body.get("error") == "incorrect_client_credentials":
+            raise UpstreamUnavailable(  # this deployment's app is refused, not the account
+                "GitHub refused this server's OAuth app credentials: check MCP_AUTH_OAUTH_UPSTREAM_CLIENT_ID and "
+                "MCP_AUTH_OAUTH_UPSTREAM_CLIENT_SECRET."
+            )
         if isinstance(body, dict) and isinstance(body.get("error"), str):
             raise SignInRefused(f"GitHub refused the sign-in ({body['error'][:60]}): start again from the app.")
         token = body.get("access_token") if isinstance(body, dict) else None

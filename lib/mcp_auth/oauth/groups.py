@@ -13,11 +13,11 @@ record with what the mapping grants them::
     users/{uid}.group_grants   {"groups": [...], "toolsets": [...], "scopes": [...],
                                 "sources": {"toolsets": {name: [group, ...]}, "scopes": {...}}}
 
-Each refresh of a token re-evaluates the stored groups against the mapping as it is then, so a group
-unmapped (or a toolset taken from it) is gone from its members by their next refresh at the latest. The
-groups themselves are what the provider said at the last sign-in: a person removed from a group upstream
-keeps its grants until they sign in again, which the refresh token's lifetime bounds
-(``MCP_AUTH_OAUTH_REFRESH_TOKEN_TTL``); ``mcp-auth users sign-out U`` ends it at once.
+Each refresh of a token asks the provider for the account's groups again (``recheck.py``) and applies them
+against the mapping as it is then, so a person removed from a group upstream, or a group unmapped (or a
+toolset taken from it), is gone from its members by their next refresh at the latest; ``mcp-auth users
+sign-out U`` ends it at once. Where there is no provider to ask (the local development sign-in), a refresh
+re-evaluates the stored groups (``reapply``).
 
 What the groups grant is added to what the record grants by hand (``toolsets``, ``scopes``), minus what the
 record withholds (``withheld_toolsets``, ``withheld_scopes``): the per-user settings win both ways. Every
@@ -143,7 +143,8 @@ class GroupGrants:
         return await self._write(record, await self.evaluate(groups))
 
     async def reapply(self, uid: str) -> UserRecord | None:
-        """Re-evaluate the groups stored at the last sign-in against the mapping as it is now (at refresh)."""
+        """Re-evaluate the groups stored at the last sign-in against the mapping as it is now (at a refresh that
+        cannot ask the provider)."""
         record = await self._users.get(uid)
         if record is None:
             return None

@@ -207,8 +207,13 @@ class Upstream:
         body = _json(response)
         if response.status_code >= 500 or response.status_code == 429:
             raise UpstreamUnavailable(f"The sign-in provider answered HTTP {response.status_code}.")
+        error = body.get("error") if isinstance(body, dict) else None
+        if error in ("invalid_client", "unauthorized_client") or response.status_code == 401:
+            raise UpstreamUnavailable(  # this deployment's client is refused, not the account: nothing decided
+                "The sign-in provider refused this server's client credentials: check "
+                "MCP_AUTH_OAUTH_UPSTREAM_CLIENT_ID and MCP_AUTH_OAUTH_UPSTREAM_CLIENT_SECRET."
+            )
         if response.status_code != 200 or not isinstance(body, dict):
-            error = body.get("error") if isinstance(body, dict) else None
             code = error[:60] if isinstance(error, str) else f"HTTP {response.status_code}"
             raise SignInRefused(
                 f"The sign-in provider no longer accepts this sign-in ({code}): the account may have been "
