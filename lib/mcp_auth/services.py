@@ -105,14 +105,15 @@ def build_services(settings: Settings, factory: ServerFactory, overrides: Overri
         from mcp_auth.oauth import build_authorization_server
 
         oauth = build_authorization_server(settings, secrets)
-    credentials = build_credentials(settings, secrets)  # None unless MCP_AUTH_PLATFORM_URL is set
-    connections = build_connections(settings, secrets)  # None unless MCP_AUTH_CONNECTIONS is set
-    if connections is not None:  # the vault first, then the platform; neither: send the user to connect
-        credentials = connecting_credentials(settings, credentials, connections)
     limits = settings.rate_limits
     limiter = overrides.limiter or RateLimiter(
         FirestoreWindows(_client(settings)), lease=limits.lease, credit=limits.credit
     )
+    credentials = build_credentials(settings, secrets)  # None unless MCP_AUTH_PLATFORM_URL is set
+    # None unless MCP_AUTH_CONNECTIONS is set; its pages count per address in the endpoint's own limiter
+    connections = build_connections(settings, secrets, limiter=limiter)
+    if connections is not None:  # the vault first, then the platform; neither: send the user to connect
+        credentials = connecting_credentials(settings, credentials, connections)
     servers = ServerCache(
         factory,
         max_size=settings.server_cache_size,
