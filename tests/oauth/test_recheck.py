@@ -44,6 +44,7 @@ from mcp_auth.oauth.upstream import SignInStep, Upstream, UpstreamUnavailable
 from mcp_auth.presets import build_preset
 from mcp_auth.store.identities import IdentityLinks, derived_uid
 from mcp_auth.store.users import UserRepository
+from tests._fixtures.oauth import random_64
 from tests._fixtures.provider_github import FakeGitHubOAuth
 from tests.oauth.documents import serve_documents
 from tests.oidc.protocol import same_endpoint, with_login_hint
@@ -180,7 +181,7 @@ async def make_flow(user_repo: UserRepository) -> AsyncIterator[MakeFlow]:
                 ),
                 http=lambda: http,
                 allow_loopback=True,
-                registration_rate=10_000,  # every client here is 127.0.0.1, as in the other tests of the process
+                registration_rate=10_000,  # many sign-ins a minute from the one browser
                 authorize_rate=10_000,
                 token_rate=10_000,
                 groups=grants,
@@ -191,7 +192,9 @@ async def make_flow(user_repo: UserRepository) -> AsyncIterator[MakeFlow]:
                 await routes[scope["path"]](scope, receive, send)
 
             browser = await browsers.enter_async_context(
-                httpx.AsyncClient(mounts={origin: httpx.ASGITransport(app=app)}, timeout=20)
+                httpx.AsyncClient(  # from an address of its own: the per-address counters outlive the test
+                    mounts={origin: httpx.ASGITransport(app=app, client=(f"{random_64()}::1", 50000))}, timeout=20
+                )
             )
             return Flow(origin, server, browser, sign_in_page, issuer, group)
 
