@@ -27,6 +27,9 @@ record named by its email only where the provider owns the address (with Google:
 account, or a Gmail address; with other providers: any verified address), and only if no other
 account has claimed it.
 
+The rules are applied again at each refresh of a token, to the provider's answer then
+(``SignInPolicy.recheck``, from ``recheck.py``), and the groups stored anew.
+
 These rules are the deployment's admission decision: an account that ``domains`` or ``emails``
 admits and that reaches no user record gets one at sign-in, with the default scopes and toolsets,
 whatever ``MCP_AUTH_FIRST_LOGIN`` says (that policy is for users of the other providers, whom
