@@ -19,6 +19,8 @@ from bench.stack import ROOT, SOURCES, USER, Function, clean_env, mint
 #: source file (its ASGI module first, then the file), all of it timed.
 IMPORTS = {
     "bare_sdk": "import mcp, functions_framework",
+    # what the full function's first request adds: the Firestore client library (the user record is read with it)
+    "firestore_client": "import mcp, functions_framework; from google.cloud import firestore",
     "bare_function": f"file:{SOURCES['bare']}",
     "full_function": f"file:{SOURCES['full']}",
 }

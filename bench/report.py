@@ -103,10 +103,13 @@ def _cold(r: dict[str, Any]) -> str:
     ]
     labels = {
         "bare_sdk": "import `mcp, functions_framework`",
+        "firestore_client": "import `mcp, functions_framework` and the Firestore client (`google.cloud.firestore`)",
         "bare_function": "import the bare function (ASGI module + `bench/baseline/main.py`)",
         "full_function": "import the full function (ASGI module + `functions/main.py`)",
     }
     for name, label in labels.items():
+        if name not in imp:  # a run from before the subject was measured
+            continue
         s = imp[name]
         rows.append(
             f"| {label} | {s['median_s'] * 1000:.0f} ms | {s['min_s'] * 1000:.0f} - {s['max_s'] * 1000:.0f} ms"
@@ -383,6 +386,15 @@ def _why(r: dict[str, Any]) -> str:
         notes.append(
             "\nCold import: what `functions/main.py` imports beyond the bare function is in the table of section 1 "
             f"(first importers: {', '.join(f'`{c}`' for c in culprits) or 'none found'})."
+        )
+    client = r.get("imports", {}).get("firestore_client")
+    if client and any("first answered" in v.target for v in missed):
+        extra = (client["median_s"] - r["imports"]["bare_sdk"]["median_s"]) * 1000
+        notes.append(
+            f"\nFirst call: the full function's first request imports the Firestore client library, {extra:.0f} ms "
+            "more than `import mcp, functions_framework` alone in this run (section 1), to read the user's record; "
+            "the bare function never loads it. gRPC, protobuf and `google.api_core` (which pulls in `requests`) come "
+            "with it. An instance kept warm (`min_instances`, docs/deploy.md) never pays it on a user's call."
         )
     if r.get("warm") and any(v.target.startswith("warm") for v in missed):
         notes.append("\nWarm cells: " + _noise_note(r))
