@@ -50,3 +50,27 @@ async def test_a_key_firestore_refuses_as_a_document_id_names_no_document(store,
     assert await store.load_client(key) is None
     with pytest.raises(InvalidKey):
         await store.save_client(key, {"redirect_uris": []}, 60)
+
+
+async def test_a_family_keeps_its_sealed_upstream_credential_until_it_is_revoked(store):
+    uid = f"keep-{secrets.token_hex(4)}"
+    family = await store.new_family(uid, "c", 60, upstream="v1.kid.nonce.sealed")
+    assert (await store.load_family(family) or {})["upstream"] == "v1.kid.nonce.sealed"
+    await store.set_family_upstream(family, "v1.kid.nonce.rotated")
+    assert (await store.load_family(family) or {})["upstream"] == "v1.kid.nonce.rotated"
+    other = await store.new_family(uid, "c", 60, upstream="v1.kid.nonce.other")
+    await store.revoke_family(family)
+    assert await store.revoke_user_families(uid) == 1
+    for revoked in (family, other):
+        data = await store.load_family(revoked)
+        assert data is not None and data["revoked"] and "upstream" not in data
+
+
+async def test_a_rearmed_refresh_token_can_be_used_once_more_and_a_missing_one_is_no_error(store):
+    token = secrets.token_urlsafe(32)
+    await store.save_refresh_token(token, {"uid": "u@example.com", "family": "f"}, 60)
+    assert (await store.use_refresh_token(token))[1] is False
+    assert (await store.use_refresh_token(token))[1] is True
+    await store.rearm_refresh_token(token)
+    assert (await store.use_refresh_token(token))[1] is False
+    await store.rearm_refresh_token(secrets.token_urlsafe(32))  # expired and deleted meanwhile: nothing to do
