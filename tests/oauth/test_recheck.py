@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from starlette.types import Receive, Scope, Send
 
+from mcp_auth.connections.sealing import Sealer, Unsealable
 from mcp_auth.devtools.emulator import free_port
 from mcp_auth.grants import Grant
 from mcp_auth.oauth import recheck
@@ -475,3 +476,27 @@ async def test_no_token_of_github_or_of_ours_reaches_a_log_line(github, caplog):
     }
     secrets_seen = [v for v in {*github.stand_in.watch.values, *ours} if isinstance(v, str) and v in caplog.text]
     assert not secrets_seen and not github.stand_in.watch.leaks()
+
+
+async def test_the_sealing_keys_follow_the_signing_key_s_rotation():
+    """Sealed under the newest signing-key version; still opened once a newer one is added; not once it has
+    left the two newest (that sign-in signs in again)."""
+
+    def pem() -> bytes:
+        return ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+
+    versions = [pem()]
+
+    async def source() -> list[bytes]:
+        return list(versions)
+
+    sealer = Sealer(SigningKeys(source).sealing_keys)
+    sealed = await sealer.seal(b'{"refresh_token": "r"}', context="oauth-upstream|u")
+    versions.insert(0, pem())  # a new version: published, and the newest seals
+    assert await sealer.open(sealed, context="oauth-upstream|u") == b'{"refresh_token": "r"}'
+    assert (await sealer.seal(b"x", context="c")).split(".")[1] != sealed.split(".")[1]
+    versions.insert(0, pem())  # the first version is no longer among the two newest
+    with pytest.raises(Unsealable):
+        await sealer.open(sealed, context="oauth-upstream|u")
