@@ -128,3 +128,46 @@ async def test_a_task_started_in_a_request_and_outliving_it_logs_no_trace():
     ended.set()
     assert during["logging.googleapis.com/spanId"] == "b" * 16
     assert not {k for k in await task if k.startswith("logging.googleapis.com/")}
+
+
+class _Opaque:
+    def __repr__(self) -> str:
+        return "<opaque>"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"httpRequest": {"status": 200, "latency": "0.001s"}, "user": "ünïcode ✓", "latency_ms": 1.5},
+        {"when": __import__("datetime").datetime(2026, 12, 4, 18, 0), "items": [1, None, True], "obj": _Opaque()},
+        {"note": "Bearer abcdefgh12345678 in an extra field", "nested": {"k": ["eyJhbGciOiJI.eyJzdWIiOi.sig"]}},
+        {"_private": "skipped", "severity": "overridden by the level", "message": "ignored"},
+    ],
+    ids=["plain", "request-line", "non-json-types", "secrets", "reserved-names"],
+)
+@pytest.mark.parametrize("trace", [None, {"logging.googleapis.com/trace": "projects/p/traces/abc"}])
+def test_the_short_path_for_plain_lines_writes_what_the_library_path_writes(extra, trace):
+    from pythonjsonlogger.json import JsonFormatter
+
+    from mcp_auth.logs import bind_trace, unbind_trace
+
+    formatter = CloudLoggingFormatter(env={})
+    token = bind_trace(dict(trace)) if trace else None
+    try:
+
+        def line(path) -> str:
+            record = logging.LogRecord("mcp_auth.request", logging.INFO, __file__, 1, "POST /mcp %d", (200,), None)
+            record.created = 1_796_400_000.123456  # both paths format the same instant
+            for key, value in extra.items():
+                if key != "message":  # LogRecord refuses to overwrite these through makeRecord; set them as-is
+                    setattr(record, key, value)
+            return path(record)
+
+        short = line(formatter.format)
+        library = line(lambda record: redact(JsonFormatter.format(formatter, record)))
+    finally:
+        if token is not None:
+            unbind_trace(token)
+    assert short == library
+    assert json.loads(short)["message"] == "POST /mcp 200"

@@ -189,7 +189,7 @@ def emit(record: RequestRecord) -> None:
         if record.tool_latency is not None:
             fields["mcp"]["latency_ms"] = round(record.tool_latency * 1000, 3)
     level = logging.ERROR if record.status >= 500 else logging.WARNING if record.status >= 400 else logging.INFO
-    request_logger.log(level, "%s %s %d", record.method, record.path, record.status, extra=fields)
+    request_logger.log(level, f"{record.method} {record.path} {record.status}", extra=fields)
 
 
 class ActiveUsers:
