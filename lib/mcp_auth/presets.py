@@ -54,7 +54,13 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class SignInRefused(Exception):
-    """The upstream account may not sign in here (``access_denied``); the message is shown to the user."""
+    """The upstream account may not sign in here (``access_denied``); the message, shown to the user, says what
+    happened and what to do. ``account`` names the account where it is known (display only: an unverified
+    address or name may be it; never used to decide anything)."""
+
+    def __init__(self, message: str, *, account: str | None = None) -> None:
+        super().__init__(message)
+        self.account = account
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,24 +217,21 @@ def github_api(issuer: str) -> str:
 
 def read_account(preset: Preset, claims: Mapping[str, Any]) -> Account:
     """The account the verified ID token ``claims`` describe, as ``preset`` reads them."""
+    email = _email(claims.get(preset.email_claim))
+    verified = email if preset.verifies_email and claims.get("email_verified") is True else None
+    shown = verified or _shown(preset, claims)
     subject = claims.get(preset.subject_claim)
     if not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT or _CONTROL.search(subject):
         raise SignInRefused(
             f"The sign-in provider's ID token names no usable account ({preset.subject_claim}): "
-            "ask your administrator to check the provider's configuration."
+            "ask your administrator to check the provider's configuration.",
+            account=shown,
         )
-    tenant = _tenant(preset, claims)
+    tenant = _tenant(preset, claims, shown)
     if preset.organization is not None and claims.get("organization") != preset.organization:
-        raise SignInRefused(f"Your GitHub account's membership of {preset.organization} could not be confirmed.")
-    email = _email(claims.get(preset.email_claim))
-    verified = email if preset.verifies_email and claims.get("email_verified") is True else None
-    shown = verified
-    if shown is None:
-        for name in (preset.email_claim, *preset.shown_claims):
-            value = claims.get(name)
-            if isinstance(value, str) and 0 < len(value) <= MAX_EMAIL and not _CONTROL.search(value):
-                shown = value
-                break
+        raise SignInRefused(
+            f"Your GitHub account's membership of {preset.organization} could not be confirmed.", account=shown
+        )
     hd = claims.get("hd") if preset.hosted_domain else None
     hosted = hd.lower() if isinstance(hd, str) and 0 < len(hd) <= 253 and not _CONTROL.search(hd) else None
     return Account(
@@ -237,20 +240,35 @@ def read_account(preset: Preset, claims: Mapping[str, Any]) -> Account:
         shown_as=shown,
         hosted_domain=hosted,
         tenant=tenant,
-        groups=_groups(preset, claims),
+        groups=_groups(preset, claims, shown),
     )
 
 
-def _tenant(preset: Preset, claims: Mapping[str, Any]) -> str | None:
+def _shown(preset: Preset, claims: Mapping[str, Any]) -> str | None:
+    """How to name an account with no verified address: the first usable of its email and shown claims."""
+    for name in (preset.email_claim, *preset.shown_claims):
+        value = claims.get(name)
+        if isinstance(value, str) and 0 < len(value) <= MAX_EMAIL and not _CONTROL.search(value):
+            return value
+    return None
+
+
+def _tenant(preset: Preset, claims: Mapping[str, Any], shown: str | None) -> str | None:
     if preset.name != "entra":
         return None
     tid = claims.get("tid")
     if not isinstance(tid, str) or not TENANT.fullmatch(tid):
-        raise SignInRefused("The Microsoft ID token names no tenant (tid): sign in with a work or school account.")
+        raise SignInRefused(
+            "Microsoft did not say which organisation (tenant) your account belongs to, so this server cannot "
+            "accept it: sign in with the work or school account your organisation gave you.",
+            account=shown,
+        )
     if tid not in preset.tenants:
         raise SignInRefused(
-            f"Your account belongs to the Microsoft Entra tenant {tid}, which may not sign in to this server: "
-            "sign in with an account of your organisation's tenant."
+            f"Your Microsoft account belongs to another organisation (Microsoft Entra tenant {tid}) than the "
+            "ones this server accepts. Sign in with the work account your organisation gave you, or ask your "
+            "administrator whether your organisation can be allowed.",
+            account=shown,
         )
     return tid
 
@@ -262,7 +280,7 @@ def _email(value: Any) -> str | None:
     return value.lower() if local and "." in domain and not domain.startswith(".") else None
 
 
-def _groups(preset: Preset, claims: Mapping[str, Any]) -> tuple[str, ...]:
+def _groups(preset: Preset, claims: Mapping[str, Any], shown: str | None) -> tuple[str, ...]:
     names: list[str] = []
     for claim in preset.groups_claims:
         value = claims.get(claim)
@@ -271,14 +289,23 @@ def _groups(preset: Preset, claims: Mapping[str, Any]) -> tuple[str, ...]:
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list):
-            raise SignInRefused(f"The sign-in provider sent a malformed {claim} claim (not a list of names).")
+            raise SignInRefused(
+                f"The sign-in provider sent a malformed {claim} claim (not a list of names): ask your administrator "
+                "to check the provider's configuration.",
+                account=shown,
+            )
         if len(value) > MAX_GROUPS:
             raise SignInRefused(
                 f"The sign-in provider sent {len(value)} {claim}, more than {MAX_GROUPS}: ask your administrator "
-                "to send only the groups assigned to this application."
+                "to send only the groups assigned to this application.",
+                account=shown,
             )
         for item in value:
             if not isinstance(item, str) or not 0 < len(item) <= MAX_GROUP or _CONTROL.search(item):
-                raise SignInRefused(f"The sign-in provider sent a malformed name in its {claim} claim.")
+                raise SignInRefused(
+                    f"The sign-in provider sent a malformed name in its {claim} claim: ask your administrator to "
+                    "check the provider's configuration.",
+                    account=shown,
+                )
             names.append(item)
     return tuple(sorted(set(names)))

@@ -33,6 +33,7 @@ from tests._fixtures.http import mcp_request
 from tests._fixtures.secret_manager import SecretManagerAdmin
 from tests.e2e.clients import mcp_client
 from tests.oauth.documents import DocumentServer, serve_documents
+from tests.oauth.pages import is_refusal, page_text, refusal_link
 from tests.oidc.helper import MemoryStorage, OidcServer
 from tests.oidc.protocol import same_endpoint, with_login_hint
 
@@ -44,6 +45,8 @@ class Deployment:
     def __init__(self, url: str, idp: OidcServer, documents: DocumentServer) -> None:
         self.url, self.idp, self.documents = url, idp, documents
         self.base = url.rsplit("/", 1)[0]
+        self.refusals: list[str] = []
+        """The refusal pages browsed, in order (``browse`` follows their link back to the client)."""
 
     async def register(self, redirect_uris: list[str] | None = None) -> str:
         async with httpx.AsyncClient(timeout=10) as http:
@@ -69,7 +72,8 @@ class Deployment:
 
     async def browse(self, url: str, *, account: str = "alice", decision: str = "allow") -> str:
         """What a browser does from `url`: sign in upstream as `account`, answer our consent page with
-        `decision`; returns the URL finally sent to REDIRECT_URI (not requested)."""
+        `decision` (or, refused, follow the refusal page's link); returns the URL finally sent to
+        REDIRECT_URI (not requested)."""
         async with httpx.AsyncClient(timeout=20) as browser:
             for _ in range(20):
                 if same_endpoint(url, self.idp.authorization_endpoint):
@@ -81,8 +85,12 @@ class Deployment:
                     r = await browser.post(
                         f"{self.base}/oauth/consent", data={"approval": approval.group(1), "decision": decision}
                     )
-                assert r.is_redirect, (url, r.status_code, r.text[:300])
-                url = urljoin(str(r.url), r.headers["location"])
+                if is_refusal(r):
+                    self.refusals.append(r.text)
+                    url = refusal_link(r.text)
+                else:
+                    assert r.is_redirect, (url, r.status_code, r.text[:300])
+                    url = urljoin(str(r.url), r.headers["location"])
                 if same_endpoint(url, REDIRECT_URI):
                     return url
         raise AssertionError("no redirect to the client")
@@ -382,10 +390,14 @@ async def test_hostile_metadata_documents_are_refused(deployment):
             assert reason in r.json()["error_description"], (client_id, r.text)
 
 
-async def test_user_outside_the_allowed_domain_is_sent_back_with_access_denied(deployment):
+async def test_user_outside_the_allowed_domain_is_told_why_then_sent_back_with_access_denied(deployment):
     client_id = await deployment.register()
     query, _ = await deployment.sign_in(client_id, account="bob")
-    assert query["error"] == "access_denied" and "code" not in query
+    (page,) = deployment.refusals
+    text = page_text(page)
+    assert "as bob@example.org, but this server does not accept that account" in text
+    assert "Why: The account bob@example.org may not sign in to this server" in text and "Return to “t”" in text
+    assert query["error"] == "access_denied" and "code" not in query and query["state"] == "s1"
     assert "bob@example.org" in query["error_description"]
 
 

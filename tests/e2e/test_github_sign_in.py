@@ -3,9 +3,10 @@ and REST API (/user, /user/emails, /user/memberships/orgs/{org}, /user/teams), a
 through a round-robin proxy over two instances of the function.
 
 The account is GitHub's numeric user id; membership of the required organization (and team) is checked at
-sign-in; the organization's teams are groups for the group grants. A refusal comes back as ``access_denied``
-with a message that says what to do; an unverified email is never used to identify, admit or find a record;
-hostile and oversized API answers refuse the sign-in, never an error page.
+sign-in; the organization's teams are groups for the group grants. A refusal is a page that names the GitHub
+login, says why and what to do, and whose link returns to the client with ``access_denied``; an unverified
+email is never used to identify, admit or find a record; hostile and oversized API answers refuse the sign-in
+with that page, never a server error.
 
 Each refresh reads the account again with the GitHub token kept (sealed) at sign-in: a member removed from
 the mapped team loses its toolset at the client's next refresh, one removed from the organization gets
@@ -111,14 +112,15 @@ async def test_an_organization_member_signs_in_as_its_numeric_id_on_two_instance
 async def test_an_account_outside_the_organization_is_refused_with_what_to_do(github_pair):
     deployment, _, github = github_pair
     login, user_id = _account(github, orgs={"other": "active"})
-    reason = await _refused(deployment, login)
+    reason = await _refused(deployment, login, shown=login)
+    assert f"You signed in to GitHub as {login}" in reason
     assert f"not a member of the organization {ORG}" in reason and "ask an owner" in reason
 
 
 async def test_a_pending_invitation_is_refused_until_accepted(github_pair):
     deployment, _, github = github_pair
     login, _ = _account(github, orgs={ORG: "pending"})
-    reason = await _refused(deployment, login)
+    reason = await _refused(deployment, login, shown=login)
     assert "invitation" in reason and "accept it" in reason
 
 
@@ -126,7 +128,7 @@ async def test_a_pending_invitation_is_refused_until_accepted(github_pair):
 async def test_a_member_outside_the_required_teams_is_refused(github_pair):
     deployment, _, github = github_pair
     outsider, _ = _account(github, teams=[(ORG, "sales"), ("elsewhere", "platform")])
-    reason = await _refused(deployment, outsider)
+    reason = await _refused(deployment, outsider, shown=outsider)
     assert "none of the teams" in reason and "platform" in reason
     insider, user_id = _account(github, teams=[(ORG, "platform")])
     assert (await _connect(deployment, insider))["user_id"] == derived_uid(github.url, str(user_id))
@@ -144,8 +146,8 @@ async def test_an_unverified_primary_email_is_refused_by_a_domain_rule_and_finds
             {"email": "someone@example.com", "primary": False, "verified": False},
         ],
     )
-    reason = await _refused(deployment, login)
-    assert "not verified" in reason
+    reason = await _refused(deployment, login, shown=login)  # the login, never the unverified address
+    assert "not verified" in reason and planted not in reason
     assert await user_repo.get(planted) is not None
     assert await user_repo.get(derived_uid(github.url, str(user_id))) is None
 

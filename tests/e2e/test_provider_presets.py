@@ -3,7 +3,8 @@ without ``hd``, Entra with ``tid``/``oid`` and no ``email_verified``, Okta with 
 client signs in through a round-robin proxy over two instances of the function, so the authorization request,
 the upstream callback, the consent answer, the token and the tool call land on alternating instances.
 
-Each refusal case is answered with ``access_denied`` and a message that says what to do; in each preset an
+Each refusal case is answered with a page that names the account, says why it is refused and what to do, and
+whose link returns to the client with ``access_denied`` and the request's state; in each preset an
 unverified email is planted and is never used to identify the account, to admit it or to find a record.
 
 Each refresh asks the provider again: a member removed from a mapped group at the stand-in loses the group's
@@ -36,6 +37,7 @@ from tests._fixtures.http import mcp_request
 from tests._fixtures.secret_manager import SecretManagerAdmin
 from tests.e2e.test_builtin_oauth import UPSTREAM_CLIENT, Deployment, _sdk_oauth
 from tests.oauth.documents import serve_documents
+from tests.oauth.pages import page_text
 from tests.oidc.helper import MemoryStorage
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -156,11 +158,22 @@ async def _refreshed_tools(
     return listed[0]
 
 
-async def _refused(deployment: Deployment, account: str) -> str:
+async def _refused(deployment: Deployment, account: str, *, shown: str | None = None) -> str:
+    """Sign in as ``account`` and be refused: the refusal page's text, after checking that its link returns to
+    the client with ``access_denied``, the request's state and the issuer (and, with ``shown``, that the page
+    names the account so)."""
     client_id = await deployment.register()
+    before = len(deployment.refusals)
     query, _ = await deployment.sign_in(client_id, account=account)
     assert query.get("error") == "access_denied" and "code" not in query, query
-    return query["error_description"]
+    assert query.get("state") == "s1" and query.get("iss") == deployment.base, query
+    (page,) = deployment.refusals[before:]
+    text = page_text(page)
+    assert "Sign-in refused" in text and "Return to “t”" in text, text
+    assert query["error_description"] in text, (query, text)  # the client is told what the person read
+    if shown is not None:
+        assert f"as {shown}, but this server does not accept that account." in text, text
+    return text
 
 
 def _both_served(proxy: Any) -> None:
@@ -183,7 +196,8 @@ async def test_google_personal_account_in_the_domain_is_refused_for_lack_of_hd(p
     deployment, _, _ = pair
     account = f"p-{uuid.uuid4().hex[:8]}"
     await deployment.idp.add_account(account, email=f"{account}@example.com", email_verified=True)  # no hd
-    reason = await _refused(deployment, account)
+    reason = await _refused(deployment, account, shown=f"{account}@example.com")
+    assert "You signed in to Google as" in reason
     assert "personal Google account" in reason and "work account" in reason
 
 
@@ -194,7 +208,7 @@ async def test_google_unverified_email_finds_no_record_and_admits_no_one(pair, u
     planted = f"boss-{tag}@example.com"
     await user_repo.create(UserRecord(uid=planted, toolsets=frozenset({"basics", "profile"})))
     await deployment.idp.add_account(f"x-{tag}", email=planted, email_verified=False, hd="example.com")
-    reason = await _refused(deployment, f"x-{tag}")
+    reason = await _refused(deployment, f"x-{tag}", shown=planted)  # shown as who signed in, nothing more
     assert "not verified" in reason
     assert (await user_repo.get(planted)) is not None and (
         await user_repo.get(derived_uid(deployment.idp.issuer, f"x-{tag}"))
@@ -220,8 +234,27 @@ async def test_entra_account_of_another_tenant_is_refused(pair):
     deployment, _, _ = pair
     tag = uuid.uuid4().hex[:8]
     await deployment.idp.add_account(f"o-{tag}", tid=OTHER_TENANT, oid=str(uuid.uuid4()), email=f"o-{tag}@example.com")
-    reason = await _refused(deployment, f"o-{tag}")
-    assert OTHER_TENANT in reason and "tenant" in reason
+    reason = await _refused(deployment, f"o-{tag}", shown=f"o-{tag}@example.com")
+    assert "You signed in to Microsoft as" in reason
+    assert f"Your Microsoft account belongs to another organisation (Microsoft Entra tenant {OTHER_TENANT})" in reason
+    assert "Sign in with the work account your organisation gave you, or ask your administrator" in reason
+
+
+@preset("entra")
+async def test_a_hostile_name_of_a_refused_account_is_escaped_isolated_and_bounded_on_the_page(pair):
+    """A tenant's administrator chooses its accounts' names: markup, a right-to-left override and a very long
+    name reach the refusal page as text, isolated and cut."""
+    deployment, _, _ = pair
+    tag = uuid.uuid4().hex[:8]
+    hostile = f'<img src=x onerror="alert(1)">\u202e{tag}' + "w" * 250  # within the 320 a name may have
+    await deployment.idp.add_account(f"h-{tag}", tid=OTHER_TENANT, oid=str(uuid.uuid4()), preferred_username=hostile)
+    before = len(deployment.refusals)
+    text = await _refused(deployment, f"h-{tag}")
+    (page,) = deployment.refusals[before:]
+    assert "<img" not in page and "&lt;img src=x" in page and "\u202e" not in page
+    assert f"<bdi>&lt;img src=x onerror=&quot;alert(1)&quot;&gt;{tag}" in page
+    shown = text.split("You signed in to Microsoft as ", 1)[1].split(", but", 1)[0]
+    assert len(shown) == 120 and shown.endswith("w…")
 
 
 @preset("entra")

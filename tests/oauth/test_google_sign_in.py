@@ -1,7 +1,8 @@
 """A deployment whose upstream is Google, signing in end to end: oidc-provider on loopback plays
 Google (its ID tokens carry ``hd`` for "Workspace" accounts), the authorization server runs in
 process on the Firestore emulator. A personal account with an address in the allowed domain is
-sent back with access_denied; a Workspace account of that domain gets a code for its own user."""
+shown a page that says why it is refused, whose link returns to the client with access_denied; a
+Workspace account of that domain gets a code for its own user."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from mcp_auth.oauth.store import OAuthStore
 from mcp_auth.oauth.upstream import Upstream
 from mcp_auth.store.identities import IdentityLinks, derived_uid
 from mcp_auth.store.users import UserRecord, UserRepository
+from tests.oauth.pages import is_refusal, page_text, refusal_link
 from tests.oidc.helper import OidcServer
 from tests.oidc.protocol import same_endpoint, with_login_hint
 from tests.store.warmup import warm
@@ -43,6 +45,7 @@ class GoogleDeployment:
     idp: OidcServer
     browser: httpx.AsyncClient
     consent_pages: list[str] = field(default_factory=list)
+    refusal_pages: list[str] = field(default_factory=list)
 
     async def sign_in(self, account: str) -> tuple[dict[str, str], str]:
         """A browser's way from /oauth/authorize, through the upstream sign-in as ``account`` and our
@@ -74,8 +77,12 @@ class GoogleDeployment:
                 r = await self.browser.post(
                     f"{self.origin}/oauth/consent", data={"approval": approval.group(1), "decision": "allow"}
                 )
-            assert r.is_redirect, (url, r.status_code, r.text[:300])
-            url = urljoin(str(r.url), r.headers["location"])
+            if is_refusal(r):  # the way back is the page's link
+                self.refusal_pages.append(r.text)
+                url = refusal_link(r.text)
+            else:
+                assert r.is_redirect, (url, r.status_code, r.text[:300])
+                url = urljoin(str(r.url), r.headers["location"])
             if same_endpoint(url, REDIRECT_URI):
                 query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
                 query["client_id"] = registered.json()["client_id"]
@@ -156,11 +163,19 @@ async def google(oidc_server_factory, user_repo: UserRepository) -> AsyncIterato
             yield GoogleDeployment(origin=origin, idp=idp, browser=browser)
 
 
-async def test_a_personal_google_account_with_a_work_address_is_sent_back_with_access_denied(google, user_repo):
+async def test_a_personal_google_account_with_a_work_address_is_told_why_then_sent_back_with_access_denied(
+    google, user_repo
+):
     email = google.idp.settings.accounts["personal"]["email"]
     await user_repo.create(UserRecord(uid=email, toolsets=frozenset({"notes"})))  # the employee's old record
     query, _ = await google.sign_in("personal")
-    assert query["error"] == "access_denied" and "code" not in query
+    (page,) = google.refusal_pages
+    text = page_text(page)
+    assert f"You signed in to Google as {email}, but this server does not accept that account." in text
+    assert "is a personal Google account, not one managed by the Google Workspace of example.com" in text
+    assert "sign in with your example.com work account" in text and "Return to “t”" in text
+    assert query["error"] == "access_denied" and "code" not in query and query["state"] == "s1"
+    assert query["iss"] == google.origin
     assert "personal Google account" in query["error_description"] and email in query["error_description"]
     assert await IdentityLinks(user_repo._client).owner(email) is None
 
@@ -175,5 +190,6 @@ async def test_a_workspace_account_of_the_allowed_domain_signs_in_as_its_own_use
 
 async def test_a_workspace_account_of_another_domain_is_told_which_workspace_manages_it(google):
     query, _ = await google.sign_in("partner")
-    assert query["error"] == "access_denied"
+    assert query["error"] == "access_denied" and query["state"] == "s1"
+    assert "managed by the Google Workspace of partner.example" in page_text(google.refusal_pages[0])
     assert "managed by the Google Workspace of partner.example" in query["error_description"]

@@ -65,8 +65,18 @@ async def test_a_google_workspace_account_of_an_allowed_domain_is_admitted_whate
 async def test_other_providers_admit_by_the_verified_email_domain_and_ignore_hd(links):
     policy = SignInPolicy(issuer="https://login.example.net", links=links, domains=["example.com"])
     assert await policy.user_id(_claims(_email()))
-    with pytest.raises(SignInRefused, match="may not sign in"):
-        await policy.user_id(_claims(_email("other.org"), hd="example.com"))
+    outsider = _email("other.org")
+    with pytest.raises(SignInRefused, match="may not sign in.*ask your administrator") as refused:
+        await policy.user_id(_claims(outsider, hd="example.com"))
+    assert refused.value.account == outsider  # the refusal page names who signed in
+
+
+async def test_an_unverified_address_names_the_refused_account_on_its_page_and_nowhere_else(links):
+    claims = {"sub": _sub(), "email": "boss@example.com", "email_verified": False}
+    with pytest.raises(SignInRefused, match="not verified") as refused:
+        await SignInPolicy(issuer="https://login.example.net", links=links, domains=["example.com"]).user_id(claims)
+    assert refused.value.account == "boss@example.com"  # shown as who signed in; admitted no one
+    assert await links.owner("boss@example.com") is None
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,9 @@
 ``/oauth/callback`` (the upstream sign-in's answer), ending in the consent page (``consent.py``), which issues our code.
 
 Until the client and its redirect URI are verified, errors are shown here and never
-redirected (no open redirect); after that they go back to the client per RFC 6749 §4.1.2.1.
+redirected (no open redirect); after that they go back to the client per RFC 6749 §4.1.2.1,
+but for an account the sign-in rules refuse: the person sees a page that says why and returns
+to the client from it (``refusal.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from mcp_auth.errors import McpAuthError
 from mcp_auth.oauth import consent, recheck
 from mcp_auth.oauth.clients import Client, ClientError, is_metadata_url, is_registered_id
 from mcp_auth.oauth.redirects import redirect_to_client
+from mcp_auth.oauth.refusal import refusal_response
 from mcp_auth.oauth.signin import SignInRefused
 from mcp_auth.oauth.upstream import UPSTREAM_GRANT
 
@@ -167,13 +170,10 @@ async def callback(server: AuthorizationServer, request: Request) -> Response:
         )
         kept = claims.pop(UPSTREAM_GRANT, None)  # the provider's tokens, to ask it again at refresh
         uid = await server.policy.user_id(claims)
-    except SignInRefused as exc:
+    except SignInRefused as exc:  # signed in at the provider, refused here: a page that says why (refusal.py)
         logger.info("sign-in refused: %s", exc)
-        return finish(
-            redirect_to_client(
-                pending["redirect_uri"], {"error": "access_denied", "error_description": str(exc), **back}
-            )
-        )
+        preset = getattr(getattr(server.policy, "preset", None), "name", None)
+        return finish(refusal_response(exc, pending=pending, back=back, issuer=server.issuer, preset=preset))
     shown = claims.get("email") or claims.get("login")  # GitHub: the login where no email is verified
     sealed = await recheck.keep(server, uid, kept if isinstance(kept, dict) else None)
     return finish(

@@ -1,4 +1,5 @@
-"""The consent page's text: who is asking, in words a user can check, and where the answer goes.
+"""The consent page's text: who is asking, in words a user can check, and where the answer goes; and the
+helpers the authorization server's other pages share (``html_page``, ``describe_destination``: ``refusal.py``).
 
 A client chooses its own ``client_name``, so a name proves nothing: ``https://evil.example/c.json``
 can call itself "Claude". What the page puts first is what the client cannot choose:
@@ -20,20 +21,24 @@ from urllib.parse import SplitResult
 
 from mcp_auth.oauth.clients import is_metadata_url, split_url
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Allow access?</title>
+_SKELETON = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
 <body style="font-family: sans-serif; max-width: 34em; margin: 3em auto; line-height: 1.4">
-<h1>Allow access?</h1>
-{who}
+<h1>{title}</h1>
+{body}</body></html>
+"""
+_CONSENT = """{who}
 <p>It wants to use the tools at <strong>{resource}</strong> as <strong>{user}</strong>.</p>
 <p>After you answer, you will be sent to <strong>{destination}</strong>.</p>
 {warning}<form method="post" action="{action}">
 <input type="hidden" name="approval" value="{approval}">
 <button type="submit" name="decision" value="allow">Allow</button>
 <button type="submit" name="decision" value="deny">Deny</button>
-</form></body></html>
+</form>
 """
+ALERT = 'role="alert" style="border: 2px solid #b00000; padding: 0.6em; color: #b00000"'
+"""The attributes of a paragraph that must not be missed."""
 _HOST = '<p style="font-size: 1.3em">An app published at <strong>{host}</strong> asks for access.</p>\n'
 _UNVERIFIED = (
     '<p style="font-size: 1.3em">An <strong>unverified app</strong> asks for access.</p>\n'
@@ -42,7 +47,7 @@ _UNVERIFIED = (
 )
 _NAME = "<p>It calls itself &ldquo;<bdi>{name}</bdi>&rdquo; (the app's own claim, not checked).</p>\n"
 _WARNING = (
-    '<p role="alert" style="border: 2px solid #b00000; padding: 0.6em; color: #b00000">'
+    f"<p {ALERT}>"
     "<strong>Warning:</strong> the answer goes to <strong>{destination}</strong>, not to "
     "<strong>{host}</strong>, where this app is published. Allow only if you expected that.</p>\n"
 )
@@ -60,9 +65,9 @@ def render_consent_page(
 ) -> str:
     """The consent page (HTML) for one pending authorization request."""
     name = _NAME.format(name=html.escape(client_name)) if client_name else ""
-    client_host = _host_of(client_id) if is_metadata_url(client_id) else None
-    destination_host = _host_of(redirect_uri)
-    destination = _describe_destination(redirect_uri, destination_host)
+    client_host = host_of(client_id) if is_metadata_url(client_id) else None
+    destination_host = host_of(redirect_uri)
+    destination = describe_destination(redirect_uri)
     warning = ""
     if client_host is not None:
         who = _HOST.format(host=html.escape(client_host)) + name
@@ -70,7 +75,7 @@ def render_consent_page(
             warning = _WARNING.format(destination=html.escape(destination), host=html.escape(client_host))
     else:
         who = _UNVERIFIED + name
-    return _PAGE.format(
+    body = _CONSENT.format(
         who=who,
         resource=html.escape(resource),
         user=html.escape(user),
@@ -79,6 +84,13 @@ def render_consent_page(
         action=html.escape(action),
         approval=html.escape(approval),
     )
+    return html_page("Allow access?", body)
+
+
+def html_page(title: str, body: str) -> str:
+    """A whole page: ``title`` (plain text, escaped here) as its title and heading, then ``body`` (HTML whose
+    every value the caller has escaped)."""
+    return _SKELETON.format(title=html.escape(title), body=body)
 
 
 def _parts(url: str) -> SplitResult | None:
@@ -88,7 +100,7 @@ def _parts(url: str) -> SplitResult | None:
         return None
 
 
-def _host_of(url: str) -> str | None:
+def host_of(url: str) -> str | None:
     """``host[:port]`` of ``url`` in ASCII (IDNA), None when it has no host."""
     parts = _parts(url)
     if parts is None or not parts.hostname:
@@ -104,7 +116,10 @@ def _host_of(url: str) -> str | None:
     return f"{host}:{parts.port}" if parts.port else host
 
 
-def _describe_destination(redirect_uri: str, host: str | None) -> str:
+def describe_destination(redirect_uri: str) -> str:
+    """Where a browser sent to ``redirect_uri`` ends, in words: a host, an app on this computer, or the app
+    that handles a private-use scheme."""
+    host = host_of(redirect_uri)
     if host is None:
         parts = _parts(redirect_uri)
         scheme = parts.scheme if parts is not None and parts.scheme else redirect_uri[:60]

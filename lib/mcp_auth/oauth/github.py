@@ -160,7 +160,8 @@ class GitHubSignIn:
         if state == "pending":
             raise SignInRefused(
                 f"Your invitation to the GitHub organization {organization} is not accepted yet: accept it on "
-                "GitHub, then sign in again."
+                "GitHub, then sign in again.",
+                account=login,
             )
         org = membership.get("organization") if isinstance(membership, dict) else None
         named = org.get("login") if isinstance(org, dict) else None
@@ -168,7 +169,8 @@ class GitHubSignIn:
             raise SignInRefused(
                 f"The GitHub account {login} is not a member of the organization {organization}, or the "
                 f"organization has not approved this app: ask an owner of {organization} to add you or to grant "
-                "the app access, then sign in again."
+                "the app access, then sign in again.",
+                account=login,
             )
 
     async def _teams(self, token: str, organization: str, login: str) -> list[str]:
@@ -191,7 +193,8 @@ class GitHubSignIn:
         if required and not slugs & set(required):
             raise SignInRefused(
                 f"The GitHub account {login} is in none of the teams of {organization} that may sign in to this "
-                f"server ({', '.join(required)}): ask a maintainer of one of them to add you."
+                f"server ({', '.join(required)}): ask a maintainer of one of them to add you.",
+                account=login,
             )
         return sorted(f"{organization}/{slug}" for slug in slugs)
 

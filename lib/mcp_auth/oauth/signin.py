@@ -115,14 +115,17 @@ class SignInPolicy:
         if not admitted:
             reason = self._refusal(identity, account)
             if not self._require_record:
-                refusal = reason or f"The account {_named(identity)} may not sign in to this server."
-                raise self._refused(identity, refusal)
+                refusal = reason or (
+                    f"The account {_named(identity, account)} may not sign in to this server: sign in with another "
+                    "account, or ask your administrator to give this one access."
+                )
+                raise self._refused(identity, account, refusal)
             expected, exists = await self._links.resolve(identity)
             if not exists:
-                raise self._refused(identity, reason or self._no_record(identity))
+                raise self._refused(identity, account, reason or self._no_record(identity, account))
         link = await self._links.link(identity)
         if expected is not None and link.uid != expected:  # another account claimed that record meanwhile
-            raise self._refused(identity, self._no_record(identity))
+            raise self._refused(identity, account, self._no_record(identity, account))
         users = self._users
         if admitted and users is not None and await users.get(link.uid) is None:
             # create-if-absent: a concurrent sign-in's or an administrator's record wins
@@ -141,7 +144,8 @@ class SignInPolicy:
         identity = self._identity(account)
         if not self._require_record and not self._admits(identity, account):
             reason = self._refusal(identity, account)
-            raise self._refused(identity, reason or f"The account {_named(identity)} may no longer sign in here.")
+            refusal = reason or f"The account {_named(identity, account)} may no longer sign in here."
+            raise self._refused(identity, account, refusal)
         if self._grants is not None:
             await self._grants.apply(uid, account.groups)
         logger.info(
@@ -199,17 +203,19 @@ class SignInPolicy:
         )
 
     @staticmethod
-    def _no_record(identity: Identity) -> str:
-        return f"The account {_named(identity)} has no user record on this server: ask an administrator to add you."
+    def _no_record(identity: Identity, account: Account) -> str:
+        named = _named(identity, account)
+        return f"The account {named} has no user record on this server: ask an administrator to add you."
 
-    def _refused(self, identity: Identity, message: str) -> SignInRefused:
+    def _refused(self, identity: Identity, account: Account, message: str) -> SignInRefused:
         logger.info("sign-in refused: account %s at %s", identity.sub, identity.issuer)
-        return SignInRefused(message)
+        return SignInRefused(message, account=account.shown_as or identity.email)
 
 
 def _domain(email: str) -> str:
     return email.rsplit("@", 1)[1]
 
 
-def _named(identity: Identity) -> str:
-    return identity.email or identity.sub
+def _named(identity: Identity, account: Account) -> str:
+    """The account in a message: its verified address, else how the provider names it, else its subject."""
+    return identity.email or account.shown_as or identity.sub

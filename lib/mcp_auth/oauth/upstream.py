@@ -262,8 +262,9 @@ class Upstream:
             tenant = _unverified_claim(id_token, "tid")
             if tenant is None or tenant not in self._tenants:
                 raise SignInRefused(
-                    "Your account's Microsoft Entra tenant may not sign in to this server: sign in with an account "
-                    "of your organisation's tenant."
+                    "Your Microsoft account belongs to another organisation (Microsoft Entra tenant) than the ones "
+                    "this server accepts. Sign in with the work account your organisation gave you, or ask your "
+                    "administrator whether your organisation can be allowed."
                 )
             issuer = issuer.replace(TENANT_TEMPLATE, tenant)
         verifier = self._verifiers.get(issuer)
