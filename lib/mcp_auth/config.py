@@ -330,7 +330,12 @@ class Settings:
     oauth_upstream_scopes: tuple[str, ...] = setting(
         "MCP_AUTH_OAUTH_UPSTREAM_SCOPES",
         (),
-        doc="Comma-separated scopes asked of the upstream provider (default: the preset's; must include openid).",
+        doc=(
+            "Comma-separated scopes asked of the upstream provider (default: the preset's). A deployment that "
+            "sets it must include openid and offline_access (Google: openid; it asks offline access with "
+            "access_type=offline), or refreshes cannot ask the provider again and every sign-in ends at its "
+            "first refresh."
+        ),
     )
     oauth_subject_claim: str | None = setting(
         "MCP_AUTH_OAUTH_SUBJECT_CLAIM", None, doc="oidc preset: the ID token claim naming the account (default sub)."
