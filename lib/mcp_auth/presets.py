@@ -5,7 +5,9 @@
     entra      Microsoft Entra ID: ``oid`` (the object id, stable across the tenant's apps) is the account,
                within the tenant ``tid``, which must be one of the configured tenants (and match the issuer).
                ``email`` and ``preferred_username`` are never verified by Entra: shown, never used to
-               identify, admit or find a record. Groups from ``groups`` (object ids) and app roles from ``roles``.
+               identify, admit or find a record. Groups from ``groups`` (object ids) and app roles from ``roles``;
+               for an account in too many groups for the ID token, from Microsoft Graph (``oauth/graph.py``,
+               with the delegated ``User.Read`` the preset asks for).
     okta       plain OpenID Connect: ``sub``, ``email`` with ``email_verified``, ``groups`` where sent.
     auth0      the same (Auth0 sends groups only in a namespaced custom claim: set the groups claim).
     keycloak   the same (a realm's "groups" mapper sends ``groups``).
@@ -144,7 +146,7 @@ def build_preset(
         ),
         "entra": Preset(
             "entra",
-            offline,
+            (*offline, "User.Read"),  # Graph: the groups of an account in too many for its ID token (groups overage)
             subject_claim="oid",
             verifies_email=False,
             shown_claims=("email", "preferred_username"),

@@ -102,6 +102,7 @@ def _upstream(
 ) -> tuple[SignInStep, SignInRules]:
     """The upstream OpenID provider and the deployment's sign-in rules for its accounts."""
     from mcp_auth.http import http_client
+    from mcp_auth.oauth.graph import GRAPH
     from mcp_auth.oauth.upstream import SignInPolicy, Upstream
     from mcp_auth.store.identities import IdentityLinks
     from mcp_auth.store.users import UserRepository
@@ -137,6 +138,7 @@ def _upstream(
             scopes=" ".join(preset.scopes),
             tenants=preset.tenants,
             params=preset.authorization_params,
+            graph=GRAPH if preset.name == "entra" else None,  # the groups of an account in too many for its ID token
         )
     policy = SignInPolicy(
         issuer=settings.oauth_upstream_issuer,

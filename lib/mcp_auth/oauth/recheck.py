@@ -47,7 +47,12 @@ class Refused(Exception):
 
 
 class Unavailable(Exception):
-    """The provider (or the store) cannot be asked now; the message says why."""
+    """The provider (or the store) cannot be asked now; the message says why. ``resealed``: the grant sealed
+    anew where the provider rotated its tokens before the failure (keep it, or the retry presents a spent one)."""
+
+    def __init__(self, message: str, *, resealed: str | None = None) -> None:
+        super().__init__(message)
+        self.resealed = resealed
 
 
 def rechecks(server: AuthorizationServer) -> bool:
@@ -89,12 +94,30 @@ async def ask_again(server: AuthorizationServer, uid: str, sealed: Any) -> str |
         raise Refused("This sign-in's access to the sign-in provider is unusable: sign in again.")
     try:
         claims, kept = await step.recheck(grant)
+    except SignInRefused as exc:
+        raise Refused(str(exc)) from None
+    except McpAuthError as exc:  # the provider unreachable: nothing was decided
+        rotated = getattr(exc, "grant", None)  # Graph failed after the provider rotated its refresh token
+        raise Unavailable(exc.message, resealed=await _reseal(server, uid, grant, rotated)) from None
+    try:
         await server.policy.recheck(uid, claims)  # type: ignore[attr-defined]
     except SignInRefused as exc:
         raise Refused(str(exc)) from None
-    except McpAuthError as exc:  # the provider unreachable, or the store: nothing was decided
-        raise Unavailable(exc.message) from None
+    except McpAuthError as exc:  # the store: nothing was decided, but the provider's rotated token is kept
+        raise Unavailable(exc.message, resealed=await _reseal(server, uid, grant, kept)) from None
     return None if kept == grant else await _seal(server, uid, kept)
+
+
+async def _reseal(server: AuthorizationServer, uid: str, grant: Mapping[str, Any], kept: Any) -> str | None:
+    """``kept`` sealed where it differs from ``grant`` (the provider rotated its tokens), else None; None too
+    where it cannot be sealed now (the retry then finds the provider's previous token, as before)."""
+    if not isinstance(kept, dict) or kept == grant:
+        return None
+    try:
+        return await _seal(server, uid, kept)
+    except McpAuthError:
+        logger.warning("refresh of uid %s: the provider's rotated token could not be sealed to keep", uid)
+        return None
 
 
 async def _seal(server: AuthorizationServer, uid: str, grant: Mapping[str, Any]) -> str:

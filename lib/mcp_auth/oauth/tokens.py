@@ -136,6 +136,8 @@ async def _ask_again(server: AuthorizationServer, grant: dict[str, Any], sealed:
         logger.info("refresh refused after asking the sign-in provider again: uid %s", grant["uid"])
         raise GrantError("invalid_grant", f"This sign-in is no longer valid. {exc}") from None
     except recheck.Unavailable as exc:
+        if exc.resealed is not None:  # the provider rotated its tokens before the failure: the retry needs them
+            await server.store.set_family_upstream(grant["family"], exc.resealed)
         await server.store.rearm_refresh_token(presented)  # the retry is not a replay
         logger.warning("refresh put off, the sign-in provider could not be asked: uid %s: %s", grant["uid"], exc)
         raise GrantError(

@@ -32,6 +32,7 @@ from mcp_auth.auth.base import Credentials
 from mcp_auth.auth.jwks import JwksCache
 from mcp_auth.auth.jwt import JwtProvider
 from mcp_auth.errors import McpAuthError, UpstreamError
+from mcp_auth.oauth.graph import GraphUnavailable, member_groups, overage
 from mcp_auth.oauth.signin import SignInPolicy as SignInPolicy  # re-exported: who may sign in, as whom
 from mcp_auth.oauth.signin import SignInRefused
 
@@ -100,9 +101,13 @@ class Upstream:
         scopes: str = "openid email profile",
         tenants: tuple[str, ...] = (),
         params: tuple[tuple[str, str], ...] = (),
+        graph: str | None = None,
     ) -> None:
-        """``params``: further authorization request parameters (``Preset.authorization_params``)."""
+        """``params``: further authorization request parameters (``Preset.authorization_params``); ``graph``
+        (Entra): the Microsoft Graph base URL an account's groups are read from when its ID token has too
+        many to list (``graph.py``; None: never asked)."""
         self.issuer = issuer.rstrip("/")
+        self._graph = graph
         self._tenants = tenants
         self._verifiers: dict[str, JwtProvider] = {}
         self._client_id = client_id
@@ -185,6 +190,7 @@ class Upstream:
         if claims.get("nonce") != nonce_for(state):
             raise SignInRefused("The ID token's nonce does not belong to this sign-in.")
         claims.pop(UPSTREAM_GRANT, None)
+        await self._overage(claims, body)
         refresh = body.get("refresh_token") if isinstance(body, dict) else None
         if _usable(refresh) and isinstance(claims.get("sub"), str):
             claims[UPSTREAM_GRANT] = {"kind": "oidc", "refresh_token": refresh, "sub": claims["sub"]}
@@ -236,7 +242,20 @@ class Upstream:
             raise SignInRefused("The sign-in provider answered the refresh for another account: sign in again.")
         claims.pop(UPSTREAM_GRANT, None)
         rotated = body.get("refresh_token")
-        return claims, {**grant, "refresh_token": rotated if _usable(rotated) else refresh}
+        kept = {**grant, "refresh_token": rotated if _usable(rotated) else refresh}
+        try:
+            await self._overage(claims, body)
+        except GraphUnavailable as exc:
+            exc.grant = kept  # the provider may have spent the previous refresh token
+            raise
+        return claims, kept
+
+    async def _overage(self, claims: dict[str, Any], body: Any) -> None:
+        """Entra left the account's groups out of its ID token (too many): read them from Microsoft Graph
+        with the access token of the same answer, into ``groups``."""
+        if self._graph is not None and overage(claims):
+            named = next((v for k in ("email", "preferred_username") if isinstance(v := claims.get(k), str)), None)
+            claims["groups"] = await member_groups(self._http, self._graph, body.get("access_token"), account=named)
 
     async def _userinfo(self, metadata: dict[str, Any], access_token: Any) -> dict[str, Any]:
         endpoint = metadata.get("userinfo_endpoint")
