@@ -457,6 +457,19 @@ async def test_an_expiring_github_token_is_refreshed_at_github_and_kept_anew(git
     assert (await github.family_of(refreshed.json() | {"client_id": tokens["client_id"]}))["upstream"] != first
 
 
+async def test_github_failing_after_its_token_was_refreshed_keeps_the_new_one_for_the_retry(github):
+    login, _ = _member(github)
+    github.stand_in.token_ttl = 30  # refreshed at GitHub (which rotates the refresh token) before the check
+    tokens = await github.sign_in(login)
+    first = (await github.family_of(tokens))["upstream"]
+    github.stand_in.answers["/user"] = (502, b"{}")
+    put_off = await github.refresh(tokens)
+    assert put_off.status_code == 503 and put_off.json()["error"] == "temporarily_unavailable", put_off.text
+    assert (await github.family_of(tokens))["upstream"] != first  # GitHub's new tokens, sealed
+    retried = await github.refresh(tokens)  # with GitHub's new refresh token: the spent one would be refused
+    assert retried.status_code == 200, retried.text
+
+
 async def test_no_token_of_github_or_of_ours_reaches_a_log_line(github, caplog):
     caplog.set_level(logging.DEBUG)
     login, _ = _member(github)

@@ -92,7 +92,11 @@ class GitHubSignIn:
         expires = grant.get("expires_at")
         if isinstance(grant.get("refresh_token"), str) and isinstance(expires, int) and expires < time.time() + 60:
             grant = {"kind": "github", "sub": sub, **await self._tokens(await self._refresh_form(grant))}
-        claims = await self._account(str(grant["access_token"]))
+        try:
+            claims = await self._account(str(grant["access_token"]))
+        except UpstreamUnavailable as exc:
+            exc.grant = grant  # refreshed at GitHub above: the previous refresh token is spent
+            raise
         if claims["sub"] != sub:
             raise SignInRefused("GitHub answered for another account: sign in again.")
         return claims, grant

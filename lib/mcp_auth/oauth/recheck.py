@@ -19,6 +19,10 @@ next refresh, and one removed from the provider, the organization or its require
     or Firestore cannot be written                                     temporarily_unavailable, the refresh
                                                                         token stays valid: retry
 
+Where the provider rotated its tokens before the failure (an OIDC refresh answered, then Graph failed; GitHub's
+token refreshed, then its API failed; the store failed), the rotated grant is sealed and kept all the same
+(``Unavailable.resealed``), so the retry does not present a spent refresh token.
+
 Fail closed: no token is issued on groups the provider was not asked about. A sign-in that kept nothing
 (one made before this check existed, or a provider that gave no refresh token) cannot be renewed.
 """

@@ -44,7 +44,10 @@ MAX_UPSTREAM_TOKEN = 8192
 
 
 class UpstreamUnavailable(UpstreamError):
-    pass
+    """The provider cannot be asked now. ``grant``: at a refresh, what to keep of the provider's tokens all the
+    same (it rotated them before the failure)."""
+
+    grant: dict[str, Any] | None = None
 
 
 class SignInStep(Protocol):
