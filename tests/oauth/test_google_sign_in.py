@@ -193,3 +193,32 @@ async def test_a_workspace_account_of_another_domain_is_told_which_workspace_man
     assert query["error"] == "access_denied" and query["state"] == "s1"
     assert "managed by the Google Workspace of partner.example" in page_text(google.refusal_pages[0])
     assert "managed by the Google Workspace of partner.example" in query["error_description"]
+
+
+async def test_a_person_who_cancels_at_the_provider_is_sent_back_at_once_with_access_denied(google):
+    """Nothing to explain: no refusal page, the client hears ``access_denied`` straight away."""
+    registered = await google.browser.post(
+        f"{google.origin}/oauth/register", json={"redirect_uris": [REDIRECT_URI], "client_name": "t"}
+    )
+    started = await google.browser.get(
+        f"{google.origin}/oauth/authorize?"
+        + urlencode(
+            {
+                "response_type": "code",
+                "client_id": registered.json()["client_id"],
+                "redirect_uri": REDIRECT_URI,
+                "code_challenge": "x" * 43,
+                "code_challenge_method": "S256",
+                "state": "s1",
+            }
+        )
+    )
+    upstream_state = parse_qs(urlsplit(started.headers["location"]).query)["state"][0]
+    cancelled = await google.browser.get(
+        f"{google.origin}/oauth/callback", params={"state": upstream_state, "error": "access_denied"}
+    )
+    assert cancelled.status_code == 302 and not is_refusal(cancelled)
+    query = parse_qs(urlsplit(cancelled.headers["location"]).query)
+    assert cancelled.headers["location"].startswith(REDIRECT_URI)
+    assert query["error"] == ["access_denied"] and query["state"] == ["s1"] and "code" not in query
+    assert google.refusal_pages == []
