@@ -157,6 +157,15 @@ def test_entra_issuers_follow_the_tenants():
             "claim name",
         ),
         ({"MCP_AUTH_OAUTH_ALLOWED_DOMAINS": "e.com", "MCP_AUTH_OAUTH_UPSTREAM_SCOPES": "email"}, "include openid"),
+        (
+            {
+                "MCP_AUTH_OAUTH_UPSTREAM_PRESET": "okta",
+                "MCP_AUTH_OAUTH_ALLOWED_DOMAINS": "e.com",
+                "MCP_AUTH_OAUTH_UPSTREAM_ISSUER": "https://x.okta.com",
+                "MCP_AUTH_OAUTH_UPSTREAM_SCOPES": "openid,email,groups",
+            },
+            "include offline_access",
+        ),
         ({"MCP_AUTH_OAUTH_ALLOWED_DOMAINS": "e.com", "MCP_AUTH_OAUTH_GROUP_GRANTS": "[1]"}, "JSON object"),
         (
             {
@@ -185,6 +194,14 @@ def test_entra_issuers_follow_the_tenants():
 def test_bad_preset_settings_stop_the_start_saying_what_to_do(change, message):
     with pytest.raises(ConfigError, match=message):
         Settings.from_env({**BASE, **change})
+
+
+def test_chosen_scopes_keep_offline_access_where_the_preset_asks_for_it():
+    assert build_preset("okta", scopes=("openid", "offline_access", "groups")).scopes[1] == "offline_access"
+    # Google has no such scope (it is access_type=offline): chosen scopes without it are fine
+    assert build_preset("google", scopes=("openid", "email")).scopes == ("openid", "email")
+    with pytest.raises(ValueError, match="offline_access"):
+        build_preset("keycloak", scopes=("openid",))
 
 
 def test_the_preset_defaults_follow_the_issuer():

@@ -175,6 +175,11 @@ def build_preset(
     if scopes:
         if "openid" not in scopes:
             raise ValueError("The upstream scopes must include openid (the sign-in needs an ID token).")
+        if "offline_access" in preset.scopes and "offline_access" not in scopes:
+            raise ValueError(
+                "The upstream scopes must include offline_access: each refresh asks the provider about the "
+                "account again with the refresh token it gives (docs/authorization-server.md)."
+            )
         preset = Preset(**{**_fields(preset), "scopes": scopes})
     return preset
 
