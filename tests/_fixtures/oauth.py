@@ -7,6 +7,11 @@ provider), its secrets on the Secret Manager emulator, its state on the Firestor
                  ``.serve(port)`` serves it with uvicorn on loopback for the length of a ``with``;
                  ``.documents`` is a loopback server for client metadata documents that also
                  serves the upstream OpenID provider's discovery document.
+
+    signing_key()               a fresh P-256 key, PEM (PKCS#8), as the server reads its signing secret
+    upstream_client(secret, o)  the deployment's registration at the OpenID stand-in, called back at ``o``
+    store_secrets(endpoint, …)  the upstream client secret and a fresh signing key in the Secret Manager
+                                emulator, under names sharing one random suffix (returned)
 """
 
 from __future__ import annotations
@@ -15,9 +20,11 @@ import asyncio
 import secrets
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -34,6 +41,36 @@ from tests.oauth.documents import DocumentServer, serve_documents
 
 BASE = "https://mcp.example.com"
 UPSTREAM_CLIENT = "mcp-deployment"
+
+
+def signing_key() -> bytes:
+    return ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def upstream_client(secret: str, origin: str, *, refresh: bool = True) -> dict[str, Any]:
+    return {
+        "client_id": UPSTREAM_CLIENT,
+        "client_secret": secret,
+        "grant_types": ["authorization_code", "refresh_token"] if refresh else ["authorization_code"],
+        "response_types": ["code"],
+        "redirect_uris": [f"{origin}/oauth/callback"],
+    }
+
+
+def store_secrets(endpoint: str, *, upstream_secret: str, upstream_name: str = "oauth-upstream") -> str:
+    # imported here: a fixture module imported by another before pytest loads it as a plugin is not rewritten
+    from tests._fixtures.secret_manager import SecretManagerAdmin
+
+    suffix = uuid.uuid4().hex[:8]
+    admin = SecretManagerAdmin(endpoint, TEST_PROJECT)
+    try:
+        admin.create_secret(f"{upstream_name}-{suffix}", upstream_secret.encode())
+        admin.create_secret(f"oauth-signing-{suffix}", signing_key())
+    finally:
+        admin.close()
+    return suffix
 
 
 def random_64() -> str:
@@ -90,11 +127,8 @@ class OAuthApp:
 
 @pytest.fixture
 def oauth_app(firestore_emulator, secret_manager) -> Iterator[Callable[..., OAuthApp]]:
-    key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
     secret_manager.create_secret("oauth-upstream", secrets.token_urlsafe(32).encode())
-    secret_manager.create_secret("oauth-signing", key)
+    secret_manager.create_secret("oauth-signing", signing_key())
     names = f"projects/{secret_manager.project}/secrets"
     with serve_documents() as documents:
         upstream = documents.base

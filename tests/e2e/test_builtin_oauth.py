@@ -18,8 +18,6 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 import httpx
 import httpx2
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from mcp.client import Client
 from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
@@ -28,9 +26,8 @@ from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAu
 from mcp_auth.devtools.emulator import free_port
 from mcp_auth.store.identities import IdentityLinks, derived_uid
 from mcp_auth.store.users import UserRecord
-from tests._fixtures.firestore import TEST_PROJECT
 from tests._fixtures.http import mcp_request
-from tests._fixtures.secret_manager import SecretManagerAdmin
+from tests._fixtures.oauth import UPSTREAM_CLIENT, store_secrets, upstream_client
 from tests.e2e.clients import mcp_client
 from tests.oauth.documents import DocumentServer, serve_documents
 from tests.oauth.pages import is_refusal, page_text, refusal_link
@@ -38,7 +35,6 @@ from tests.oidc.helper import MemoryStorage, OidcServer
 from tests.oidc.protocol import same_endpoint, with_login_hint
 
 REDIRECT_URI = "http://localhost:3030/callback"
-UPSTREAM_CLIENT = "mcp-deployment"
 
 
 class Deployment:
@@ -131,25 +127,8 @@ def deployment(request, oidc_server_factory, start_function, drongo_endpoint):
     port = free_port()
     url = f"http://127.0.0.1:{port}/mcp"
     upstream_secret = secrets.token_urlsafe(32)
-    idp = oidc_server_factory(
-        clients=[
-            {
-                "client_id": UPSTREAM_CLIENT,
-                "client_secret": upstream_secret,
-                "grant_types": ["authorization_code", "refresh_token"],
-                "response_types": ["code"],
-                "redirect_uris": [f"http://127.0.0.1:{port}/oauth/callback"],
-            }
-        ]
-    )
-    key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    suffix = uuid.uuid4().hex[:8]
-    admin = SecretManagerAdmin(drongo_endpoint, TEST_PROJECT)
-    admin.create_secret(f"oauth-upstream-{suffix}", upstream_secret.encode())
-    admin.create_secret(f"oauth-signing-{suffix}", key)
-    admin.close()
+    idp = oidc_server_factory(clients=[upstream_client(upstream_secret, f"http://127.0.0.1:{port}")])
+    suffix = store_secrets(drongo_endpoint, upstream_secret=upstream_secret)
     with serve_documents() as documents:
         start_function(
             PORT=str(port),

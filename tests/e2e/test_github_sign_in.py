@@ -25,16 +25,13 @@ from urllib.parse import urlencode, urljoin
 import httpx
 import httpx2
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from mcp_auth.store.identities import derived_uid
 from mcp_auth.store.users import UserRecord
-from tests._fixtures.firestore import TEST_PROJECT
+from tests._fixtures.oauth import store_secrets
 from tests._fixtures.provider_github import FakeGitHubOAuth
-from tests._fixtures.secret_manager import SecretManagerAdmin
 from tests.e2e.test_builtin_oauth import Deployment, _sdk_oauth
 from tests.e2e.test_provider_presets import _both_served, _connect, _refreshed_tools, _refused, pair_env
 from tests.oauth.documents import serve_documents
@@ -58,14 +55,7 @@ def github_pair(request, fake_github_oauth: FakeGitHubOAuth, start_function, dro
     github = fake_github_oauth
     proxy = round_robin_proxy()
     url = f"{proxy.url}/mcp"
-    key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    suffix = uuid.uuid4().hex[:8]
-    admin = SecretManagerAdmin(drongo_endpoint, TEST_PROJECT)
-    admin.create_secret(f"github-upstream-{suffix}", github.client_secret.encode())
-    admin.create_secret(f"oauth-signing-{suffix}", key)
-    admin.close()
+    suffix = store_secrets(drongo_endpoint, upstream_secret=github.client_secret, upstream_name="github-upstream")
     env = {
         **pair_env(url, drongo_endpoint, f"oauth-signing-{suffix}"),
         "MCP_AUTH_OAUTH_UPSTREAM_PRESET": "github",

@@ -23,8 +23,6 @@ from typing import Any
 import httpx
 import httpx2
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from mcp.client import Client
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
@@ -34,7 +32,7 @@ from mcp_auth.store.identities import derived_uid
 from mcp_auth.store.users import UserRecord
 from tests._fixtures.firestore import TEST_PROJECT
 from tests._fixtures.http import mcp_request
-from tests._fixtures.secret_manager import SecretManagerAdmin
+from tests._fixtures.oauth import store_secrets, upstream_client
 from tests.e2e.test_builtin_oauth import UPSTREAM_CLIENT, Deployment, _sdk_oauth
 from tests.oauth.documents import serve_documents
 from tests.oauth.pages import page_text
@@ -71,25 +69,10 @@ def pair(request, oidc_server_factory, start_function, drongo_endpoint, round_ro
     url = f"{proxy.url}/mcp"
     upstream_secret = secrets.token_urlsafe(32)
     idp = oidc_server_factory(
-        clients=[
-            {
-                "client_id": UPSTREAM_CLIENT,
-                "client_secret": upstream_secret,
-                "grant_types": ["authorization_code", "refresh_token"],
-                "response_types": ["code"],
-                "redirect_uris": [f"{proxy.url}/oauth/callback"],
-            }
-        ],
+        clients=[upstream_client(upstream_secret, proxy.url)],
         **{"claims": CLAIMS, "scopes": ["groups"], **stand_in},
     )
-    key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    suffix = uuid.uuid4().hex[:8]
-    admin = SecretManagerAdmin(drongo_endpoint, TEST_PROJECT)
-    admin.create_secret(f"oauth-upstream-{suffix}", upstream_secret.encode())
-    admin.create_secret(f"oauth-signing-{suffix}", key)
-    admin.close()
+    suffix = store_secrets(drongo_endpoint, upstream_secret=upstream_secret)
     env = {
         **pair_env(url, drongo_endpoint, f"oauth-signing-{suffix}"),
         "MCP_AUTH_OAUTH_UPSTREAM_ISSUER": idp.issuer,

@@ -18,8 +18,6 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from starlette.types import Receive, Scope, Send
 
 from mcp_auth.devtools.emulator import free_port
@@ -30,13 +28,13 @@ from mcp_auth.oauth.store import OAuthStore
 from mcp_auth.oauth.upstream import Upstream
 from mcp_auth.store.identities import IdentityLinks, derived_uid
 from mcp_auth.store.users import UserRecord, UserRepository
+from tests._fixtures.oauth import UPSTREAM_CLIENT, signing_key, upstream_client
 from tests.oauth.pages import is_refusal, page_text, refusal_link
 from tests.oidc.helper import OidcServer
 from tests.oidc.protocol import same_endpoint, with_login_hint
 from tests.store.warmup import warm
 
 REDIRECT_URI = "http://localhost:3030/callback"
-UPSTREAM_CLIENT = "mcp-deployment"
 
 
 @dataclass
@@ -112,24 +110,14 @@ async def google(oidc_server_factory, user_repo: UserRepository) -> AsyncIterato
     upstream_secret = secrets.token_urlsafe(32)
     tag = uuid.uuid4().hex[:8]
     idp = oidc_server_factory(
-        clients=[
-            {
-                "client_id": UPSTREAM_CLIENT,
-                "client_secret": upstream_secret,
-                "grant_types": ["authorization_code"],
-                "response_types": ["code"],
-                "redirect_uris": [f"{origin}/oauth/callback"],
-            }
-        ],
+        clients=[upstream_client(upstream_secret, origin, refresh=False)],
         accounts={
             "worker": {"email": f"worker-{tag}@example.com", "email_verified": True, "hd": "example.com"},
             "personal": {"email": f"worker-{tag}@example.com", "email_verified": True},  # no hd: not Workspace
             "partner": {"email": f"partner-{tag}@example.com", "email_verified": True, "hd": "partner.example"},
         },
     )
-    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    pem = signing_key()
     client = user_repo._client
 
     async def keys() -> list[bytes]:

@@ -23,6 +23,7 @@ from mcp_auth.devtools.emulator import free_port
 from mcp_auth.oauth.graph import overage
 from mcp_auth.oauth.upstream import Upstream
 from mcp_auth.presets import build_preset
+from tests._fixtures.oauth import upstream_client
 from tests.oauth.pages import is_refusal, page_text
 from tests.oauth.test_recheck import UPSTREAM_CLIENT, Flow, MakeFlow, make_flow  # noqa: F401 (a fixture)
 from tests.oidc.protocol import same_endpoint, with_login_hint
@@ -48,15 +49,7 @@ async def entra(oidc_server_factory, make_flow: MakeFlow, graph_stand_in) -> Flo
     origin = f"http://127.0.0.1:{free_port()}"
     secret = secrets.token_urlsafe(32)
     idp = oidc_server_factory(
-        clients=[
-            {
-                "client_id": UPSTREAM_CLIENT,
-                "client_secret": secret,
-                "grant_types": ["authorization_code", "refresh_token"],
-                "response_types": ["code"],
-                "redirect_uris": [f"{origin}/oauth/callback"],
-            }
-        ],
+        clients=[upstream_client(secret, origin)],
         claims=CLAIMS,
         scopes=["User.Read"],
         rotate_refresh_tokens=True,

@@ -27,8 +27,6 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from starlette.types import Receive, Scope, Send
 
 from mcp_auth.connections.sealing import Sealer, Unsealable
@@ -45,14 +43,13 @@ from mcp_auth.oauth.upstream import SignInStep, Upstream, UpstreamUnavailable
 from mcp_auth.presets import build_preset
 from mcp_auth.store.identities import IdentityLinks, derived_uid
 from mcp_auth.store.users import UserRepository
-from tests._fixtures.oauth import random_64
+from tests._fixtures.oauth import UPSTREAM_CLIENT, random_64, signing_key, upstream_client
 from tests._fixtures.provider_github import FakeGitHubOAuth
 from tests.oauth.documents import serve_documents
 from tests.oidc.protocol import same_endpoint, with_login_hint
 from tests.store.warmup import warm
 
 REDIRECT_URI = "http://localhost:3030/callback"
-UPSTREAM_CLIENT = "mcp-deployment"
 ORG = "acme"
 CLAIMS = {"openid": ["sub"], "email": ["email", "email_verified"], "profile": ["name"], "groups": ["groups"]}
 
@@ -146,9 +143,7 @@ async def make_flow(user_repo: UserRepository) -> AsyncIterator[MakeFlow]:
     upstream, a group mapped to the profile toolset, and a browser."""
     await warm(user_repo)
     client = user_repo._client
-    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    pem = signing_key()
 
     async def keys() -> list[bytes]:
         return [pem]
@@ -207,15 +202,7 @@ async def okta(oidc_server_factory, make_flow: MakeFlow) -> Flow:
     origin = f"http://127.0.0.1:{free_port()}"
     secret = secrets.token_urlsafe(32)
     idp = oidc_server_factory(
-        clients=[
-            {
-                "client_id": UPSTREAM_CLIENT,
-                "client_secret": secret,
-                "grant_types": ["authorization_code", "refresh_token"],
-                "response_types": ["code"],
-                "redirect_uris": [f"{origin}/oauth/callback"],
-            }
-        ],
+        clients=[upstream_client(secret, origin)],
         claims=CLAIMS,
         scopes=["groups"],
         rotate_refresh_tokens=True,  # as Okta does: each refresh must keep the provider's new refresh token
@@ -495,10 +482,7 @@ async def test_the_sealing_keys_follow_the_signing_key_s_rotation():
     """Sealed under the newest signing-key version; still opened once a newer one is added; not once it has
     left the two newest (that sign-in signs in again)."""
 
-    def pem() -> bytes:
-        return ec.generate_private_key(ec.SECP256R1()).private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+    pem = signing_key
 
     versions = [pem()]
 
