@@ -9,22 +9,12 @@ from __future__ import annotations
 
 import html
 
-PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-    "Referrer-Policy": "no-referrer",
-}
-"""Never cached, never framed, no script, and the link in the URL never sent on as a referrer. No
-``form-action``, as on the consent page (``oauth.consent.PAGE_HEADERS``): the connect form's answer is a
-redirect to the provider's authorization page, which Chrome and Safari would check against it."""
+from mcp_auth.pages import PAGE_HEADERS as BROWSER_PAGE_HEADERS
+from mcp_auth.pages import html_page
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: sans-serif; max-width: 34em; margin: 3em auto; line-height: 1.4">
-<h1>{title}</h1>
-{body}</body></html>
-"""
+PAGE_HEADERS = {**BROWSER_PAGE_HEADERS, "Referrer-Policy": "no-referrer"}
+"""``mcp_auth.pages.PAGE_HEADERS``, and the link in the URL never sent on as a referrer."""
+
 _CONFIRM = """<p>This connects <strong>your {provider} account</strong> to the user
 <strong><bdi>{user}</bdi></strong> of <strong>{resource}</strong>, whose tools will then act on {provider} as you.</p>
 <p>Continue only if <strong><bdi>{user}</bdi></strong> is you and you asked for this from your client just now.
@@ -47,10 +37,10 @@ def render_confirm_page(*, provider: str, user: str, resource: str, action: str,
         link=html.escape(link),
         confirm=html.escape(confirm),
     )
-    return _PAGE.format(title=html.escape(f"Connect {provider}?"), body=body)
+    return html_page(f"Connect {provider}?", body)
 
 
 def render_message_page(title: str, *paragraphs: str) -> str:
     """A page that only tells the person something (the outcome, or what to do instead)."""
     body = "".join(f"<p>{html.escape(p)}</p>\n" for p in paragraphs)
-    return _PAGE.format(title=html.escape(title), body=body)
+    return html_page(title, body)

@@ -19,23 +19,13 @@ from starlette.responses import HTMLResponse, Response
 from mcp_auth.challenge import plain_error
 from mcp_auth.oauth.consent_page import render_consent_page
 from mcp_auth.oauth.redirects import redirect_to_client
+from mcp_auth.pages import PAGE_HEADERS
 
 if TYPE_CHECKING:
     from mcp_auth.oauth.server import AuthorizationServer
 
 CONSENT_TTL = 600
 CODE_TTL = 60
-PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-}
-"""The headers of the pages a person answers: never cached, never framed, no script, no subresource.
-
-No ``form-action``: Chrome and Safari check it against every redirect that follows a form's submission,
-and these forms exist to end in one - to the client's ``redirect_uri`` (another origin, often a loopback
-port, and for some clients an https page that redirects on to a custom scheme such as ``claude://``).
-``form-action 'self'`` made the Allow button do nothing in those browsers. Each form posts to its own
-page (``action=""``), every value on the page is escaped, and no script can run to add another."""
 
 
 async def ask(

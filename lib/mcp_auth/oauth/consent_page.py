@@ -1,5 +1,6 @@
 """The consent page's text: who is asking, in words a user can check, and where the answer goes; and the
-helpers the authorization server's other pages share (``html_page``, ``describe_destination``: ``refusal.py``).
+helpers the authorization server's other pages share (``describe_destination``, ``host_of``: ``refusal.py``);
+the page skeleton and headers are ``mcp_auth.pages``.
 
 A client chooses its own ``client_name``, so a name proves nothing: ``https://evil.example/c.json``
 can call itself "Claude". What the page puts first is what the client cannot choose:
@@ -20,14 +21,8 @@ import html
 from urllib.parse import SplitResult
 
 from mcp_auth.oauth.clients import is_metadata_url, split_url
+from mcp_auth.pages import html_page
 
-_SKELETON = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: sans-serif; max-width: 34em; margin: 3em auto; line-height: 1.4">
-<h1>{title}</h1>
-{body}</body></html>
-"""
 _CONSENT = """{who}
 <p>It wants to use the tools at <strong>{resource}</strong> as <strong>{user}</strong>.</p>
 <p>After you answer, you will be sent to <strong>{destination}</strong>.</p>
@@ -85,12 +80,6 @@ def render_consent_page(
         approval=html.escape(approval),
     )
     return html_page("Allow access?", body)
-
-
-def html_page(title: str, body: str) -> str:
-    """A whole page: ``title`` (plain text, escaped here) as its title and heading, then ``body`` (HTML whose
-    every value the caller has escaped)."""
-    return _SKELETON.format(title=html.escape(title), body=body)
 
 
 def _parts(url: str) -> SplitResult | None:

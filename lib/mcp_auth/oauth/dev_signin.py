@@ -28,9 +28,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from mcp_auth.challenge import plain_error
-from mcp_auth.oauth.consent import PAGE_HEADERS
 from mcp_auth.oauth.signin import SignInRefused
 from mcp_auth.oauth.upstream import Page
+from mcp_auth.pages import PAGE_HEADERS
 from mcp_auth.store.users import InvalidUserId, validate_uid
 
 if TYPE_CHECKING:

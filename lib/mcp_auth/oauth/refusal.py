@@ -23,9 +23,9 @@ from typing import Any
 
 from starlette.responses import HTMLResponse, Response
 
-from mcp_auth.oauth.consent import PAGE_HEADERS
-from mcp_auth.oauth.consent_page import ALERT, describe_destination, host_of, html_page
+from mcp_auth.oauth.consent_page import ALERT, describe_destination, host_of
 from mcp_auth.oauth.redirects import client_url
+from mcp_auth.pages import PAGE_HEADERS, html_page
 from mcp_auth.presets import SignInRefused
 
 MAX_REASON = 600
