@@ -13,7 +13,6 @@ from mcp.server.streamable_http import StreamableHTTPServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
 from mcp_auth import _sdk
-from mcp_auth.backchannel.manager import BackChannelSessionManager
 
 LIB = Path(__file__).resolve().parents[1] / "lib" / "mcp_auth"
 
@@ -58,19 +57,32 @@ def test_the_manager_still_sends_a_modern_request_to_the_single_exchange_entry_w
     assert parameters == ["app", "security_settings", "json_response", "lifespan_state", "scope", "receive", "send"]
 
 
-def test_the_overridden_hook_has_the_sdks_signature_and_the_sdk_still_calls_it():
-    hook = _sdk.STATELESS_REQUEST_HOOK
-    ours = inspect.signature(getattr(BackChannelSessionManager, hook))
-    theirs = inspect.signature(getattr(StreamableHTTPSessionManager, hook))
-    assert list(ours.parameters) == list(theirs.parameters)
-    assert f"self.{hook}(" in inspect.getsource(StreamableHTTPSessionManager._handle_request)
+def test_the_managers_stateless_path_still_builds_what_serve_handshake_request_builds():
+    """``transport.serve_handshake_request`` is the manager's stateless construction without the manager: if the
+    SDK changes how it builds a stateless exchange, this fails and the copy is compared again."""
+    from mcp_auth import transport
 
-
-def test_the_manager_still_keeps_its_task_group_and_lifespan_state_where_they_are_read():
-    source = inspect.getsource(StreamableHTTPSessionManager.run)
-    assert "self._lifespan_state = " in source and "self._task_group = " in source
-    manager = StreamableHTTPSessionManager(app=_sdk.lowlevel_server(MCPServer("probe")), stateless=True)
-    assert _sdk.manager_task_group(manager) is None  # until run() opens it
+    theirs = inspect.getsource(StreamableHTTPSessionManager._handle_stateless_request)
+    ours = inspect.getsource(transport.serve_handshake_request)
+    for piece in (
+        "StreamableHTTPServerTransport(",
+        "mcp_session_id=None",
+        "event_store=None",
+        ".connect()",
+        "JSONRPCDispatcher(",
+        'inline_methods=frozenset({"initialize"})',
+        "transport_builder=",
+        "Connection.from_envelope(",
+        "DEFAULT_NEGOTIATED_VERSION",
+        "serve_connection(",
+        "lifespan_state=",
+        ".handle_request(scope, ",
+        "await http_transport.terminate()" if "http_transport" in theirs else ".terminate()",
+        "CancelScope(shield=True)",
+    ):
+        assert piece in theirs, piece
+        assert piece.replace("http_transport", "transport") in ours, piece
+    assert "self._handle_stateless_request(" in inspect.getsource(StreamableHTTPSessionManager._handle_request)
 
 
 def test_the_transport_still_exposes_the_sending_end_of_its_read_stream():

@@ -44,7 +44,21 @@ async def wait(ctx: Context) -> str:
     return "released"
 
 
-TOOLSET = Toolset("t", tools=[tool(echo), tool(count), tool(wait)])
+STOPPED: list[str] = []
+
+
+async def stall(ctx: Context) -> str:
+    """Report once, then wait for ever, noting a cancellation."""
+    await ctx.report_progress(0, 1)
+    try:
+        await asyncio.Event().wait()
+    except asyncio.CancelledError:
+        STOPPED.append("cancelled")
+        raise
+    return "never"
+
+
+TOOLSET = Toolset("t", tools=[tool(echo), tool(count), tool(wait), tool(stall)])
 
 
 def _serving(keepalive: float = SETTINGS_DEFAULT):
@@ -96,9 +110,9 @@ async def test_without_a_progress_token_the_same_tool_is_answered_with_json():
     assert r.json()["result"]["content"][0]["text"] == "counted to 3"
 
 
-async def _post_streaming(app, request: dict[str, Any], on_chunk) -> list[bytes]:
+async def _post_streaming(app, request: dict[str, Any], on_chunk, hang_up: asyncio.Event | None = None) -> list[bytes]:
     """One POST straight through ASGI, each body chunk handed to ``on_chunk`` as it is sent (httpx's ASGI
-    transport would hold the response until it ends)."""
+    transport would hold the response until it ends); once ``hang_up`` is set the client is gone."""
     headers = [(k.lower().encode(), v.encode()) for k, v in {"Host": "local", **request["headers"]}.items()]
     scope = {
         "type": "http",
@@ -123,7 +137,12 @@ async def _post_streaming(app, request: dict[str, Any], on_chunk) -> list[bytes]
         if not sent:
             sent = True
             return {"type": "http.request", "body": request["content"], "more_body": False}
-        await finished.wait()
+        ends = [asyncio.ensure_future(e.wait()) for e in (finished, hang_up) if e is not None]
+        try:
+            await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for end in ends:
+                end.cancel()
         return {"type": "http.disconnect"}
 
     async def send(message: dict[str, Any]) -> None:
@@ -152,6 +171,19 @@ async def test_an_idle_stream_carries_keep_alive_comments_until_the_tool_answers
     stream = b"".join(chunks).decode()
     assert any(line.startswith(":") for line in stream.splitlines())
     assert '"released"' in stream
+
+
+@pytest.mark.parametrize("protocol", [HANDSHAKE, MODERN])
+async def test_a_client_that_hangs_up_mid_call_has_its_tool_cancelled(protocol):
+    STOPPED.clear()
+    hang_up = asyncio.Event()
+    request = mcp_request(
+        "tools/call", {"name": "stall", "arguments": {}, "_meta": {"progressToken": "p"}}, protocol=protocol
+    )
+    async with asyncio.timeout(30):  # a tool left running would keep the request open for ever
+        chunks = await _post_streaming(_serving(), request, lambda _chunk: hang_up.set(), hang_up=hang_up)
+    assert b"notifications/progress" in b"".join(chunks)
+    assert STOPPED == ["cancelled"]
 
 
 def _intervals() -> tuple[float, float]:

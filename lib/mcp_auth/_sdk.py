@@ -72,23 +72,6 @@ async def serve_modern_request(server: Server[Any], lifespan_state: Any, scope: 
     await handle_modern_request(server, None, False, lifespan_state, scope, receive, send)
 
 
-STATELESS_REQUEST_HOOK = "_handle_stateless_request"
-"""``StreamableHTTPSessionManager._handle_stateless_request``: the per-request hook the back-channel's
-manager overrides (``backchannel/manager.py``) to serve a handshake-era request over routed streams.
-Watch for: a transport factory argument on the session manager."""
-
-
-def manager_task_group(manager: Any) -> Any:
-    """The task group ``StreamableHTTPSessionManager.run()`` opens (``_task_group``), which the overridden
-    hook starts the request's server in. Watch for: the same as ``STATELESS_REQUEST_HOOK``."""
-    return manager._task_group
-
-
-def manager_lifespan_state(manager: Any) -> Any:
-    """The lifespan state ``run()`` keeps (``_lifespan_state``), passed on to the served connection."""
-    return manager._lifespan_state
-
-
 def read_stream_writer(transport: Any) -> Any:
     """The sending end of a ``StreamableHTTPServerTransport``'s read stream (``_read_stream_writer``, set
     by ``connect()``): a client's reply routed from another instance enters the transport there.

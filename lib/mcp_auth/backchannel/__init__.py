@@ -4,7 +4,7 @@ A tool that calls ``ctx.elicit(...)``, ``ctx.session.create_message(...)`` or ``
 for a 2025-11-25 (or older) client sends the request on the open response stream; the client
 answers with a POST that may reach any instance. ``mailbox.py`` routes that answer to the
 waiting request through Firestore, ``streams.py`` gives each request globally unique ids and
-feeds the answer back, ``manager.py`` is the seam in the SDK's stateless manager. The app
+feeds the answer back; ``transport.serve_handshake_request`` serves the request over those streams. The app
 recognises the answering POST (``client_reply``) after authentication and hands it to
 ``Mailbox.deliver``, which only fills a slot the same user has pending.
 

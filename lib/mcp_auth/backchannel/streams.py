@@ -38,7 +38,8 @@ class RoutedStreams:
 
     ``inject`` is the sending end of the transport's read stream: a reply enters there, as if the
     transport had received it, so the common case (no server request) costs no extra task or hop.
-    Waits for replies run in ``tg``, which must outlive the dispatcher: ``RoutedStreams(...).start(tg)``.
+    Waits for replies run in ``tg``, which must outlive the dispatcher: ``RoutedStreams(...).start(tg)``;
+    ``stop_waiting()`` ends those still open once the dispatcher is done.
     """
 
     def __init__(self, read: Any, write: Any, *, inject: Any, mailbox: Mailbox, uid: str) -> None:
@@ -55,6 +56,11 @@ class RoutedStreams:
     def start(self, tg: anyio.abc.TaskGroup) -> Self:
         self._tg = tg
         return self
+
+    def stop_waiting(self) -> None:
+        """The dispatcher is done: end the waits for replies still open (each closes its slot)."""
+        for _slot, scope in list(self._waiting.values()):
+            scope.cancel()
 
     def received(self, item: SessionMessage | Exception) -> None:
         if isinstance(item, SessionMessage) and isinstance(item.message, JSONRPCRequest):
