@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 #: What repositories are built from: a function returning the running event loop's client.
 ClientFactory: TypeAlias = "Callable[[], AsyncClient]"
 
+EMULATOR_PROJECT = "demo-mcp-auth"
+"""The project the emulator is given when none is set."""
+
 _clients: dict[tuple[int, str | None, str], AsyncClient] = {}
 
 
@@ -37,7 +40,7 @@ def firestore_client(*, project: str | None, database: str = "(default)") -> Asy
                 "Reaching Firestore needs a project: set GOOGLE_CLOUD_PROJECT "
                 "(or run with Google credentials that name one)."
             )
-        client = firestore.AsyncClient(project=project or "demo-mcp-auth", database=database)
+        client = firestore.AsyncClient(project=project or EMULATOR_PROJECT, database=database)
         _clients[key] = client
     return client
 

@@ -28,9 +28,12 @@ from typing import TYPE_CHECKING, Any
 
 from mcp_auth.errors import ConfigError, StoreUnavailable
 from mcp_auth.store.firestore import TIMEOUT, bounded_retry
+from mcp_auth.store.rest import Snapshot, document_reader
 
 if TYPE_CHECKING:
-    from google.cloud.firestore import AsyncClient, AsyncDocumentReference
+    from google.cloud.firestore import AsyncClient, AsyncDocumentReference, DocumentSnapshot
+
+    from mcp_auth.store.firestore import ClientFactory
 
 LAYOUT_VERSION = 1
 """The layout this code writes (see migrations.MIGRATIONS for how each one came about)."""
@@ -72,14 +75,22 @@ def parse_version(data: dict[str, Any]) -> int:
     return version
 
 
-async def read_layout(client: AsyncClient) -> RecordedLayout:
-    """The recorded layout; ``StoreUnavailable`` if Firestore does not answer."""
-    from google.api_core import exceptions as gexc
+async def read_layout(client: AsyncClient | ClientFactory) -> RecordedLayout:
+    """The recorded layout; ``StoreUnavailable`` if Firestore does not answer. From a client factory it may
+    be read over REST (``rest.py``)."""
+    snap: DocumentSnapshot[Any] | Snapshot | None = None
+    rest = document_reader(client)
+    if rest is not None:
+        snap = await rest.get(META, LAYOUT)
+    if snap is None:
+        from google.api_core import exceptions as gexc
 
-    try:
-        snap = await layout_ref(client).get(timeout=TIMEOUT, retry=bounded_retry())
-    except (gexc.GoogleAPICallError, gexc.RetryError, TimeoutError) as exc:
-        raise StoreUnavailable(f"The database is unavailable ({type(exc).__name__}); retry shortly.") from exc
+        try:
+            snap = await layout_ref(client() if callable(client) else client).get(
+                timeout=TIMEOUT, retry=bounded_retry()
+            )
+        except (gexc.GoogleAPICallError, gexc.RetryError, TimeoutError) as exc:
+            raise StoreUnavailable(f"The database is unavailable ({type(exc).__name__}); retry shortly.") from exc
     if not snap.exists:
         return RecordedLayout(version=0, recorded=False)
     return RecordedLayout(version=parse_version(snap.to_dict() or {}), recorded=True, update_time=snap.update_time)
@@ -140,7 +151,7 @@ class LayoutGate:
 
     async def _settle(self) -> None:
         try:
-            layout = await read_layout(self._client())
+            layout = await read_layout(self._client)
         except (StoreUnavailable, CorruptLayout) as exc:
             self._next_attempt = self._clock() + self._retry_interval
             logger.warning("layout: could not read the database's layout version (%s); serving", exc)

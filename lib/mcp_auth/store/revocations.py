@@ -29,6 +29,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+from mcp_auth.store.firestore import EMULATOR_PROJECT
+
 if TYPE_CHECKING:
     from google.cloud.firestore import AsyncClient, AsyncWriteBatch
 
@@ -131,7 +133,7 @@ class RevocationWatch:
         from google.cloud.firestore_v1.base_query import FieldFilter
 
         try:
-            client: Any = firestore.Client(project=self._project or "demo-mcp-auth", database=self._database)
+            client: Any = firestore.Client(project=self._project or EMULATOR_PROJECT, database=self._database)
             since = datetime.now(UTC) - LOOKBACK
             query = client.collection(REVOCATIONS).where(filter=FieldFilter("at", ">=", since))
             watch: Any = query.on_snapshot(self._heard)

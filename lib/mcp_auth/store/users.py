@@ -21,10 +21,11 @@ from cachetools import TTLCache
 
 from mcp_auth.errors import DisabledUser, McpAuthError, StoreUnavailable, UnknownUser
 from mcp_auth.store.firestore import TIMEOUT, bounded_retry
+from mcp_auth.store.rest import Snapshot, document_reader
 from mcp_auth.store.revocations import Kind, add_event
 
 if TYPE_CHECKING:
-    from google.cloud.firestore import AsyncClient, AsyncDocumentReference
+    from google.cloud.firestore import AsyncClient, AsyncDocumentReference, DocumentSnapshot
 
     from mcp_auth.store.revocations import RevocationWatch
 
@@ -187,8 +188,10 @@ class UserRepository:
     """Direct reads and writes of ``users/{uid}`` (used by the CLI and the directory)."""
 
     def __init__(self, client: AsyncClient | Callable[[], AsyncClient]) -> None:
-        """``client`` may be a callable: then the client is made on first use, on the serving loop."""
+        """``client`` may be a callable: then the client is made on first use, on the serving loop, and
+        ``get`` may read over REST instead (``rest.py``)."""
         self._source = client
+        self._rest = document_reader(client)
 
     @property
     def _client(self) -> AsyncClient:
@@ -198,12 +201,16 @@ class UserRepository:
         return self._client.collection(USERS).document(validate_uid(uid))
 
     async def get(self, uid: str) -> UserRecord | None:
-        from google.api_core import exceptions as gexc
+        snap: DocumentSnapshot[Any] | Snapshot | None = None
+        if self._rest is not None:
+            snap = await self._rest.get(USERS, validate_uid(uid))
+        if snap is None:
+            from google.api_core import exceptions as gexc
 
-        try:
-            snap = await self._doc(uid).get(timeout=TIMEOUT, retry=bounded_retry())
-        except gexc.GoogleAPIError as exc:
-            raise _store_error(exc) from exc
+            try:
+                snap = await self._doc(uid).get(timeout=TIMEOUT, retry=bounded_retry())
+            except gexc.GoogleAPIError as exc:
+                raise _store_error(exc) from exc
         if not snap.exists:
             return None
         return UserRecord.from_document(uid, snap.to_dict() or {}, snap.update_time)
