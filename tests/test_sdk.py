@@ -89,6 +89,15 @@ def test_the_transport_still_exposes_the_sending_end_of_its_read_stream():
     assert "self._read_stream_writer = " in inspect.getsource(StreamableHTTPServerTransport.connect)
 
 
+def test_the_sdk_still_installs_its_span_middleware_where_drop_sdk_spans_removes_it():
+    server = MCPServer("probe")
+    before = [type(m).__name__ for m in server.middleware]
+    assert before.count("OpenTelemetryMiddleware") == 1
+    _sdk.drop_sdk_spans(server)
+    assert [type(m).__name__ for m in server.middleware] == [n for n in before if n != "OpenTelemetryMiddleware"]
+    assert server.middleware is _sdk.lowlevel_server(server).middleware  # the list the runner applies
+
+
 def test_an_extension_can_still_be_applied_the_way_the_constructor_does():
     constructor = inspect.getsource(MCPServer.__init__)
     assert "_apply_extension(" in constructor and "_install_extension_interceptor(" in constructor

@@ -107,6 +107,15 @@ async def test_every_server_gets_the_chain_in_its_one_order():
     assert ours == [AuditMiddleware, ScopeMiddleware, ToolRateLimitMiddleware, DeadlineMiddleware]
 
 
+@pytest.mark.parametrize("sdk_spans", [True, False])
+async def test_the_sdks_span_per_message_is_kept_only_while_tracing_is_on(sdk_spans):
+    cache = ServerCache(FACTORY, sdk_spans=sdk_spans)
+    server = (await cache.get(record())).server
+    names = [type(m).__name__ for m in server.middleware]
+    assert ("OpenTelemetryMiddleware" in names) is sdk_spans
+    assert names[-3:] == ["AuditMiddleware", "ScopeMiddleware", "DeadlineMiddleware"]  # the chain is unchanged
+
+
 def test_a_server_is_assembled_from_the_selected_toolsets_with_the_scope_of_each_item():
     server, rules = assemble(FACTORY.select(record()))
     assert dict(rules.tools) == {"ping": frozenset({"a"})}

@@ -40,6 +40,17 @@ def lowlevel_server(server: MCPServer) -> Server[Any]:
     return server._lowlevel_server
 
 
+def drop_sdk_spans(server: MCPServer) -> None:
+    """Remove the SDK's ``OpenTelemetryMiddleware`` (a span per inbound message) from the server's middleware.
+
+    The SDK installs it on every server and documents dropping it from ``middleware`` as the way to opt
+    out; the class is private (``mcp.server._otel``). Watch for: a public opt-out flag or a public class.
+    """
+    from mcp.server._otel import OpenTelemetryMiddleware
+
+    server.middleware[:] = [m for m in server.middleware if not isinstance(m, OpenTelemetryMiddleware)]
+
+
 def set_sse_keepalive(seconds: float) -> None:
     """The keep-alive interval of idle SSE streams, and no forced drain of open streams on SIGTERM.
 

@@ -48,7 +48,7 @@ _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]
 _CLOUD_TRACE = re.compile(r"^([0-9a-f]{32})(?:/(\d{1,20}))?(?:;o=([01]))?$")
 
 
-@dataclass
+@dataclass(slots=True)
 class RequestRecord:
     method: str
     path: str
@@ -189,7 +189,19 @@ def emit(record: RequestRecord) -> None:
         if record.tool_latency is not None:
             fields["mcp"]["latency_ms"] = round(record.tool_latency * 1000, 3)
     level = logging.ERROR if record.status >= 500 else logging.WARNING if record.status >= 400 else logging.INFO
-    request_logger.log(level, f"{record.method} {record.path} {record.status}", extra=fields)
+    if request_logger.isEnabledFor(level):  # made and handled as ``log`` would, without its search for the caller
+        line = request_logger.makeRecord(
+            request_logger.name,
+            level,
+            __file__,
+            0,
+            f"{record.method} {record.path} {record.status}",
+            (),
+            None,
+            "emit",
+            fields,
+        )
+        request_logger.handle(line)
 
 
 class ActiveUsers:

@@ -11,7 +11,8 @@ callable returning an ``MCPServer`` is accepted too (its tools' scopes are read 
 their ``_meta``).
 
 Every built server gets the same per-user chain, in this order (outermost first), here
-and nowhere else:
+and nowhere else (after the SDK's OpenTelemetry span per message, which is dropped while
+tracing is off: with no exporter it records nothing and costs every request):
 
     request state    the shared key that seals input_required state (``request_state.py``)
     audit            method, tool, outcome, latency into the request's record (``observe.py``)
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from cachetools import LRUCache
 
+from mcp_auth._sdk import drop_sdk_spans
 from mcp_auth.errors import McpAuthError
 from mcp_auth.observe import AuditMiddleware
 from mcp_auth.ratelimit import RateLimiter, RateLimits, ToolRateLimitMiddleware
@@ -103,6 +105,7 @@ class ServerCache:
         limits: RateLimits | None = None,
         request_state: RequestState | None = None,
         call_context: bool = False,
+        sdk_spans: bool = True,
     ) -> None:
         if not callable(factory) and not isinstance(factory, ToolsetFactory):
             raise TypeError(f"factory must be a ToolsetFactory or callable, got {type(factory).__name__}")
@@ -113,6 +116,7 @@ class ServerCache:
         self._building: dict[tuple[str, str], asyncio.Future[BuiltServer]] = {}
         self._request_state = request_state  # shared requestState key and user binding (request_state.py)
         self._call_context = call_context  # connected accounts elicit from inside user_credential
+        self._sdk_spans = sdk_spans  # False: no OpenTelemetry span per message (tracing is off)
         self.builds = 0
 
     async def get(self, record: UserRecord) -> BuiltServer:
@@ -142,6 +146,8 @@ class ServerCache:
 
     def _add_chain(self, server: MCPServer, rules: ScopeRules) -> None:
         """The per-user chain (module docstring), in its one order."""
+        if not self._sdk_spans:
+            drop_sdk_spans(server)
         if self._request_state is not None:
             self._request_state.install(server)
         server.middleware.append(AuditMiddleware())  # outside the scope check: refusals are audited too

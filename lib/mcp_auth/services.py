@@ -122,6 +122,7 @@ def build_services(settings: Settings, factory: ServerFactory, overrides: Overri
         limits=limits,
         request_state=build_request_state(settings, secrets),  # MCP_AUTH_REQUEST_STATE_KEY_SECRET
         call_context=connections is not None,
+        sdk_spans=settings.otel_exporter != "none",  # the SDK's span per MCP message, under ours (tracing.py)
     )
     routes = {
         **(oauth.routes if oauth else {}),
