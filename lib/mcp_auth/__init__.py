@@ -40,20 +40,29 @@ from mcp_auth.principal import Principal
 from mcp_auth.store.documents import Conflict, Document, NotFound, UserCollection
 from mcp_auth.store.handle import UserStore
 from mcp_auth.store.users import UserRecord
-from mcp_auth.tasks import TaskPolicy, TasksExtension, task_elicit, task_input
 from mcp_auth.toolsets import Toolset, ToolsetFactory, ToolsetPrompt, ToolsetResource, prompt, resource, tool
 
 if TYPE_CHECKING:
     from mcp_auth.http import http_client
+    from mcp_auth.tasks import TaskPolicy, TasksExtension, task_elicit, task_input
+
+#: Names loaded on first use, and their modules: a deployment that uses neither pays nothing for them at a cold
+#: start (``http_client`` imports httpx, which a request that calls out to nobody never needs; tasks are off
+#: unless a factory adds ``TasksExtension``).
+_LAZY = {
+    "http_client": "mcp_auth.http",
+    "TaskPolicy": "mcp_auth.tasks",
+    "TasksExtension": "mcp_auth.tasks",
+    "task_elicit": "mcp_auth.tasks",
+    "task_input": "mcp_auth.tasks",
+}
 
 
 def __getattr__(name: str) -> Any:
-    """``http_client`` on first use: it imports httpx, which a request that calls out to nobody never needs
-    (it would cost every cold start its import)."""
-    if name == "http_client":
-        from mcp_auth.http import http_client
+    if name in _LAZY:
+        from importlib import import_module
 
-        return http_client
+        return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'mcp_auth' has no attribute {name!r}")
 
 

@@ -25,7 +25,9 @@ def forbid_extra_arguments(tool: Tool) -> Tool:
     it ignores extra fields). Watch for: a ``strict``/``extra`` option on ``Tool.from_function``.
     """
     base = tool.fn_metadata.arg_model
-    config = ConfigDict(**{**base.model_config, "extra": "forbid"})
+    # defer_build: the validator is built by the tool's first call, not at import (a cold start builds every
+    # toolset's tools, and a user calls few of them); the published schema is the parameters below
+    config = ConfigDict(**{**base.model_config, "extra": "forbid", "defer_build": True})
     tool.fn_metadata.arg_model = type(base.__name__, (base,), {"model_config": config, "__module__": base.__module__})
     tool.parameters = {**tool.parameters, "additionalProperties": False}
     return tool

@@ -13,12 +13,10 @@ import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from mcp_auth.connections.providers import ConnectionProvider, connection_providers
 from mcp_auth.errors import ConfigError
-from mcp_auth.grants import configured_mapping
 from mcp_auth.presets import (
     ENTRA_DISCOVERY,
     ENTRA_ISSUER,
@@ -31,6 +29,9 @@ from mcp_auth.presets import (
 from mcp_auth.presets import PRESETS as UPSTREAM_PRESETS
 from mcp_auth.rates import RateLimits
 from mcp_auth.setting import REQUIRED, check, markdown, parse, setting, specs
+
+if TYPE_CHECKING:
+    from mcp_auth.connections.providers import ConnectionProvider
 
 PREFIX = "MCP_AUTH_"
 PROVIDERS = ("jwt", "introspection", "api_key", "oauth", "dev")
@@ -482,7 +483,13 @@ class Settings:
             ),
         )
         parse_networks(self.trusted_proxies)
-        object.__setattr__(self, "connections", connection_providers(self.connections, on_cloud_run=self.on_cloud_run))
+        if self.connections in (None, "", (), []):  # the usual case: the providers' module is not even imported
+            object.__setattr__(self, "connections", ())
+        else:
+            from mcp_auth.connections.providers import connection_providers
+
+            providers = connection_providers(self.connections, on_cloud_run=self.on_cloud_run)
+            object.__setattr__(self, "connections", providers)
         self._check_connections()
         if not self.providers:
             raise ConfigError("MCP_AUTH_PROVIDERS is empty: name at least one provider (jwt or dev).")
@@ -618,6 +625,8 @@ class Settings:
         if self.on_cloud_run and self.oauth_allow_loopback:
             raise ConfigError("MCP_AUTH_OAUTH_ALLOW_LOOPBACK is for tests only and refuses to start on Cloud Run.")
         self._check_upstream_issuer(preset)
+        from mcp_auth.grants import configured_mapping  # here: only the oauth provider grants by group
+
         configured_mapping(self.oauth_group_grants)
 
     def upstream_preset(self) -> Preset:

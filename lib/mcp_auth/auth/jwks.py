@@ -29,13 +29,11 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from jwt import PyJWK
-from jwt.exceptions import PyJWTError
-
 from mcp_auth.errors import ConfigError, InvalidToken, JwksUnavailable
 
 if TYPE_CHECKING:
     import httpx
+    from jwt import PyJWK
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +96,9 @@ def parse_key_set(document: Any) -> dict[str | None, tuple[SigningKey, ...]]:
     """
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
         raise ValueError("the document is not a JWK set (no 'keys' list)")
+    from jwt import PyJWK  # here, not at import: PyJWT and cryptography load when a key set is first read
+    from jwt.exceptions import PyJWTError
+
     by_kid: dict[str | None, list[SigningKey]] = {}
     for member in document["keys"]:
         if not isinstance(member, dict) or member.get("use", "sig") != "sig":

@@ -15,18 +15,6 @@ import re
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any
 
-import jwt
-from jwt.exceptions import (
-    DecodeError,
-    ExpiredSignatureError,
-    ImmatureSignatureError,
-    InvalidAudienceError,
-    InvalidIssuerError,
-    InvalidSignatureError,
-    MissingRequiredClaimError,
-    PyJWTError,
-)
-
 from mcp_auth.auth.base import Credentials
 from mcp_auth.auth.jwks import ASYMMETRIC_ALGORITHMS, JwksCache
 from mcp_auth.errors import ConfigError, ExpiredToken, InvalidToken, MissingToken, WrongAudience
@@ -206,6 +194,20 @@ class JwtProvider:
         return self._principal(claims)
 
     def _verify(self, token: str, alg: str, keys: list[Any]) -> dict[str, Any]:
+        # PyJWT here, not at import: it loads cryptography's key and certificate modules (about 20 ms), which a
+        # cold start would pay before its first request; the first token verified pays it instead, once
+        import jwt
+        from jwt.exceptions import (
+            DecodeError,
+            ExpiredSignatureError,
+            ImmatureSignatureError,
+            InvalidAudienceError,
+            InvalidIssuerError,
+            InvalidSignatureError,
+            MissingRequiredClaimError,
+            PyJWTError,
+        )
+
         for key in keys:
             try:
                 return jwt.decode(

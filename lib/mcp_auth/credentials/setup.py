@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from starlette.types import ASGIApp
 
 from mcp_auth.config import Settings
-from mcp_auth.credentials import webhook
 from mcp_auth.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -35,7 +34,9 @@ def build_credentials(settings: Settings, secrets: SecretStore | None) -> Creden
             "(or Google credentials that name one)."
         )
     token_name = settings.platform_token_secret
-    # Imported here: the platform client's HTTP stack is needed only by deployments that name a platform.
+    # Imported here: the platform client's HTTP stack and the webhook are needed only by deployments that name
+    # a platform.
+    from mcp_auth.credentials import webhook
     from mcp_auth.credentials.platform import PlatformClient
     from mcp_auth.credentials.resolver import CredentialResolver
     from mcp_auth.store.credential_versions import CredentialVersions
