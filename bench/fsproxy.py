@@ -4,7 +4,11 @@ The Firestore client speaks gRPC: HTTP/2 without TLS ("prior knowledge") to
 the emulator. The proxy forwards every byte unchanged and, on the way in,
 parses the client's HTTP/2 frames: each HEADERS block that opens a stream is
 one RPC, and its ``:path`` (HPACK-decoded) names the method, for example
-``/google.firestore.v1.Firestore/BatchGetDocuments``. ``counts`` maps method
+``/google.firestore.v1.Firestore/BatchGetDocuments``. A connection that opens
+with anything else is Firestore's REST API over HTTP/1.1 (the framework's point
+reads of a cold instance, ``store/rest.py``): each request line is one call,
+named like the RPC it stands for (``GET …/documents/users/u`` is ``GetDocument``,
+``POST …/documents:commit`` is ``Commit``). ``counts`` maps method
 names to how many calls were made; ``reads()`` and ``writes()`` sum them, and ``listens()`` counts the
 real-time listener streams (a stream, not a read per request: counted apart).
 """
@@ -56,14 +60,20 @@ class FrameCounter:
         self._decoder = Decoder()
         self._decoder.max_allowed_table_size = 1 << 20
         self._block = bytearray()
+        self._http1 = False
 
     def feed(self, data: bytes) -> None:
         self._buffer += data
+        if self._http1:
+            self._requests()
+            return
         if not self._preface_seen:
+            if not PREFACE.startswith(bytes(self._buffer[: len(PREFACE)])):
+                self._http1 = True  # the REST API
+                self._requests()
+                return
             if len(self._buffer) < len(PREFACE):
                 return
-            if not self._buffer.startswith(PREFACE):
-                raise ValueError("not an HTTP/2 prior-knowledge connection")
             del self._buffer[: len(PREFACE)]
             self._preface_seen = True
         while len(self._buffer) >= 9:
@@ -82,11 +92,36 @@ class FrameCounter:
             if flags & _END_HEADERS:
                 self._headers_done(bytes(self._block))
 
+    def _requests(self) -> None:
+        """HTTP/1.1: count each complete request (request line and headers; a body is skipped by its length)."""
+        while (end := self._buffer.find(b"\r\n\r\n")) >= 0:
+            head = bytes(self._buffer[:end]).decode("latin-1").split("\r\n")
+            length = next(
+                (int(v) for k, _, v in (h.partition(":") for h in head[1:]) if k.lower() == "content-length"), 0
+            )
+            if len(self._buffer) < end + 4 + length:
+                return
+            del self._buffer[: end + 4 + length]
+            method, _, rest = head[0].partition(" ")
+            path = rest.rsplit(" ", 1)[0].split("?", 1)[0]
+            self._counts[_rest_method(method, path)] += 1
+
     def _headers_done(self, block: bytes) -> None:
         headers = self._decoder.decode(block, raw=False)
         path = dict(headers).get(":path")
         if path:
             self._counts[path.rsplit("/", 1)[-1]] += 1
+
+
+def _rest_method(method: str, path: str) -> str:
+    """The RPC a REST call stands for: ``…/documents:commit`` -> ``Commit``, a GET of a document -> ``GetDocument``."""
+    last = path.rsplit("/", 1)[-1]
+    if ":" in last:
+        verb = last.rsplit(":", 1)[-1]
+        return "BatchGetDocuments" if verb == "batchGet" else verb[:1].upper() + verb[1:]
+    return {"GET": "GetDocument", "PATCH": "UpdateDocument", "DELETE": "DeleteDocument", "POST": "CreateDocument"}.get(
+        method, method
+    )
 
 
 def _header_fragment(payload: bytes, flags: int) -> bytes:

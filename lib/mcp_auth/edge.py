@@ -23,7 +23,6 @@ import json
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -31,6 +30,7 @@ from mcp_auth.bounded_json import MAX_DEPTH as MAX_JSON_DEPTH
 from mcp_auth.bounded_json import nested_deeper_than
 from mcp_auth.challenge import plain_error
 from mcp_auth.config import Settings
+from mcp_auth.headers import first_values, wanted
 from mcp_auth.observe import record_of
 
 MAX_HEADER_BYTES = 16 * 1024
@@ -44,6 +44,7 @@ _ALLOW_HEADERS = (
 )
 _EXPOSE_HEADERS = "WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version"
 _LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+_HEADERS = wanted("origin", "host", "content-type", "content-length")
 
 
 class EdgeMiddleware:
@@ -73,7 +74,7 @@ class EdgeMiddleware:
             return
         if scope["path"] == self.mcp_alias:
             scope = {**scope, "path": self.mcp_path}
-        headers = Headers(scope=scope)
+        headers = first_values(scope["headers"], _HEADERS)
         origin = headers.get("origin")
         cors = origin is not None and origin.rstrip("/").lower() in self.cors_origins
         send = self._decorating(send, origin if cors else None)
@@ -86,7 +87,7 @@ class EdgeMiddleware:
             return
         await self.app(scope, replay, send)
 
-    def _refuse(self, scope: Scope, headers: Headers, origin: str | None, cors: bool) -> Response | None:
+    def _refuse(self, scope: Scope, headers: dict[str, str], origin: str | None, cors: bool) -> Response | None:
         if scope["path"] == "/healthz":
             return None
         if sum(len(k) + len(v) for k, v in scope["headers"]) > MAX_HEADER_BYTES:

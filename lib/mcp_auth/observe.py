@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING, Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp_types import CallToolResult
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_auth.challenge import plain_error
 from mcp_auth.context import request_or_none
+from mcp_auth.headers import first_values, wanted
 from mcp_auth.logs import TRACE, bind_trace, trace_fields, unbind_trace
 from mcp_auth.proxies import client_origin
 
@@ -44,6 +44,7 @@ logger = logging.getLogger("mcp_auth")
 RECORD = "mcp_auth_record"
 """Key of the request's ``RequestRecord`` in the ASGI scope's ``state``."""
 
+_HEADERS = wanted("traceparent", "x-cloud-trace-context", "x-forwarded-for", "x-forwarded-proto", "user-agent")
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 _CLOUD_TRACE = re.compile(r"^([0-9a-f]{32})(?:/(\d{1,20}))?(?:;o=([01]))?$")
 
@@ -100,7 +101,7 @@ class RequestLog:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        headers = Headers(scope=scope)
+        headers = first_values(scope["headers"], _HEADERS)
         trace = trace_fields_of(headers, self._project)
         record = RequestRecord(
             method=scope["method"],

@@ -242,3 +242,25 @@ def test_counting_proxy_tells_reads_from_writes():
     counts = {"BatchGetDocuments": 2, "Commit": 1, "RunQuery": 1}
     assert CountingProxy.reads(counts) == 3
     assert CountingProxy.writes(counts) == 1
+
+
+def test_the_counter_counts_firestore_rest_calls_over_http1_as_the_rpcs_they_stand_for():
+    from collections import Counter
+
+    from bench.fsproxy import FrameCounter
+
+    counts: Counter[str] = Counter()
+    counter = FrameCounter(counts)
+    body = b'{"writes": []}'
+    stream = (
+        b"GET /v1/projects/p/databases/(default)/documents/users/u1 HTTP/1.1\r\nHost: x\r\n\r\n"
+        + b"POST /v1/projects/p/databases/(default)/documents:commit HTTP/1.1\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body
+        + b"POST /v1/projects/p/databases/(default)/documents:batchGet HTTP/1.1\r\ncontent-length: 0\r\n\r\n"
+    )
+    for i in range(0, len(stream), 7):  # in pieces, as a socket delivers it
+        counter.feed(stream[i : i + 7])
+    assert counts == {"GetDocument": 1, "Commit": 1, "BatchGetDocuments": 1}
+    assert CountingProxy.reads(counts) == 2 and CountingProxy.writes(counts) == 1
