@@ -59,7 +59,7 @@ def _python(subject: str, env: dict[str, str], *flags: str) -> subprocess.Comple
 def import_times(env: dict[str, str], *, repeats: int, precompile: bool = True) -> dict[str, dict[str, Any]]:
     """Median import seconds per subject; subjects alternate so machine noise hits all alike."""
     for subject in IMPORTS.values() if precompile else ():  # write .pyc files once, outside the measurement
-        _python(subject, env)
+        _python(subject, {**env, "PYTHONDONTWRITEBYTECODE": ""})  # even where the environment says not to
     samples: dict[str, list[float]] = defaultdict(list)
     names = list(IMPORTS)
     for round_ in range(repeats):
@@ -112,15 +112,22 @@ def _importer(rows: list[tuple[int, str, float]], index: int) -> str:
 
 
 def first_call_times(env: dict[str, str], hs256_key: str, *, repeats: int) -> dict[str, dict[str, Any]]:
-    """Median seconds from spawning functions-framework to the first answered tools/call."""
+    """Median seconds from spawning functions-framework to the first answered tools/call; for the full
+    function also the first request's own latency, from its log line (``request``)."""
     samples: dict[str, list[float]] = defaultdict(list)
     for _ in range(repeats):
         for kind in ("bare", "full"):
-            samples[kind].append(_first_call(kind, env, hs256_key))
+            seconds, request = _first_call(kind, env, hs256_key)
+            samples[kind].append(seconds)
+            if request is not None:
+                samples["request"].append(request)
     return {kind: _stats(values) for kind, values in samples.items()}
 
 
-def _first_call(kind: str, env: dict[str, str], hs256_key: str) -> float:
+_LATENCY = re.compile(r'"message": "POST /mcp 200".*?"latency_ms": ([0-9.]+)')
+
+
+def _first_call(kind: str, env: dict[str, str], hs256_key: str) -> tuple[float, float | None]:
     running = Function.spawn(kind, env if kind == "full" else {})
     try:
         headers, body = echo_call(MODERN)
@@ -136,11 +143,22 @@ def _first_call(kind: str, env: dict[str, str], hs256_key: str) -> float:
                     time.sleep(0.005)
                     continue
                 if answered(response.status_code, response.content):
-                    return time.perf_counter() - running.started_at
+                    seconds = time.perf_counter() - running.started_at
+                    return seconds, _logged_latency(running) if kind == "full" else None
                 raise RuntimeError(f"the {kind} function answered {response.status_code}: {response.text[:300]}")
         raise RuntimeError(f"the {kind} function did not answer within 60 s")
     finally:
         running.stop()
+
+
+def _logged_latency(running: Function) -> float | None:
+    """The first request's latency in seconds, from its log line (written just after the answer is sent)."""
+    give_up = time.monotonic() + 2
+    while time.monotonic() < give_up:
+        if logged := _LATENCY.search(running.output()):
+            return float(logged.group(1)) / 1000
+        time.sleep(0.01)
+    return None
 
 
 def _stats(values: list[float]) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 full_env(firestore_host, key)   settings the full-stack function runs with (JWT HS256, Firestore)
 Function.start(kind, env)       functions-framework serving functions/main.py ("full") or the
-                                bare baseline ("bare") on a free loopback port, as deployed
+                                bare baseline ("bare") on a free loopback port, as deployed (only
+                                what the function archive installs is importable: bench/runtime.py)
 seed_user(host, uid)            the user record the benchmark's tokens name
 seed_users(host, uids)          many such records (the many-users cell)
 mint(key, uid, audience)        an HS256 token the full stack accepts
@@ -26,6 +27,7 @@ from typing import IO
 import httpx
 import jwt
 
+from bench.runtime import deployed
 from mcp_auth.devtools.emulator import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,13 +80,14 @@ def function_command(kind: str, port: int) -> list[str]:
 
 
 def clean_env(extra: dict[str, str]) -> dict[str, str]:
-    """This process's environment without any MCP_AUTH_* or emulator setting, plus ``extra``."""
+    """A subject process's environment: this one's without any MCP_AUTH_* or emulator setting, plus ``extra``,
+    importing only what a deployment installs (``bench/runtime.py``)."""
     base = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith("MCP_AUTH_") and k not in ("FIRESTORE_EMULATOR_HOST", "K_SERVICE")
     }
-    return {**base, **extra}
+    return deployed({**base, **extra})
 
 
 @dataclass

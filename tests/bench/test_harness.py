@@ -264,3 +264,24 @@ def test_the_counter_counts_firestore_rest_calls_over_http1_as_the_rpcs_they_sta
         counter.feed(stream[i : i + 7])
     assert counts == {"GetDocument": 1, "Commit": 1, "BatchGetDocuments": 1}
     assert CountingProxy.reads(counts) == 2 and CountingProxy.writes(counts) == 1
+
+
+def test_subjects_run_as_deployed_importing_only_the_runtime_requirements():
+    import subprocess
+    import sys
+
+    from bench.runtime import hidden_modules
+    from bench.stack import clean_env
+
+    hidden = set(hidden_modules())
+    assert {"pytest", "rich", "pygments"} <= hidden  # development tools and what they pull in
+    assert not hidden & {"httpx", "mcp", "mcp_auth", "google", "grpc", "functions_framework", "pydantic", "jwt"}
+    probe = "import httpx, mcp_auth\ntry:\n    import rich\nexcept ImportError:\n    print('hidden')"
+    imported = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=clean_env({}),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert imported.stdout.strip() == "hidden"  # an import of one fails as in a deployment; the rest import
