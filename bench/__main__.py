@@ -76,6 +76,7 @@ def _sizes(args: argparse.Namespace) -> dict[str, Any]:
             "memory_users": 50,
             "requests": 500,
             "inproc_requests": 30,
+            "inproc_rounds": 1,
             "ttl0_duration": 1,
         }
     return {
@@ -91,7 +92,8 @@ def _sizes(args: argparse.Namespace) -> dict[str, Any]:
         "users": args.users,
         "memory_users": 1000,
         "requests": 5 * args.users,
-        "inproc_requests": 1000,
+        "inproc_requests": 200,
+        "inproc_rounds": 15,
         "ttl0_duration": args.duration,
     }
 
@@ -180,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     if "inproc" in sections:
         say("inproc: per-request cost without HTTP")
-        results["inproc"] = inproc.run(requests=size["inproc_requests"], rounds=1 if args.quick else 3)
+        results["inproc"] = inproc.run(requests=size["inproc_requests"], rounds=size["inproc_rounds"])
     if sections & {"cold", "warm"}:
         with _emulator(args.firestore_emulator) as firestore:
             seed_user(firestore)

@@ -241,7 +241,7 @@ def _many_users(many: dict[str, Any]) -> str:
 
 
 def _protocols(inproc: dict[str, Any]) -> dict[str, dict[str, float]]:
-    return {k: v for k, v in inproc.items() if k not in ("log_line", "profile")}
+    return {k: v for k, v in inproc.items() if isinstance(v, dict) and k not in ("log_line", "profile")}
 
 
 def _latencies(summary: dict[str, Any]) -> str:
@@ -250,7 +250,8 @@ def _latencies(summary: dict[str, Any]) -> str:
 
 def _inproc(results: dict[str, Any]) -> str:
     rows = [
-        "## 4. Per-request cost without HTTP (ASGI apps called in-process, best of 3 rounds)\n",
+        "## 4. Per-request cost without HTTP (ASGI apps called in-process: CPU time of the process per request, "
+        f"the least of {results.get('rounds', 3)} alternating rounds of {results.get('requests', 1000)} requests)\n",
         "| protocol | bare µs | full µs | framework adds | full, log level WARNING µs | of which logging |",
         "|---|---|---|---|---|---|",
     ]
