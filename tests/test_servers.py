@@ -116,6 +116,27 @@ async def test_the_sdks_span_per_message_is_kept_only_while_tracing_is_on(sdk_sp
     assert names[-3:] == ["AuditMiddleware", "ScopeMiddleware", "DeadlineMiddleware"]  # the chain is unchanged
 
 
+@pytest.mark.parametrize(
+    ("exporter", "team_provider", "wanted"),
+    [("none", False, False), ("none", True, True), ("otlp", False, True), ("gcp", False, True)],
+)
+def test_the_sdks_spans_are_wanted_with_tracing_on_or_a_tracer_provider_already_set(exporter, team_provider, wanted):
+    """In a fresh interpreter: a tracer provider is process-wide and cannot be unset."""
+    import subprocess
+    import sys
+
+    script = (
+        "from opentelemetry import trace\n"
+        "from opentelemetry.sdk.trace import TracerProvider\n"
+        f"if {team_provider}:\n"
+        "    trace.set_tracer_provider(TracerProvider())\n"
+        "from mcp_auth.servers import sdk_spans_wanted\n"
+        f"print(sdk_spans_wanted({exporter!r}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout.strip() == str(wanted)
+
+
 def test_a_server_is_assembled_from_the_selected_toolsets_with_the_scope_of_each_item():
     server, rules = assemble(FACTORY.select(record()))
     assert dict(rules.tools) == {"ping": frozenset({"a"})}

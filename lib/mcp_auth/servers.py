@@ -11,8 +11,8 @@ callable returning an ``MCPServer`` is accepted too (its tools' scopes are read 
 their ``_meta``).
 
 Every built server gets the same per-user chain, in this order (outermost first), here
-and nowhere else (after the SDK's OpenTelemetry span per message, which is dropped while
-tracing is off: with no exporter it records nothing and costs every request):
+and nowhere else (after the SDK's OpenTelemetry span per message, which is dropped while nothing
+would record it: ``sdk_spans_wanted``):
 
     request state    the shared key that seals input_required state (``request_state.py``)
     audit            method, tool, outcome, latency into the request's record (``observe.py``)
@@ -60,6 +60,15 @@ class BuiltServer:
         self.server = server
         self.rules = rules
         self.tool_scopes: frozenset[str] = frozenset().union(*rules.tools.values())
+
+
+def sdk_spans_wanted(exporter: str) -> bool:
+    """Whether users' servers keep the SDK's OpenTelemetry span per message: with the framework's tracing on
+    (``MCP_AUTH_OTEL_EXPORTER``), or when the process already has a tracer provider (a team's own set-up,
+    an auto-instrumentation agent). Otherwise nothing would record them and each costs every request."""
+    from opentelemetry import trace
+
+    return exporter != "none" or not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 
 
 def assemble(

@@ -29,7 +29,7 @@ from mcp_auth.logs import configure_logging
 from mcp_auth.observe import ActiveUsers
 from mcp_auth.ratelimit import FirestoreWindows, RateLimiter
 from mcp_auth.request_state import build_request_state
-from mcp_auth.servers import ServerCache, ServerFactory
+from mcp_auth.servers import ServerCache, ServerFactory, sdk_spans_wanted
 from mcp_auth.store.audit import FirestoreAuditSink, build_audit_sink
 from mcp_auth.store.handle import UserStore, user_stores
 from mcp_auth.store.layout import LayoutGate
@@ -122,7 +122,7 @@ def build_services(settings: Settings, factory: ServerFactory, overrides: Overri
         limits=limits,
         request_state=build_request_state(settings, secrets),  # MCP_AUTH_REQUEST_STATE_KEY_SECRET
         call_context=connections is not None,
-        sdk_spans=settings.otel_exporter != "none",  # the SDK's span per MCP message, under ours (tracing.py)
+        sdk_spans=sdk_spans_wanted(settings.otel_exporter),  # the SDK's span per MCP message (servers.py)
     )
     routes = {
         **(oauth.routes if oauth else {}),
