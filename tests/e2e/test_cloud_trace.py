@@ -180,7 +180,9 @@ async def test_a_request_and_its_outbound_call_reach_cloud_trace_as_one_trace(
     assert request["attributes"]["enduser.id"] == user.uid
     assert request["attributes"]["mcp_auth.auth.method"] == "jwt"
 
-    [fetch] = await asyncio.to_thread(cloud_trace.wait_for, lambda s: s["kind"] == CLIENT)
+    [fetch] = await asyncio.to_thread(
+        cloud_trace.wait_for, lambda s: s["kind"] == CLIENT and s["attributes"].get("url.full") == jwks_server.url
+    )
     assert fetch["name"] == "GET" and fetch["trace_id"] == trace_id
     assert fetch["parent_span_id"] == request["span_id"]  # the key fetch happens while the request authenticates
     attributes = fetch["attributes"]
@@ -189,6 +191,12 @@ async def test_a_request_and_its_outbound_call_reach_cloud_trace_as_one_trace(
     assert "error.type" not in attributes
     sdk = await asyncio.to_thread(cloud_trace.wait_for, lambda s: s["name"] == "tools/call echo")
     assert [(s["trace_id"], s["parent_span_id"]) for s in sdk] == [(trace_id, request["span_id"])]
+    # the cold instance's reads of the user record and the layout (Firestore's REST API) are in the same trace
+    reads = await asyncio.to_thread(
+        cloud_trace.wait_for,
+        lambda s: s["kind"] == CLIENT and "/documents/users/" in s["attributes"].get("url.full", ""),
+    )
+    assert [(s["name"], s["trace_id"]) for s in reads] == [("GET", trace_id)]
 
     [headers] = jwks_server.fetches
     assert headers["traceparent"].startswith(f"00-{trace_id}-{fetch['span_id']}-")
