@@ -3,7 +3,7 @@
 Every import counts, including those inside functions (made lazily for start-up time); only
 ``if TYPE_CHECKING:`` blocks are left out, since they never run. The layers, bottom up:
 
-    foundation   errors, config, setting, rates, proxies, challenge, logs, http, bounded_json, principal, _sdk,
+    foundation   errors, config, setting, rates, proxies, challenge, logs, http, bounded_json, heap, principal, _sdk,
                  connections.providers (what config parses MCP_AUTH_CONNECTIONS into), presets and grants
                  (what it checks the upstream provider's preset and the group grants with)
     store        store.*: Firestore paths and documents
@@ -29,6 +29,7 @@ FOUNDATION = {
         "logs",
         "http",
         "bounded_json",
+        "heap",
         "principal",
         "_sdk",
         "connections.providers",

@@ -56,6 +56,16 @@ async def _user(repo: UserRepository, **fields: object) -> str:
     return uid
 
 
+async def test_a_live_listener_has_settled_the_processs_start_up_objects(watch):
+    import gc
+
+    from mcp_auth import heap
+
+    assert watch.live
+    assert heap.settle() is False  # the listener's start did it, once per process
+    assert gc.get_freeze_count() > 0
+
+
 async def test_every_record_change_and_key_revocation_is_heard(user_repo, watch, heard):
     uid = await _user(user_repo)
     assert uid not in heard  # creating a record takes nothing away
