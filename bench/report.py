@@ -448,9 +448,9 @@ def _noise_note(r: dict[str, Any]) -> str:
     cpu = [cell_stats(cell, "full", "bare")["server_cpu_us_per_request"]["ratio"] for cell in r.get("warm", [])]
     under_http = f" is {min(cpu):.2f}-{max(cpu):.2f}x bare's" if cpu else ""
     return (
-        "in process, without HTTP, the framework adds per request " + "; ".join(parts) + " (section 4), while "
-        f"the server CPU per request under HTTP (section 2){under_http}: more than the in-process cost explains. "
-        "The same code measured in back-to-back fresh processes has given 1,250-1,850 µs per request here (16 "
-        "clients, 2026-07-28), with the emulator idle and no thread of the process but the event loop's busy; "
-        "what differs between those processes is not found yet."
+        "in process, without HTTP, the framework adds per request " + "; ".join(parts) + " (section 4); "
+        f"under HTTP the server CPU per request (section 2){under_http}. An instance is slowest in its first "
+        "seconds, before its revocation listener is up and its start-up objects are frozen out of the garbage "
+        "collector's scans (`mcp_auth/heap.py`): each subject here is a fresh process, warmed up for about a "
+        "second before its rounds."
     )
