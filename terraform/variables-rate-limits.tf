@@ -7,7 +7,7 @@ variable "rate_limits" {
     user   = optional(string, "600/minute")
     tool   = optional(string, "120/minute")
     lease  = optional(number, 10)
-    credit = optional(number, 10)
+    credit = optional(number, 100)
   })
   default = {}
 

@@ -27,7 +27,7 @@ from mcp_auth.presets import (
     github_api,
 )
 from mcp_auth.presets import PRESETS as UPSTREAM_PRESETS
-from mcp_auth.rates import RateLimits
+from mcp_auth.rates import DEFAULT_CREDIT, RateLimits
 from mcp_auth.setting import REQUIRED, check, markdown, parse, setting, specs
 
 if TYPE_CHECKING:
@@ -291,7 +291,7 @@ class Settings:
     )
     rate_limit_credit: int = setting(
         "MCP_AUTH_RATE_LIMIT_CREDIT",
-        10,
+        DEFAULT_CREDIT,
         low=0,
         high=1000,
         doc="Units of a user or tool limit an instance admits per window before its first Firestore write "

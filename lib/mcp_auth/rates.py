@@ -79,6 +79,11 @@ def lease_size(*, need: int, remaining: int, lease: int) -> int:
     return min(remaining, max(need, min(lease, remaining // 8)))
 
 
+DEFAULT_CREDIT = 100
+"""Units of a key's window an instance admits before its first write: at most this, and never more than an
+eighth of the limit (``RateLimiter``), so with N instances a key can pass its limit by at most N/8 of it."""
+
+
 @dataclass(frozen=True, slots=True)
 class RateLimits:
     """The deployment's limits per kind (None = unlimited), the lease size and the credit."""
@@ -87,7 +92,7 @@ class RateLimits:
     user: Rate | None = None
     tool: Rate | None = None
     lease: int = 10
-    credit: int = 10
+    credit: int = DEFAULT_CREDIT
 
     def __post_init__(self) -> None:
         if not 1 <= self.lease <= 1000:
@@ -103,7 +108,7 @@ class RateLimits:
         user: str = "600/minute",
         tool: str = "120/minute",
         lease: int | str = 10,
-        credit: int | str = 10,
+        credit: int | str = DEFAULT_CREDIT,
     ) -> RateLimits:
         return cls(
             ip=parse_rate(ip, setting="MCP_AUTH_RATE_LIMIT_IP"),

@@ -5,6 +5,7 @@ import logging
 import pytest
 
 from mcp_auth.ratelimit import Decision, MemoryWindows, Rate, RateLimiter
+from mcp_auth.rates import DEFAULT_CREDIT
 from tests._fixtures.clock import ManualClock
 
 
@@ -207,13 +208,16 @@ async def test_a_cost_beyond_the_credit_left_reports_only_what_was_admitted_on_i
     assert store._used[next(iter(store._used))] == 7 + 20
 
 
+@pytest.mark.parametrize("setting", [10, DEFAULT_CREDIT])
 @pytest.mark.parametrize("instances", [1, 2, 4, 8])
 @pytest.mark.parametrize("limit", [60, 120, 600])
-async def test_instances_on_credit_go_over_the_limit_by_at_most_their_credit(limit: int, instances: int) -> None:
+async def test_instances_on_credit_go_over_the_limit_by_at_most_their_credit(
+    limit: int, instances: int, setting: int
+) -> None:
     store = MemoryWindows()
-    limiters = [RateLimiter(store, lease=10, credit=10, clock=ManualClock(6000.0)) for _ in range(instances)]
+    limiters = [RateLimiter(store, lease=10, credit=setting, clock=ManualClock(6000.0)) for _ in range(instances)]
     rate = Rate(limit, 60)
-    credit = min(10, limit // 8)
+    credit = min(setting, limit // 8)
     total = sum([(await limiters[i % instances].check("user", "k", rate)).allowed for i in range(3 * limit)])
     assert limit - instances * 9 <= total <= limit + instances * credit
 

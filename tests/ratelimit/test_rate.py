@@ -76,6 +76,6 @@ def test_credit_must_be_a_whole_number_from_0_to_1000(credit: str) -> None:
         RateLimits.from_strings(credit=credit)
 
 
-def test_credit_defaults_to_ten_and_zero_is_allowed() -> None:
-    assert RateLimits.from_strings().credit == 10
+def test_credit_defaults_to_a_hundred_and_zero_is_allowed() -> None:
+    assert RateLimits.from_strings().credit == 100
     assert RateLimits.from_strings(credit="0").credit == 0
