@@ -27,6 +27,7 @@ from typing import Any
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
+from mcp_auth import heap
 from mcp_auth.auth.base import Credentials
 from mcp_auth.backchannel import ReplyError, client_reply
 from mcp_auth.challenge import error_code, error_response, plain_error
@@ -55,8 +56,12 @@ class McpEndpoint:
         self._forward_token = bool(services.credentials and services.credentials.forward_user_token)
         self._resolver = services.credentials.resolver if services.credentials else None
         self._revocations = services.revocations
+        self._cold = True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._cold:  # the first request: what start-up imported stays out of the collector's scans
+            self._cold = False
+            heap.settle(heap.START)
         if scope["method"] != "POST":
             response = plain_error(
                 405,

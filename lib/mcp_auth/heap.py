@@ -3,12 +3,19 @@
 An instance imports most of what it will ever use at start-up and, just after its first request, the
 Firestore client library its revocation listener runs on (``store/revocations.py``): hundreds of
 thousands of modules, classes, protobuf descriptors and schemas that live until the process ends.
-CPython's collector scans every tracked object again at each collection of the oldest generation;
-on a busy instance that rescanning measured 10-20 % of the throughput (``bench/RESULTS.md``).
-``settle()`` moves every object alive at that moment into the permanent generation (``gc.freeze``),
-which the collector never scans; what later requests allocate is collected as before. It acts once
-per process (a frozen object that became garbage would never be freed, so freezing again and again
-would keep such leftovers), when the listener is up and the last large import is done.
+CPython's collector scans every tracked object again at each collection of the oldest generation:
+
+* on a cold instance one such collection fell inside the first request, about 40 ms of its 110
+  (the imports it does, such as the HTTP client's, allocate enough to trigger it);
+* on a busy instance that rescanning measured 10-20 % of the throughput (``bench/RESULTS.md``).
+
+``settle(stage)`` moves every object alive at that moment into the permanent generation (``gc.freeze``,
+which takes constant time), which the collector never scans; what later requests allocate is collected
+as before. A frozen object that became garbage would never be freed, so each stage acts once per
+process and there are two:
+
+``START``     the first MCP request, before its work: everything imported at start-up (``endpoint.py``)
+``LISTENER``  the revocation listener is up, the last large import done (``store/revocations.py``)
 """
 
 from __future__ import annotations
@@ -16,16 +23,22 @@ from __future__ import annotations
 import gc
 import threading
 
+START = "start"
+LISTENER = "listener"
+
 _lock = threading.Lock()
-_settled = False
+_settled: set[str] = set()
 
 
-def settle() -> bool:
-    """Freeze the objects alive now, the first time it is called in this process; True if it did."""
-    global _settled
+def settle(stage: str) -> bool:
+    """Freeze the objects alive now, the first time ``stage`` is reached in this process; True if it did."""
     with _lock:
-        if _settled:
+        if stage in _settled:
             return False
         gc.freeze()
-        _settled = True
+        _settled.add(stage)
         return True
+
+
+def settled(stage: str) -> bool:
+    return stage in _settled

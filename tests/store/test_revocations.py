@@ -62,7 +62,7 @@ async def test_a_live_listener_has_settled_the_processs_start_up_objects(watch):
     from mcp_auth import heap
 
     assert watch.live
-    assert heap.settle() is False  # the listener's start did it, once per process
+    assert heap.settle(heap.LISTENER) is False  # the listener's start did it, once per process
     assert gc.get_freeze_count() > 0
 
 

@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from mcp_auth.heap import settle
+from mcp_auth.heap import LISTENER, settle
 from mcp_auth.store.firestore import EMULATOR_PROJECT
 
 if TYPE_CHECKING:
@@ -146,7 +146,7 @@ class RevocationWatch:
                 watch.unsubscribe()
                 client.close()
             else:
-                settle()  # the process's last large import is done: keep it out of the collector's scans
+                settle(LISTENER)  # the process's last large import is done: keep it out of the collector's scans
         except Exception as exc:  # the caches fall back to STALE_AFTER; a request after RETRY tries again
             logger.warning("revocation listener could not start: %s", type(exc).__name__)
             self._retry_at = self._clock() + RETRY
