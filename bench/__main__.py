@@ -69,6 +69,7 @@ def _sizes(args: argparse.Namespace) -> dict[str, Any]:
             "concurrencies": (1, 4),
             "many_users": 2,  # few enough that each passes the credit: the shared windows get written
             "many_concurrency": 4,
+            "many_rounds": 2,
             "soak": min(args.soak, 1.0),
             "warmup": 10,
             "auth_iterations": 50,
@@ -86,6 +87,8 @@ def _sizes(args: argparse.Namespace) -> dict[str, Any]:
         "concurrencies": (1, 16, 64),
         "many_users": args.many_users,
         "many_concurrency": 16,
+        # three subjects whose ratio is a target of its own (limits on/off): more rounds than the other cells
+        "many_rounds": max(args.rounds, 5),
         "soak": args.soak,
         "warmup": 200,
         "auth_iterations": 2000,
@@ -194,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
                     repeats=size["repeats"],
                     precompile=not args.quick,
                 )
-                results["import_profile"] = coldstart.import_profile(
+                results["import_profile"], results["import_owners"] = coldstart.import_profile(
                     {**env, "MCP_AUTH_RESOURCE_URL": "http://127.0.0.1:8080/mcp"}
                 )
                 say("cold: process start to first answered tools/call")
@@ -263,7 +266,7 @@ def _many_users(firestore: str, key: str, bare: warm.Subject, size: dict[str, An
             subjects,
             concurrencies=(size["many_concurrency"],),
             duration=size["duration"],
-            rounds=size["rounds"],
+            rounds=size["many_rounds"],
             protocols=(MODERN,),
             progress=say,
         )

@@ -68,8 +68,9 @@ def import_times(env: dict[str, str], *, repeats: int, precompile: bool = True) 
     return {name: _stats(values) for name, values in samples.items()}
 
 
-def import_profile(env: dict[str, str], *, top: int = 8) -> list[dict[str, Any]]:
-    """Packages the full function imports beyond the bare one: self seconds, and which module pulled them in."""
+def import_profile(env: dict[str, str], *, top: int = 8) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Packages the full function imports beyond the bare one (self seconds, and which module pulled them in),
+    and all it imports beyond the bare one by owner (``import_owners``)."""
 
     def tree(subject: str) -> list[tuple[int, str, float]]:
         rows = []
@@ -86,7 +87,8 @@ def import_profile(env: dict[str, str], *, top: int = 8) -> list[dict[str, Any]]
         return ".".join(parts[:3] if parts[1:2] == ["cloud"] else parts[:2])
 
     full = tree(IMPORTS["full_function"])
-    bare = {package(name) for _, name, _ in tree(IMPORTS["bare_function"])}
+    bare_rows = tree(IMPORTS["bare_function"])
+    bare = {package(name) for _, name, _ in bare_rows}
     totals: dict[str, float] = defaultdict(float)
     culprit: dict[str, str] = {}
     for i, (_depth, name, seconds) in enumerate(full):
@@ -97,7 +99,32 @@ def import_profile(env: dict[str, str], *, top: int = 8) -> list[dict[str, Any]]
         if key not in culprit:  # importtime prints children first: the importer is the next shallower line
             culprit[key] = _importer(full, i)
     ranked = sorted(totals.items(), key=lambda item: -item[1])[:top]
-    return [{"package": key, "seconds": seconds, "imported_by": culprit[key]} for key, seconds in ranked]
+    packages = [{"package": key, "seconds": seconds, "imported_by": culprit[key]} for key, seconds in ranked]
+    return packages, import_owners(full, {name for _, name, _ in bare_rows})
+
+
+TEAM_MODULES = ("main", "factory", "toolsets")
+"""Top-level modules of ``functions/``: the team's code (here the example toolsets), not the framework."""
+
+
+def import_owners(full: list[tuple[int, str, float]], bare: set[str], *, top: int = 5) -> dict[str, dict[str, Any]]:
+    """Self seconds of every module the full function imports and the bare one does not, by owner: the
+    framework (``mcp_auth``), the team's code in ``functions/``, and libraries; with each owner's slowest."""
+    owned: dict[str, list[tuple[str, float]]] = {"framework": [], "team": [], "libraries": []}
+    for _depth, name, seconds in full:
+        if name in bare:
+            continue
+        root = name.split(".")[0]
+        owner = "framework" if root == "mcp_auth" else "team" if root in TEAM_MODULES else "libraries"
+        owned[owner].append((name, seconds))
+    return {
+        owner: {
+            "seconds": sum(seconds for _, seconds in modules),
+            "modules": len(modules),
+            "slowest": [{"module": n, "seconds": t} for n, t in sorted(modules, key=lambda m: -m[1])[:top]],
+        }
+        for owner, modules in owned.items()
+    }
 
 
 def _importer(rows: list[tuple[int, str, float]], index: int) -> str:

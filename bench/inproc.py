@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import PROTOCOLS, answered, echo_call
-from bench.stack import ROOT, SOURCES, USER, mint
+from bench.stack import ROOT, SOURCES, UNREACHED_RATE, USER, mint
 
 Asgi = Callable[
     [dict[str, Any], Callable[[], Awaitable[dict[str, Any]]], Callable[[dict[str, Any]], Awaitable[None]]],
@@ -54,7 +54,8 @@ def _load_bare() -> Asgi:
     return module._serve
 
 
-def _build_full(key: str) -> Asgi:
+def _build_full(key: str, *, limits: str = "off") -> Asgi:
+    """The full stack in process; ``limits``: the per-user and per-tool rate (``off``: both off)."""
     functions = str(ROOT / "functions")
     if functions not in sys.path:
         sys.path.insert(0, functions)
@@ -70,13 +71,15 @@ def _build_full(key: str) -> Asgi:
         "MCP_AUTH_FIRST_LOGIN": "reject",
         "GOOGLE_CLOUD_PROJECT": "demo-bench",
         # one bench user calls far more than a person would: per-user limits off, the address limit stays
-        "MCP_AUTH_RATE_LIMIT_USER": "off",
-        "MCP_AUTH_RATE_LIMIT_TOOL": "off",
+        "MCP_AUTH_RATE_LIMIT_USER": limits,
+        "MCP_AUTH_RATE_LIMIT_TOOL": limits,
     }
     settings = Settings.from_env({**{k: v for k, v in os.environ.items() if not k.startswith("MCP_AUTH_")}, **env})
     from mcp_auth.ratelimit import MemoryWindows, RateLimiter
 
-    limiter = RateLimiter(MemoryWindows())  # the production limits, counted in memory: no Firestore in process
+    # the production lease and credit, counted in memory: no Firestore in process
+    limits_set = settings.rate_limits
+    limiter = RateLimiter(MemoryWindows(), lease=limits_set.lease, credit=limits_set.credit)
     return wrap_server(
         FACTORY,
         settings=settings,
@@ -167,9 +170,38 @@ async def measure(*, requests: int, rounds: int = 3) -> dict[str, dict[str, floa
                     best[kind] = min(best[kind], await _time(app, scope, body, requests=requests))
         results[protocol] = {f"{kind}_us": seconds * 1e6 for kind, seconds in best.items()}
     results["log_line"] = _log_line_cost()
+    results["limits"] = await _limits_cost(requests=requests, rounds=rounds)
     results["rounds"], results["requests"] = rounds, requests  # type: ignore[assignment]
     results["profile"] = await _profile_summary(apps["full"], token, requests)
     return results
+
+
+async def _limits_cost(*, requests: int, rounds: int, users: int = 1000) -> dict[str, float]:
+    """CPU microseconds per request of the full stack with the per-user and per-tool limits on (at a rate never
+    reached, ``UNREACHED_RATE``) and off, ``users`` users called in turn: the many-users cell of section 3 without
+    HTTP. Each user stays within its credit, as in that cell, so the limiter's cost is its bookkeeping in memory."""
+    key = secrets.token_urlsafe(48)
+    apps = {"off": _build_full(key, limits="off"), "on": _build_full(key, limits=UNREACHED_RATE)}
+    headers, body = echo_call(PROTOCOLS[0])
+    scopes = [
+        _scope({**headers, "Authorization": f"Bearer {mint(key, f'inproc-user-{n:05d}', RESOURCE)}"})
+        for n in range(users)
+    ]
+    for app in apps.values():  # every user's record and server cached, as after the cell's warm-up
+        for scope in scopes:
+            status, payload = await _call(app, scope, body)
+            if not answered(status, payload):
+                raise RuntimeError(f"in-process call answered {status}: {payload[:300]!r}")
+    best = dict.fromkeys(apps, float("inf"))
+    for round_ in range(rounds):
+        for kind in best if round_ % 2 else reversed(best):
+            start = round_ * requests % users
+            turn = [scopes[(start + i) % users] for i in range(requests)]
+            started = time.process_time()
+            for scope in turn:
+                await _call(apps[kind], scope, body)
+            best[kind] = min(best[kind], (time.process_time() - started) / requests)
+    return {"users": users, **{f"{kind}_us": seconds * 1e6 for kind, seconds in best.items()}}
 
 
 def _short(path: str) -> str:

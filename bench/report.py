@@ -143,7 +143,27 @@ def _cold(r: dict[str, Any]) -> str:
             "|---|---|---|",
         ]
         rows += [f"| {p['package']} | {p['seconds']:.3f} | `{p['imported_by']}` |" for p in r["import_profile"]]
+    if r.get("import_owners"):
+        rows += [
+            "",
+            "Everything the full function imports that the bare one does not, by whose code it is (self time "
+            "under `-X importtime`, summed; the slowest modules):",
+            "",
+            "| owner | modules | seconds | slowest |",
+            "|---|---|---|---|",
+        ]
+        for owner, label in _OWNERS.items():
+            o = r["import_owners"][owner]
+            slowest = ", ".join(f"`{m['module']}` {m['seconds'] * 1000:.1f} ms" for m in o["slowest"])
+            rows.append(f"| {label} | {o['modules']} | {o['seconds']:.3f} | {slowest} |")
     return "\n".join(rows) + "\n"
+
+
+_OWNERS = {
+    "framework": "the framework (`mcp_auth`)",
+    "team": "the team's code (`functions/`: the example toolsets, which build their tools at import)",
+    "libraries": "libraries",
+}
 
 
 def _spread(s: dict[str, float], digits: int = 0) -> str:
@@ -241,7 +261,7 @@ def _many_users(many: dict[str, Any]) -> str:
 
 
 def _protocols(inproc: dict[str, Any]) -> dict[str, dict[str, float]]:
-    return {k: v for k, v in inproc.items() if isinstance(v, dict) and k not in ("log_line", "profile")}
+    return {k: v for k, v in inproc.items() if isinstance(v, dict) and k not in ("log_line", "profile", "limits")}
 
 
 def _latencies(summary: dict[str, Any]) -> str:
@@ -271,6 +291,15 @@ def _inproc(results: dict[str, Any]) -> str:
         rows.append(
             f"\nOne such line costs {line['total_us']:.0f} µs in all (log record, JSON formatting "
             f"{line['format_us']:.0f} µs, redaction, the write and flush to stdout), once per request."
+        )
+    if "limits" in results:
+        limits = results["limits"]
+        rows.append(
+            f"\nRate limits (the many-users cell of section 3 without HTTP: {limits['users']:,} users called in turn, "
+            "the per-user and per-tool limits at a rate never reached, each user within its credit): "
+            f"{limits['off_us']:.0f} µs per request with the limits off, {limits['on_us']:.0f} µs with them on "
+            f"({limits['on_us'] - limits['off_us']:+.0f} µs, {ratio(limits['off_us'], limits['on_us']):.2f}x the "
+            "throughput)."
         )
     if "profile" in results:
         profile = results["profile"]
@@ -394,9 +423,19 @@ def _why(r: dict[str, Any]) -> str:
     notes += [f"- **{v.target}**: {v.measured}." for v in missed]
     if "imports" in r and any("import" in v.target for v in missed):
         culprits = sorted({p["imported_by"] for p in r.get("import_profile", [])[:6]})
+        owners = r.get("import_owners")
+        split = (
+            " By owner: "
+            + ", ".join(f"{_OWNERS[o].split(' (')[0]} {owners[o]['seconds'] * 1000:.0f} ms" for o in _OWNERS)
+            + " of self time under `-X importtime` (section 1). The example toolsets build their tools at import, "
+            "each a pydantic model and its JSON schema made by the SDK's `Tool.from_function`; a team serving "
+            "fewer tools pays less."
+            if owners
+            else ""
+        )
         notes.append(
             "\nCold import: what `functions/main.py` imports beyond the bare function is in the table of section 1 "
-            f"(first importers: {', '.join(f'`{c}`' for c in culprits) or 'none found'})."
+            f"(first importers: {', '.join(f'`{c}`' for c in culprits) or 'none found'})." + split
         )
     request = r.get("first_call", {}).get("request")
     if request and any("first answered" in v.target for v in missed):
@@ -416,7 +455,15 @@ def _why(r: dict[str, Any]) -> str:
         )
     if r.get("warm") and any(v.target.startswith("warm") for v in missed):
         notes.append("\nWarm cells: " + _noise_note(r))
-    if "many_users" in r and any("limits on" in v.target for v in missed):
+    limits = r.get("inproc", {}).get("limits")
+    if limits and any(v.target.startswith("limits on / limits off") for v in missed):
+        notes.append(
+            f"\nLimits on/off: in process, the limits add {limits['on_us'] - limits['off_us']:+.0f} µs of CPU to a "
+            f"request of {limits['off_us']:.0f} µs with {limits['users']:,} users (section 4), with no Firestore call "
+            "while each user is within its credit (section 3 counts the calls). The HTTP cell's ratio moves with "
+            "the machine: its per-round ratios are in the table of section 3."
+        )
+    if "many_users" in r and any(v.target.startswith("limits on:") for v in missed):
         notes.append(
             f"\nLimits: an instance admits a key's first {r['many_users'].get('credit', 0)} units of a window on "
             f"credit (no write), its first lease is {r['many_users']['lease']} units and each further one twice the "

@@ -215,6 +215,12 @@ def test_quick_run_writes_every_section_with_no_errors_and_no_warm_reads(firesto
     assert sum(run["firestore_writes"] for run in many["limits on"]) >= 1  # the shared windows are used
     assert sum(run["firestore_writes"] for run in many["limits off"]) == 0
     assert results["inproc"]["profile"]["top_self"]
+    limits = results["inproc"]["limits"]
+    assert limits["users"] == 1000 and limits["on_us"] > 0 and limits["off_us"] > 0
+    owners = results["import_owners"]  # what the full function imports beyond the bare one, by owner
+    assert owners["framework"]["modules"] > 10 and owners["team"]["modules"] >= 2
+    assert all(m["module"].startswith("mcp_auth") for m in owners["framework"]["slowest"])
+    assert "Everything the full function imports" in text and "Rate limits (the many-users cell" in text
     rendered = tmp_path / "again.md"
     assert main(["--render", str(raw), "--out", str(rendered)]) == 0  # the report again, from the raw figures
     assert rendered.read_text() == text
