@@ -38,7 +38,3 @@ def settle(stage: str) -> bool:
         gc.freeze()
         _settled.add(stage)
         return True
-
-
-def settled(stage: str) -> bool:
-    return stage in _settled
